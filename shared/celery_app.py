@@ -1,0 +1,80 @@
+"""The Celery app factory every Rasid process uses, so that all of them agree on the broker,
+serialization, routing and reliability settings.
+
+Reliability: acks are late and a task whose worker dies is re-queued, so every task must be safe to
+run twice. Services address each other only by task name (``app.send_task``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+
+from shared.settings import EMBEDDED_BROKER_URL, RasidSettings, base_settings
+from shared.task_names import POLL_FEEDS, SWEEP_DELIVERIES, TASK_ROUTES
+
+# Redis re-delivers a message not acknowledged within this time: longer than any task may run.
+VISIBILITY_TIMEOUT_SECONDS = 3600
+# How often the embedded broker looks for new message files.
+EMBEDDED_POLL_SECONDS = 0.05
+
+
+def create_celery_app(name: str, settings: RasidSettings | None = None) -> Celery:
+    """A Celery app named ``name`` configured from the environment."""
+    settings = settings or base_settings()
+    app = Celery(f"rasid.{name}", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(_common_config(settings))
+    return app
+
+
+def _common_config(settings: RasidSettings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_routes": TASK_ROUTES,
+        "task_default_queue": "default",
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "beat_schedule": _beat_schedule(),
+        "timezone": "UTC",
+    }
+    if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
+        config["broker_transport_options"] = _embedded_broker_options(settings)
+        # The file transport has no fan-out exchange for remote control.
+        config["worker_enable_remote_control"] = False
+    else:
+        config["broker_transport_options"] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    return config
+
+
+def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
+    folder = settings.broker_folder
+    messages, processed = folder / "messages", folder / "processed"
+    for path in (messages, processed):
+        path.mkdir(parents=True, exist_ok=True)
+    # Taken messages are renamed into ``processed`` (same file system, so the rename is atomic
+    # and two workers never take the same message).
+    return {
+        "data_folder_in": str(messages),
+        "data_folder_out": str(messages),
+        "processed_folder": str(processed),
+        "store_processed": True,
+        "polling_interval": EMBEDDED_POLL_SECONDS,
+    }
+
+
+def _beat_schedule() -> dict[str, dict[str, Any]]:
+    from shared.schedule import delivery_sweep_seconds, feed_poll_seconds
+
+    return {
+        "poll-feeds": {"task": POLL_FEEDS, "schedule": timedelta(seconds=feed_poll_seconds())},
+        "sweep-deliveries": {"task": SWEEP_DELIVERIES, "schedule": timedelta(seconds=delivery_sweep_seconds())},
+    }

@@ -1,0 +1,133 @@
+"""The ``rasid`` command.
+
+The commands that run processes live here (``run``, ``worker``, ``beat``, ``db upgrade``); each service
+adds its own commands through the ``rasid.commands`` entry point group, loaded only when invoked so
+that ``rasid classify`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import click
+
+from shared.errors import ConfigurationError
+from shared.settings import base_settings
+
+COMMANDS_GROUP = "rasid.commands"
+WORKERS_GROUP = "rasid.workers"
+
+
+class PluginGroup(click.Group):
+    """A group whose service commands come from entry points, imported on first use."""
+
+    def _plugins(self) -> dict[str, EntryPoint]:
+        return {point.name: point for point in entry_points(group=COMMANDS_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        point = self._plugins().get(cmd_name)
+        if point is None:
+            return None
+        loaded = point.load()
+        if not isinstance(loaded, click.Command):
+            raise click.ClickException(f"entry point {point.value} is not a click command")
+        return loaded
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Rasid: watch Arabic news, tag it by topic, alert subscribers."""
+
+
+@cli.command()
+def run() -> None:
+    """Start the whole stack (workers, beat, folder watcher) and supervise it; Ctrl-C stops it."""
+    from shared.supervisor import run_stack
+
+    _configure_logging()
+    sys.exit(run_stack(base_settings()))
+
+
+@cli.command()
+@click.argument("service", type=click.Choice(["ingest", "classify", "alert"]))
+@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=2, show_default=True)
+def worker(service: str, concurrency: int) -> None:
+    """Run one service's Celery worker on its own queues."""
+    from shared.task_names import WORKER_QUEUES
+
+    _configure_logging()
+    app = _worker_app(service)
+    app.worker_main(
+        [
+            "worker",
+            f"--queues={','.join(WORKER_QUEUES[service])}",
+            f"--hostname={service}@%h",
+            f"--concurrency={concurrency}",
+            f"--loglevel={base_settings().log_level}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+
+
+@cli.command()
+def beat() -> None:
+    """Run Celery beat: schedules feed polls and delivery retries."""
+    from shared.celery_app import create_celery_app
+
+    _configure_logging()
+    settings = base_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_celery_app("beat", settings)
+    schedule = settings.data_dir.resolve() / "beat-schedule"
+    app.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
+
+
+@cli.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Create or upgrade every service's tables (Alembic migrations)."""
+    from shared.migrations import upgrade_all
+
+    _configure_logging()
+    upgraded = upgrade_all(base_settings().resolved_database_url)
+    click.echo(f"database upgraded: {', '.join(upgraded)}")
+
+
+def _worker_app(service: str) -> Any:
+    points = {point.name: point for point in entry_points(group=WORKERS_GROUP)}
+    if service not in points:
+        raise click.ClickException(f"no worker is installed for {service!r}")
+    return points[service].load()
+
+
+def _configure_logging() -> None:
+    from shared.logs import configure_logging
+
+    configure_logging(base_settings().log_level)
+
+
+def main() -> None:
+    """Console entry point: configuration errors end with their message, not a traceback."""
+    try:
+        cli(standalone_mode=True)
+    except ConfigurationError as error:
+        click.echo(f"rasid: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Database plumbing shared by the services that keep tables: naming convention, per-process
+engines, a session scope and an idempotent insert that works on PostgreSQL and SQLite.
+
+Each service declares its own ``DeclarativeBase`` on :func:`make_metadata` and owns its tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_ENGINES: dict[tuple[int, str], Engine] = {}
+
+
+def make_metadata() -> MetaData:
+    """A MetaData whose constraint names are stable, so migrations stay stable."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets the watcher, the workers and the CLI read while one of them writes;
+    # busy_timeout makes a writer wait for the lock instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_engine(url: str) -> Engine:
+    """The engine for ``url`` in this process, built on first use.
+
+    Keyed by process id: a pool inherited across ``fork`` (Celery's prefork pool) would share sockets.
+    """
+    key = (os.getpid(), url)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _build_engine(url)
+        _ENGINES[key] = engine
+    return engine
+
+
+def _build_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def dispose_engines() -> None:
+    """Close every pool this process opened (tests, shutdown)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+@contextmanager
+def session_scope(url: str) -> Iterator[Session]:
+    """A session whose transaction commits when the block ends and rolls back on error."""
+    factory = sessionmaker(get_engine(url), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+def insert_ignore(
+    session: Session, table: Table, values: Mapping[str, Any], *, conflict_columns: list[str]
+) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING``; True when a row was inserted."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))

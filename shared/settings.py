@@ -1,0 +1,87 @@
+"""Settings read from the environment (``RASID_...``) and an optional ``.env`` file.
+
+Each service defines its own class on top of :class:`RasidSettings`; :func:`load_settings` builds one
+and turns a validation error into a :class:`ConfigurationError` that names the variable.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+
+ENV_PREFIX = "RASID_"
+EMBEDDED_BROKER_URL = "filesystem://"
+
+
+class RasidSettings(BaseSettings):
+    """What every Rasid process needs: where data lives, the database and the broker."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("var"), description="Folder for the SQLite file and embedded broker.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    broker_url: str = Field(default=EMBEDDED_BROKER_URL, description="Celery broker URL.")
+    log_level: str = Field(default="INFO", description="Log level of every process.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "filesystem://", "amqp://", "memory://")):
+            raise ValueError("must be a redis:// URL, or filesystem:// for the embedded broker")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the embedded SQLite default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'rasid.db').resolve()}"
+
+    @property
+    def broker_folder(self) -> Path:
+        """Where the embedded (filesystem) broker keeps its message files."""
+        return (self.data_dir / "broker").resolve()
+
+
+SettingsT = TypeVar("SettingsT", bound=RasidSettings)
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Build ``cls`` from the environment, or raise an error that names each bad variable."""
+    try:
+        return cls()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = ".".join(str(part) for part in item["loc"])
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {item['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@cache
+def base_settings() -> RasidSettings:
+    """The settings every process shares, built once per process."""
+    return load_settings(RasidSettings)

@@ -1,0 +1,126 @@
+"""``rasid run``: the embedded mode. Upgrades the database, then starts and supervises one child
+process per service command (the same commands the compose services run), restarting a child that
+dies and stopping all of them, watcher first, on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+from shared.migrations import upgrade_all
+from shared.settings import RasidSettings
+
+log = logging.getLogger("rasid.supervisor")
+
+# Started in this order and stopped in the reverse one: the watcher stops feeding first.
+CHILD_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("worker", "alert"),
+    ("worker", "classify"),
+    ("worker", "ingest"),
+    ("beat",),
+    ("watch",),
+)
+STOP_GRACE_SECONDS = 15.0
+MAX_RESTART_DELAY_SECONDS = 30.0
+
+
+@dataclass
+class Child:
+    """One supervised process and its restart state."""
+
+    args: tuple[str, ...]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = " ".join(self.args)
+
+    def start(self) -> None:
+        # A session of its own: Ctrl-C reaches the supervisor only, which then stops children in order.
+        command = [sys.executable, "-m", "shared", *self.args]
+        self.process = subprocess.Popen(command, start_new_session=True)
+        log.info("child.started", extra={"child": self.name, "pid": self.process.pid})
+
+    def check(self, now: float) -> None:
+        """Restart the child, with growing delay, if it has exited."""
+        if self.process is None:
+            if now >= self.next_start:
+                self.start()
+            return
+        code = self.process.poll()
+        if code is None:
+            return
+        self.restarts += 1
+        delay = min(2.0**self.restarts, MAX_RESTART_DELAY_SECONDS)
+        log.warning("child.exited", extra={"child": self.name, "code": code, "restart_in": delay})
+        self.process, self.next_start = None, now + delay
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            log.warning("child.killed", extra={"child": self.name})
+            self.process.kill()
+            self.process.wait()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def run_stack(settings: RasidSettings) -> int:
+    """Run the embedded stack until interrupted; the exit code of ``rasid run``."""
+    upgraded = upgrade_all(settings.resolved_database_url)
+    log.info("database.upgraded", extra={"services": upgraded, "url": _redacted(settings)})
+    children = [Child(args) for args in CHILD_COMMANDS]
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        while True:
+            now = time.monotonic()
+            for child in children:
+                child.check(now)
+            time.sleep(0.5)
+    except _Stop as stop:
+        log.info("stack.stopping", extra={"signal": str(stop)})
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop_all(children)
+    log.info("stack.stopped")
+    return 0
+
+
+def _stop_all(children: list[Child]) -> None:
+    for child in reversed(children):
+        child.stop()
+        if child.args == ("watch",):
+            child.wait(time.monotonic() + STOP_GRACE_SECONDS)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in reversed(children):
+        child.wait(deadline)
+
+
+def _redacted(settings: RasidSettings) -> str:
+    url = settings.resolved_database_url
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

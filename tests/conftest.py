@@ -1,0 +1,71 @@
+"""Fixtures shared by every test: real PostgreSQL and Redis servers, fresh databases.
+
+In CI (``CI=true``) a missing server fails the run; on a developer's machine it skips the tests
+that need it, with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+
+from shared.db import dispose_engines
+from shared.migrations import upgrade_all
+
+POSTGRES_ADMIN_URL = os.environ.get("RASID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("RASID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable: {error}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            pass
+    except psycopg.OperationalError as error:
+        _unavailable("PostgreSQL", error)
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as error:
+        _unavailable("Redis", error)
+    return REDIS_URL
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test."""
+    name = f"rasid_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    dispose_engines()
+    with psycopg.connect(postgres_admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database, on SQLite and on PostgreSQL in turn."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'rasid.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    upgrade_all(url)
+    return url
