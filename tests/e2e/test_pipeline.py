@@ -1,0 +1,176 @@
+"""The whole pipeline with real parts: Celery worker processes started with the compose services'
+commands, real Redis and PostgreSQL (or the embedded SQLite + file broker under ``rasid run``),
+a real SMTP server and a real HTTP receiver. A seed article dropped into the watched folder must
+reach each subscriber exactly once."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from standardwebhooks.webhooks import Webhook
+
+from tests.e2e.peers import SmtpSink, WebhookReceiver, smtp_sink, wait_for, webhook_receiver
+from tests.e2e.stack import ROOT, Stack, compose_stack, embedded_stack, stack_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+SEED = ROOT / "seeds" / "000_ba543e6c3f13ccc4.txt"  # the end of the coalition's mission in Iraq
+SECOND_SEED = ROOT / "seeds" / "001_a96cf1145acc075f.txt"
+TOPIC = "withdrawal"
+SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
+QUIET_SECONDS = 3.0  # how long to watch for a duplicate after the expected deliveries
+
+
+def drop(stack: Stack, name: str, data: bytes) -> Path:
+    """Drop a file the way a careful user does: write it aside, then move it in."""
+    staging = stack.workdir / "staging"
+    staging.mkdir(exist_ok=True)
+    (staging / name).write_bytes(data)
+    return Path(shutil.move(staging / name, stack.watch_dir / name))
+
+
+def subscribe(stack: Stack, channel: str, target: str) -> tuple[str, str | None]:
+    """Subscribe through the CLI; returns the subscription id and the webhook secret, if any."""
+    output = stack.rasid("subscribe", channel, target, "--topics", TOPIC).stdout
+    identifier = re.search(r"\b(?:id|subscription)\W+(\d+)", output, re.IGNORECASE)
+    assert identifier, output
+    secret = SECRET.search(output)
+    return identifier.group(1), secret.group(0) if secret else None
+
+
+def ledger_rows(stack: Stack) -> list[dict[str, str]]:
+    output = stack.rasid("files", "list", "--json").stdout
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def assert_webhook(receiver: WebhookReceiver, path: str, secret: str, subscription_id: str) -> None:
+    (delivery,) = [d for d in receiver.received(path) if d.status == 200]
+    Webhook(secret).verify(delivery.body, delivery.headers)
+    body = json.loads(delivery.body)
+    assert str(body["subscription_id"]) == subscription_id
+    assert TOPIC in {topic["topic"] for topic in body["topics"]}
+    assert body["article"]["title"].startswith("بريطانيا تتطلع لاستمرار التعاون العسكري")
+
+
+def assert_email(sink: SmtpSink, address: str) -> None:
+    (recipients, message) = [m for m in sink.received() if address in m[0]][0]
+    assert "بريطانيا تتطلع" in str(message["subject"])
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert plain is not None and html is not None
+    assert TOPIC in plain.get_content()
+    assert 'dir="rtl"' in html.get_content()
+
+
+def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> None:
+    """Drop a seed, its duplicates and a binary file; check each subscriber got one alert."""
+    hook_id, hook_secret = subscribe(stack, "webhook", receiver.url("/hook"))
+    flaky_id, flaky_secret = subscribe(stack, "webhook", receiver.url("/flaky"))
+    subscribe(stack, "email", "analyst@example.org")
+    receiver.scripts["/flaky"] = [500, 500]
+    assert hook_secret and flaky_secret
+
+    drop(stack, "coalition.txt", SEED.read_bytes())
+    wait_for(lambda: receiver.received("/hook"), timeout=90, what="the webhook")
+    wait_for(lambda: sink.received(), timeout=30, what="the email")
+    wait_for(lambda: [d for d in receiver.received("/flaky") if d.status == 200], timeout=60, what="a retry")
+
+    text = SEED.read_text(encoding="utf-8")
+    drop(stack, "same-text-again.txt", SEED.read_bytes())
+    drop(stack, "same-text-cp1256.txt", text.encode("cp1256", errors="strict"))
+    drop(stack, "photo.txt", bytes(range(256)) * 40)
+    wait_for(lambda: len(ledger_rows(stack)) >= 4, timeout=60, what="four files in the ledger")
+    wait_for(lambda: (stack.rejected_dir / "photo.txt").exists(), timeout=30, what="the rejected file")
+    reason = (stack.rejected_dir / "photo.txt.reason.txt").read_text(encoding="utf-8")
+    assert "photo.txt" in reason
+
+    drop(stack, "second.txt", SECOND_SEED.read_bytes())  # the pipeline goes on after a bad file
+    wait_for(lambda: len(receiver.received("/hook")) >= 2, timeout=60, what="the second article's webhook")
+    time.sleep(QUIET_SECONDS)
+
+    first_ids = {d.headers["webhook-id"] for d in receiver.received("/hook")}
+    assert len(receiver.received("/hook")) == 2 and len(first_ids) == 2, "one webhook per article"
+    assert len(sink.received()) == 2, "one email per article"
+    assert_webhook_first(receiver, hook_secret, hook_id)
+    assert_email(sink, "analyst@example.org")
+    flaky = receiver.received("/flaky")
+    first_flaky = [d for d in flaky if d.headers["webhook-id"] == flaky[0].headers["webhook-id"]]
+    assert [d.status for d in first_flaky] == [500, 500, 200], "retried until it succeeded"
+    Webhook(flaky_secret).verify(first_flaky[-1].body, first_flaky[-1].headers)
+    statuses = {row["status"] for row in ledger_rows(stack)}
+    assert {"ingested", "duplicate", "rejected"} <= statuses
+    assert sorted(p.name for p in stack.watch_dir.iterdir() if p.is_file()) == [
+        "coalition.txt", "same-text-again.txt", "same-text-cp1256.txt", "second.txt",
+    ], "nothing but the bad file is moved"
+
+
+def assert_webhook_first(receiver: WebhookReceiver, secret: str, subscription_id: str) -> None:
+    first = receiver.received("/hook")[0]
+    Webhook(secret).verify(first.body, first.headers)
+    body = json.loads(first.body)
+    assert str(body["subscription_id"]) == subscription_id
+    assert TOPIC in {topic["topic"] for topic in body["topics"]}
+    assert "بريطانيا تتطلع" in body["article"]["title"]
+
+
+@pytest.fixture
+def peers() -> Iterator[tuple[SmtpSink, WebhookReceiver]]:
+    with smtp_sink() as sink, webhook_receiver() as receiver:
+        yield sink, receiver
+
+
+@pytest.fixture
+def redis_broker(redis_url: str) -> Iterator[str]:
+    url = redis_url.rsplit("/", 1)[0] + "/7"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+def test_compose_services_on_redis_and_postgresql(
+    tmp_path: Path, fresh_postgres_url: str, redis_broker: str, peers: tuple[SmtpSink, WebhookReceiver]
+) -> None:
+    sink, receiver = peers
+    env = stack_env(
+        workdir=tmp_path,
+        database_url=fresh_postgres_url,
+        broker_url=redis_broker,
+        extra={"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port)},
+    )
+    with compose_stack(env, tmp_path) as stack:
+        try:
+            run_scenario(stack, sink, receiver)
+            assert all(stack.alive().values()), stack.alive()
+        except AssertionError:
+            print(stack.logs())
+            raise
+
+
+def test_embedded_defaults_sqlite_and_file_broker(
+    tmp_path: Path, peers: tuple[SmtpSink, WebhookReceiver]
+) -> None:
+    sink, receiver = peers
+    env = stack_env(
+        workdir=tmp_path,
+        database_url="",
+        broker_url="filesystem://",
+        extra={"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port)},
+    )
+    with embedded_stack(env, tmp_path) as stack:
+        try:
+            wait_for(lambda: (tmp_path / "data" / "rasid.db").exists(), timeout=60, what="the database")
+            run_scenario(stack, sink, receiver)
+            assert stack.interrupt("run") == 0, "Ctrl-C stops the stack cleanly"
+        except AssertionError:
+            print(stack.logs())
+            raise
+    del signal
