@@ -1,0 +1,36 @@
+"""Settings come from the environment; a bad value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import ConfigurationError
+from shared.settings import RasidSettings, load_settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RASID_DATABASE_URL", "mysql://localhost/rasid"),
+        ("RASID_BROKER_URL", "kafka://localhost"),
+        ("RASID_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings(RasidSettings)
+
+
+def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    for variable in ("RASID_DATABASE_URL", "RASID_BROKER_URL", "RASID_DATA_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    settings = load_settings(RasidSettings)
+    assert settings.broker_url == "filesystem://"
+    assert settings.resolved_database_url.startswith("sqlite:///")
+    assert settings.resolved_database_url.endswith("var/rasid.db")
+
+
+def test_postgresql_urls_use_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RASID_DATABASE_URL", "postgresql://rasid@db/rasid")
+    assert load_settings(RasidSettings).resolved_database_url == "postgresql+psycopg://rasid@db/rasid"
