@@ -1,0 +1,131 @@
+"""The ingest service's commands, plugged into ``rasid``: ``rasid watch`` and ``rasid feeds ...``."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ingest_service.errors import IngestError
+from ingest_service.feeds import add_feed, list_feeds, remove_feed
+from ingest_service.models import Feed, SeenFile
+from ingest_service.schemas import FileReady
+from ingest_service.settings import ingest_settings
+from ingest_service.watcher import FolderWatcher, WatchConfig
+from shared.db import session_scope
+from shared.logs import configure_logging
+from shared.task_names import INGEST_FILE
+
+
+@click.command()
+def watch() -> None:
+    """Watch RASID_WATCH_DIR and hand each complete dropped file to the ingest workers."""
+    from ingest_service.tasks import app  # builds the Celery app only for this command
+
+    settings = ingest_settings()
+    configure_logging(settings.log_level)
+
+    def submit(ready: FileReady) -> None:
+        app.send_task(INGEST_FILE, kwargs={"payload": ready.to_payload()})
+
+    watcher = FolderWatcher(WatchConfig.from_settings(settings), submit)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        watcher.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"watching {watcher.watch_dir} (rejected files go to {watcher.rejected_dir})")
+    watcher.run()
+
+
+@click.group()
+def feeds() -> None:
+    """Manage the RSS/Atom feeds Rasid polls."""
+
+
+@feeds.command("add")
+@click.argument("url")
+def feeds_add(url: str) -> None:
+    """Add the feed at URL."""
+    with _session() as session:
+        feed = add_feed(session, url)
+        click.echo(f"feed {feed.id}: {feed.url}")
+
+
+@feeds.command("list")
+def feeds_list() -> None:
+    """Show each feed with its last poll and last error."""
+    with _session() as session:
+        rows = list_feeds(session)
+        if not rows:
+            click.echo("no feeds; add one with: rasid feeds add URL")
+        for feed in rows:
+            click.echo(describe_feed(feed))
+
+
+@feeds.command("remove")
+@click.argument("key", metavar="URL|ID")
+def feeds_remove(key: str) -> None:
+    """Remove the feed with this URL or id."""
+    with _session() as session:
+        feed = remove_feed(session, key)
+        click.echo(f"removed feed {feed.id}: {feed.url}")
+
+
+def describe_feed(feed: Feed) -> str:
+    """One feed as a few readable lines."""
+    state = "active" if feed.active else "paused"
+    polled = feed.last_polled_at.isoformat(timespec="seconds") if feed.last_polled_at else "never"
+    success = feed.last_success_at.isoformat(timespec="seconds") if feed.last_success_at else "never"
+    lines = [f"{feed.id}  {feed.url}  [{state}]", f"    title: {feed.title or '-'}"]
+    lines.append(f"    last poll: {polled}   last success: {success}")
+    if feed.last_error:
+        lines.append(f"    last error ({feed.error_count} in a row): {feed.last_error}")
+    return "\n".join(lines)
+
+
+@click.group()
+def files() -> None:
+    """Show the ledger of dropped files."""
+
+
+@files.command("list")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def files_list(limit: int, as_json: bool) -> None:
+    """The files seen, newest first, with what became of each (ingested, duplicate, rejected)."""
+    with _session() as session:
+        statement = select(SeenFile).order_by(SeenFile.seen_at.desc(), SeenFile.id.desc()).limit(limit)
+        for seen in session.scalars(statement):
+            row = {
+                "path": seen.path,
+                "status": seen.status,
+                "article_id": seen.article_id,
+                "reason": seen.reason,
+                "seen_at": seen.seen_at.isoformat(timespec="seconds"),
+            }
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                detail = f"  ({seen.reason})" if seen.reason else ""
+                click.echo(f"{row['seen_at']}  {seen.status:<9}  {seen.path}{detail}")
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A database session whose ingest errors become clean command-line errors."""
+    try:
+        with session_scope(ingest_settings().resolved_database_url) as session:
+            yield session
+    except IngestError as error:
+        raise click.ClickException(str(error)) from error
+
+
+COMMANDS: list[click.Command] = [watch, feeds, files]

@@ -1,0 +1,135 @@
+"""Dropped files as documents: a title and a text, read from ``.txt`` or ``.html``/``.htm`` bytes.
+
+A ``.txt`` file's first non-empty line is its title and the rest its text. An HTML file's title is its
+<title> (or first <h1>), its text the body without scripts, styles and navigation. A document that is not
+sensible Arabic text raises :class:`RejectedFile` with a reason a person can read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from selectolax.lexbor import LexborHTMLParser
+
+from ingest_service.decoding import arabic_letter_count, decode_bytes
+from ingest_service.errors import RejectedFile
+
+TEXT_SUFFIXES = frozenset({".txt"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+MIN_ARABIC_LETTERS = 20
+MIN_ARABIC_SHARE = 0.5  # of all letters: Arabic articles quote Latin names, but are mostly Arabic.
+MAX_CONTROL_SHARE = 0.01
+_HIDDEN_TAGS = "script, style, nav, noscript, template, iframe, svg"
+_BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A decoded article: its title, its text and the encoding its bytes were in."""
+
+    title: str
+    text: str
+    encoding: str
+
+
+def read_limited(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of the file at ``path``; :class:`RejectedFile` when there are more than ``max_bytes``."""
+    with path.open("rb") as file:
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise RejectedFile(f"the file is too large (over {max_bytes} bytes, the configured limit)")
+    return data
+
+
+def parse_document(data: bytes, *, suffix: str) -> Document:
+    """Parse the bytes of a ``.txt`` or ``.html`` file into a checked document."""
+    suffix = suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        document = parse_text(data)
+    elif suffix in HTML_SUFFIXES:
+        document = parse_html(data)
+    else:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise RejectedFile(f"unsupported file type {suffix or '(none)'}; Rasid reads {supported} files")
+    check_document(document)
+    return document
+
+
+def parse_text(data: bytes) -> Document:
+    """A plain-text file: the first non-empty line is the title, the rest is the text."""
+    decoded = decode_bytes(data)
+    lines = normalize_text(decoded.text).split("\n")
+    while lines and not lines[0]:
+        lines.pop(0)
+    title = lines[0] if lines else ""
+    return Document(title=title, text="\n".join(lines[1:]).strip(), encoding=decoded.encoding)
+
+
+def parse_html(data: bytes) -> Document:
+    """An HTML file, decoded with its declared charset when it has one."""
+    decoded = decode_bytes(data, declared=declared_charset(data))
+    tree = LexborHTMLParser(decoded.text)
+    title_node = tree.css_first("title") or tree.css_first("h1")
+    title = normalize_text(title_node.text()) if title_node is not None else ""
+    text = _visible_text(tree)
+    if not title:
+        title, _, text = text.partition("\n")
+    return Document(title=title.replace("\n", " "), text=text.strip(), encoding=decoded.encoding)
+
+
+def strip_html(fragment: str) -> str:
+    """The readable text of an HTML fragment (a feed entry's summary, say)."""
+    if "<" not in fragment and "&" not in fragment:
+        return normalize_text(fragment)
+    return _visible_text(LexborHTMLParser(f"<body>{fragment}</body>"))
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The charset an HTML document declares in a <meta> tag near its start, if any."""
+    match = _META_CHARSET.search(data[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+def normalize_text(text: str) -> str:
+    """Unix line ends, runs of spaces collapsed, lines trimmed, at most one blank line in a row."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def check_document(document: Document) -> None:
+    """Raise :class:`RejectedFile` unless the document is sensible Arabic text."""
+    if not document.title:
+        raise RejectedFile("the file has no title (no non-empty first line or <title>)")
+    if not document.text:
+        raise RejectedFile("the file has a title but no text after it")
+    body = f"{document.title}\n{document.text}"
+    controls = sum(1 for char in body if unicodedata.category(char) == "Cc" and char not in "\n\t")
+    if controls > MAX_CONTROL_SHARE * len(body):
+        raise RejectedFile("the text is full of control characters: it looks like a binary file")
+    letters = sum(1 for char in body if char.isalpha())
+    arabic = arabic_letter_count(body)
+    if arabic < MIN_ARABIC_LETTERS or arabic < MIN_ARABIC_SHARE * letters:
+        raise RejectedFile(
+            f"too little Arabic text ({arabic} Arabic letters of {letters} letters, "
+            f"encoding read as {document.encoding})"
+        )
+
+
+def _visible_text(tree: LexborHTMLParser) -> str:
+    for node in tree.css(_HIDDEN_TAGS):
+        node.decompose()
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    for tag in _BLOCK_TAGS:
+        for node in root.css(tag):
+            node.insert_before("\n")
+    return normalize_text(root.text(separator=""))

@@ -1,0 +1,45 @@
+"""Errors the ingest service raises on purpose.
+
+RasidError                     (shared.errors)
+ └── IngestError
+      ├── RejectedFile         a dropped file cannot become an article; ``reason`` says why
+      ├── FeedError            one feed could not be polled; recorded on the feed, others go on
+      │    ├── FeedFetchError  network failure, timeout or an HTTP error status
+      │    ├── FeedTooLargeError    the response is bigger than RASID_FEED_MAX_BYTES
+      │    └── FeedParseError  the response is not an RSS or Atom feed
+      └── UnknownFeedError          no feed has the URL or id given on the command line
+"""
+
+from shared.errors import RasidError
+
+
+class IngestError(RasidError):
+    """Base class of the ingest service's errors."""
+
+
+class RejectedFile(IngestError):  # noqa: N818 -- reads as a verdict: raise RejectedFile(reason)
+    """A dropped file cannot be turned into an article. ``reason`` is written for a person."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FeedError(IngestError):
+    """A feed could not be polled."""
+
+
+class FeedFetchError(FeedError):
+    """The feed could not be downloaded: network failure, timeout or HTTP error status."""
+
+
+class FeedTooLargeError(FeedError):
+    """The feed's response is larger than the configured cap."""
+
+
+class FeedParseError(FeedError):
+    """The response is not an RSS or Atom feed."""
+
+
+class UnknownFeedError(IngestError):
+    """No feed has the URL or id given."""

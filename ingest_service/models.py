@@ -1,0 +1,68 @@
+"""The tables the ingest service owns: files seen, articles seen, feeds polled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import make_metadata
+
+FILE_STATUSES = ("ingested", "duplicate", "rejected")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the ingest service's tables."""
+
+    metadata = make_metadata()
+
+
+class SeenFile(Base):
+    """One version of one dropped file, identified by (path, size, mtime_ns), and what became of it."""
+
+    __tablename__ = "ingest_files"
+    __table_args__ = (
+        UniqueConstraint("path", "size", "mtime_ns"),
+        CheckConstraint("status IN ('ingested', 'duplicate', 'rejected')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    article_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SeenArticle(Base):
+    """An article handed on, under its natural key ``content_id(title, text)``, with its first source."""
+
+    __tablename__ = "ingest_articles"
+
+    article_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    source_kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Feed(Base):
+    """An RSS or Atom feed to poll, with what its last polls brought."""
+
+    __tablename__ = "ingest_feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str | None] = mapped_column(String(1024))
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

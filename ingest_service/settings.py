@@ -1,0 +1,42 @@
+"""Settings of the ingest service (the watched folder, file and feed limits), read from ``RASID_...``."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+
+from shared.settings import RasidSettings, load_settings
+
+MEGABYTE = 1024 * 1024
+
+
+class IngestSettings(RasidSettings):
+    """What the watcher, the file ingest and the feed poller need."""
+
+    watch_dir: Path = Field(default=Path("seeds"), description="Folder watched for dropped articles.")
+    rejected_dir: Path | None = Field(
+        default=None, description="Where rejected files are moved; empty means <watch_dir>/rejected."
+    )
+    watch_polling: bool = Field(
+        default=False, description="Poll the folder instead of inotify (Docker Desktop bind mounts)."
+    )
+    rescan_seconds: float = Field(default=60.0, gt=0, description="How often the whole folder is rescanned.")
+    settle_seconds: float = Field(
+        default=0.3, gt=0, description="A file whose size holds still this long is complete."
+    )
+    max_file_bytes: int = Field(default=5 * MEGABYTE, gt=0, description="Larger dropped files are rejected.")
+    feed_timeout: float = Field(default=15.0, gt=0, description="Seconds allowed for one feed download.")
+    feed_max_bytes: int = Field(default=5 * MEGABYTE, gt=0, description="Larger feed responses fail.")
+
+    @property
+    def rejected_folder(self) -> Path:
+        """The folder rejected files are moved to."""
+        return self.rejected_dir if self.rejected_dir is not None else self.watch_dir / "rejected"
+
+
+@cache
+def ingest_settings() -> IngestSettings:
+    """The ingest settings of this process, built on first use (tests call ``cache_clear``)."""
+    return load_settings(IngestSettings)

@@ -1,0 +1,75 @@
+"""Celery entry points of the ingest service: thin doorways to ``files`` and ``feeds``.
+
+Retried: database and broker connection failures (the work is idempotent). Not retried: a malformed
+message (it will never validate) and a failing feed (recorded on the feed; the next poll retries).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.exc import OperationalError as DatabaseError
+
+from ingest_service.feeds import active_feed_ids, make_client, poll_feed
+from ingest_service.files import ingest_file
+from ingest_service.schemas import FeedDue, FileReady
+from ingest_service.settings import ingest_settings
+from shared.celery_app import create_celery_app
+from shared.db import session_scope
+from shared.messages import ArticleIngested
+from shared.task_names import CLASSIFY_ARTICLE, INGEST_FILE, POLL_FEED, POLL_FEEDS
+
+log = logging.getLogger(__name__)
+
+app = create_celery_app("ingest")
+RETRY_OPTIONS: dict[str, Any] = {
+    "autoretry_for": (DatabaseError, BrokerError),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+def send_article(article: ArticleIngested) -> None:
+    """Hand a new article to the classifier."""
+    app.send_task(CLASSIFY_ARTICLE, kwargs={"payload": article.to_payload()})
+
+
+@app.task(name=INGEST_FILE, **RETRY_OPTIONS)  # type: ignore[untyped-decorator]
+def ingest_file_task(payload: dict[str, Any]) -> None:
+    """Ingest one dropped file. Safe to run twice: a file version is handled once."""
+    ready = FileReady.from_payload(payload)
+    settings = ingest_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        ingest_file(
+            session,
+            ready,
+            rejected_dir=settings.rejected_folder,
+            max_bytes=settings.max_file_bytes,
+            forward=send_article,
+        )
+
+
+@app.task(name=POLL_FEEDS, **RETRY_OPTIONS)  # type: ignore[untyped-decorator]
+def poll_feeds_task() -> None:
+    """Fan out one POLL_FEED per active feed, so one failing feed never stops the others."""
+    with session_scope(ingest_settings().resolved_database_url) as session:
+        feed_ids = active_feed_ids(session)
+    for feed_id in feed_ids:
+        app.send_task(POLL_FEED, kwargs={"payload": FeedDue(feed_id=feed_id).to_payload()})
+    log.info("feed.poll_scheduled", extra={"feeds": len(feed_ids)})
+
+
+@app.task(name=POLL_FEED, **RETRY_OPTIONS)  # type: ignore[untyped-decorator]
+def poll_feed_task(payload: dict[str, Any]) -> None:
+    """Poll one feed and hand on its new articles. Safe to run twice: articles are de-duplicated."""
+    due = FeedDue.from_payload(payload)
+    settings = ingest_settings()
+    with (
+        make_client(timeout=settings.feed_timeout) as client,
+        session_scope(settings.resolved_database_url) as session,
+    ):
+        poll_feed(
+            session, due.feed_id, client=client, forward=send_article, max_bytes=settings.feed_max_bytes
+        )
