@@ -50,7 +50,9 @@ def measure_latency(stack: Stack, receiver: WebhookReceiver, drops: int) -> list
         before = len(receiver.received("/hook"))
         started = time.monotonic()
         drop(stack, f"latency-{run}-{number}.txt", article(number, run))
-        wait_for(lambda b=before: len(receiver.received("/hook")) > b, timeout=60, what="a webhook", interval=0.005)
+        wait_for(
+            lambda b=before: len(receiver.received("/hook")) > b, timeout=60, what="a webhook", interval=0.005
+        )
         latencies.append(receiver.received("/hook")[-1].received_at - started)
     return latencies
 
@@ -76,7 +78,9 @@ def measure_burst(stack: Stack, database_url: str, count: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--drops", type=int, default=20)
     parser.add_argument("--burst", type=int, default=1000)
@@ -85,7 +89,11 @@ def main() -> None:
         workdir = Path(folder)
         sink = stack_of.enter_context(smtp_sink())
         receiver = stack_of.enter_context(webhook_receiver())
-        extra = {"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port), "RASID_LOG_LEVEL": "WARNING"}
+        extra = {
+            "RASID_SMTP_HOST": sink.host,
+            "RASID_SMTP_PORT": str(sink.port),
+            "RASID_LOG_LEVEL": "WARNING",
+        }
         if options.database == "postgresql":
             name = f"rasid_bench_{uuid.uuid4().hex[:8]}"
             with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
@@ -98,12 +106,17 @@ def main() -> None:
             database_url = f"sqlite:///{workdir / 'data' / 'rasid.db'}"
             env = stack_env(workdir=workdir, database_url="", broker_url="filesystem://", extra=extra)
             stack = stack_of.enter_context(embedded_stack(env, workdir))
-        wait_for(lambda: stack.rasid("subscriptions", "list", check=False).returncode == 0, timeout=60, what="db")
+        wait_for(
+            lambda: stack.rasid("subscriptions", "list", check=False).returncode == 0, timeout=60, what="db"
+        )
         stack.rasid("subscribe", "webhook", receiver.url("/hook"), "--topics", "withdrawal")
         latencies = measure_latency(stack, receiver, options.drops)
-        print(f"[{options.database}] drop-to-webhook latency over {options.drops} drops: "
-              f"median {statistics.median(latencies) * 1000:.0f} ms, "
-              f"p90 {statistics.quantiles(latencies, n=10)[-1] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+        print(
+            f"[{options.database}] drop-to-webhook latency over {options.drops} drops: "
+            f"median {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p90 {statistics.quantiles(latencies, n=10)[-1] * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms"
+        )
         rate = measure_burst(stack, database_url, options.burst)
         print(f"[{options.database}] burst of {options.burst} files: {rate:.1f} articles/s stored")
 

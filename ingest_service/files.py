@@ -124,7 +124,7 @@ def _record(session: Session, ready: FileReady, outcome: FileOutcome, *, sha256:
         "reason": outcome.reason,
         "seen_at": datetime.now(UTC),
     }
-    insert_ignore(session, SeenFile.__table__, values, conflict_columns=["path", "size", "mtime_ns"])  # type: ignore[arg-type]
+    insert_ignore(session, SeenFile.__table__, values, conflict_columns=["path", "size", "mtime_ns"])
 
 
 def _sha256_file(path: Path) -> str:

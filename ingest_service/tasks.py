@@ -36,7 +36,7 @@ def send_article(article: ArticleIngested) -> None:
     app.send_task(CLASSIFY_ARTICLE, kwargs={"payload": article.to_payload()})
 
 
-@app.task(name=INGEST_FILE, **RETRY_OPTIONS)  # type: ignore[untyped-decorator]
+@app.task(name=INGEST_FILE, **RETRY_OPTIONS)
 def ingest_file_task(payload: dict[str, Any]) -> None:
     """Ingest one dropped file. Safe to run twice: a file version is handled once."""
     ready = FileReady.from_payload(payload)
@@ -51,7 +51,7 @@ def ingest_file_task(payload: dict[str, Any]) -> None:
         )
 
 
-@app.task(name=POLL_FEEDS, **RETRY_OPTIONS)  # type: ignore[untyped-decorator]
+@app.task(name=POLL_FEEDS, **RETRY_OPTIONS)
 def poll_feeds_task() -> None:
     """Fan out one POLL_FEED per active feed, so one failing feed never stops the others."""
     with session_scope(ingest_settings().resolved_database_url) as session:
@@ -61,7 +61,7 @@ def poll_feeds_task() -> None:
     log.info("feed.poll_scheduled", extra={"feeds": len(feed_ids)})
 
 
-@app.task(name=POLL_FEED, **RETRY_OPTIONS)  # type: ignore[untyped-decorator]
+@app.task(name=POLL_FEED, **RETRY_OPTIONS)
 def poll_feed_task(payload: dict[str, Any]) -> None:
     """Poll one feed and hand on its new articles. Safe to run twice: articles are de-duplicated."""
     due = FeedDue.from_payload(payload)

@@ -176,7 +176,7 @@ class FolderWatcher:
         elif signal == "closed":
             self._open_counts[path] = max(0, self._open_counts.get(path, 0) - 1)
             self._note_changed(path)
-            if not self._open_counts[path]:
+            if not self._open_counts.get(path, 0):
                 self._try_submit(path)
         elif signal == "gone":
             self._forget(path)

@@ -76,5 +76,8 @@ def _beat_schedule() -> dict[str, dict[str, Any]]:
 
     return {
         "poll-feeds": {"task": POLL_FEEDS, "schedule": timedelta(seconds=feed_poll_seconds())},
-        "sweep-deliveries": {"task": SWEEP_DELIVERIES, "schedule": timedelta(seconds=delivery_sweep_seconds())},
+        "sweep-deliveries": {
+            "task": SWEEP_DELIVERIES,
+            "schedule": timedelta(seconds=delivery_sweep_seconds()),
+        },
     }

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Engine, FromClause, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -83,11 +83,19 @@ def session_scope(url: str) -> Iterator[Session]:
 
 
 def insert_ignore(
-    session: Session, table: Table, values: Mapping[str, Any], *, conflict_columns: list[str]
+    session: Session, table: FromClause, values: Mapping[str, Any], *, conflict_columns: list[str]
 ) -> bool:
-    """``INSERT ... ON CONFLICT DO NOTHING``; True when a row was inserted."""
+    """``INSERT ... ON CONFLICT DO NOTHING``; True when a row was inserted.
+
+    Decided by ``RETURNING``: drivers report a rowcount of -1 for a skipped conflicting insert.
+    """
+    assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    statement = (
+        module.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(*table.primary_key.columns)
+    )
+    return session.execute(statement).first() is not None

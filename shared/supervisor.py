@@ -9,6 +9,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from types import FrameType
@@ -78,31 +79,26 @@ class Child:
             self.process.wait()
 
 
-class _Stop(Exception):
-    pass
-
-
-def _raise_stop(signum: int, _frame: FrameType | None) -> None:
-    raise _Stop(signal.Signals(signum).name)
-
-
 def run_stack(settings: RasidSettings) -> int:
     """Run the embedded stack until interrupted; the exit code of ``rasid run``."""
     upgraded = upgrade_all(settings.resolved_database_url)
     log.info("database.upgraded", extra={"services": upgraded, "url": _redacted(settings)})
     children = [Child(args) for args in CHILD_COMMANDS]
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stack.stopping", extra={"signal": signal.Signals(signum).name})
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     try:
-        while True:
+        while not stopping.is_set():
             now = time.monotonic()
             for child in children:
                 child.check(now)
-            time.sleep(0.5)
-    except _Stop as stop:
-        log.info("stack.stopping", extra={"signal": str(stop)})
+            stopping.wait(0.5)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _stop_all(children)
     log.info("stack.stopped")
     return 0

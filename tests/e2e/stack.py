@@ -22,7 +22,8 @@ RASID = [sys.executable, "-m", "shared"]
 def compose_commands() -> dict[str, list[str]]:
     """The ``rasid`` command of every compose service built from this repository's image."""
     services = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]
-    return {name: list(spec["command"]) for name, spec in services.items() if spec.get("image") == "rasid:latest"}
+    ours = {name: spec for name, spec in services.items() if spec.get("image") == "rasid:latest"}
+    return {name: list(spec["command"]) for name, spec in ours.items()}
 
 
 @dataclass

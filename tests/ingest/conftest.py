@@ -13,27 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from alembic import command
 
-from ingest_service.migrations import SCRIPT_LOCATION
 from shared.messages import ArticleIngested
-from shared.migrations import alembic_config
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ingest"
 FEED_FIXTURES = FIXTURES / "feeds"
 FILE_FIXTURES = FIXTURES / "files"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database with the ingest tables only, so these tests do not depend on other services' migrations."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'rasid.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    config = alembic_config(service="ingest", script_location=SCRIPT_LOCATION, database_url=url)
-    command.upgrade(config, "head")
-    return url
 
 
 class Forwarded(list[ArticleIngested]):

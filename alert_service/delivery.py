@@ -1,0 +1,250 @@
+"""Delivering alerts exactly once, retrying what fails.
+
+An alert is claimed before it is sent: one conditional UPDATE moves it from 'pending' (and due) to
+'sending' with a lease, and the claim is committed before anything leaves the process. Only the
+worker holding the claim sends; a claim whose lease expired belongs to a worker that died mid-send
+and may be taken again. Each claim counts an attempt and writes a ``delivery_attempts`` row; the
+outcome is recorded only while the claim is still ours (the attempt number fences it).
+
+Retries are rows, not Celery retries: a retryable failure puts the alert back to 'pending' with a
+``next_attempt_at`` chosen by exponential backoff with full jitter; the sweep dispatches it when due.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from alert_service.content import AlertContent, load_content
+from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
+from alert_service.mail import send_email
+from alert_service.models import Alert, DeliveryAttempt, Subscription, utc_now
+from alert_service.settings import AlertSettings
+from alert_service.webhook import send_webhook
+from shared.db import session_scope
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[AlertContent, AlertSettings], str]
+Clock = Callable[[], datetime]
+SENDERS: Mapping[str, Sender] = {"email": send_email, "webhook": send_webhook}
+# Bounds the exponent so a huge attempt count cannot overflow; the cap applies long before.
+_MAX_EXPONENT = 60
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to send one alert, as its ``attempt``-th attempt."""
+
+    alert_id: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended."""
+
+    kind: Literal["delivered", "retry", "failed"]
+    detail: str
+    retry_after: float | None = None
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    active = select(Subscription.id).where(Subscription.active.is_(True))
+    return and_(
+        Alert.subscription_id.in_(active),
+        or_(
+            and_(Alert.status == "pending", Alert.next_attempt_at <= now),
+            and_(Alert.status == "sending", Alert.lease_until < now),
+        ),
+    )
+
+
+def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds: float) -> Claim | None:
+    """Claim a due (or abandoned) alert for sending; None when it is not ours to send."""
+    statement = (
+        update(Alert)
+        .where(Alert.id == alert_id, _claimable(now))
+        .values(
+            status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=Alert.attempts + 1
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    attempt = session.execute(select(Alert.attempts).where(Alert.id == alert_id)).scalar_one()
+    _close_abandoned_attempts(session, alert_id, now=now)
+    session.add(DeliveryAttempt(alert_id=alert_id, attempt=attempt, started_at=now))
+    session.flush()
+    return Claim(alert_id=alert_id, attempt=attempt)
+
+
+def _close_abandoned_attempts(session: Session, alert_id: int, *, now: datetime) -> None:
+    session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.alert_id == alert_id, DeliveryAttempt.outcome.is_(None))
+        .values(outcome="retry", finished_at=now, detail="abandoned: lease expired before an outcome")
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again: exponential backoff with full jitter, up to ``max_attempts``."""
+
+    base_seconds: float
+    cap_seconds: float
+    max_attempts: int
+    rng: random.Random = field(default_factory=random.SystemRandom, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: AlertSettings) -> RetryPolicy:
+        """The policy the settings describe."""
+        return cls(settings.retry_base_seconds, settings.retry_cap_seconds, settings.max_attempts)
+
+    def ceiling(self, attempt: int) -> float:
+        """The longest delay after the ``attempt``-th attempt: ``min(cap, base * 2**(attempt-1))``."""
+        exponent = min(attempt - 1, _MAX_EXPONENT)
+        return float(min(self.cap_seconds, self.base_seconds * 2.0**exponent))
+
+    def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
+        """Seconds before the next attempt; honours the receiver's Retry-After up to the cap."""
+        delay = self.rng.uniform(0, self.ceiling(attempt))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.cap_seconds))
+        return delay
+
+
+def record_outcome(
+    session: Session, claim: Claim, outcome: Outcome, *, now: datetime, policy: RetryPolicy
+) -> str:
+    """Record how the attempt ended and move the alert on; returns the alert's new status."""
+    values = _next_state(claim, outcome, now=now, policy=policy)
+    fenced = update(Alert).where(
+        Alert.id == claim.alert_id, Alert.status == "sending", Alert.attempts == claim.attempt
+    )
+    result = session.execute(fenced.values(**values).execution_options(synchronize_session=False))
+    attempt_outcome = "failed" if values["status"] == "failed" else outcome.kind
+    session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.alert_id == claim.alert_id, DeliveryAttempt.attempt == claim.attempt)
+        .values(finished_at=now, outcome=attempt_outcome, detail=outcome.detail[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        log.warning("alert.claim_lost", extra={"alert_id": claim.alert_id, "attempt": claim.attempt})
+    return str(values["status"])
+
+
+def _next_state(claim: Claim, outcome: Outcome, *, now: datetime, policy: RetryPolicy) -> dict[str, object]:
+    done: dict[str, object] = {"lease_until": None}
+    if outcome.kind == "delivered":
+        return {**done, "status": "delivered", "delivered_at": now, "last_error": None}
+    if outcome.kind == "failed":
+        return {**done, "status": "failed", "last_error": outcome.detail}
+    if claim.attempt >= policy.max_attempts:
+        return {
+            **done,
+            "status": "failed",
+            "last_error": f"gave up after {claim.attempt} attempts: {outcome.detail}",
+        }
+    delay = policy.delay(claim.attempt, retry_after=outcome.retry_after)
+    return {
+        **done,
+        "status": "pending",
+        "next_attempt_at": now + timedelta(seconds=delay),
+        "dispatched_at": None,
+        "last_error": outcome.detail,
+    }
+
+
+def send_alert(content: AlertContent, settings: AlertSettings, *, senders: Mapping[str, Sender]) -> Outcome:
+    """Send one alert through its channel and say how it went."""
+    try:
+        return Outcome("delivered", senders[content.channel](content, settings))
+    except RetryableDeliveryError as error:
+        return Outcome("retry", error.detail, retry_after=error.retry_after)
+    except PermanentDeliveryError as error:
+        return Outcome("failed", error.detail)
+    except Exception as error:
+        # A bug, not the receiver: count it as an attempt so the alert ends failed instead of looping.
+        log.exception("alert.send_crashed", extra={"alert_id": content.alert_id})
+        return Outcome("retry", f"unexpected {type(error).__name__}: {error}")
+
+
+def deliver_alert(
+    database_url: str,
+    alert_id: int,
+    *,
+    settings: AlertSettings,
+    clock: Clock = utc_now,
+    senders: Mapping[str, Sender] = SENDERS,
+) -> str | None:
+    """Claim, send and record one alert, in two transactions around the send.
+
+    Returns the alert's new status, or None when it was not claimable (already sent, not due,
+    claimed by another worker, or its subscription was removed).
+    """
+    with session_scope(database_url) as session:
+        claim = claim_alert(session, alert_id, now=clock(), lease_seconds=settings.delivery_lease_seconds)
+        content = load_content(session, alert_id) if claim else None
+    if claim is None or content is None:
+        log.info("alert.not_claimed", extra={"alert_id": alert_id})
+        return None
+    outcome = send_alert(content, settings, senders=senders)
+    with session_scope(database_url) as session:
+        policy = RetryPolicy.from_settings(settings)
+        status = record_outcome(session, claim, outcome, now=clock(), policy=policy)
+    extra = {
+        "alert_id": alert_id,
+        "attempt": claim.attempt,
+        "channel": content.channel,
+        "detail": outcome.detail,
+    }
+    log.log(logging.INFO if status == "delivered" else logging.WARNING, f"alert.{status}", extra=extra)
+    return status
+
+
+def dispatch_due(session: Session, *, now: datetime, settings: AlertSettings) -> list[int]:
+    """Alerts to send a delivery message for: due retries, lost messages and expired leases.
+
+    Marks them dispatched so the next sweep does not send them again before ``redispatch_seconds``.
+    """
+    _fail_exhausted(session, now=now, max_attempts=settings.max_attempts)
+    quiet_since = now - timedelta(seconds=settings.redispatch_seconds)
+    query = (
+        select(Alert.id)
+        .where(_claimable(now), or_(Alert.dispatched_at.is_(None), Alert.dispatched_at <= quiet_since))
+        .order_by(Alert.next_attempt_at, Alert.id)
+        .limit(settings.sweep_batch)
+    )
+    alert_ids = list(session.execute(query).scalars())
+    if alert_ids:
+        session.execute(
+            update(Alert)
+            .where(Alert.id.in_(alert_ids))
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return alert_ids
+
+
+def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int) -> None:
+    # A worker that died during the last allowed attempt leaves a 'sending' alert nobody may retry.
+    session.execute(
+        update(Alert)
+        .where(Alert.status == "sending", Alert.lease_until < now, Alert.attempts >= max_attempts)
+        .values(
+            status="failed",
+            lease_until=None,
+            last_error=f"gave up after {max_attempts} attempts: worker stopped",
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,113 @@
+"""Alert emails: an RTL HTML part and a plain-text part, sent with smtplib.
+
+The ``Message-ID`` is derived from the alert id, so a retried alert is recognizably the same mail.
+SMTP 4xx replies, refused connections and timeouts are retried; 5xx replies are permanent.
+"""
+
+from __future__ import annotations
+
+import html
+import smtplib
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from alert_service.content import AlertContent
+from alert_service.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from alert_service.settings import AlertSettings
+
+
+def message_id(content: AlertContent, sender: str) -> str:
+    """A Message-ID that is the same on every attempt of one alert."""
+    domain = sender.rpartition("@")[2] or "localhost"
+    return f"<rasid.alert.{content.alert_id}.{content.article_id[:16]}@{domain}>"
+
+
+def subject(content: AlertContent) -> str:
+    """``[Rasid] strikes, withdrawal: <title>``."""
+    topics = ", ".join(content.matched_topics or tuple(item.topic for item in content.topics))
+    return f"[Rasid] {topics}: {' '.join(content.title.split())}"
+
+
+def build_email(content: AlertContent, *, sender: str) -> EmailMessage:
+    """The alert as a multipart/alternative email in UTF-8."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = content.target
+    message["Subject"] = subject(content)
+    message["Message-ID"] = message_id(content, sender)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Rasid-Alert-Id"] = str(content.alert_id)
+    message["X-Rasid-Article-Id"] = content.article_id
+    message["X-Rasid-Topics"] = ", ".join(item.topic for item in content.topics)
+    message.set_content(plain_text(content), charset="utf-8")
+    message.add_alternative(html_text(content), subtype="html", charset="utf-8")
+    return message
+
+
+def _published(content: AlertContent) -> str:
+    return content.published_at.isoformat() if content.published_at else "-"
+
+
+def plain_text(content: AlertContent) -> str:
+    """The plain-text part."""
+    lines = [
+        content.title,
+        "",
+        f"المصدر / Source: {content.source}",
+        f"الرابط / URL: {content.url or '-'}",
+        f"النشر / Published: {_published(content)}",
+        "الموضوعات / Topics: " + ", ".join(f"{item.topic} ({item.score:.2f})" for item in content.topics),
+        "",
+        "الشواهد / Evidence:",
+        *(f"- {sentence}" for sentence in content.sentences),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def html_text(content: AlertContent) -> str:
+    """The right-to-left HTML part; every value is escaped."""
+    esc = html.escape
+    link = esc(content.url or "-")
+    if content.url and content.url.startswith(("http://", "https://")):
+        link = f'<a href="{esc(content.url, quote=True)}">{esc(content.url)}</a>'
+    topics = "".join(f"<li>{esc(item.topic)} ({item.score:.2f})</li>" for item in content.topics)
+    sentences = "".join(f"<blockquote>{esc(sentence)}</blockquote>" for sentence in content.sentences)
+    return (
+        '<!DOCTYPE html>\n<html dir="rtl" lang="ar">\n<head><meta charset="utf-8">'
+        f"<title>{esc(content.title)}</title></head>\n<body>\n"
+        f"<h1>{esc(content.title)}</h1>\n"
+        f"<p>المصدر: {esc(content.source)}<br>الرابط: {link}<br>النشر: {esc(_published(content))}</p>\n"
+        f"<h2>الموضوعات</h2><ul>{topics}</ul>\n<h2>الشواهد</h2>{sentences}\n</body>\n</html>\n"
+    )
+
+
+def send_email(content: AlertContent, settings: AlertSettings) -> str:
+    """Send the alert email; returns the server's reply, raises a :class:`DeliveryError`."""
+    message = build_email(content, sender=settings.smtp_from)
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as client:
+            if settings.smtp_starttls:
+                client.starttls()
+            if settings.smtp_username and settings.smtp_password:
+                client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+            client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as error:
+        code, reply = next(iter(error.recipients.values()))
+        raise smtp_failure(code, reply) from error
+    except smtplib.SMTPResponseException as error:
+        raise smtp_failure(error.smtp_code, error.smtp_error) from error
+    except smtplib.SMTPNotSupportedError as error:
+        raise PermanentDeliveryError(f"SMTP: {error}") from error
+    except (smtplib.SMTPException, OSError) as error:
+        # Disconnections, refused connections, timeouts: the server may be back later.
+        raise RetryableDeliveryError(f"SMTP: {type(error).__name__}: {error}") from error
+    return "SMTP accepted"
+
+
+def smtp_failure(code: int, reply: bytes | str) -> DeliveryError:
+    """A 4xx reply is temporary, anything else permanent."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    detail = f"SMTP {code} {text}".strip()
+    if 400 <= code < 500:
+        return RetryableDeliveryError(detail)
+    return PermanentDeliveryError(detail)

@@ -1,0 +1,64 @@
+"""Read-only views for the command line: recent articles with their topics, alerts with their state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from alert_service.models import Alert, Article, Tag
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """One stored article and its topics, highest score first."""
+
+    id: str
+    title: str
+    source: str
+    published_at: datetime | None
+    stored_at: datetime
+    topics: tuple[tuple[str, float], ...]
+
+
+def recent_articles(session: Session, *, limit: int, topic: str | None = None) -> list[ArticleRow]:
+    """The newest stored articles, optionally only those tagged ``topic``."""
+    query = select(Article).order_by(Article.stored_at.desc(), Article.id).limit(limit)
+    if topic:
+        query = query.where(exists().where(Tag.article_id == Article.id, Tag.topic == topic))
+    articles = list(session.execute(query).scalars())
+    topics = _topics_of(session, [article.id for article in articles])
+    return [
+        ArticleRow(
+            id=article.id,
+            title=article.title,
+            source=article.source,
+            published_at=article.published_at,
+            stored_at=article.stored_at,
+            topics=topics.get(article.id, ()),
+        )
+        for article in articles
+    ]
+
+
+def _topics_of(session: Session, article_ids: list[str]) -> dict[str, tuple[tuple[str, float], ...]]:
+    rows = session.execute(
+        select(Tag.article_id, Tag.topic, Tag.score).where(Tag.article_id.in_(article_ids)).order_by(Tag.id)
+    )
+    latest: dict[str, dict[str, float]] = {}
+    for row in rows:
+        latest.setdefault(row.article_id, {})[row.topic] = row.score
+    return {
+        article_id: tuple(sorted(scores.items(), key=lambda item: (-item[1], item[0])))
+        for article_id, scores in latest.items()
+    }
+
+
+def recent_alerts(session: Session, *, limit: int, status: str | None = None) -> list[Alert]:
+    """The newest alerts, optionally only those in ``status``."""
+    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if status:
+        query = query.where(Alert.status == status)
+    return list(session.execute(query).scalars())

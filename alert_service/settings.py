@@ -1,0 +1,53 @@
+"""Settings of the alert service: the SMTP server, webhook timeouts and the retry policy.
+
+Read from ``RASID_...`` variables by :func:`alert_settings`, once per process.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from shared.settings import RasidSettings, load_settings
+
+
+class AlertSettings(RasidSettings):
+    """What the alert service needs on top of the shared settings."""
+
+    smtp_host: str = Field(default="localhost", description="SMTP server that relays alert emails.")
+    smtp_port: int = Field(default=1025, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_username: str | None = Field(default=None, description="SMTP login; none means no AUTH.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_from: str = Field(default="rasid@localhost", min_length=3, description="Sender address of alerts.")
+    smtp_timeout: float = Field(default=10.0, gt=0, description="Seconds before an SMTP exchange times out.")
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds before a webhook POST times out.")
+    retry_base_seconds: float = Field(
+        default=2.0, gt=0, description="First retry delay bound (backoff base)."
+    )
+    retry_cap_seconds: float = Field(default=3600.0, gt=0, description="Longest delay between two attempts.")
+    max_attempts: int = Field(default=8, ge=1, description="Attempts before an alert is marked failed.")
+    delivery_lease_seconds: float = Field(
+        default=120.0, gt=0, description="How long a claimed alert stays claimed before another worker may."
+    )
+    redispatch_seconds: float = Field(
+        default=60.0, gt=0, description="How long the sweep waits before re-sending a delivery message."
+    )
+    sweep_batch: int = Field(default=500, ge=1, description="Most alerts one sweep dispatches.")
+
+    @model_validator(mode="after")
+    def _lease_outlives_sending(self) -> Self:
+        # A lease shorter than a send would let a second worker send the same alert.
+        if self.delivery_lease_seconds <= max(self.smtp_timeout, self.webhook_timeout) * 2:
+            raise ValueError(
+                "RASID_DELIVERY_LEASE_SECONDS must exceed twice RASID_SMTP_TIMEOUT and RASID_WEBHOOK_TIMEOUT"
+            )
+        return self
+
+
+@cache
+def alert_settings() -> AlertSettings:
+    """The alert settings of this process, built on first use."""
+    return load_settings(AlertSettings)

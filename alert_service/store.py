@@ -1,0 +1,136 @@
+"""Storing a classified article and creating the alerts it calls for.
+
+Safe to run twice: the article, its tags and entities and its alerts are inserted with
+``ON CONFLICT DO NOTHING``, so a second run after a crash adds only what the first one missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from alert_service.models import Alert, Article, ArticleEntity, Subscription, Tag, utc_now
+from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
+from shared.db import insert_ignore
+from shared.messages import ArticleClassified, ArticleIngested, Classification
+
+log = logging.getLogger(__name__)
+
+ARTICLES = cast(Table, Article.__table__)
+TAGS = cast(Table, Tag.__table__)
+ARTICLE_ENTITIES = cast(Table, ArticleEntity.__table__)
+ALERTS = cast(Table, Alert.__table__)
+
+
+def store_classified(
+    session: Session, message: ArticleClassified, *, now: datetime | None = None
+) -> list[int]:
+    """Store the article and its tags, then create its alerts; returns the ids of new alerts."""
+    now = now or utc_now()
+    article, classification = message.article, message.classification
+    if _store_article(session, article, now=now):
+        log.info("article.stored", extra={"article_id": article.article_id})
+    _store_tags(session, article.article_id, classification)
+    _store_entities(session, article.article_id, classification)
+    facts = ArticleFacts(topics=frozenset(classification.tags))
+    subscription_ids = matching_subscriptions(active_rules(session), facts)
+    return create_alerts(session, article.article_id, subscription_ids, now=now)
+
+
+def _store_article(session: Session, article: ArticleIngested, *, now: datetime) -> bool:
+    values = {
+        "id": article.article_id,
+        "title": article.title,
+        "text": article.text,
+        "source": article.source,
+        "source_kind": article.source_kind,
+        "url": article.url,
+        "published_at": article.published_at,
+        "ingested_at": article.ingested_at,
+        "stored_at": now,
+    }
+    return _insert_new(session, ARTICLES, values, conflict_columns=["id"]) is not None
+
+
+def _store_tags(session: Session, article_id: str, classification: Classification) -> None:
+    for topic in classification.tags:
+        evidence = [item.model_dump(mode="json") for item in classification.evidence if item.topic == topic]
+        values = {
+            "article_id": article_id,
+            "topic": topic,
+            "score": classification.scores.get(topic, 0.0),
+            "classifier_version": classification.classifier_version,
+            "evidence": evidence,
+        }
+        insert_ignore(
+            session,
+            TAGS,
+            values,
+            conflict_columns=["article_id", "topic", "classifier_version"],
+        )
+
+
+def _store_entities(session: Session, article_id: str, classification: Classification) -> None:
+    for entity in classification.entities:
+        values = {
+            "article_id": article_id,
+            "entity_id": entity.id,
+            "kind": entity.kind,
+            "name": entity.name,
+            "mentions": entity.mentions,
+        }
+        insert_ignore(
+            session,
+            ARTICLE_ENTITIES,
+            values,
+            conflict_columns=["article_id", "entity_id"],
+        )
+
+
+def active_rules(session: Session) -> list[WatchRule]:
+    """The watch rule of every active subscription."""
+    rows = session.execute(select(Subscription.id, Subscription.topics).where(Subscription.active.is_(True)))
+    return [WatchRule(subscription_id=row.id, topics=frozenset(row.topics)) for row in rows]
+
+
+def create_alerts(
+    session: Session, article_id: str, subscription_ids: list[int], *, now: datetime
+) -> list[int]:
+    """Create the missing alerts of one article; returns the ids of those created now."""
+    created = []
+    for subscription_id in subscription_ids:
+        values = {
+            "subscription_id": subscription_id,
+            "article_id": article_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            # The caller sends the delivery message after commit; the sweep re-sends if it is lost.
+            "dispatched_at": now,
+            "created_at": now,
+        }
+        alert_id = _insert_new(session, ALERTS, values, conflict_columns=["subscription_id", "article_id"])
+        if alert_id is not None:
+            created.append(int(alert_id))
+    if created:
+        log.info("alerts.created", extra={"article_id": article_id, "alert_ids": created})
+    return created
+
+
+def _insert_new(
+    session: Session, table: Table, values: dict[str, Any], *, conflict_columns: list[str]
+) -> Any | None:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <primary key>``: the new row's key, or None.
+
+    Not ``shared.db.insert_ignore``: its rowcount is -1 on PostgreSQL with psycopg, so it cannot
+    tell a conflict from an insert there; RETURNING can, on both databases.
+    """
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    key = next(iter(table.primary_key))
+    statement = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    return session.execute(statement.returning(key)).scalar_one_or_none()

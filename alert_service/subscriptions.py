@@ -1,0 +1,103 @@
+"""Subscriptions: who gets alerts, through which channel, about which topics.
+
+Webhook subscriptions get a Standard Webhooks signing secret (``whsec_`` + base64 of 32 random bytes).
+Removing a subscription deactivates it and fails its unsent alerts, so none is sent afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from typing import Literal
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from alert_service.errors import SubscriptionError
+from alert_service.models import Alert, Subscription, utc_now
+
+Channel = Literal["email", "webhook"]
+SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    """What the subscriber must keep: the id, and the secret that signs its webhooks."""
+
+    id: int
+    secret: str | None
+
+
+def new_secret() -> str:
+    """A fresh Standard Webhooks signing secret."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def validate_email(address: str) -> str:
+    """The address, if it is a single ``local@domain`` address."""
+    try:
+        parsed = Address(addr_spec=address.strip())
+    except (HeaderParseError, ValueError, IndexError) as error:
+        raise SubscriptionError(f"{address!r} is not an email address: {error}") from error
+    if not parsed.username or ("." not in parsed.domain and parsed.domain != "localhost"):
+        raise SubscriptionError(f"{address!r} is not an email address like analyst@example.org")
+    return parsed.addr_spec
+
+
+def validate_url(url: str) -> str:
+    """The URL, if it is an absolute http(s) URL."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL as error:
+        raise SubscriptionError(f"{url!r} is not a URL: {error}") from error
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise SubscriptionError(f"{url!r} is not an http:// or https:// URL")
+    return str(parsed)
+
+
+def subscribe(
+    session: Session, channel: Channel, *, target: str, topics: list[str], now: datetime | None = None
+) -> NewSubscription:
+    """Add a subscription after validating its target; topics are validated by the caller."""
+    target = validate_email(target) if channel == "email" else validate_url(target)
+    if not topics:
+        raise SubscriptionError("at least one topic is needed")
+    secret = new_secret() if channel == "webhook" else None
+    subscription = Subscription(
+        channel=channel, target=target, topics=topics, secret=secret, created_at=now or utc_now(), active=True
+    )
+    session.add(subscription)
+    session.flush()
+    return NewSubscription(id=subscription.id, secret=secret)
+
+
+def list_subscriptions(session: Session, *, include_inactive: bool = False) -> list[Subscription]:
+    """Subscriptions, oldest first."""
+    query = select(Subscription).order_by(Subscription.id)
+    if not include_inactive:
+        query = query.where(Subscription.active.is_(True))
+    return list(session.execute(query).scalars())
+
+
+def remove_subscription(session: Session, subscription_id: int) -> int:
+    """Deactivate a subscription and fail its pending alerts; returns how many were cancelled."""
+    found = session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id, Subscription.active.is_(True))
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    if found.rowcount != 1:  # type: ignore[attr-defined]
+        raise SubscriptionError(f"no active subscription {subscription_id}")
+    cancelled = session.execute(
+        update(Alert)
+        .where(Alert.subscription_id == subscription_id, Alert.status == "pending")
+        .values(status="failed", last_error="subscription removed")
+        .execution_options(synchronize_session=False)
+    )
+    return int(cancelled.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,100 @@
+"""Signed webhooks (Standard Webhooks): a JSON POST whose ``webhook-id`` is the same on every retry.
+
+2xx is delivered. 408, 429, 5xx, timeouts and connection errors are retried. Redirects are not
+followed and, like 410 and every other 4xx, fail the alert at once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from alert_service.content import AlertContent
+from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
+from alert_service.settings import AlertSettings
+
+USER_AGENT = "Rasid/0.1"
+EVENT_TYPE = "article.tagged"
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+def webhook_id(content: AlertContent) -> str:
+    """The message id receivers de-duplicate on: one per article and subscription."""
+    return f"msg_{content.article_id}_{content.subscription_id}"
+
+
+def webhook_payload(content: AlertContent) -> dict[str, Any]:
+    """The JSON document POSTed to the receiver."""
+    published = content.published_at.isoformat() if content.published_at else None
+    return {
+        "type": EVENT_TYPE,
+        "alert_id": content.alert_id,
+        "subscription_id": content.subscription_id,
+        "article": {
+            "id": content.article_id,
+            "title": content.title,
+            "source": content.source,
+            "url": content.url,
+            "published_at": published,
+        },
+        "topics": [{"topic": item.topic, "score": item.score} for item in content.topics],
+        "evidence": list(content.evidence),
+    }
+
+
+def signed_headers(content: AlertContent, body: str, *, timestamp: datetime) -> dict[str, str]:
+    """Standard Webhooks headers for ``body``, signed with the subscription's secret."""
+    if not content.secret:
+        raise PermanentDeliveryError("webhook subscription has no signing secret")
+    msg_id = webhook_id(content)
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": Webhook(content.secret).sign(msg_id, timestamp, body),
+    }
+
+
+def send_webhook(
+    content: AlertContent, settings: AlertSettings, *, client: httpx.Client | None = None
+) -> str:
+    """POST the alert; returns ``HTTP <status>``, raises a :class:`DeliveryError`."""
+    body = json.dumps(webhook_payload(content), ensure_ascii=False, separators=(",", ":"))
+    # Signed at send time: receivers reject timestamps more than a few minutes off.
+    headers = signed_headers(content, body, timestamp=datetime.now(UTC).replace(microsecond=0))
+    own_client = client is None
+    client = client or httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False)
+    try:
+        response = client.post(content.target, content=body.encode("utf-8"), headers=headers)
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        raise PermanentDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
+    except httpx.TransportError as error:
+        raise RetryableDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
+    finally:
+        if own_client:
+            client.close()
+    return check_response(response)
+
+
+def check_response(response: httpx.Response) -> str:
+    """``HTTP <status>`` for a 2xx; otherwise the error that status calls for."""
+    status = response.status_code
+    detail = f"HTTP {status}"
+    if 200 <= status < 300:
+        return detail
+    if 300 <= status < 400:
+        location = response.headers.get("location", "")
+        raise PermanentDeliveryError(f"{detail} redirect not followed: {location}".strip())
+    if status >= 500 or status in RETRYABLE_STATUSES:
+        raise RetryableDeliveryError(detail, retry_after=_retry_after(response))
+    raise PermanentDeliveryError(detail)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else None

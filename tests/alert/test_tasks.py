@@ -1,0 +1,66 @@
+"""The Celery tasks called as plain functions: names, and delivery requested after commit.
+
+The broker is the edge here: ``app.send_task`` is recorded instead of sent (end-to-end tests with
+real workers live elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from alert_helpers import add_subscription, alert, make_due, store
+from conftest import MessageFactory
+from sqlalchemy import update
+
+from alert_service import tasks
+from alert_service.models import Alert
+from alert_service.settings import alert_settings
+from shared.db import session_scope
+from shared.messages import DeliveryRequested
+from shared.task_names import DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    monkeypatch.setenv("RASID_DATABASE_URL", database_url)
+    alert_settings.cache_clear()
+    records: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(tasks.app, "send_task", lambda name, kwargs: records.append((name, kwargs)))
+    yield records
+    alert_settings.cache_clear()
+
+
+def test_tasks_are_registered_under_the_shared_names() -> None:
+    assert {STORE_CLASSIFIED, DELIVER_ALERT, SWEEP_DELIVERIES} <= set(tasks.app.tasks)
+
+
+def test_store_task_requests_delivery_of_each_new_alert_once(
+    database_url: str, sent: list[tuple[str, dict[str, Any]]], make_message: MessageFactory
+) -> None:
+    add_subscription(database_url, "email", "a@example.org", ["strikes"])
+    add_subscription(database_url, "email", "b@example.org", ["withdrawal"])
+    payload = make_message().to_payload()
+    tasks.store_classified(payload)
+    tasks.store_classified(payload)
+    assert [name for name, _ in sent] == [DELIVER_ALERT, DELIVER_ALERT]
+    ids = [DeliveryRequested.from_payload(kwargs["payload"]).alert_id for _, kwargs in sent]
+    assert [alert(database_url, alert_id).status for alert_id in ids] == ["pending", "pending"]
+
+
+def test_sweep_task_requests_delivery_of_due_alerts(
+    database_url: str, sent: list[tuple[str, dict[str, Any]]], make_message: MessageFactory
+) -> None:
+    add_subscription(database_url, "email", "a@example.org", ["strikes"])
+    [alert_id] = store(database_url, make_message())
+    _make_overdue(database_url, alert_id)
+    tasks.sweep_deliveries()
+    assert sent == [(DELIVER_ALERT, {"payload": DeliveryRequested(alert_id=alert_id).to_payload()})]
+
+
+def _make_overdue(url: str, alert_id: int) -> None:
+    make_due(url, alert_id, datetime(2000, 1, 1, tzinfo=UTC))
+    with session_scope(url) as session:
+        session.execute(update(Alert).where(Alert.id == alert_id).values(dispatched_at=None))
