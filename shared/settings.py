@@ -77,7 +77,8 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
         problems = []
         for item in error.errors():
             field = ".".join(str(part) for part in item["loc"])
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {item['msg']}")
+            # A check across fields has no location; its message names the variables itself.
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {item['msg']}" if field else item["msg"])
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
 
 

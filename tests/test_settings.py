@@ -34,3 +34,16 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: object) ->
 def test_postgresql_urls_use_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RASID_DATABASE_URL", "postgresql://rasid@db/rasid")
     assert load_settings(RasidSettings).resolved_database_url == "postgresql+psycopg://rasid@db/rasid"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from alert_service.settings import AlertSettings
+    from classifier_service.settings import ClassifierSettings
+    from ingest_service.settings import IngestSettings
+    from shared.schedule import ScheduleSettings
+    from tests.e2e.stack import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for cls in (AlertSettings, ClassifierSettings, IngestSettings, ScheduleSettings):
+        for name in cls.model_fields:
+            assert f"`RASID_{name.upper()}`" in readme, name
