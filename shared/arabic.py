@@ -26,15 +26,11 @@ _REMOVED_CLASS = (
 _REMOVED = re.compile(f"[{_REMOVED_CLASS}]+")
 _DIACRITIC_RUN = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+")
 
-_LETTER_MAP = {
-    "أ": "ا",
-    "إ": "ا",
-    "آ": "ا",
-    "ٱ": "ا",
-    "ى": "ي",
-    "ة": "ه",
+# Frequent letter changes are done with str.replace (a fast C scan each); the rare ones with one
+# translate, only when a rare character is present.
+_COMMON_LETTERS = (("أ", "ا"), ("إ", "ا"), ("آ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ة", "ه"))
+_RARE_LETTER_MAP = {
     "ی": "ي",  # U+06CC Farsi yeh
-    "ي": "ي",
     "ې": "ي",  # U+06D0
     "ے": "ي",  # U+06D2 Urdu yeh barree
     "ک": "ك",  # U+06A9 keheh
@@ -45,18 +41,35 @@ _LETTER_MAP = {
     "ۀ": "ه",  # U+06C0 heh with yeh above (Persian ezafe on a final ha)
     "ۃ": "ه",  # U+06C3 teh marbuta goal
 }
-_LETTER_MAP.update({chr(0x0660 + digit): str(digit) for digit in range(10)})
-_LETTER_MAP.update({chr(0x06F0 + digit): str(digit) for digit in range(10)})
-_LETTERS = str.maketrans(_LETTER_MAP)
+_RARE_LETTER_MAP.update({chr(0x0660 + digit): str(digit) for digit in range(10)})
+_RARE_LETTER_MAP.update({chr(0x06F0 + digit): str(digit) for digit in range(10)})
+_RARE_LETTERS = str.maketrans(_RARE_LETTER_MAP)
+_RARE = re.compile(f"[{''.join(_RARE_LETTER_MAP)}]")
 
 _WORD = re.compile(r"\w+")
+_RUN = re.compile(r"\s+|\S+")
+# Characters outside this class may change under NFKC (presentation forms, ligatures, NBSP, "…",
+# hamza and madda marks that compose with the letter before them). Inside it, NFKC is the identity.
+_MAYBE_UNSTABLE = re.compile(
+    "[^\t\n\r -~\u00ab\u00bb\u0600-\u0652\u0656-\u0674\u0679-\u06ff"
+    "\u200b-\u200f\u2010\u2012-\u2015\u2018-\u201f\u202a-\u202e\u2066-\u2069]"
+)
 _SENTENCE = re.compile(r"[^.!?؟\n]+")
 
 
 def fold(text: str) -> str:
     """Normalized form used for matching and identity. Equals ``normalize(text).text``."""
     text = unicodedata.normalize("NFKC", text)
-    return _REMOVED.sub("", text).translate(_LETTERS)
+    return _fold_letters(_REMOVED.sub("", text))
+
+
+def _fold_letters(text: str) -> str:
+    """One-to-one letter and digit changes (lengths are kept)."""
+    for letter, replacement in _COMMON_LETTERS:
+        text = text.replace(letter, replacement)
+    if _RARE.search(text):
+        text = text.translate(_RARE_LETTERS)
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +124,9 @@ class Normalized:
 
     def _original_piece_end(self, piece: int) -> int:
         following = piece + 1
-        return self.original_starts[following] if following < len(self.original_starts) else len(self.original)
+        return (
+            self.original_starts[following] if following < len(self.original_starts) else len(self.original)
+        )
 
     def _extend_over_marks(self, original_end: int) -> int:
         marks = _DIACRITIC_RUN.match(self.original, original_end)
@@ -121,71 +136,177 @@ class Normalized:
 def normalize(text: str) -> Normalized:
     """Fold ``text`` and keep the map from folded offsets to original offsets."""
     if unicodedata.is_normalized("NFKC", text):
-        return _normalize_without_nfkc_changes(text)
-    normalized = _normalize_by_chunks(text, _combining_chunks(text))
-    if normalized.text != fold(text):
-        # NFKC composed across our chunk boundaries (rare scripts): fall back to whole words.
+        return _normalize_stable(text, text)
+    # No-break spaces are the usual reason news text is not NFKC; NFKC maps each to one space,
+    # so replacing them first keeps every offset and the fast path.
+    spaced = text.replace("\u00a0", " ")
+    if spaced is not text and unicodedata.is_normalized("NFKC", spaced):
+        return _normalize_stable(text, spaced)
+    folded = fold(text)
+    normalized = _normalize_unstable_runs(text)
+    if normalized.text != folded:
+        normalized = _normalize_by_runs(text)
+    if normalized.text != folded:
+        # NFKC composed across characters we folded apart (rare scripts): whole-run blocks.
         normalized = _normalize_by_chunks(text, _whitespace_chunks(text))
-    if normalized.text != fold(text):
+    if normalized.text != folded:
         normalized = _normalize_by_chunks(text, [(0, len(text))])
     return normalized
 
 
-def _normalize_without_nfkc_changes(text: str) -> Normalized:
-    """Fast path: only removals (one block per removed run) and one-to-one letter changes."""
-    piece_starts: list[int] = [0]
-    original_starts: list[int] = [0]
-    aligned: list[bool] = [True]
+def _normalize_stable(original: str, text: str) -> Normalized:
+    """Fast path for ``text`` (``original`` with offsets unchanged) that NFKC leaves alone:
+    one block per removed run, aligned pieces between."""
+    removed = [match.span() for match in _REMOVED.finditer(text)]
+    if not removed:
+        return Normalized(original, _fold_letters(text), (0,), (0,), (True,))
+    piece_starts = [0]
+    original_starts = [0]
+    aligned = [True]
+    kept: list[str] = []
+    previous_end = 0
     removed_so_far = 0
-    for removed in _REMOVED.finditer(text):
-        start, end = removed.span()
-        normalized_start = start - removed_so_far
-        piece_starts += (normalized_start, normalized_start)
+    for start, end in removed:
+        kept.append(text[previous_end:start])
+        position = start - removed_so_far
+        piece_starts += (position, position)
         original_starts += (start, end)
         aligned += (False, True)
         removed_so_far += end - start
-    folded = _REMOVED.sub("", text).translate(_LETTERS) if removed_so_far else text.translate(_LETTERS)
-    return Normalized(text, folded, tuple(piece_starts), tuple(original_starts), tuple(aligned))
+        previous_end = end
+    kept.append(text[previous_end:])
+    folded = _fold_letters("".join(kept))
+    return Normalized(original, folded, tuple(piece_starts), tuple(original_starts), tuple(aligned))
+
+
+class _PieceMap:
+    """Builds a :class:`Normalized` piece by piece, left to right."""
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.parts: list[str] = []
+        self.length = 0
+        self.piece_starts: list[int] = []
+        self.original_starts: list[int] = []
+        self.aligned: list[bool] = []
+
+    def add_stable(self, start: int, end: int) -> _PieceMap:
+        """Add ``original[start:end]``, which NFKC leaves alone: removals and one-to-one letters."""
+        position = start
+        for removed in _REMOVED.finditer(self.original, start, end):
+            self._add_piece(self.original[position : removed.start()], position, aligned=True)
+            self._add_piece("", removed.start(), aligned=False)
+            position = removed.end()
+        self._add_piece(self.original[position:end], position, aligned=True)
+        return self
+
+    def add_block(self, start: int, end: int) -> None:
+        """Add ``original[start:end]`` folded as one block (its characters map to the whole span)."""
+        chunk = self.original[start:end]
+        folded = fold(chunk)
+        one_to_one = len(folded) == len(chunk) and unicodedata.is_normalized("NFKC", chunk)
+        if one_to_one:
+            self._add_piece(chunk, start, aligned=True)
+        else:
+            self._add_piece(folded, start, aligned=False, folded=True)
+
+    def _add_piece(self, chunk: str, start: int, *, aligned: bool, folded: bool = False) -> None:
+        if aligned and not chunk:
+            return
+        if aligned and self.aligned and self.aligned[-1]:
+            # Extends the previous aligned piece when contiguous in both texts.
+            previous_end = self.original_starts[-1] + (self.length - self.piece_starts[-1])
+            if previous_end == start:
+                self.parts.append(_fold_letters(chunk))
+                self.length += len(chunk)
+                return
+        self.piece_starts.append(self.length)
+        self.original_starts.append(start)
+        self.aligned.append(aligned)
+        text = chunk if folded else _fold_letters(chunk)
+        self.parts.append(text)
+        self.length += len(text)
+
+    def result(self) -> Normalized:
+        """The finished map."""
+        if not self.piece_starts:
+            return Normalized(self.original, "", (0,), (0,), (True,))
+        return Normalized(
+            self.original,
+            "".join(self.parts),
+            tuple(self.piece_starts),
+            tuple(self.original_starts),
+            tuple(self.aligned),
+        )
+
+
+def _normalize_unstable_runs(text: str) -> Normalized:
+    """Only the whitespace-delimited runs holding a character NFKC may change are folded by mark
+    group; the stretches between them take the fast way. Checked by the caller against ``fold``."""
+    pieces = _PieceMap(text)
+    position = 0
+    for unstable in _MAYBE_UNSTABLE.finditer(text):
+        if unstable.start() < position:
+            continue
+        run_start, run_end = _run_around(text, unstable.start())
+        pieces.add_stable(position, run_start)
+        for chunk_start, chunk_end in _combining_chunks(text, run_start, run_end):
+            pieces.add_block(chunk_start, chunk_end)
+        position = run_end
+    pieces.add_stable(position, len(text))
+    return pieces.result()
+
+
+def _run_around(text: str, index: int) -> tuple[int, int]:
+    """The whitespace-delimited run containing ``text[index]`` (just that character if it is space)."""
+    if text[index].isspace():
+        return index, index + 1
+    start = index
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    end = index + 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return start, end
+
+
+def _normalize_by_runs(text: str) -> Normalized:
+    """Runs that NFKC leaves alone take the fast way; the others are folded mark-group by group."""
+    pieces = _PieceMap(text)
+    for run in _RUN.finditer(text):
+        start, end = run.span()
+        if unicodedata.is_normalized("NFKC", run.group()):
+            pieces.add_stable(start, end)
+            continue
+        for chunk_start, chunk_end in _combining_chunks(text, start, end):
+            pieces.add_block(chunk_start, chunk_end)
+    return pieces.result()
 
 
 def _normalize_by_chunks(text: str, chunks: list[tuple[int, int]]) -> Normalized:
-    """Slow path: fold each chunk on its own; a chunk that changes length becomes a block."""
-    parts: list[str] = []
-    piece_starts: list[int] = []
-    original_starts: list[int] = []
-    aligned: list[bool] = []
-    length = 0
+    """Fallback: fold each chunk on its own as a block."""
+    pieces = _PieceMap(text)
     for start, end in chunks:
-        chunk = text[start:end]
-        folded = fold(chunk)
-        one_to_one = len(folded) == len(chunk) and unicodedata.is_normalized("NFKC", chunk)
-        if not (aligned and aligned[-1] and one_to_one):
-            piece_starts.append(length)
-            original_starts.append(start)
-            aligned.append(one_to_one)
-        parts.append(folded)
-        length += len(folded)
-    if not piece_starts:
-        piece_starts, original_starts, aligned = [0], [0], [True]
-    return Normalized(text, "".join(parts), tuple(piece_starts), tuple(original_starts), tuple(aligned))
+        pieces.add_block(start, end)
+    return pieces.result()
 
 
-def _combining_chunks(text: str) -> list[tuple[int, int]]:
-    """Spans of one base character and the combining marks that follow it."""
+def _combining_chunks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of one base character and the combining marks that follow it, within a run."""
     chunks: list[tuple[int, int]] = []
-    start = 0
-    for index in range(1, len(text)):
+    chunk_start = start
+    for index in range(start + 1, end):
         if not unicodedata.combining(text[index]):
-            chunks.append((start, index))
-            start = index
-    if text:
-        chunks.append((start, len(text)))
+            chunks.append((chunk_start, index))
+            chunk_start = index
+    if end > start:
+        chunks.append((chunk_start, end))
     return chunks
 
 
 def _whitespace_chunks(text: str) -> list[tuple[int, int]]:
     """Spans of whitespace-separated tokens and of the whitespace between them."""
-    return [match.span() for match in re.finditer(r"\s+|\S+", text)]
+    return [match.span() for match in _RUN.finditer(text)]
 
 
 def words(text: str) -> list[tuple[str, int, int]]:

@@ -1,8 +1,8 @@
 """Errors that any Rasid process can raise.
 
-    RasidError
-     ├── ConfigurationError   a setting is missing or malformed; names the variable
-     └── MessageError         a broker message does not match its schema
+RasidError
+ ├── ConfigurationError   a setting is missing or malformed; names the variable
+ └── MessageError         a broker message does not match its schema
 """
 
 

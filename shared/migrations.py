@@ -48,4 +48,3 @@ def run_migrations(target_metadata: MetaData) -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
-

@@ -1,0 +1,333 @@
+"""The topic classifier: taxonomy terms found in an article's words, weighed in their context.
+
+Each field (title, text) is normalized once and split once into sentences and words. One pass over
+the words finds every phrase the taxonomy and the gazetteer know. A term occurrence counts when its
+context (if it needs one) is near it in the same sentence and no exclusion (false friend) is; a
+topic's score is the noisy-or of the weights of the occurrences that count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from classifier_service.gazetteer import PACKAGED_GAZETTEER, Gazetteer, load_gazetteer
+from classifier_service.matching import Match, PhraseIndex
+from classifier_service.taxonomy import (
+    PACKAGED_TAXONOMY,
+    Taxonomy,
+    Term,
+    is_entity_kind,
+    is_reference,
+    load_taxonomy,
+)
+from shared.arabic import Normalized, fold, normalize
+from shared.messages import Classification, Entity, Evidence
+
+FieldName = Literal["title", "text"]
+_SENTENCE = re.compile(r"[^.!?؟\n]+")
+_WORD = re.compile(r"\w+")
+_SCORE_DIGITS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTerm:
+    """A taxonomy term ready for matching: its conditions are ids of phrase groups."""
+
+    topic: str
+    term: str
+    weight: float
+    context: frozenset[int]
+    exclude: frozenset[int]
+    topic_exclude: frozenset[int]
+    window: int
+    exclude_window: int
+
+
+# An occurrence of a context or exclusion group is ``(start, end, sentence)``, in words.
+Occurrence = tuple[int, int, int]
+
+
+@dataclass(slots=True)
+class FieldWords:
+    """One field of an article, normalized, split into sentences and words."""
+
+    name: FieldName
+    normalized: Normalized
+    tokens: list[str]
+    sentence_of: list[int]
+    sentence_spans: list[tuple[int, int]]
+    sentence_first_token: list[int]
+
+    @classmethod
+    def read(cls, name: FieldName, text: str) -> FieldWords:
+        """Normalize and split ``text``."""
+        normalized = normalize(text)
+        tokens: list[str] = []
+        sentence_of: list[int] = []
+        spans: list[tuple[int, int]] = []
+        first_tokens: list[int] = []
+        text = normalized.text
+        for match in _SENTENCE.finditer(text):
+            start, end = match.span()
+            found = _WORD.findall(text, start, end)
+            if not found:
+                continue
+            first_tokens.append(len(tokens))
+            sentence_of.extend([len(spans)] * len(found))
+            spans.append((start, end))
+            tokens.extend(found)
+        return cls(name, normalized, tokens, sentence_of, spans, first_tokens)
+
+    def word_span(self, start: int, end: int) -> tuple[int, int]:
+        """Normalized character span of words ``[start, end)`` (same sentence)."""
+        sentence = self.sentence_of[start]
+        sentence_start, sentence_end = self.sentence_spans[sentence]
+        spans = [m.span() for m in _WORD.finditer(self.normalized.text, sentence_start, sentence_end)]
+        first = start - self.sentence_first_token[sentence]
+        last = min(end - self.sentence_first_token[sentence], len(spans)) - 1
+        return spans[first][0], spans[last][1]
+
+
+@dataclass(slots=True)
+class FieldMatches:
+    """What was found in one field, sorted by what found it."""
+
+    words: FieldWords
+    terms: list[Match]
+    groups: dict[int, list[Occurrence]]
+    entities: list[Match]
+
+
+class Classifier:
+    """Tags articles with the topics of a taxonomy. Build with :func:`load_classifier`."""
+
+    version: str
+    topics: tuple[str, ...]
+
+    def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer, *, version: str) -> None:
+        self.version = version
+        self.topics = tuple(taxonomy.topics)
+        self.taxonomy = taxonomy
+        self.gazetteer = gazetteer
+        self._thresholds = {topic: taxonomy.threshold_of(topic) for topic in self.topics}
+        self._index = PhraseIndex()
+        self._group_ids: dict[str, int] = {}
+        self._terms: list[CompiledTerm] = []
+        self._kind_groups: dict[str, int] = {}
+        self._compile_terms(taxonomy)
+        self._entity_base = len(self._terms) + len(self._group_ids)
+        self._compile_entities(gazetteer)
+        self._index.build()
+
+    def classify(self, *, title: str, text: str) -> Classification:
+        """Score every topic, tag those at or above their threshold, with evidence and entities."""
+        fields = [self._match(FieldWords.read("title", title)), self._match(FieldWords.read("text", text))]
+        counted: dict[str, list[tuple[CompiledTerm, FieldMatches, Match]]] = defaultdict(list)
+        for found in fields:
+            for match in found.terms:
+                term = self._terms[match[0]]
+                if self._counts(term, match, found):
+                    counted[term.topic].append((term, found, match))
+        scores = {topic: _noisy_or(term.weight for term, _, _ in counted[topic]) for topic in self.topics}
+        tags = tuple(topic for topic in self.topics if scores[topic] >= self._thresholds[topic])
+        evidence = tuple(_evidence(topic, counted[topic]) for topic in tags)
+        return Classification(
+            tags=tags,
+            scores=scores,
+            evidence=evidence,
+            entities=self._entities(fields),
+            classifier_version=self.version,
+        )
+
+    def _compile_terms(self, taxonomy: Taxonomy) -> None:
+        specs = [
+            (name, term, topic.exclude) for name, topic in taxonomy.topics.items() for term in topic.terms
+        ]
+        for topic, term, topic_exclusions in specs:
+            self._terms.append(
+                self._compiled(topic, term, topic_exclusions=topic_exclusions, taxonomy=taxonomy)
+            )
+        for owner, (_, term, _) in enumerate(specs):
+            for phrase in (term.term, *term.variants):
+                self._index.add(phrase, owner=owner, exact=term.exact)
+        # Context and exclusion groups are owned by the ids that follow the terms.
+        self._group_owner_base = len(self._terms)
+        for group_name, group_id in self._group_ids.items():
+            if is_entity_kind(group_name):
+                self._kind_groups[group_name.removeprefix("@")] = group_id
+                continue
+            phrases = taxonomy.lexicons[group_name] if is_reference(group_name) else (group_name,)
+            for phrase in phrases:
+                names = self._with_names(phrase)
+                for expanded in names:
+                    self._index.add(expanded, owner=self._group_owner_base + group_id, name=names != [phrase])
+
+    def _with_names(self, phrase: str) -> list[str]:
+        """``phrase`` with a ``@kind`` word replaced by each gazetteer name of that kind."""
+        words = phrase.split()
+        slots = [index for index, word in enumerate(words) if word.startswith("@")]
+        if not slots:
+            return [phrase]
+        slot = slots[0]
+        kind = words[slot].removeprefix("@")
+        names = [name for entry in self.gazetteer.entries if entry.kind == kind for name in entry.names]
+        return [" ".join([*words[:slot], name, *words[slot + 1 :]]) for name in names]
+
+    def _compiled(
+        self, topic: str, term: Term, *, topic_exclusions: tuple[str, ...], taxonomy: Taxonomy
+    ) -> CompiledTerm:
+        window = taxonomy.window if term.window is None else term.window
+        return CompiledTerm(
+            topic=topic,
+            term=term.term,
+            weight=term.weight,
+            context=frozenset(self._group_id(item) for item in term.context),
+            exclude=frozenset(self._group_id(item) for item in term.exclude),
+            topic_exclude=frozenset(self._group_id(item) for item in topic_exclusions),
+            window=window,
+            exclude_window=window if term.exclude_window is None else term.exclude_window,
+        )
+
+    def _group_id(self, item: str) -> int:
+        key = item if is_reference(item) or is_entity_kind(item) else fold(item)
+        return self._group_ids.setdefault(key, len(self._group_ids))
+
+    def _compile_entities(self, gazetteer: Gazetteer) -> None:
+        self._entity_kinds = [entry.kind for entry in gazetteer.entries]
+        for position, entry in enumerate(gazetteer.entries):
+            for name in entry.names:
+                self._index.add(name, owner=self._entity_base + position, name=True)
+
+    def _match(self, words: FieldWords) -> FieldMatches:
+        terms: list[Match] = []
+        groups: dict[int, list[Occurrence]] = defaultdict(list)
+        entities: list[Match] = []
+        group_base, entity_base = self._group_owner_base, self._entity_base
+        sentence_of = words.sentence_of
+        for match in self._index.find(words.tokens):
+            owner, start, end = match
+            if owner < group_base:
+                terms.append(match)
+            elif owner < entity_base:
+                groups[owner - group_base].append((start, end, sentence_of[start]))
+            else:
+                entities.append(match)
+                kind_group = self._kind_groups.get(self._entity_kinds[owner - entity_base])
+                if kind_group is not None:
+                    groups[kind_group].append((start, end, sentence_of[start]))
+        return FieldMatches(words, terms, groups, entities)
+
+    def _counts(self, term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
+        sentence = found.words.sentence_of[match[1]]
+        groups = found.groups
+        if any(_near(groups.get(group), match, sentence, term.exclude_window) for group in term.exclude):
+            return False
+        if any(_near(groups.get(group), match, sentence, term.window) for group in term.topic_exclude):
+            return False
+        if not term.context:
+            return True
+        return any(_near(groups.get(group), match, sentence, term.window) for group in term.context)
+
+    def _entities(self, fields: list[FieldMatches]) -> tuple[Entity, ...]:
+        counts: dict[int, int] = defaultdict(int)
+        for found in fields:
+            for owner, _, _ in _without_overlaps(found.entities):
+                counts[owner - self._entity_base] += 1
+        entries = self.gazetteer.entries
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], entries[item[0]].id))
+        return tuple(
+            Entity(id=entries[index].id, kind=entries[index].kind, name=entries[index].name, mentions=count)
+            for index, count in ranked
+        )
+
+
+def _near(occurrences: list[Occurrence] | None, match: Match, sentence: int, window: int) -> bool:
+    """Whether an occurrence is in ``sentence`` and within ``window`` words of ``match`` (0: anywhere)."""
+    if not occurrences:
+        return False
+    _, match_start, match_end = match
+    for start, end, occurrence_sentence in occurrences:
+        if occurrence_sentence == sentence and (
+            window == 0 or (start < match_end + window and end > match_start - window)
+        ):
+            return True
+    return False
+
+
+def _noisy_or(weights: Iterable[float]) -> float:
+    missing = 1.0
+    for weight in weights:
+        missing *= 1.0 - weight
+    return round(1.0 - missing, _SCORE_DIGITS)
+
+
+def _without_overlaps(matches: list[Match]) -> list[Match]:
+    """Longest match first at each position; a match inside an accepted one is dropped."""
+    kept: list[Match] = []
+    covered_until = -1
+    for match in sorted(matches, key=lambda item: (item[1], item[1] - item[2])):
+        if match[1] >= covered_until:
+            kept.append(match)
+            covered_until = match[2]
+    return kept
+
+
+def _evidence(topic: str, counted: list[tuple[CompiledTerm, FieldMatches, Match]]) -> Evidence:
+    term, found, match = max(counted, key=lambda item: item[0].weight)
+    words = found.words
+    _, first_word, end_word = match
+    start, end = words.word_span(first_word, end_word)
+    original_start, original_end = words.normalized.to_original(start, end)
+    sentence_start, sentence_end = words.sentence_spans[words.sentence_of[first_word]]
+    original_sentence = words.normalized.to_original(sentence_start, sentence_end)
+    original = words.normalized.original
+    return Evidence(
+        topic=topic,
+        term=term.term,
+        matched=original[original_start:original_end],
+        field=words.name,
+        start=original_start,
+        end=original_end,
+        sentence=original[original_sentence[0] : original_sentence[1]].strip(),
+    )
+
+
+def classifier_version(taxonomy: Taxonomy, *, files: tuple[Path, ...]) -> str:
+    """``<taxonomy version>+<hash of the data files>``: changes whenever a data file changes."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return f"{taxonomy.version}+{digest.hexdigest()[:10]}"
+
+
+@cache
+def _load(taxonomy_path: Path, gazetteer_path: Path) -> Classifier:
+    taxonomy = load_taxonomy(taxonomy_path)
+    gazetteer = load_gazetteer(gazetteer_path)
+    version = classifier_version(taxonomy, files=(taxonomy_path, gazetteer_path))
+    return Classifier(taxonomy, gazetteer, version=version)
+
+
+def forget_classifiers() -> None:
+    """Drop the cached classifiers, so the next load reads the files again (benchmarks, tests)."""
+    _load.cache_clear()
+
+
+def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path | None = None) -> Classifier:
+    """The classifier of a taxonomy file, built once per path.
+
+    Without a path: ``RASID_TAXONOMY_PATH`` if set, else the packaged ``taxonomy.yaml``.
+    """
+    from classifier_service.settings import classifier_settings
+
+    settings = classifier_settings()
+    taxonomy = taxonomy_path or settings.taxonomy_path or PACKAGED_TAXONOMY
+    gazetteer = gazetteer_path or settings.gazetteer_path or PACKAGED_GAZETTEER
+    return _load(taxonomy.resolve(), gazetteer.resolve())

@@ -1,0 +1,216 @@
+"""Finding phrases in folded Arabic text, each word with its clitics, in one pass over the words.
+
+Every word of every phrase is expanded once, at load time, into the surface forms it takes in
+running text: proclitics (و ف ب ك ل س and the article ال, with ل + ال written لل) and endings
+(sound plurals and duals, their construct forms, nisba adjectives, attached pronouns, common verb
+endings, and ta marbuta written ت before an ending or replaced by ات in the plural). A dict from
+surface form to the phrases that start with it makes matching one lookup per word of the article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import compress
+
+from shared.arabic import fold
+
+PROCLITICS: tuple[str, ...] = (
+    "",
+    "و",
+    "ف",
+    "ب",
+    "ك",
+    "ل",
+    "س",
+    "ال",
+    "وال",
+    "فال",
+    "بال",
+    "كال",
+    "لل",
+    "ولل",
+    "وبال",
+    "وب",
+    "ول",
+    "وس",
+    "فب",
+)
+PRONOUNS: tuple[str, ...] = ("ه", "ها", "هم", "هما", "هن", "ك", "كم", "نا", "ي")
+NOUN_ENDINGS: tuple[str, ...] = (
+    "",
+    "ا",  # accusative tanween: هجوما، صاروخا
+    "ات",
+    "ون",
+    "ين",
+    "ان",
+    "و",  # construct plural: مقاتلو المعارضة
+    "يه",  # nisba feminine: تدريبية، صاروخية
+    *PRONOUNS,
+    "اته",
+    "اتها",
+    "اتهم",
+)
+FEMININE_ENDINGS: tuple[str, ...] = (
+    "ه",
+    "ات",
+    "تان",
+    "تين",
+    "تا",
+    *(f"ت{pronoun}" for pronoun in PRONOUNS),
+    "اته",
+    "اتها",
+    "اتهم",
+)
+NAME_ENDINGS: tuple[str, ...] = ("", "ه", "ون", "ين", "ات", "ان")
+ARTICLE = "ال"
+SHORTEST_STEM_AFTER_ARTICLE = 3
+SHORT_WORD = 2
+
+
+def stem_of(word: str) -> str:
+    """A phrase word without its article, so that every proclitic combination can be put back."""
+    if word.startswith(ARTICLE) and len(word) - len(ARTICLE) >= SHORTEST_STEM_AFTER_ARTICLE:
+        return word[len(ARTICLE) :]
+    return word
+
+
+def surface_forms(word: str, *, exact: bool = False, name: bool = False) -> frozenset[str]:
+    """Every written form of a folded ``word`` that should count as the word itself.
+
+    Words of one or two letters take only و and ف (they would collide with other words otherwise);
+    the future prefix س goes only on verb-like forms (starting ي ت ن ا).
+    """
+    if exact:
+        return frozenset({word})
+    return stem_forms(stem_of(word), name=name)
+
+
+def stem_forms(stem: str, *, name: bool = False) -> frozenset[str]:
+    """The written forms of a stem (a word without its article)."""
+    if len(stem) <= SHORT_WORD:
+        return frozenset({stem, "و" + stem, "ف" + stem})
+    return frozenset(
+        proclitic + form
+        for form in _suffixed_forms(stem, name=name)
+        for proclitic in PROCLITICS
+        if _fits(proclitic, form)
+    )
+
+
+def _fits(proclitic: str, form: str) -> bool:
+    if proclitic.endswith("لل") and form.startswith("ل"):
+        return False
+    return not (proclitic.endswith("س") and not form.startswith(("ي", "ت", "ن", "ا")))
+
+
+def _suffixed_forms(stem: str, *, name: bool) -> set[str]:
+    if name:
+        return {stem + ending for ending in NAME_ENDINGS}
+    forms = {stem + ending for ending in NOUN_ENDINGS}
+    if stem.endswith("ه") and len(stem) > 2:
+        # ta marbuta, folded to ه: قوه → قوتها، قوات، قوتين
+        base = stem[:-1]
+        forms.update(base + ending for ending in FEMININE_ENDINGS)
+    return forms
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A phrase of two words or more, found after its first two words: the forms of the others."""
+
+    text: str
+    owner: int
+    rest: tuple[frozenset[str], ...]
+
+
+@dataclass(slots=True)
+class Continuation:
+    """What a first word leads to: one-word phrases ending there, longer ones by their second word."""
+
+    owners: list[int] = field(default_factory=list)
+    following: dict[str, list[Phrase]] = field(default_factory=dict)
+
+
+# A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.
+# Plain tuples, because an article yields about a hundred of them and this is the hot loop.
+Match = tuple[int, int, int]
+
+
+@dataclass
+class PhraseIndex:
+    """Phrases of many owners (terms, lexicons, gazetteer entries), keyed by first-word surface.
+
+    All surface forms of one first word share one :class:`Continuation`; a form that two first
+    words share (تدريب + ات is تدريبات) maps to both, in a tuple shared by every such form.
+    """
+
+    by_first_form: dict[str, tuple[Continuation, ...]] = field(default_factory=dict)
+    _continuations: dict[tuple[str, bool, bool], Continuation] = field(default_factory=dict)
+    _form_cache: dict[tuple[str, bool, bool], frozenset[str]] = field(default_factory=dict)
+
+    def add(self, phrase: str, *, owner: int, exact: bool = False, name: bool = False) -> None:
+        """Index ``phrase`` (any spelling; it is folded here) for ``owner``. Call :meth:`build` after."""
+        words = fold(phrase).split()
+        if not words:
+            raise ValueError(f"phrase {phrase!r} has no words")
+        first = words[0] if exact else stem_of(words[0])
+        continuation = self._continuations.setdefault((first, exact, name), Continuation())
+        if len(words) == 1:
+            if owner not in continuation.owners:
+                continuation.owners.append(owner)
+            return
+        rest = tuple(self._forms(word, exact=exact, name=name) for word in words[2:])
+        entry = Phrase(" ".join(words), owner, rest)
+        for form in self._forms(words[1], exact=exact, name=name):
+            entries = continuation.following.setdefault(form, [])
+            if entry not in entries:
+                entries.append(entry)
+
+    def build(self) -> None:
+        """Map every surface form of every first word to its continuations; drop build-time caches."""
+        shared: dict[tuple[int, ...], tuple[Continuation, ...]] = {}
+        by_id = {id(continuation): continuation for continuation in self._continuations.values()}
+        for (first, exact, name), continuation in self._continuations.items():
+            forms = frozenset({first}) if exact else stem_forms(first, name=name)
+            for form in forms:
+                ids = (*(id(item) for item in self.by_first_form.get(form, ())), id(continuation))
+                if ids not in shared:
+                    shared[ids] = tuple(by_id[item] for item in ids)
+                self.by_first_form[form] = shared[ids]
+        self._continuations.clear()
+        self._form_cache.clear()
+
+    def find(self, tokens: list[str]) -> list[Match]:
+        """All phrase occurrences in ``tokens`` (folded words), overlapping ones included."""
+        matches: list[Match] = []
+        append = matches.append
+        found = list(map(self.by_first_form.get, tokens))
+        last = len(tokens) - 1
+        # compress() walks only the words that start a phrase: the lookups above ran in C.
+        for index in compress(range(len(tokens)), found):
+            for continuation in found[index]:  # type: ignore[union-attr]
+                for owner in continuation.owners:
+                    append((owner, index, index + 1))
+                if continuation.following and index < last:
+                    phrases = continuation.following.get(tokens[index + 1])
+                    if phrases:
+                        self._extend(matches, phrases, tokens, index)
+        return matches
+
+    def _extend(self, matches: list[Match], phrases: list[Phrase], tokens: list[str], index: int) -> None:
+        for phrase in phrases:
+            if not phrase.rest or self._rest_matches(phrase, tokens, index + 2):
+                matches.append((phrase.owner, index, index + 2 + len(phrase.rest)))
+
+    @staticmethod
+    def _rest_matches(phrase: Phrase, tokens: list[str], start: int) -> bool:
+        if start + len(phrase.rest) > len(tokens):
+            return False
+        return all(tokens[start + offset] in forms for offset, forms in enumerate(phrase.rest))
+
+    def _forms(self, word: str, *, exact: bool, name: bool) -> frozenset[str]:
+        key = (word, exact, name)
+        cached = self._form_cache.get(key)
+        if cached is None:
+            cached = self._form_cache[key] = surface_forms(word, exact=exact, name=name)
+        return cached

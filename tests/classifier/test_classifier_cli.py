@@ -1,0 +1,107 @@
+"""``rasid classify`` and ``rasid bench classify`` through click's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from classifier_service.cli import COMMANDS
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
+
+
+def _rasid() -> click.Group:
+    group = click.Group("rasid")
+    for command in COMMANDS:
+        group.add_command(command)
+    return group
+
+
+def test_commands_are_a_classify_command_and_a_bench_group() -> None:
+    names = {command.name: command for command in COMMANDS}
+    assert set(names) == {"classify", "bench"}
+    bench = names["bench"]
+    assert isinstance(bench, click.Group)
+    assert "classify" in bench.commands
+
+
+def test_evaluate_prints_scores_and_mistakes() -> None:
+    result = CliRunner().invoke(_rasid(), ["classify", "--evaluate", str(FIXTURES / "sample.jsonl")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["topic", "precision", "recall", "f1", "tp", "fp", "fn"]
+    rows = {line.split()[0]: line.split() for line in lines[1:5]}
+    assert set(rows) == {"withdrawal", "training", "strikes", "macro"}
+    assert rows["withdrawal"][4:7] == ["2", "0", "0"]
+    assert rows["training"][4:7] == ["2", "0", "0"]
+    assert rows["strikes"][4:7] == ["2", "0", "0"]
+    assert float(rows["macro"][1]) == 1.0
+    assert "articles: 8, mistakes: 0" in result.output
+
+
+def test_evaluate_lists_wrong_articles(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.jsonl"
+    row = {
+        "id": "w1",
+        "title": "",
+        "text": "قصفت الطائرات مواقع المسلحين",
+        "withdrawal": 1,
+        "training": 0,
+        "strikes": 1,
+    }
+    wrong.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(_rasid(), ["classify", "--evaluate", str(wrong)])
+    assert result.exit_code == 0, result.output
+    assert "w1\twithdrawal\texpected=1\tgot=0" in result.output
+
+
+def test_jsonl_from_stdin_prints_one_line_per_article() -> None:
+    articles = [
+        {"id": "a", "title": "غارات جوية على المدينة", "text": "قتل مدنيون في القصف."},
+        {"id": "b", "title": "المنتخب يتدرب", "text": "خاض المنتخب حصة تدريبية."},
+    ]
+    stdin = "\n".join(json.dumps(article, ensure_ascii=False) for article in articles) + "\n"
+    result = CliRunner().invoke(_rasid(), ["classify", "--jsonl", "-"], input=stdin)
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in result.output.splitlines())
+    assert first["id"] == "a" and first["tags"] == ["strikes"]
+    assert set(first) == {"id", "tags", "scores", "evidence", "entities", "classifier_version"}
+    assert first["evidence"][0]["field"] == "title"
+    assert second["id"] == "b" and second["tags"] == []
+
+
+def test_plain_files_in_utf16_and_cp1256(tmp_path: Path) -> None:
+    content = "\n\nانسحاب القوات من القاعدة\nبدأت القوات الأجنبية الانسحاب من القاعدة الجوية.\n"
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes(content.encode("utf-16"))
+    cp1256 = tmp_path / "cp1256.txt"
+    cp1256.write_bytes(content.encode("cp1256"))
+    result = CliRunner().invoke(_rasid(), ["classify", str(utf16), str(cp1256)])
+    assert result.exit_code == 0, result.output
+    for line, path in zip(result.output.splitlines(), (utf16, cp1256), strict=True):
+        row = json.loads(line)
+        assert row["id"] == str(path)
+        assert row["tags"] == ["withdrawal"]
+        assert row["evidence"][0]["field"] == "title"
+
+
+def test_bad_input_is_a_clean_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n', encoding="utf-8")
+    result = CliRunner().invoke(_rasid(), ["classify", "--jsonl", str(bad)])
+    assert result.exit_code == 1
+    assert "line 1: not an article" in result.output
+
+
+def test_bench_reports_speed_latency_and_memory(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        _rasid(), ["bench", "classify", "--file", str(FIXTURES / "sample.jsonl"), "--rounds", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "articles/second (one core):" in result.output
+    assert "p50" in result.output and "p95" in result.output and "p99" in result.output
+    assert "loaded classifier memory:" in result.output
+    assert "(8 articles, 8 classifications)" in result.output

@@ -1,0 +1,67 @@
+"""Arabic normalization: each character class folds as documented, and offsets map back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.arabic import fold, normalize, sentences, words
+
+FIXTURES = Path(__file__).parent / "fixtures" / "arabic"
+
+
+def _cases(name: str) -> list[Any]:
+    cases: list[dict[str, str]] = yaml.safe_load((FIXTURES / name).read_text(encoding="utf-8"))
+    return [pytest.param(case, id=case["name"]) for case in cases]
+
+
+@pytest.mark.parametrize("case", _cases("folding.yaml"))
+def test_folding(case: dict[str, str]) -> None:
+    assert fold(case["original"]) == case["folded"]
+    assert normalize(case["original"]).text == case["folded"]
+
+
+@pytest.mark.parametrize("case", _cases("offsets.yaml"))
+def test_offsets_map_back_to_the_original(case: dict[str, str]) -> None:
+    normalized = normalize(case["original"])
+    start = normalized.text.index(case["word"])
+    original_start, original_end = normalized.to_original(start, start + len(case["word"]))
+    assert case["original"][original_start:original_end] == case["expected"]
+
+
+@pytest.mark.parametrize("case", _cases("folding.yaml"))
+def test_every_folded_character_maps_inside_the_original(case: dict[str, str]) -> None:
+    normalized = normalize(case["original"])
+    for index in range(len(normalized.text)):
+        start, end = normalized.to_original(index, index + 1)
+        assert 0 <= start < end <= len(case["original"])
+        assert fold(case["original"][start:end])  # the span holds what produced the character
+
+
+def test_a_span_outside_the_text_is_refused() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        normalize("قصف").to_original(0, 9)
+
+
+def test_empty_span_and_empty_text() -> None:
+    assert normalize("").text == ""
+    assert normalize("قصف").to_original(1, 1) == (1, 1)
+
+
+def test_words_carry_offsets_into_the_normalized_text() -> None:
+    text = normalize("قال: «انسحبت القوات» من المدينة.").text
+    found = words(text)
+    assert [word for word, _, _ in found] == ["قال", "انسحبت", "القوات", "من", "المدينه"]
+    assert all(text[start:end] == word for word, start, end in found)
+
+
+def test_sentences_split_on_stops_and_line_breaks() -> None:
+    text = "قصفت الطائرات المدينة. وانسحب المسلحون؟\nالسطر الثالث"
+    assert [text[start:end].strip() for start, end in sentences(text)] == [
+        "قصفت الطائرات المدينة",
+        "وانسحب المسلحون",
+        "السطر الثالث",
+    ]
