@@ -17,7 +17,9 @@ import redis
 from shared.db import dispose_engines
 from shared.migrations import upgrade_all
 
-POSTGRES_ADMIN_URL = os.environ.get("RASID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "RASID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("RASID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
