@@ -9,18 +9,19 @@ from contextlib import contextmanager
 from types import FrameType
 
 import click
+from kombu.exceptions import OperationalError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest_service.errors import IngestError
 from ingest_service.feeds import add_feed, list_feeds, remove_feed
 from ingest_service.models import Feed, SeenFile
-from ingest_service.schemas import FileReady
+from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import ingest_settings
 from ingest_service.watcher import FolderWatcher, WatchConfig
 from shared.db import session_scope
 from shared.logs import configure_logging
-from shared.task_names import INGEST_FILE
+from shared.task_names import INGEST_FILE, POLL_FEED
 
 
 @click.command()
@@ -53,10 +54,17 @@ def feeds() -> None:
 @feeds.command("add")
 @click.argument("url")
 def feeds_add(url: str) -> None:
-    """Add the feed at URL."""
+    """Add the feed at URL and ask for a first poll now; beat polls it on schedule after that."""
+    from ingest_service.tasks import app  # the Celery app is built only for this command
+
     with _session() as session:
         feed = add_feed(session, url)
-        click.echo(f"feed {feed.id}: {feed.url}")
+        feed_id, feed_url = feed.id, feed.url
+    click.echo(f"feed {feed_id}: {feed_url}")
+    try:
+        app.send_task(POLL_FEED, kwargs={"payload": FeedDue(feed_id=feed_id).to_payload()}, retry=False)
+    except OperationalError as error:
+        click.echo(f"broker not reachable ({error}); the feed is polled at the next schedule", err=True)
 
 
 @feeds.command("list")

@@ -87,10 +87,12 @@ class Delivery:
 
 @dataclass
 class WebhookReceiver:
-    """An HTTP server recording every POST; answers each path from a script of statuses, then 200."""
+    """An HTTP server recording every POST (answered from a script of statuses per path, then 200)
+    and serving ``pages`` (feeds) to GET."""
 
     port: int = field(default_factory=free_port)
     scripts: dict[str, list[int]] = field(default_factory=dict)
+    pages: dict[str, bytes] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -118,6 +120,14 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
+
+        def do_GET(self) -> None:  # serves feeds
+            page = receiver.pages.get(self.path)
+            self.send_response(200 if page is not None else 404)
+            self.send_header("content-type", "application/rss+xml; charset=utf-8")
+            self.send_header("content-length", str(len(page or b"")))
+            self.end_headers()
+            self.wfile.write(page or b"")
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import feedparser
 import pytest
 import redis
 from standardwebhooks.webhooks import Webhook
@@ -25,6 +26,7 @@ SEED = ROOT / "seeds" / "000_ba543e6c3f13ccc4.txt"  # the end of the coalition's
 SECOND_SEED = ROOT / "seeds" / "001_a96cf1145acc075f.txt"
 TOPIC = "withdrawal"
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
+FEED = ROOT / "tests" / "fixtures" / "ingest" / "feeds" / "bbc_arabic_middleeast_2018_sample.rss.xml"
 QUIET_SECONDS = 3.0  # how long to watch for a duplicate after the expected deliveries
 
 
@@ -104,6 +106,7 @@ def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> Non
     first_flaky = [d for d in flaky if d.headers["webhook-id"] == flaky[0].headers["webhook-id"]]
     assert [d.status for d in first_flaky] == [500, 500, 200], "retried until it succeeded"
     Webhook(flaky_secret).verify(first_flaky[-1].body, first_flaky[-1].headers)
+    assert_feed_flows_through(stack, receiver)
     statuses = {row["status"] for row in ledger_rows(stack)}
     assert {"ingested", "duplicate", "rejected"} <= statuses
     assert sorted(p.name for p in stack.watch_dir.iterdir() if p.is_file()) == [
@@ -112,6 +115,20 @@ def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> Non
         "same-text-cp1256.txt",
         "second.txt",
     ], "nothing but the bad file is moved"
+
+
+def assert_feed_flows_through(stack: Stack, receiver: WebhookReceiver) -> None:
+    """A feed added with the CLI is polled and its entries are stored like dropped files."""
+    receiver.pages["/feed.xml"] = FEED.read_bytes()
+    stack.rasid("feeds", "add", receiver.url("/feed.xml"))
+    titles = {" ".join(entry.title.split()) for entry in feedparser.parse(FEED.read_bytes()).entries}
+
+    def stored() -> bool:
+        listing = stack.rasid("articles", "list", "--limit", "500").stdout
+        return all(title in listing for title in titles)
+
+    wait_for(stored, timeout=60, what="the feed's entries", interval=0.5)
+    assert "never" not in stack.rasid("feeds", "list").stdout.split("last success:")[1].split()[0]
 
 
 @pytest.fixture
