@@ -17,7 +17,7 @@ from alert_service.delivery import dispatch_due
 from alert_service.models import utc_now
 from alert_service.settings import alert_settings
 from alert_service.store import store_classified as store
-from shared.celery_app import create_celery_app
+from shared.celery_app import create_celery_app, send_message
 from shared.db import session_scope
 from shared.messages import ArticleClassified, DeliveryRequested
 from shared.task_names import DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
@@ -37,7 +37,7 @@ DATABASE_RETRY: dict[str, Any] = {
 
 def _send_deliveries(alert_ids: list[int]) -> None:
     for alert_id in alert_ids:
-        app.send_task(DELIVER_ALERT, kwargs={"payload": DeliveryRequested(alert_id=alert_id).to_payload()})
+        send_message(app, DELIVER_ALERT, DeliveryRequested(alert_id=alert_id))
 
 
 @app.task(name=STORE_CLASSIFIED, **DATABASE_RETRY)

@@ -1,19 +1,23 @@
 """The topic classifier: taxonomy terms found in an article's words, weighed in their context.
 
-Each field (title, text) is normalized once and split once into sentences and words. One pass over
-the words finds every phrase the taxonomy and the gazetteer know. A term occurrence counts when its
-context (if it needs one) is near it in the same sentence and no exclusion (false friend) is; a
-topic's score is the noisy-or of the weights of the occurrences that count.
+Each field (title, text) is normalized once and split once into tokens: its words, and a token for
+each sentence end (``. ! ? ؟`` and line breaks), which no phrase contains, so phrases stay inside a
+sentence. One pass over the tokens finds every phrase the taxonomy and the gazetteer know. A term
+occurrence counts when its context (if it needs one) is near it in the same sentence and no
+exclusion (false friend) is; a topic's score is the noisy-or of the weights of the occurrences
+that count. Character offsets are worked out only for the evidence shown.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from itertools import compress, islice
 from pathlib import Path
 from typing import Literal
 
@@ -31,8 +35,8 @@ from shared.arabic import Normalized, fold, normalize
 from shared.messages import Classification, Entity, Evidence
 
 FieldName = Literal["title", "text"]
-_SENTENCE = re.compile(r"[^.!?؟\n]+")
-_WORD = re.compile(r"\w+")
+_SENTENCE_ENDS = frozenset(".!?؟\n")
+_TOKEN = re.compile(r"\w+|[.!?؟\n]")
 _SCORE_DIGITS = 4
 
 
@@ -48,51 +52,53 @@ class CompiledTerm:
     topic_exclude: frozenset[int]
     window: int
     exclude_window: int
+    topic_window: int
 
 
-# An occurrence of a context or exclusion group is ``(start, end, sentence)``, in words.
-Occurrence = tuple[int, int, int]
+# An occurrence of a context or exclusion group is ``(start, end)``, in tokens.
+Occurrence = tuple[int, int]
 
 
 @dataclass(slots=True)
 class FieldWords:
-    """One field of an article, normalized, split into sentences and words."""
+    """One field of an article, normalized and split into tokens (words and sentence ends)."""
 
     name: FieldName
     normalized: Normalized
     tokens: list[str]
-    sentence_of: list[int]
-    sentence_spans: list[tuple[int, int]]
-    sentence_first_token: list[int]
+    sentence_ends: list[int]
 
     @classmethod
     def read(cls, name: FieldName, text: str) -> FieldWords:
         """Normalize and split ``text``."""
         normalized = normalize(text)
-        tokens: list[str] = []
-        sentence_of: list[int] = []
-        spans: list[tuple[int, int]] = []
-        first_tokens: list[int] = []
-        text = normalized.text
-        for match in _SENTENCE.finditer(text):
-            start, end = match.span()
-            found = _WORD.findall(text, start, end)
-            if not found:
-                continue
-            first_tokens.append(len(tokens))
-            sentence_of.extend([len(spans)] * len(found))
-            spans.append((start, end))
-            tokens.extend(found)
-        return cls(name, normalized, tokens, sentence_of, spans, first_tokens)
+        tokens = _TOKEN.findall(normalized.text)
+        ends = list(compress(range(len(tokens)), map(_SENTENCE_ENDS.__contains__, tokens)))
+        return cls(name, normalized, tokens, ends)
 
-    def word_span(self, start: int, end: int) -> tuple[int, int]:
-        """Normalized character span of words ``[start, end)`` (same sentence)."""
-        sentence = self.sentence_of[start]
-        sentence_start, sentence_end = self.sentence_spans[sentence]
-        spans = [m.span() for m in _WORD.finditer(self.normalized.text, sentence_start, sentence_end)]
-        first = start - self.sentence_first_token[sentence]
-        last = min(end - self.sentence_first_token[sentence], len(spans)) - 1
-        return spans[first][0], spans[last][1]
+    def sentence_around(self, token: int) -> tuple[int, int]:
+        """Token span ``[first, end)`` of the sentence holding ``token`` (sentence ends excluded)."""
+        ends = self.sentence_ends
+        following = bisect_right(ends, token)
+        first = ends[following - 1] + 1 if following else 0
+        end = ends[following] if following < len(ends) else len(self.tokens)
+        return first, end
+
+    def character_span(self, start: int, end: int) -> tuple[int, int]:
+        """Normalized character span of tokens ``[start, end)``."""
+        spans = list(islice(_TOKEN.finditer(self.normalized.text), start, end))
+        return spans[0].start(), spans[-1].end()
+
+    def sentence_span(self, token: int) -> tuple[int, int]:
+        """Normalized character span of the sentence holding ``token``, between its end marks."""
+        first, end = self.sentence_around(token)
+        text = self.normalized.text
+        tokens = _TOKEN.finditer(text)
+        before = next(islice(tokens, first - 1, None)).end() if first else 0
+        if end == len(self.tokens):
+            return before, len(text)
+        # ``tokens`` stands at token ``first`` now; the sentence's end mark is ``end - first`` on.
+        return before, next(islice(tokens, end - first, None)).start()
 
 
 @dataclass(slots=True)
@@ -184,6 +190,7 @@ class Classifier:
         self, topic: str, term: Term, *, topic_exclusions: tuple[str, ...], taxonomy: Taxonomy
     ) -> CompiledTerm:
         window = taxonomy.window if term.window is None else term.window
+        exclude_window = window if term.exclude_window is None else term.exclude_window
         return CompiledTerm(
             topic=topic,
             term=term.term,
@@ -192,7 +199,10 @@ class Classifier:
             exclude=frozenset(self._group_id(item) for item in term.exclude),
             topic_exclude=frozenset(self._group_id(item) for item in topic_exclusions),
             window=window,
-            exclude_window=window if term.exclude_window is None else term.exclude_window,
+            exclude_window=exclude_window,
+            # The topic's exclusions: within the term's window; a sentence-wide term uses its own
+            # exclusion window, so a topic's false friends do not reach across a whole sentence.
+            topic_window=window or exclude_window,
         )
 
     def _group_id(self, item: str) -> int:
@@ -200,7 +210,7 @@ class Classifier:
         return self._group_ids.setdefault(key, len(self._group_ids))
 
     def _compile_entities(self, gazetteer: Gazetteer) -> None:
-        self._entity_kinds = [entry.kind for entry in gazetteer.entries]
+        self._entity_kind_groups = [self._kind_groups.get(entry.kind) for entry in gazetteer.entries]
         for position, entry in enumerate(gazetteer.entries):
             for name in entry.names:
                 self._index.add(name, owner=self._entity_base + position, name=True)
@@ -210,26 +220,25 @@ class Classifier:
         groups: dict[int, list[Occurrence]] = defaultdict(list)
         entities: list[Match] = []
         group_base, entity_base = self._group_owner_base, self._entity_base
-        sentence_of = words.sentence_of
         for match in self._index.find(words.tokens):
-            owner, start, end = match
+            owner = match[0]
             if owner < group_base:
                 terms.append(match)
             elif owner < entity_base:
-                groups[owner - group_base].append((start, end, sentence_of[start]))
+                groups[owner - group_base].append((match[1], match[2]))
             else:
                 entities.append(match)
-                kind_group = self._kind_groups.get(self._entity_kinds[owner - entity_base])
+                kind_group = self._entity_kind_groups[owner - entity_base]
                 if kind_group is not None:
-                    groups[kind_group].append((start, end, sentence_of[start]))
+                    groups[kind_group].append((match[1], match[2]))
         return FieldMatches(words, terms, groups, entities)
 
     def _counts(self, term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
-        sentence = found.words.sentence_of[match[1]]
         groups = found.groups
+        sentence = found.words.sentence_around(match[1])
         if any(_near(groups.get(group), match, sentence, term.exclude_window) for group in term.exclude):
             return False
-        if any(_near(groups.get(group), match, sentence, term.window) for group in term.topic_exclude):
+        if any(_near(groups.get(group), match, sentence, term.topic_window) for group in term.topic_exclude):
             return False
         if not term.context:
             return True
@@ -248,17 +257,20 @@ class Classifier:
         )
 
 
-def _near(occurrences: list[Occurrence] | None, match: Match, sentence: int, window: int) -> bool:
-    """Whether an occurrence is in ``sentence`` and within ``window`` words of ``match`` (0: anywhere)."""
+def _near(
+    occurrences: list[Occurrence] | None, match: Match, sentence: tuple[int, int], window: int
+) -> bool:
+    """Whether an occurrence is in ``sentence`` (a token span) and within ``window`` words of ``match``
+    (0: anywhere in the sentence)."""
     if not occurrences:
         return False
-    _, match_start, match_end = match
-    for start, end, occurrence_sentence in occurrences:
-        if occurrence_sentence == sentence and (
-            window == 0 or (start < match_end + window and end > match_start - window)
-        ):
-            return True
-    return False
+    first, last = sentence
+    if not window:
+        return any(start >= first and end <= last for start, end in occurrences)
+    before, after = match[1] - window, match[2] + window
+    return any(
+        start >= first and end <= last and start < after and end > before for start, end in occurrences
+    )
 
 
 def _noisy_or(weights: Iterable[float]) -> float:
@@ -283,10 +295,9 @@ def _evidence(topic: str, counted: list[tuple[CompiledTerm, FieldMatches, Match]
     term, found, match = max(counted, key=lambda item: item[0].weight)
     words = found.words
     _, first_word, end_word = match
-    start, end = words.word_span(first_word, end_word)
+    start, end = words.character_span(first_word, end_word)
     original_start, original_end = words.normalized.to_original(start, end)
-    sentence_start, sentence_end = words.sentence_spans[words.sentence_of[first_word]]
-    original_sentence = words.normalized.to_original(sentence_start, sentence_end)
+    original_sentence = words.normalized.to_original(*words.sentence_span(first_word))
     original = words.normalized.original
     return Evidence(
         topic=topic,

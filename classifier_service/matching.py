@@ -130,6 +130,11 @@ class Continuation:
     owners: list[int] = field(default_factory=list)
     following: dict[str, list[Phrase]] = field(default_factory=dict)
 
+    def share_lists(self, shared: dict[tuple[int, ...], list[Phrase]]) -> None:
+        """Make equal phrase lists one list: the forms of one second word all lead to the same phrases."""
+        for form, phrases in self.following.items():
+            self.following[form] = shared.setdefault(tuple(map(id, phrases)), phrases)
+
 
 # A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.
 # Plain tuples, because an article yields about a hundred of them and this is the hot loop.
@@ -140,13 +145,16 @@ Match = tuple[int, int, int]
 class PhraseIndex:
     """Phrases of many owners (terms, lexicons, gazetteer entries), keyed by first-word surface.
 
-    All surface forms of one first word share one :class:`Continuation`; a form that two first
-    words share (تدريب + ات is تدريبات) maps to both, in a tuple shared by every such form.
+    A surface form that several first words share (تدريب + ات is تدريبات) gets one merged
+    :class:`Continuation`, so an owner is found once per occurrence, however many of its phrases
+    the form belongs to. Forms with the same first words share one merged continuation.
     """
 
-    by_first_form: dict[str, tuple[Continuation, ...]] = field(default_factory=dict)
+    by_first_form: dict[str, Continuation] = field(default_factory=dict)
     _continuations: dict[tuple[str, bool, bool], Continuation] = field(default_factory=dict)
     _form_cache: dict[tuple[str, bool, bool], frozenset[str]] = field(default_factory=dict)
+    # One string object per surface form, whether it is a first or a following word.
+    _strings: dict[str, str] = field(default_factory=dict)
 
     def add(self, phrase: str, *, owner: int, exact: bool = False, name: bool = False) -> None:
         """Index ``phrase`` (any spelling; it is folded here) for ``owner``. Call :meth:`build` after."""
@@ -167,18 +175,24 @@ class PhraseIndex:
                 entries.append(entry)
 
     def build(self) -> None:
-        """Map every surface form of every first word to its continuations; drop build-time caches."""
-        shared: dict[tuple[int, ...], tuple[Continuation, ...]] = {}
-        by_id = {id(continuation): continuation for continuation in self._continuations.values()}
+        """Map every surface form of every first word to its continuation; drop build-time caches."""
+        sources: dict[str, list[Continuation]] = {}
         for (first, exact, name), continuation in self._continuations.items():
             forms = frozenset({first}) if exact else stem_forms(first, name=name)
             for form in forms:
-                ids = (*(id(item) for item in self.by_first_form.get(form, ())), id(continuation))
-                if ids not in shared:
-                    shared[ids] = tuple(by_id[item] for item in ids)
-                self.by_first_form[form] = shared[ids]
+                sources.setdefault(self._strings.setdefault(form, form), []).append(continuation)
+        merged: dict[tuple[int, ...], Continuation] = {}
+        for form, continuations in sources.items():
+            key = tuple(id(continuation) for continuation in continuations)
+            if key not in merged:
+                merged[key] = _merged(continuations)
+            self.by_first_form[form] = merged[key]
+        shared: dict[tuple[int, ...], list[Phrase]] = {}
+        for continuation in merged.values():
+            continuation.share_lists(shared)
         self._continuations.clear()
         self._form_cache.clear()
+        self._strings.clear()
 
     def find(self, tokens: list[str]) -> list[Match]:
         """All phrase occurrences in ``tokens`` (folded words), overlapping ones included."""
@@ -188,18 +202,19 @@ class PhraseIndex:
         last = len(tokens) - 1
         # compress() walks only the words that start a phrase: the lookups above ran in C.
         for index in compress(range(len(tokens)), found):
-            for continuation in found[index]:  # type: ignore[union-attr]
-                for owner in continuation.owners:
-                    append((owner, index, index + 1))
-                if continuation.following and index < last:
-                    phrases = continuation.following.get(tokens[index + 1])
-                    if phrases:
-                        self._extend(matches, phrases, tokens, index)
+            continuation: Continuation = found[index]  # type: ignore[assignment]
+            for owner in continuation.owners:
+                append((owner, index, index + 1))
+            if continuation.following and index < last:
+                phrases = continuation.following.get(tokens[index + 1])
+                if phrases:
+                    self._extend(matches, phrases, tokens, index)
         return matches
 
-    def _extend(self, matches: list[Match], phrases: list[Phrase], tokens: list[str], index: int) -> None:
+    @staticmethod
+    def _extend(matches: list[Match], phrases: list[Phrase], tokens: list[str], index: int) -> None:
         for phrase in phrases:
-            if not phrase.rest or self._rest_matches(phrase, tokens, index + 2):
+            if not phrase.rest or PhraseIndex._rest_matches(phrase, tokens, index + 2):
                 matches.append((phrase.owner, index, index + 2 + len(phrase.rest)))
 
     @staticmethod
@@ -212,5 +227,25 @@ class PhraseIndex:
         key = (word, exact, name)
         cached = self._form_cache.get(key)
         if cached is None:
-            cached = self._form_cache[key] = surface_forms(word, exact=exact, name=name)
+            strings = self._strings
+            forms = surface_forms(word, exact=exact, name=name)
+            cached = self._form_cache[key] = frozenset(strings.setdefault(form, form) for form in forms)
         return cached
+
+
+def _merged(continuations: list[Continuation]) -> Continuation:
+    """One continuation doing the work of several, each owner and phrase kept once."""
+    if len(continuations) == 1:
+        return continuations[0]
+    with_following = [continuation for continuation in continuations if continuation.following]
+    merged = Continuation()
+    if len(with_following) == 1:
+        merged.following = with_following[0].following
+    for continuation in continuations:
+        merged.owners.extend(owner for owner in continuation.owners if owner not in merged.owners)
+        if merged.following is continuation.following:
+            continue
+        for form, phrases in continuation.following.items():
+            entries = merged.following.setdefault(form, [])
+            entries.extend(phrase for phrase in phrases if phrase not in entries)
+    return merged

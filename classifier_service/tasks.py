@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.signals import worker_init
+
 from classifier_service.classifier import load_classifier
 from classifier_service.settings import classifier_settings
-from shared.celery_app import create_celery_app
+from shared.celery_app import create_celery_app, send_message
 from shared.messages import ArticleClassified, ArticleIngested
 from shared.task_names import CLASSIFY_ARTICLE, STORE_CLASSIFIED
 
 app = create_celery_app("classify")
+
+
+@worker_init.connect
+def _build_classifier(**_: Any) -> None:
+    """Build the classifier in the worker's main process, before the pool forks: no child pays for
+    it on its first article, and the children share its pages."""
+    load_classifier(classifier_settings().taxonomy_path)
 
 
 @app.task(name=CLASSIFY_ARTICLE)
@@ -20,4 +29,4 @@ def classify_article(payload: dict[str, Any]) -> None:
     classifier = load_classifier(classifier_settings().taxonomy_path)
     classification = classifier.classify(title=article.title, text=article.text)
     message = ArticleClassified(article=article, classification=classification)
-    app.send_task(STORE_CLASSIFIED, kwargs={"payload": message.to_payload()})
+    send_message(app, STORE_CLASSIFIED, message)

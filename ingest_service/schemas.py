@@ -14,6 +14,8 @@ from shared.messages import Message
 class FileReady(Message):
     """A file in the watched folder is completely written and can be ingested."""
 
+    summary_fields = ("path", "size")
+
     path: str = Field(min_length=1, description="Absolute path of the file.")
     size: int = Field(ge=0)
     mtime_ns: int = Field(ge=0)
@@ -21,5 +23,7 @@ class FileReady(Message):
 
 class FeedDue(Message):
     """One feed is due to be polled."""
+
+    summary_fields = ("feed_id",)
 
     feed_id: int = Field(ge=1)

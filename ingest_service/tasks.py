@@ -16,7 +16,7 @@ from ingest_service.feeds import active_feed_ids, make_client, poll_feed
 from ingest_service.files import ingest_file
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import ingest_settings
-from shared.celery_app import create_celery_app
+from shared.celery_app import create_celery_app, send_message
 from shared.db import session_scope
 from shared.messages import ArticleIngested
 from shared.task_names import CLASSIFY_ARTICLE, INGEST_FILE, POLL_FEED, POLL_FEEDS
@@ -33,7 +33,7 @@ RETRY_OPTIONS: dict[str, Any] = {
 
 def send_article(article: ArticleIngested) -> None:
     """Hand a new article to the classifier."""
-    app.send_task(CLASSIFY_ARTICLE, kwargs={"payload": article.to_payload()})
+    send_message(app, CLASSIFY_ARTICLE, article)
 
 
 @app.task(name=INGEST_FILE, **RETRY_OPTIONS)
@@ -57,7 +57,7 @@ def poll_feeds_task() -> None:
     with session_scope(ingest_settings().resolved_database_url) as session:
         feed_ids = active_feed_ids(session)
     for feed_id in feed_ids:
-        app.send_task(POLL_FEED, kwargs={"payload": FeedDue(feed_id=feed_id).to_payload()})
+        send_message(app, POLL_FEED, FeedDue(feed_id=feed_id))
     log.info("feed.poll_scheduled", extra={"feeds": len(feed_ids)})
 
 

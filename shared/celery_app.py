@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Celery
 
+from shared.messages import Message
 from shared.settings import EMBEDDED_BROKER_URL, RasidSettings, base_settings
 from shared.task_names import POLL_FEEDS, SWEEP_DELIVERIES, TASK_ROUTES
 
@@ -27,6 +28,12 @@ def create_celery_app(name: str, settings: RasidSettings | None = None) -> Celer
     app = Celery(f"rasid.{name}", broker=settings.broker_url, set_as_current=False)
     app.conf.update(_common_config(settings))
     return app
+
+
+def send_message(app: Celery, task_name: str, message: Message, **options: Any) -> None:
+    """Send ``message`` to the task named ``task_name``; logs show its summary, never its body."""
+    payload = {"payload": message.to_payload()}
+    app.send_task(task_name, kwargs=payload, kwargsrepr=message.summary(), **options)
 
 
 def _common_config(settings: RasidSettings) -> dict[str, Any]:

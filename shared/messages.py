@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,6 +23,8 @@ class Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = SCHEMA_VERSION
+    # The fields a log line may show: ids and sizes, never article text.
+    summary_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
@@ -36,6 +38,11 @@ class Message(BaseModel):
         """The JSON-safe form sent on the broker."""
         return self.model_dump(mode="json")
 
+    def summary(self) -> str:
+        """How the message appears in logs."""
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.summary_fields)
+        return f"{type(self).__name__}({fields})"
+
 
 def content_id(title: str, text: str) -> str:
     """An article's id: a hash of its normalized words, so one text has one id whatever its
@@ -46,6 +53,8 @@ def content_id(title: str, text: str) -> str:
 
 class ArticleIngested(Message):
     """A new article, decoded and de-duplicated by the ingest service."""
+
+    summary_fields = ("article_id", "source_kind", "source")
 
     article_id: Annotated[str, Field(min_length=16, max_length=64)]
     title: str
@@ -100,8 +109,14 @@ class ArticleClassified(Message):
     article: ArticleIngested
     classification: Classification
 
+    def summary(self) -> str:
+        tags = ",".join(self.classification.tags) or "-"
+        return f"ArticleClassified(article_id={self.article.article_id!r}, tags={tags!r})"
+
 
 class DeliveryRequested(Message):
     """Deliver (or retry) one alert."""
+
+    summary_fields = ("alert_id",)
 
     alert_id: int

@@ -60,11 +60,12 @@ class Stack:
     def alive(self) -> dict[str, bool]:
         return {name: process.poll() is None for name, process in self.processes.items()}
 
-    def logs(self) -> str:
+    def logs(self, *, tail: int | None = 6000) -> str:
+        """What every process printed (the last ``tail`` characters of each)."""
         parts = []
         for name in self.processes:
             text = (self.workdir / f"{name}.log").read_text(encoding="utf-8", errors="replace")
-            parts.append(f"----- {name} -----\n{text[-6000:]}")
+            parts.append(f"----- {name} -----\n{text[-tail:] if tail else text}")
         return "\n".join(parts)
 
     def interrupt(self, name: str, *, timeout: float = 30) -> int:

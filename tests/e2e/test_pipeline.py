@@ -107,6 +107,8 @@ def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> Non
     assert [d.status for d in first_flaky] == [500, 500, 200], "retried until it succeeded"
     Webhook(flaky_secret).verify(first_flaky[-1].body, first_flaky[-1].headers)
     assert_feed_flows_through(stack, receiver)
+    body_sentence = "الأشهر المقبلة، ستشهد عمل لندن مع بغداد"
+    assert body_sentence in text and body_sentence not in stack.logs(tail=None), "logs carry no article text"
     statuses = {row["status"] for row in ledger_rows(stack)}
     assert {"ingested", "duplicate", "rejected"} <= statuses
     assert sorted(p.name for p in stack.watch_dir.iterdir() if p.is_file()) == [
