@@ -64,8 +64,8 @@ def _common_config(settings: RasidSettings) -> dict[str, Any]:
 
 def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
     folder = settings.broker_folder
-    messages, processed = folder / "messages", folder / "processed"
-    for path in (messages, processed):
+    messages, processed, control = folder / "messages", folder / "processed", folder / "control"
+    for path in (messages, processed, control):
         path.mkdir(parents=True, exist_ok=True)
     # Taken messages are renamed into ``processed`` (same file system, so the rename is atomic
     # and two workers never take the same message).
@@ -74,6 +74,7 @@ def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
         "data_folder_out": str(messages),
         "processed_folder": str(processed),
         "store_processed": True,
+        "control_folder": str(control),
         "polling_interval": EMBEDDED_POLL_SECONDS,
     }
 

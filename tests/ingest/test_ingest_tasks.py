@@ -32,7 +32,7 @@ def tasks(
     from ingest_service import tasks as module
 
     sent: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(module.app, "send_task", lambda name, kwargs: sent.append((name, kwargs)))
+    monkeypatch.setattr(module.app, "send_task", lambda name, kwargs, **_options: sent.append((name, kwargs)))
     yield module, sent
     base_settings.cache_clear()
     ingest_settings.cache_clear()
