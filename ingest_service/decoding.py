@@ -9,6 +9,7 @@ a detector alone often calls Arabic bytes Windows-1252 or similar.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
@@ -48,15 +49,13 @@ def decode_bytes(data: bytes, *, declared: str | None = None) -> Decoded:
     return decoded
 
 
+# A letter (``[^\W\d_]``) in the Arabic, Arabic Supplement or presentation-form blocks.
+_ARABIC_LETTER = re.compile("(?=[^\\W\\d_])[\u0600-\u06ff\u0750-\u077f\ufb50-\ufefc]")
+
+
 def arabic_letter_count(text: str) -> int:
     """How many Arabic letters (not digits or punctuation) ``text`` holds."""
-    return sum(1 for char in text if _is_arabic_letter(char))
-
-
-def _is_arabic_letter(char: str) -> bool:
-    code = ord(char)
-    in_block = 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0xFB50 <= code <= 0xFEFC
-    return in_block and char.isalpha()
+    return len(_ARABIC_LETTER.findall(text))
 
 
 def _decode_by_bom(data: bytes) -> Decoded | None:
