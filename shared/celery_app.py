@@ -16,8 +16,10 @@ from shared.messages import Message
 from shared.settings import EMBEDDED_BROKER_URL, RasidSettings, base_settings
 from shared.task_names import POLL_FEEDS, SWEEP_DELIVERIES, TASK_ROUTES
 
-# Redis re-delivers a message not acknowledged within this time: longer than any task may run.
-VISIBILITY_TIMEOUT_SECONDS = 3600
+# Redis re-delivers a message not acknowledged within this time (a worker died holding it). Longer
+# than any task runs (feed downloads and deliveries time out in seconds); a re-delivery of a task
+# that is still running is harmless, since every task is idempotent.
+VISIBILITY_TIMEOUT_SECONDS = 600
 # How often the embedded broker looks for new message files.
 EMBEDDED_POLL_SECONDS = 0.05
 

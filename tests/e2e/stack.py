@@ -68,6 +68,12 @@ class Stack:
             parts.append(f"----- {name} -----\n{text[-tail:] if tail else text}")
         return "\n".join(parts)
 
+    def kill(self, name: str) -> None:
+        """Kill a process and its children at once (SIGKILL), as a crash or an OOM kill would."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def interrupt(self, name: str, *, timeout: float = 30) -> int:
         """Send Ctrl-C (SIGINT) to one process and wait for it to end."""
         process = self.processes[name]

@@ -18,7 +18,7 @@ import redis
 from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.peers import SmtpSink, WebhookReceiver, smtp_sink, wait_for, webhook_receiver
-from tests.e2e.stack import ROOT, Stack, compose_stack, embedded_stack, stack_env
+from tests.e2e.stack import ROOT, Stack, compose_commands, compose_stack, embedded_stack, stack_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -162,6 +162,35 @@ def test_compose_services_on_redis_and_postgresql(
         try:
             run_scenario(stack, sink, receiver)
             assert all(stack.alive().values()), stack.alive()
+        except AssertionError:
+            print(stack.logs())
+            raise
+
+
+def test_an_article_waits_for_a_crashed_worker(
+    tmp_path: Path, fresh_postgres_url: str, redis_broker: str, peers: tuple[SmtpSink, WebhookReceiver]
+) -> None:
+    """The classify worker is killed; an article dropped meanwhile is tagged and alerted, once,
+    when it is back."""
+    sink, receiver = peers
+    env = stack_env(
+        workdir=tmp_path,
+        database_url=fresh_postgres_url,
+        broker_url=redis_broker,
+        extra={"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port)},
+    )
+    with compose_stack(env, tmp_path) as stack:
+        try:
+            subscribe(stack, "webhook", receiver.url("/hook"))
+            stack.kill("classify-worker")
+            drop(stack, "coalition.txt", SEED.read_bytes())
+            wait_for(lambda: ledger_rows(stack), timeout=60, what="the file in the ledger")
+            time.sleep(QUIET_SECONDS)
+            assert not receiver.received(), "nothing can be tagged while the classifier is down"
+            stack.start("classify-worker-restarted", compose_commands()["classify-worker"])
+            wait_for(lambda: receiver.received("/hook"), timeout=60, what="the webhook")
+            time.sleep(QUIET_SECONDS)
+            assert len(receiver.received("/hook")) == 1
         except AssertionError:
             print(stack.logs())
             raise
