@@ -85,20 +85,19 @@ class FieldWords:
         return first, end
 
     def character_span(self, start: int, end: int) -> tuple[int, int]:
-        """Normalized character span of tokens ``[start, end)``."""
-        spans = list(islice(_TOKEN.finditer(self.normalized.text), start, end))
-        return spans[0].start(), spans[-1].end()
+        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept)."""
+        matches = list(islice(_TOKEN.finditer(self.normalized.text), start, end))
+        return matches[0].start(), matches[-1].end()
 
-    def sentence_span(self, token: int) -> tuple[int, int]:
-        """Normalized character span of the sentence holding ``token``, between its end marks."""
-        first, end = self.sentence_around(token)
+    def sentence_span(self, position: int) -> tuple[int, int]:
+        """Normalized character span of the sentence holding character ``position``, between its
+        end marks."""
         text = self.normalized.text
-        tokens = _TOKEN.finditer(text)
-        before = next(islice(tokens, first - 1, None)).end() if first else 0
-        if end == len(self.tokens):
-            return before, len(text)
-        # ``tokens`` stands at token ``first`` now; the sentence's end mark is ``end - first`` on.
-        return before, next(islice(tokens, end - first, None)).start()
+        before = max(text.rfind(mark, 0, position) for mark in _SENTENCE_ENDS) + 1
+        after = min(
+            (found for mark in _SENTENCE_ENDS if (found := text.find(mark, position)) >= 0), default=len(text)
+        )
+        return before, after
 
 
 @dataclass(slots=True)
@@ -236,13 +235,18 @@ class Classifier:
     def _counts(self, term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
         groups = found.groups
         sentence = found.words.sentence_around(match[1])
-        if any(_near(groups.get(group), match, sentence, term.exclude_window) for group in term.exclude):
-            return False
-        if any(_near(groups.get(group), match, sentence, term.topic_window) for group in term.topic_exclude):
-            return False
+        # Only the groups present in the field are looked at (intersections run in C).
+        for group in term.exclude.intersection(groups):
+            if _near(groups[group], match, sentence, term.exclude_window):
+                return False
+        for group in term.topic_exclude.intersection(groups):
+            if _near(groups[group], match, sentence, term.topic_window):
+                return False
         if not term.context:
             return True
-        return any(_near(groups.get(group), match, sentence, term.window) for group in term.context)
+        return any(
+            _near(groups[group], match, sentence, term.window) for group in term.context.intersection(groups)
+        )
 
     def _entities(self, fields: list[FieldMatches]) -> tuple[Entity, ...]:
         counts: dict[int, int] = defaultdict(int)
@@ -257,9 +261,7 @@ class Classifier:
         )
 
 
-def _near(
-    occurrences: list[Occurrence] | None, match: Match, sentence: tuple[int, int], window: int
-) -> bool:
+def _near(occurrences: list[Occurrence] | None, match: Match, sentence: tuple[int, int], window: int) -> bool:
     """Whether an occurrence is in ``sentence`` (a token span) and within ``window`` words of ``match``
     (0: anywhere in the sentence)."""
     if not occurrences:
@@ -297,7 +299,7 @@ def _evidence(topic: str, counted: list[tuple[CompiledTerm, FieldMatches, Match]
     _, first_word, end_word = match
     start, end = words.character_span(first_word, end_word)
     original_start, original_end = words.normalized.to_original(start, end)
-    original_sentence = words.normalized.to_original(*words.sentence_span(first_word))
+    original_sentence = words.normalized.to_original(*words.sentence_span(start))
     original = words.normalized.original
     return Evidence(
         topic=topic,

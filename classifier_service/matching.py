@@ -129,11 +129,13 @@ class Continuation:
 
     owners: list[int] = field(default_factory=list)
     following: dict[str, list[Phrase]] = field(default_factory=dict)
+    # Build time only: phrases by their second word, ``(word, exact, name)``, before its forms exist.
+    by_second: dict[tuple[str, bool, bool], list[Phrase]] = field(default_factory=dict)
 
-    def share_lists(self, shared: dict[tuple[int, ...], list[Phrase]]) -> None:
-        """Make equal phrase lists one list: the forms of one second word all lead to the same phrases."""
-        for form, phrases in self.following.items():
-            self.following[form] = shared.setdefault(tuple(map(id, phrases)), phrases)
+
+def _join(phrases: list[Phrase], more: list[Phrase]) -> list[Phrase]:
+    """``phrases`` and the phrases of ``more`` not in it, as a new list (both may be shared)."""
+    return phrases + [phrase for phrase in more if phrase not in phrases]
 
 
 # A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.
@@ -169,30 +171,42 @@ class PhraseIndex:
             return
         rest = tuple(self._forms(word, exact=exact, name=name) for word in words[2:])
         entry = Phrase(" ".join(words), owner, rest)
-        for form in self._forms(words[1], exact=exact, name=name):
-            entries = continuation.following.setdefault(form, [])
-            if entry not in entries:
-                entries.append(entry)
+        entries = continuation.by_second.setdefault((words[1], exact, name), [])
+        if entry not in entries:
+            entries.append(entry)
 
     def build(self) -> None:
         """Map every surface form of every first word to its continuation; drop build-time caches."""
-        sources: dict[str, list[Continuation]] = {}
+        by_first = self.by_first_form
+        strings = self._strings
+        clashes: dict[str, list[Continuation]] = {}
         for (first, exact, name), continuation in self._continuations.items():
+            self._expand_second_words(continuation)
             forms = frozenset({first}) if exact else stem_forms(first, name=name)
             for form in forms:
-                sources.setdefault(self._strings.setdefault(form, form), []).append(continuation)
+                present = by_first.setdefault(strings.setdefault(form, form), continuation)
+                if present is not continuation:
+                    clashes.setdefault(form, [present]).append(continuation)
         merged: dict[tuple[int, ...], Continuation] = {}
-        for form, continuations in sources.items():
-            key = tuple(id(continuation) for continuation in continuations)
+        for form, continuations in clashes.items():
+            key = tuple(map(id, continuations))
             if key not in merged:
                 merged[key] = _merged(continuations)
-            self.by_first_form[form] = merged[key]
-        shared: dict[tuple[int, ...], list[Phrase]] = {}
-        for continuation in merged.values():
-            continuation.share_lists(shared)
+            by_first[form] = merged[key]
         self._continuations.clear()
         self._form_cache.clear()
-        self._strings.clear()
+        strings.clear()
+
+    def _expand_second_words(self, continuation: Continuation) -> None:
+        """Key the continuation's phrases by every form of their second word; the forms of one
+        word share one list."""
+        following = continuation.following
+        for (word, exact, name), phrases in continuation.by_second.items():
+            for form in self._forms(word, exact=exact, name=name):
+                present = following.setdefault(form, phrases)
+                if present is not phrases:
+                    following[form] = _join(present, phrases)
+        continuation.by_second.clear()
 
     def find(self, tokens: list[str]) -> list[Match]:
         """All phrase occurrences in ``tokens`` (folded words), overlapping ones included."""
@@ -246,6 +260,7 @@ def _merged(continuations: list[Continuation]) -> Continuation:
         if merged.following is continuation.following:
             continue
         for form, phrases in continuation.following.items():
-            entries = merged.following.setdefault(form, [])
-            entries.extend(phrase for phrase in phrases if phrase not in entries)
+            present = merged.following.setdefault(form, phrases)
+            if present is not phrases:
+                merged.following[form] = _join(present, phrases)
     return merged

@@ -28,7 +28,9 @@ def sent(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[list[tu
     monkeypatch.setenv("RASID_DATABASE_URL", database_url)
     alert_settings.cache_clear()
     records: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(tasks.app, "send_task", lambda name, kwargs, **_options: records.append((name, kwargs)))
+    monkeypatch.setattr(
+        tasks.app, "send_task", lambda name, kwargs, **_options: records.append((name, kwargs))
+    )
     yield records
     alert_settings.cache_clear()
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from classifier_service.classifier import Classifier, load_classifier
+from shared.messages import Classification
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 FIXTURES = REPOSITORY / "tests" / "fixtures" / "classifier"
@@ -31,7 +32,7 @@ def test_each_clitic_and_ending_form_matches(classifier: Classifier, case: dict[
     assert case["topic"] in result.tags, result.scores
 
 
-@pytest.mark.parametrize("case", _cases("senses.yaml"))
+@pytest.mark.parametrize("case", [*_cases("senses.yaml"), *_cases("news.yaml")])
 def test_senses_and_false_friends(classifier: Classifier, case: dict[str, Any]) -> None:
     result = classifier.classify(title="", text=case["text"])
     assert list(result.tags) == case["tags"], result.evidence
@@ -102,3 +103,25 @@ def test_seed_about_cooperation_only_is_not_withdrawal(classifier: Classifier) -
     seed = "002_61a5190aac8f717e.txt"
     article = article_from_file(seed, (SEEDS / seed).read_bytes())
     assert "withdrawal" not in classifier.classify(title=article.title, text=article.text).tags
+
+
+def _seed_result(classifier: Classifier, seed: str) -> Classification:
+    from classifier_service.articles import article_from_file
+
+    article = article_from_file(seed, (SEEDS / seed).read_bytes())
+    return classifier.classify(title=article.title, text=article.text)
+
+
+def test_counter_ied_training_is_not_a_strike_but_struck_targets_are(classifier: Classifier) -> None:
+    # "counter-IED" in a list of training subjects is training; "struck 1,400 targets" is a strike.
+    result = _seed_result(classifier, "000_ba543e6c3f13ccc4.txt")
+    (evidence,) = [item for item in result.evidence if item.topic == "strikes"]
+    assert "العبوات" not in evidence.matched
+    assert "1400" in evidence.sentence
+
+
+def test_vague_security_blows_are_not_strikes(classifier: Classifier) -> None:
+    # Seed 003 speaks of "الضربات الأمنية" (security blows) only; its withdrawal is ISIS forced to pull out.
+    result = _seed_result(classifier, "003_ebcacb89700a50ef.txt")
+    assert "strikes" not in result.tags
+    assert "withdrawal" in result.tags
