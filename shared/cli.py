@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from shared.errors import ConfigurationError
-from shared.settings import base_settings
+from shared.settings import base_settings, check_all_settings
 
 COMMANDS_GROUP = "rasid.commands"
 WORKERS_GROUP = "rasid.workers"
@@ -115,8 +115,10 @@ def _worker_app(service: str) -> Any:
 
 
 def _configure_logging() -> None:
+    """Check every setting, then send logs to stderr: each long-running command starts with this."""
     from shared.logs import configure_logging
 
+    check_all_settings()
     configure_logging(base_settings().log_level)
 
 

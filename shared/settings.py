@@ -7,6 +7,7 @@ and turns a validation error into a :class:`ConfigurationError` that names the v
 from __future__ import annotations
 
 from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TypeVar
 
@@ -80,6 +81,16 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
             # A check across fields has no location; its message names the variables itself.
             problems.append(f"{ENV_PREFIX}{field.upper()}: {item['msg']}" if field else item["msg"])
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+
+
+SETTINGS_GROUP = "rasid.settings"
+
+
+def check_all_settings() -> None:
+    """Build every installed service's settings once, so that a process that starts the stack stops
+    at once on a bad value instead of failing on its first task."""
+    for point in sorted(entry_points(group=SETTINGS_GROUP), key=lambda p: p.name):
+        load_settings(point.load())
 
 
 @cache

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from shared.errors import ConfigurationError
@@ -47,3 +51,21 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     for cls in (AlertSettings, ClassifierSettings, IngestSettings, ScheduleSettings):
         for name in cls.model_fields:
             assert f"`RASID_{name.upper()}`" in readme, name
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value"),
+    [
+        (["run"], "RASID_SMTP_PORT", "not-a-port"),
+        (["worker", "alert"], "RASID_MAX_ATTEMPTS", "0"),
+        (["beat"], "RASID_FEED_POLL_SECONDS", "-1"),
+        (["worker", "ingest"], "RASID_WATCH_POLLING", "sometimes"),
+    ],
+)
+def test_a_process_stops_at_start_on_a_bad_value(command: list[str], variable: str, value: str) -> None:
+    env = {**os.environ, variable: value}
+    command = [sys.executable, "-m", "shared", *command]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
