@@ -22,8 +22,8 @@ import psycopg
 import redis
 from sqlalchemy import create_engine, text
 
-from tests.e2e.peers import WebhookReceiver, smtp_sink, wait_for, webhook_receiver
 from tests.e2e.stack import ROOT, Stack, compose_stack, embedded_stack, stack_env
+from tests.peers import WebhookReceiver, smtp_sink, wait_for, webhook_receiver
 
 SEED = ROOT / "seeds" / "000_ba543e6c3f13ccc4.txt"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -6,33 +6,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
-from alert_helpers import SmtpRecorder, WebhookReceiver, free_port, load_fixture
+from alert_helpers import load_fixture
 
 from alert_service.settings import AlertSettings
 from shared.messages import ArticleClassified
+from tests.peers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[SmtpRecorder]:
-    recorder = SmtpRecorder(port=free_port())
-    controller = Controller(recorder, hostname="127.0.0.1", port=recorder.port)
-    controller.start()
-    yield recorder
-    controller.stop()
+def smtp_server() -> Iterator[SmtpSink]:
+    with smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    with webhook_receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture
-def settings(database_url: str, smtp_server: SmtpRecorder) -> AlertSettings:
+def settings(database_url: str, smtp_server: SmtpSink) -> AlertSettings:
     return AlertSettings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,

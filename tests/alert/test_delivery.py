@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 
 import pytest
-from alert_helpers import NOW, WebhookReceiver, add_subscription, alert, at, attempts, make_due, store
+from alert_helpers import NOW, add_subscription, alert, at, attempts, make_due, store
 from conftest import MessageFactory
 
 from alert_service.content import AlertContent
@@ -14,6 +14,7 @@ from alert_service.delivery import RetryPolicy, claim_alert, deliver_alert, disp
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import remove_subscription
 from shared.db import session_scope
+from tests.peers import WebhookReceiver
 
 
 def _alert(url: str, make_message: MessageFactory, target: str = "https://hooks.example.org/a") -> int:
@@ -57,18 +58,18 @@ def test_an_alert_not_yet_due_is_not_claimed(database_url: str, make_message: Me
 def test_a_delivered_alert_is_not_sent_again(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
-    alert_id = _alert(database_url, make_message, f"{receiver.url}/a")
+    alert_id = _alert(database_url, make_message, receiver.url("/a"))
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "delivered"
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(5)) is None
-    assert len(receiver.requests) == 1
+    assert len(receiver.received()) == 1
 
 
 def test_a_failing_subscriber_does_not_block_another(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
     receiver.statuses["/broken"] = [500] * 10
-    add_subscription(database_url, "webhook", f"{receiver.url}/broken", ["strikes"])
-    add_subscription(database_url, "webhook", f"{receiver.url}/fine", ["strikes"])
+    add_subscription(database_url, "webhook", receiver.url("/broken"), ["strikes"])
+    add_subscription(database_url, "webhook", receiver.url("/fine"), ["strikes"])
     broken_id, fine_id = store(database_url, make_message())
     results = [
         deliver_alert(database_url, i, settings=settings, clock=lambda: NOW) for i in (broken_id, fine_id)
@@ -103,7 +104,7 @@ def test_retries_stop_after_max_attempts(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
     receiver.statuses["/a"] = [500] * 5
-    alert_id = _alert(database_url, make_message, f"{receiver.url}/a")
+    alert_id = _alert(database_url, make_message, receiver.url("/a"))
     three = settings.model_copy(update={"max_attempts": 3})
     results = [
         deliver_alert(database_url, alert_id, settings=three, clock=lambda h=h: at(h)) for h in (0, 2, 4, 6)
@@ -116,12 +117,12 @@ def test_retries_stop_after_max_attempts(
 def test_a_removed_subscription_gets_none_of_its_pending_alerts(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
-    subscription = add_subscription(database_url, "webhook", f"{receiver.url}/a", ["strikes"])
+    subscription = add_subscription(database_url, "webhook", receiver.url("/a"), ["strikes"])
     [alert_id] = store(database_url, make_message())
     with session_scope(database_url) as session:
         assert remove_subscription(session, subscription.id) == 1
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) is None
-    assert receiver.requests == []
+    assert receiver.received() == []
     record = alert(database_url, alert_id)
     assert (record.status, record.last_error) == ("failed", "subscription removed")
 

@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from alert_helpers import (
     NOW,
-    SmtpRecorder,
     add_subscription,
     alert,
     at,
     attempts,
-    free_port,
     load_fixture,
     store,
 )
@@ -26,6 +23,7 @@ from alert_service.delivery import deliver_alert
 from alert_service.mail import build_email
 from alert_service.settings import AlertSettings
 from shared.db import session_scope
+from tests.peers import SmtpSink, free_port
 
 SMTP_CASES = load_fixture("smtp_replies.json")
 
@@ -36,18 +34,18 @@ def _email_alert(url: str, make_message: MessageFactory, topics: list[str] | Non
     return alert_id
 
 
-def _received(smtp_server: SmtpRecorder) -> EmailMessage:
-    [envelope] = smtp_server.messages
-    return cast(EmailMessage, message_from_bytes(envelope.original_content or b"", policy=policy.default))
+def _received(smtp_server: SmtpSink) -> EmailMessage:
+    [mail] = smtp_server.received()
+    return mail.message
 
 
 def test_email_arrives_with_utf8_subject_text_and_rtl_html(
-    database_url: str, settings: AlertSettings, smtp_server: SmtpRecorder, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, smtp_server: SmtpSink, make_message: MessageFactory
 ) -> None:
     alert_id = _email_alert(database_url, make_message)
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "delivered"
     message = _received(smtp_server)
-    assert smtp_server.messages[0].rcpt_tos == ["analyst@example.org"]
+    assert smtp_server.received()[0].recipients == ["analyst@example.org"]
     assert message["subject"] == "[Rasid] strikes: غارات جوية على مواقع قرب الحدود <عاجل>"
     assert message["x-rasid-topics"] == "strikes, withdrawal"
     assert message["from"] == "rasid@localhost"
@@ -81,7 +79,7 @@ def test_message_id_is_the_same_on_every_attempt(database_url: str, make_message
 def test_smtp_replies_decide_retry_or_failure(
     database_url: str,
     settings: AlertSettings,
-    smtp_server: SmtpRecorder,
+    smtp_server: SmtpSink,
     make_message: MessageFactory,
     case: dict[str, Any],
 ) -> None:
@@ -92,28 +90,28 @@ def test_smtp_replies_decide_retry_or_failure(
     record = alert(database_url, alert_id)
     assert record.attempts == case["attempts"]
     assert (record.last_error or "").startswith(f"SMTP {case['reply'][:3]}")
-    assert smtp_server.messages == []
+    assert smtp_server.received() == []
 
 
 def test_451_then_accepted_delivers_one_mail_on_the_second_attempt(
-    database_url: str, settings: AlertSettings, smtp_server: SmtpRecorder, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, smtp_server: SmtpSink, make_message: MessageFactory
 ) -> None:
     smtp_server.data_replies.append("451 4.3.0 Try again later")
     alert_id = _email_alert(database_url, make_message)
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "pending"
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(2)) == "delivered"
-    assert len(smtp_server.messages) == 1
+    assert len(smtp_server.received()) == 1
     assert [row.outcome for row in attempts(database_url, alert_id)] == ["retry", "delivered"]
 
 
 def test_550_is_not_retried(
-    database_url: str, settings: AlertSettings, smtp_server: SmtpRecorder, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, smtp_server: SmtpSink, make_message: MessageFactory
 ) -> None:
     smtp_server.rcpt_replies.append("550 5.1.1 No such user")
     alert_id = _email_alert(database_url, make_message)
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "failed"
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(2)) is None
-    assert smtp_server.messages == []
+    assert smtp_server.received() == []
 
 
 def test_unreachable_smtp_server_is_retried(

@@ -9,12 +9,10 @@ import httpx
 import pytest
 from alert_helpers import (
     NOW,
-    WebhookReceiver,
     add_subscription,
     alert,
     at,
     attempts,
-    free_port,
     load_fixture,
     store,
 )
@@ -25,6 +23,7 @@ from alert_service.delivery import deliver_alert
 from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.settings import AlertSettings
 from alert_service.webhook import check_response
+from tests.peers import WebhookReceiver, free_port
 
 STATUS_CASES = load_fixture("http_statuses.json")
 
@@ -39,7 +38,7 @@ def _webhook_alert(url: str, target: str, make_message: MessageFactory) -> tuple
 def test_webhook_arrives_signed_and_verifies(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
-    alert_id, secret = _webhook_alert(database_url, f"{receiver.url}/hook", make_message)
+    alert_id, secret = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "delivered"
     [request] = receiver.received("/hook")
     payload = Webhook(secret).verify(request.body, request.headers)
@@ -60,7 +59,7 @@ def test_webhook_arrives_signed_and_verifies(
 def test_a_tampered_body_does_not_verify(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
-    alert_id, secret = _webhook_alert(database_url, f"{receiver.url}/hook", make_message)
+    alert_id, secret = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW)
     [request] = receiver.received("/hook")
     tampered = request.body.replace(b"strikes", b"training")
@@ -72,7 +71,7 @@ def test_500_500_200_delivers_on_the_third_attempt_with_one_webhook_id(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
     receiver.statuses["/hook"] = [500, 500, 200]
-    alert_id, secret = _webhook_alert(database_url, f"{receiver.url}/hook", make_message)
+    alert_id, secret = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     statuses = [
         deliver_alert(database_url, alert_id, settings=settings, clock=lambda h=h: at(h)) for h in (0, 2, 4)
     ]
@@ -94,7 +93,7 @@ def test_a_retry_waits_for_its_backoff(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
     receiver.statuses["/hook"] = [503]
-    alert_id, _ = _webhook_alert(database_url, f"{receiver.url}/hook", make_message)
+    alert_id, _ = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW)
     record = alert(database_url, alert_id)
     assert record.status == "pending"
@@ -113,10 +112,10 @@ def test_permanent_statuses_fail_at_once_and_are_not_retried(
     status: int,
 ) -> None:
     receiver.statuses["/hook"] = [status]
-    alert_id, _ = _webhook_alert(database_url, f"{receiver.url}/hook", make_message)
+    alert_id, _ = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "failed"
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(2)) is None
-    assert len(receiver.requests) == 1  # a redirect is not followed
+    assert len(receiver.received()) == 1  # a redirect is not followed
     record = alert(database_url, alert_id)
     assert record.last_error is not None
     assert record.last_error.startswith(f"HTTP {status}")
@@ -134,8 +133,8 @@ def test_refused_connection_is_retried(
 def test_timeout_is_retried(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
-    receiver.delay_seconds["/slow"] = 0.5
-    alert_id, _ = _webhook_alert(database_url, f"{receiver.url}/slow", make_message)
+    receiver.delays["/slow"] = 0.5
+    alert_id, _ = _webhook_alert(database_url, receiver.url("/slow"), make_message)
     quick = settings.model_copy(update={"webhook_timeout": 0.1})
     assert deliver_alert(database_url, alert_id, settings=quick, clock=lambda: NOW) == "pending"
     assert "Timeout" in (alert(database_url, alert_id).last_error or "")
@@ -161,7 +160,7 @@ def test_retry_after_is_read() -> None:
 def test_payload_is_json_with_arabic_as_written(
     database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
 ) -> None:
-    alert_id, _ = _webhook_alert(database_url, f"{receiver.url}/hook", make_message)
+    alert_id, _ = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW)
     [request] = receiver.received("/hook")
     assert "غارات جوية".encode() in request.body

@@ -17,8 +17,8 @@ import pytest
 import redis
 from standardwebhooks.webhooks import Webhook
 
-from tests.e2e.peers import SmtpSink, WebhookReceiver, smtp_sink, wait_for, webhook_receiver
 from tests.e2e.stack import ROOT, Stack, compose_commands, compose_stack, embedded_stack, stack_env
+from tests.peers import SmtpSink, WebhookReceiver, smtp_sink, wait_for, webhook_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -62,7 +62,7 @@ def assert_webhook(receiver: WebhookReceiver, secret: str, subscription_id: str)
 
 
 def assert_email(sink: SmtpSink, address: str) -> None:
-    _recipients, message = next(m for m in sink.received() if address in m[0])
+    message = next(mail.message for mail in sink.received() if address in mail.recipients)
     assert "بريطانيا تتطلع" in str(message["subject"])
     plain = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
@@ -76,7 +76,7 @@ def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> Non
     hook_id, hook_secret = subscribe(stack, "webhook", receiver.url("/hook"))
     _flaky_id, flaky_secret = subscribe(stack, "webhook", receiver.url("/flaky"))
     subscribe(stack, "email", "analyst@example.org")
-    receiver.scripts["/flaky"] = [500, 500]
+    receiver.statuses["/flaky"] = [500, 500]
     assert hook_secret and flaky_secret
 
     drop(stack, "coalition.txt", SEED.read_bytes())

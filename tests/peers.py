@@ -1,5 +1,5 @@
-"""Real peers the stack talks to in end-to-end tests and benchmarks: an SMTP server (aiosmtpd)
-and an HTTP webhook receiver, both on 127.0.0.1."""
+"""Real peers Rasid talks to, for tests and benchmarks: an SMTP server (aiosmtpd) and an HTTP server
+that receives webhooks and serves feeds, both on 127.0.0.1. Each can be scripted to fail."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.1) -> Any:
@@ -37,36 +38,51 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interva
         time.sleep(interval)
 
 
-class _MailHandler:
-    def __init__(self, sink: SmtpSink) -> None:
-        self.sink = sink
+@dataclass(frozen=True)
+class Mail:
+    """One message the SMTP server accepted."""
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        message = email.message_from_bytes(envelope.content, policy=email.policy.SMTP)
-        assert isinstance(message, EmailMessage)
-        with self.sink.lock:
-            self.sink.messages.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
+    recipients: list[str]
+    message: EmailMessage
 
 
 @dataclass
 class SmtpSink:
-    """An SMTP server that keeps every message it is sent."""
+    """An SMTP server (aiosmtpd handler) that keeps what it accepts; scripted replies come first."""
 
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
-    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    mails: list[Mail] = field(default_factory=list)
+    rcpt_replies: list[str] = field(default_factory=list)
+    data_replies: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def received(self) -> list[tuple[list[str], EmailMessage]]:
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.rcpt_replies:
+            return self.rcpt_replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.data_replies:
+            return self.data_replies.pop(0)
+        message = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
         with self.lock:
-            return list(self.messages)
+            self.mails.append(Mail(list(envelope.rcpt_tos), message))
+        return "250 2.0.0 Queued"
+
+    def received(self) -> list[Mail]:
+        with self.lock:
+            return list(self.mails)
 
 
 @contextmanager
 def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink()
-    controller = Controller(_MailHandler(sink), hostname=sink.host, port=sink.port)
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
     try:
         yield sink
@@ -76,7 +92,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One request the webhook receiver got."""
+    """One POST the HTTP server got."""
 
     path: str
     headers: dict[str, str]
@@ -87,11 +103,12 @@ class Delivery:
 
 @dataclass
 class WebhookReceiver:
-    """An HTTP server recording every POST (answered from a script of statuses per path, then 200)
-    and serving ``pages`` (feeds) to GET."""
+    """Records every POST and answers it from a script of statuses per path (200 after; a 3xx
+    points elsewhere), optionally slowly; serves ``pages`` (feeds) to GET."""
 
     port: int = field(default_factory=free_port)
-    scripts: dict[str, list[int]] = field(default_factory=dict)
+    statuses: dict[str, list[int]] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)
     pages: dict[str, bytes] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,7 +122,7 @@ class WebhookReceiver:
 
     def answer(self, path: str, body: bytes, headers: dict[str, str]) -> int:
         with self.lock:
-            script = self.scripts.get(path, [])
+            script = self.statuses.get(path, [])
             status = script.pop(0) if script else 200
             self.deliveries.append(Delivery(path, headers, body, status, time.monotonic()))
             return status
@@ -117,11 +134,19 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {key.lower(): value for key, value in self.headers.items()}
             status = receiver.answer(self.path, body, headers)
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
+            if self.path in receiver.delays:
+                time.sleep(receiver.delays[self.path])
+            try:
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("location", receiver.url("/moved"))
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client timed out and left, as a timeout test wants
 
-        def do_GET(self) -> None:  # serves feeds
+        def do_GET(self) -> None:
             page = receiver.pages.get(self.path)
             self.send_response(200 if page is not None else 404)
             self.send_header("content-type", "application/rss+xml; charset=utf-8")
@@ -139,7 +164,7 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 def webhook_receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     server = ThreadingHTTPServer(("127.0.0.1", receiver.port), _handler_for(receiver))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield receiver
