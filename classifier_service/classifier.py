@@ -16,13 +16,14 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import compress, islice
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
 from classifier_service.gazetteer import PACKAGED_GAZETTEER, Gazetteer, load_gazetteer
-from classifier_service.matching import Match, PhraseIndex
+from classifier_service.matching import CompiledIndex, Match, Owners, PhraseIndex, compile_index, find_sorted
 from classifier_service.taxonomy import (
     PACKAGED_TAXONOMY,
     Taxonomy,
@@ -119,8 +120,8 @@ class Classifier:
     def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer, *, version: str) -> None:
         self.version = version
         self.topics = tuple(taxonomy.topics)
-        self.taxonomy = taxonomy
-        self.gazetteer = gazetteer
+        self.__dict__["taxonomy"] = taxonomy
+        self.__dict__["gazetteer"] = gazetteer
         self._thresholds = {topic: taxonomy.threshold_of(topic) for topic in self.topics}
         self._index = PhraseIndex()
         self._group_ids: dict[str, int] = {}
@@ -130,6 +131,49 @@ class Classifier:
         self._entity_base = len(self._terms) + len(self._group_ids)
         self._compile_entities(gazetteer)
         self._index.build()
+        self._phrases: CompiledIndex = compile_index(self._index, self._route)
+        del self._index
+        self._entity_names = [(entry.id, entry.kind, entry.name) for entry in gazetteer.entries]
+
+    # A classifier read from the cache loads its data files only if someone asks for them.
+    _taxonomy_path: Path
+    _gazetteer_path: Path
+
+    @cached_property
+    def taxonomy(self) -> Taxonomy:
+        """The taxonomy the classifier was compiled from."""
+        return load_taxonomy(self._taxonomy_path)
+
+    @cached_property
+    def gazetteer(self) -> Gazetteer:
+        """The gazetteer the classifier was compiled from."""
+        return load_gazetteer(self._gazetteer_path)
+
+    def state(self) -> tuple[object, ...]:
+        """What classifying needs, as plain data (see :mod:`classifier_service.cache`)."""
+        terms = [
+            (t.topic, t.term, t.weight, t.context, t.exclude, t.topic_exclude, t.window, t.exclude_window,
+             t.topic_window)
+            for t in self._terms
+        ]  # fmt: skip
+        return (self.version, self.topics, self._thresholds, terms, self._entity_names, self._phrases)
+
+    @classmethod
+    def from_state(cls, state: tuple[Any, ...], *, taxonomy_path: Path, gazetteer_path: Path) -> Classifier:
+        """A classifier from :meth:`state`; raises ``ValueError`` (or ``TypeError``) if it is malformed."""
+        version, topics, thresholds, terms, entity_names, phrases = state
+        classifier = cls.__new__(cls)
+        classifier.version = str(version)
+        classifier.topics = tuple(topics)
+        classifier._thresholds = dict(thresholds)
+        classifier._terms = [CompiledTerm(*term) for term in terms]
+        classifier._entity_names = [tuple(names) for names in entity_names]
+        if not isinstance(phrases, dict) or set(classifier._thresholds) != set(classifier.topics):
+            raise ValueError("not a compiled classifier")
+        classifier._phrases = phrases
+        classifier._taxonomy_path = taxonomy_path
+        classifier._gazetteer_path = gazetteer_path
+        return classifier
 
     def classify(self, *, title: str, text: str) -> Classification:
         """Score every topic, tag those at or above their threshold, with evidence and entities."""
@@ -214,22 +258,19 @@ class Classifier:
             for name in entry.names:
                 self._index.add(name, owner=self._entity_base + position, name=True)
 
+    def _route(self, owner: int) -> Owners:
+        """What an index owner stands for: a term, a context/exclusion group, or a gazetteer entry
+        (which is also an occurrence of its kind's group)."""
+        if owner < self._group_owner_base:
+            return (owner,), (), ()
+        if owner < self._entity_base:
+            return (), (owner - self._group_owner_base,), ()
+        position = owner - self._entity_base
+        kind_group = self._entity_kind_groups[position]
+        return (), (() if kind_group is None else (kind_group,)), (position,)
+
     def _match(self, words: FieldWords) -> FieldMatches:
-        terms: list[Match] = []
-        groups: dict[int, list[Occurrence]] = defaultdict(list)
-        entities: list[Match] = []
-        group_base, entity_base = self._group_owner_base, self._entity_base
-        for match in self._index.find(words.tokens):
-            owner = match[0]
-            if owner < group_base:
-                terms.append(match)
-            elif owner < entity_base:
-                groups[owner - group_base].append((match[1], match[2]))
-            else:
-                entities.append(match)
-                kind_group = self._entity_kind_groups[owner - entity_base]
-                if kind_group is not None:
-                    groups[kind_group].append((match[1], match[2]))
+        terms, groups, entities = find_sorted(self._phrases, words.tokens)
         return FieldMatches(words, terms, groups, entities)
 
     def _counts(self, term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
@@ -252,11 +293,11 @@ class Classifier:
         counts: dict[int, int] = defaultdict(int)
         for found in fields:
             for owner, _, _ in _without_overlaps(found.entities):
-                counts[owner - self._entity_base] += 1
-        entries = self.gazetteer.entries
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], entries[item[0]].id))
+                counts[owner] += 1
+        names = self._entity_names
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], names[item[0]][0]))
         return tuple(
-            Entity(id=entries[index].id, kind=entries[index].kind, name=entries[index].name, mentions=count)
+            Entity(id=names[index][0], kind=names[index][1], name=names[index][2], mentions=count)
             for index, count in ranked
         )
 
@@ -321,11 +362,24 @@ def classifier_version(taxonomy: Taxonomy, *, files: tuple[Path, ...]) -> str:
 
 
 @cache
-def _load(taxonomy_path: Path, gazetteer_path: Path) -> Classifier:
+def _load(taxonomy_path: Path, gazetteer_path: Path, cache_dir: Path | None) -> Classifier:
+    key = cache_key((taxonomy_path, gazetteer_path))
+    if cache_dir is not None:
+        state = read_cached(cache_dir, key)
+        if state is not None:
+            try:
+                return Classifier.from_state(
+                    state, taxonomy_path=taxonomy_path, gazetteer_path=gazetteer_path
+                )
+            except (ValueError, TypeError):
+                pass  # a corrupt or foreign cache file: build, and write over it
     taxonomy = load_taxonomy(taxonomy_path)
     gazetteer = load_gazetteer(gazetteer_path)
     version = classifier_version(taxonomy, files=(taxonomy_path, gazetteer_path))
-    return Classifier(taxonomy, gazetteer, version=version)
+    classifier = Classifier(taxonomy, gazetteer, version=version)
+    if cache_dir is not None:
+        write_cached(cache_dir, key, classifier.state())
+    return classifier
 
 
 def forget_classifiers() -> None:
@@ -336,11 +390,13 @@ def forget_classifiers() -> None:
 def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path | None = None) -> Classifier:
     """The classifier of a taxonomy file, built once per path.
 
-    Without a path: ``RASID_TAXONOMY_PATH`` if set, else the packaged ``taxonomy.yaml``.
+    Without a path: ``RASID_TAXONOMY_PATH`` if set, else the packaged ``taxonomy.yaml``. The compiled
+    classifier is cached in ``RASID_CACHE_DIR`` (default ``~/.cache/rasid``).
     """
     from classifier_service.settings import classifier_settings
 
     settings = classifier_settings()
     taxonomy = taxonomy_path or settings.taxonomy_path or PACKAGED_TAXONOMY
     gazetteer = gazetteer_path or settings.gazetteer_path or PACKAGED_GAZETTEER
-    return _load(taxonomy.resolve(), gazetteer.resolve())
+    cache_dir = settings.cache_dir or default_cache_dir()
+    return _load(taxonomy.resolve(), gazetteer.resolve(), cache_dir)

@@ -9,6 +9,8 @@ surface form to the phrases that start with it makes matching one lookup per wor
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
 
@@ -245,6 +247,102 @@ class PhraseIndex:
             forms = surface_forms(word, exact=exact, name=name)
             cached = self._form_cache[key] = frozenset(strings.setdefault(form, form) for form in forms)
         return cached
+
+
+# The compiled index: plain dicts, tuples, lists and frozensets (so it can be marshalled to a cache),
+# with every owner already sorted into what it is. ``Owners`` is ``(terms, groups, entities)``: the
+# term ids, context/exclusion group ids and gazetteer entry positions a phrase stands for.
+Owners = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+# A phrase found after its first two words: the forms of its other words, and its owners.
+Following = tuple[tuple[frozenset[str], ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+# What a first-word form leads to: its one-word owners, and longer phrases by their second word.
+Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], dict[str, list[Following]] | None]
+CompiledIndex = dict[str, Entry]
+Route = Callable[[int], Owners]
+
+
+def compile_index(index: PhraseIndex, route: Route) -> CompiledIndex:
+    """``index`` (built) as plain data, each owner routed once to terms, groups or entities."""
+    entries: dict[int, Entry] = {}
+    phrase_lists: dict[int, list[Following]] = {}
+    compiled: CompiledIndex = {}
+    for form, continuation in index.by_first_form.items():
+        entry = entries.get(id(continuation))
+        if entry is None:
+            entry = entries[id(continuation)] = _entry(continuation, route, phrase_lists)
+        compiled[form] = entry
+    return compiled
+
+
+def _entry(continuation: Continuation, route: Route, phrase_lists: dict[int, list[Following]]) -> Entry:
+    terms, groups, entities = _routed(continuation.owners, route)
+    following: dict[str, list[Following]] = {}
+    for form, phrases in continuation.following.items():
+        routed = phrase_lists.get(id(phrases))
+        if routed is None:
+            routed = phrase_lists[id(phrases)] = [
+                (phrase.rest, *_routed([phrase.owner], route)) for phrase in phrases
+            ]
+        following[form] = routed
+    return terms, groups, entities, following or None
+
+
+def _routed(owners: list[int], route: Route) -> Owners:
+    terms: list[int] = []
+    groups: list[int] = []
+    entities: list[int] = []
+    for owner in owners:
+        owner_terms, owner_groups, owner_entities = route(owner)
+        terms.extend(owner_terms)
+        groups.extend(group for group in owner_groups if group not in groups)
+        entities.extend(owner_entities)
+    return tuple(terms), tuple(groups), tuple(entities)
+
+
+# Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
+# occurrences of each group.
+Found = tuple[list[Match], defaultdict[int, list[tuple[int, int]]], list[Match]]
+
+
+def find_sorted(index: CompiledIndex, tokens: list[str]) -> Found:
+    """Every phrase occurrence in ``tokens`` (folded words), sorted into terms, groups and entities
+    as it is found: one pass, no list of raw matches to sort afterwards. The hot loop of the
+    classifier, so it is written out flat."""
+    terms: list[Match] = []
+    groups: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    entities: list[Match] = []
+    found = list(map(index.get, tokens))
+    count = len(tokens)
+    for position in compress(range(count), found):
+        owner_terms, owner_groups, owner_entities, following = found[position]  # type: ignore[misc]
+        end = position + 1
+        for owner in owner_terms:
+            terms.append((owner, position, end))
+        if owner_groups:
+            occurrence = (position, end)
+            for group in owner_groups:
+                groups[group].append(occurrence)
+        for owner in owner_entities:
+            entities.append((owner, position, end))
+        if following is None or end == count:
+            continue
+        phrases = following.get(tokens[end])
+        if not phrases:
+            continue
+        for rest, phrase_terms, phrase_groups, phrase_entities in phrases:
+            stop = end + 1 + len(rest)
+            if rest and (
+                stop > count
+                or not all(tokens[end + 1 + offset] in forms for offset, forms in enumerate(rest))
+            ):
+                continue
+            for owner in phrase_terms:
+                terms.append((owner, position, stop))
+            for group in phrase_groups:
+                groups[group].append((position, stop))
+            for owner in phrase_entities:
+                entities.append((owner, position, stop))
+    return terms, groups, entities
 
 
 def _merged(continuations: list[Continuation]) -> Continuation:

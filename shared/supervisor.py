@@ -5,6 +5,7 @@ dies and stopping all of them, watcher first, on Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import subprocess
@@ -28,6 +29,7 @@ CHILD_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("watch",),
 )
 STOP_GRACE_SECONDS = 15.0
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 MAX_RESTART_DELAY_SECONDS = 30.0
 
 
@@ -47,7 +49,7 @@ class Child:
     def start(self) -> None:
         # A session of its own: Ctrl-C reaches the supervisor only, which then stops children in order.
         command = [sys.executable, "-m", "shared", *self.args]
-        self.process = subprocess.Popen(command, start_new_session=True)
+        self.process = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads here
         log.info("child.started", extra={"child": self.name, "pid": self.process.pid})
 
     def check(self, now: float) -> None:
@@ -77,6 +79,14 @@ class Child:
             log.warning("child.killed", extra={"child": self.name})
             self.process.kill()
             self.process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM if the supervisor dies, even by SIGKILL,
+    so that no worker outlives ``rasid run``."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def run_stack(settings: RasidSettings) -> int:

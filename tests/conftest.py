@@ -30,6 +30,18 @@ def _unavailable(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def classifier_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests keep the compiled classifier index in a folder of their own, not the user's cache."""
+    previous = os.environ.get("RASID_CACHE_DIR")
+    os.environ["RASID_CACHE_DIR"] = str(tmp_path_factory.mktemp("classifier-cache"))
+    yield
+    if previous is None:
+        del os.environ["RASID_CACHE_DIR"]
+    else:
+        os.environ["RASID_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
     try:

@@ -3,6 +3,7 @@ its services, or as ``rasid run`` (the embedded mode), against real Redis/Postgr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,8 +89,11 @@ class Stack:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                process.kill()
                 process.wait()
+            # Nothing a test started may outlive it, not even an orphaned pool child.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def stack_env(
@@ -105,6 +109,7 @@ def stack_env(
             "RASID_BROKER_URL": broker_url,
             "RASID_WATCH_DIR": str(watch_dir),
             "RASID_DATA_DIR": str(workdir / "data"),
+            "RASID_CACHE_DIR": str(workdir / "cache"),
             "RASID_LOG_LEVEL": "INFO",
             "RASID_DELIVERY_SWEEP_SECONDS": "1",
             "RASID_RETRY_BASE_SECONDS": "0.5",

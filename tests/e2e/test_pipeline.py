@@ -27,7 +27,8 @@ SECOND_SEED = ROOT / "seeds" / "001_a96cf1145acc075f.txt"
 TOPIC = "withdrawal"
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 FEED = ROOT / "tests" / "fixtures" / "ingest" / "feeds" / "bbc_arabic_middleeast_2018_sample.rss.xml"
-QUIET_SECONDS = 3.0  # how long to watch for a duplicate after the expected deliveries
+QUIET_SECONDS = 3.0
+BROKER_LOCK = "rasid-test-broker-lock"  # how long to watch for a duplicate after the expected deliveries
 
 
 def drop(stack: Stack, name: str, data: bytes) -> Path:
@@ -141,10 +142,19 @@ def peers() -> Iterator[tuple[SmtpSink, WebhookReceiver]]:
 
 @pytest.fixture
 def redis_broker(redis_url: str) -> Iterator[str]:
-    url = redis_url.rsplit("/", 1)[0] + "/7"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
+    """A Redis database of this test's own: another test run on the machine at the same time must
+    not consume this stack's messages. A database is taken with a lock key (1 to 15; 0 is left alone)."""
+    base = redis_url.rsplit("/", 1)[0]
+    for index in range(1, 16):
+        client = redis.Redis.from_url(f"{base}/{index}")
+        if client.set(BROKER_LOCK, "taken", nx=True, ex=1800):
+            break
+    else:
+        pytest.fail("every Redis database 1-15 is taken by another test run")
+    for key in client.scan_iter():
+        if key != BROKER_LOCK.encode():
+            client.delete(key)
+    yield f"{base}/{index}"
     client.flushdb()
 
 

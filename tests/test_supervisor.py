@@ -1,0 +1,40 @@
+"""``rasid run`` supervises one child per service command; none outlives it, even if it is killed."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from shared.supervisor import CHILD_COMMANDS
+from tests.e2e.stack import stack_env
+from tests.peers import wait_for
+
+pytestmark = pytest.mark.xdist_group("e2e")
+
+
+def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    env = stack_env(workdir=tmp_path, database_url="", broker_url="filesystem://")
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "shared", "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        children = wait_for(
+            lambda: (
+                len(psutil.Process(supervisor.pid).children()) == len(CHILD_COMMANDS)
+                and psutil.Process(supervisor.pid).children()
+            ),
+            timeout=60,
+            what="every child to start",
+        )
+        supervisor.send_signal(signal.SIGKILL)
+        supervisor.wait()
+        _gone, alive = psutil.wait_procs(children, timeout=45)
+        assert alive == [], f"children outlived the supervisor: {alive}"
+    finally:
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
