@@ -81,21 +81,21 @@ def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> Non
     assert hook_secret and flaky_secret
 
     drop(stack, "coalition.txt", SEED.read_bytes())
-    wait_for(lambda: receiver.received("/hook"), timeout=90, what="the webhook")
-    wait_for(sink.received, timeout=30, what="the email")
-    wait_for(lambda: [d for d in receiver.received("/flaky") if d.status == 200], timeout=60, what="a retry")
+    wait_for(lambda: receiver.received("/hook"), timeout=120, what="the webhook")
+    wait_for(sink.received, timeout=120, what="the email")
+    wait_for(lambda: [d for d in receiver.received("/flaky") if d.status == 200], timeout=120, what="a retry")
 
     text = SEED.read_text(encoding="utf-8")
     drop(stack, "same-text-again.txt", SEED.read_bytes())
     drop(stack, "same-text-cp1256.txt", text.encode("cp1256", errors="strict"))
     drop(stack, "photo.txt", bytes(range(256)) * 40)
-    wait_for(lambda: len(ledger_rows(stack)) >= 4, timeout=60, what="four files in the ledger")
-    wait_for((stack.rejected_dir / "photo.txt").exists, timeout=30, what="the rejected file")
+    wait_for(lambda: len(ledger_rows(stack)) >= 4, timeout=120, what="four files in the ledger")
+    wait_for((stack.rejected_dir / "photo.txt").exists, timeout=120, what="the rejected file")
     reason = (stack.rejected_dir / "photo.txt.reason.txt").read_text(encoding="utf-8")
     assert "photo.txt" in reason
 
     drop(stack, "second.txt", SECOND_SEED.read_bytes())  # the pipeline goes on after a bad file
-    wait_for(lambda: len(receiver.received("/hook")) >= 2, timeout=60, what="the second article's webhook")
+    wait_for(lambda: len(receiver.received("/hook")) >= 2, timeout=120, what="the second article's webhook")
     time.sleep(QUIET_SECONDS)
 
     first_ids = {d.headers["webhook-id"] for d in receiver.received("/hook")}
@@ -130,7 +130,7 @@ def assert_feed_flows_through(stack: Stack, receiver: WebhookReceiver) -> None:
         listing = stack.rasid("articles", "list", "--limit", "500").stdout
         return all(title in listing for title in titles)
 
-    wait_for(stored, timeout=60, what="the feed's entries", interval=0.5)
+    wait_for(stored, timeout=120, what="the feed's entries", interval=0.5)
     assert "never" not in stack.rasid("feeds", "list").stdout.split("last success:")[1].split()[0]
 
 
@@ -158,73 +158,66 @@ def redis_broker(redis_url: str) -> Iterator[str]:
     client.flushdb()
 
 
-def test_compose_services_on_redis_and_postgresql(
+def peer_env(sink: SmtpSink) -> dict[str, str]:
+    return {"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port)}
+
+
+@pytest.fixture
+def compose_services(
     tmp_path: Path, fresh_postgres_url: str, redis_broker: str, peers: tuple[SmtpSink, WebhookReceiver]
-) -> None:
-    sink, receiver = peers
+) -> Iterator[Stack]:
+    """The compose services as local processes on PostgreSQL and Redis. Their logs are printed at
+    teardown: pytest shows them when the test failed."""
     env = stack_env(
-        workdir=tmp_path,
-        database_url=fresh_postgres_url,
-        broker_url=redis_broker,
-        extra={"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port)},
+        workdir=tmp_path, database_url=fresh_postgres_url, broker_url=redis_broker, extra=peer_env(peers[0])
     )
     with compose_stack(env, tmp_path) as stack:
-        try:
-            run_scenario(stack, sink, receiver)
-            assert all(stack.alive().values()), stack.alive()
-        except AssertionError:
-            print(stack.logs())
-            raise
+        yield stack
+        print(stack.logs())
+
+
+@pytest.fixture
+def embedded_services(tmp_path: Path, peers: tuple[SmtpSink, WebhookReceiver]) -> Iterator[Stack]:
+    """``rasid run`` with the embedded defaults: SQLite and the file broker."""
+    env = stack_env(workdir=tmp_path, database_url="", broker_url="filesystem://", extra=peer_env(peers[0]))
+    with embedded_stack(env, tmp_path) as stack:
+        yield stack
+        print(stack.logs())
+
+
+def test_compose_services_on_redis_and_postgresql(
+    compose_services: Stack, peers: tuple[SmtpSink, WebhookReceiver]
+) -> None:
+    run_scenario(compose_services, *peers)
+    assert all(compose_services.alive().values()), compose_services.alive()
 
 
 def test_an_article_waits_for_a_crashed_worker(
-    tmp_path: Path, fresh_postgres_url: str, redis_broker: str, peers: tuple[SmtpSink, WebhookReceiver]
+    compose_services: Stack, peers: tuple[SmtpSink, WebhookReceiver]
 ) -> None:
     """The classify worker is killed; an article dropped meanwhile is tagged and alerted, once,
     when it is back."""
-    sink, receiver = peers
-    env = stack_env(
-        workdir=tmp_path,
-        database_url=fresh_postgres_url,
-        broker_url=redis_broker,
-        extra={"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port)},
-    )
-    with compose_stack(env, tmp_path) as stack:
-        try:
-            subscribe(stack, "webhook", receiver.url("/hook"))
-            stack.kill("classify-worker")
-            drop(stack, "coalition.txt", SEED.read_bytes())
-            wait_for(lambda: ledger_rows(stack), timeout=60, what="the file in the ledger")
-            time.sleep(QUIET_SECONDS)
-            assert not receiver.received(), "nothing can be tagged while the classifier is down"
-            stack.start("classify-worker-restarted", compose_commands()["classify-worker"])
-            wait_for(lambda: receiver.received("/hook"), timeout=60, what="the webhook")
-            time.sleep(QUIET_SECONDS)
-            assert len(receiver.received("/hook")) == 1
-        except AssertionError:
-            print(stack.logs())
-            raise
+    stack, receiver = compose_services, peers[1]
+    subscribe(stack, "webhook", receiver.url("/hook"))
+    stack.kill("classify-worker")
+    drop(stack, "coalition.txt", SEED.read_bytes())
+    wait_for(lambda: ledger_rows(stack), timeout=120, what="the file in the ledger")
+    time.sleep(QUIET_SECONDS)
+    assert not receiver.received(), "nothing can be tagged while the classifier is down"
+    stack.start("classify-worker-restarted", compose_commands()["classify-worker"])
+    wait_for(lambda: receiver.received("/hook"), timeout=120, what="the webhook")
+    time.sleep(QUIET_SECONDS)
+    assert len(receiver.received("/hook")) == 1
 
 
 def test_embedded_defaults_sqlite_and_file_broker(
-    tmp_path: Path, peers: tuple[SmtpSink, WebhookReceiver]
+    embedded_services: Stack, peers: tuple[SmtpSink, WebhookReceiver]
 ) -> None:
-    sink, receiver = peers
-    env = stack_env(
-        workdir=tmp_path,
-        database_url="",
-        broker_url="filesystem://",
-        extra={"RASID_SMTP_HOST": sink.host, "RASID_SMTP_PORT": str(sink.port)},
+    stack = embedded_services
+    wait_for(
+        lambda: stack.rasid("subscriptions", "list", check=False).returncode == 0,
+        timeout=60,
+        what="the database",
     )
-    with embedded_stack(env, tmp_path) as stack:
-        try:
-            wait_for(
-                lambda: stack.rasid("subscriptions", "list", check=False).returncode == 0,
-                timeout=60,
-                what="the database",
-            )
-            run_scenario(stack, sink, receiver)
-            assert stack.interrupt("run") == 0, "Ctrl-C stops the stack cleanly"
-        except AssertionError:
-            print(stack.logs())
-            raise
+    run_scenario(stack, *peers)
+    assert stack.interrupt("run") == 0, "Ctrl-C stops the stack cleanly"

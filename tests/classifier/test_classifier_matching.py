@@ -1,0 +1,59 @@
+"""Splitting a word into clitics, stem and ending at match time finds exactly the words whose
+written forms (``surface_forms``, the expansion the index no longer stores) include it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from classifier_service.classifier import Classifier, load_classifier
+from classifier_service.matching import EXACT, NAME, Matcher, PhraseIndex, key_forms, surface_forms, word_key
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return load_classifier()
+
+
+def test_every_written_form_resolves_to_exactly_its_words(classifier: Classifier) -> None:
+    literal, plain, names, feminine, *_ = classifier._compiled_index
+    keys: dict[int, tuple[str, int]] = {}
+    for form, ids in literal.items():
+        for word_id in ids:
+            keys.setdefault(word_id, (form, EXACT))
+    keys.update({word_id: (stem, NAME) for stem, word_id in names.items()})
+    keys.update({word_id: (stem, 0) for stem, word_id in plain.items()})
+    expected: defaultdict[str, set[int]] = defaultdict(set)
+    for word_id, key in keys.items():
+        if key[1] != EXACT:
+            for form in key_forms(key):
+                expected[form].add(word_id)
+    for form, ids in literal.items():
+        expected[form].update(ids)
+    assert feminine  # ta marbuta stems are looked up without their ه
+    for form, word_ids in expected.items():
+        assert set(classifier._matcher.word_ids(form)) == word_ids, form
+
+
+@pytest.mark.parametrize(
+    ("word", "exact", "name"),
+    [
+        ("الهجوم", False, False),
+        ("قوه", False, False),
+        ("تركيا", False, True),
+        ("في", False, True),
+        ("داعش", True, False),
+    ],
+)
+def test_word_keys_have_the_forms_of_the_word(word: str, exact: bool, name: bool) -> None:
+    assert key_forms(word_key(word, exact=exact, name=name)) == surface_forms(word, exact=exact, name=name)
+
+
+def test_a_phrase_is_found_through_its_clitics_and_endings() -> None:
+    index = PhraseIndex()
+    index.add("القوة الجوية", owner=0)
+    index.add("قوة", owner=1)
+    matcher = Matcher(index.compile(lambda owner: ((owner,), (), ())))
+    terms, _, _ = matcher.find_sorted(["وقواتها", "الجويه", "و", "للقوه", "سقوه", "للالقوه"])
+    assert terms == [(1, 0, 1), (0, 0, 2), (1, 3, 4)]
