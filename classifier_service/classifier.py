@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
 from classifier_service.gazetteer import PACKAGED_GAZETTEER, Gazetteer, load_gazetteer
-from classifier_service.matching import CompiledIndex, Match, Owners, PhraseIndex, compile_index, find_sorted
+from classifier_service.matching import CompiledIndex, Match, Matcher, Owners, PhraseIndex
 from classifier_service.taxonomy import (
     PACKAGED_TAXONOMY,
     Taxonomy,
@@ -67,19 +67,31 @@ class FieldWords:
     name: FieldName
     normalized: Normalized
     tokens: list[str]
-    sentence_ends: list[int]
+    # Worked out on first use: a field without a term occurrence that has conditions needs none.
+    _sentence_ends: list[int] | None = None
 
     @classmethod
     def read(cls, name: FieldName, text: str) -> FieldWords:
         """Normalize and split ``text``."""
         normalized = normalize(text)
-        tokens = _TOKEN.findall(normalized.text)
-        ends = list(compress(range(len(tokens)), map(_SENTENCE_ENDS.__contains__, tokens)))
-        return cls(name, normalized, tokens, ends)
+        return cls(name, normalized, _TOKEN.findall(normalized.text))
+
+    @property
+    def sentence_ends(self) -> list[int]:
+        """Positions of the sentence-end tokens, ascending."""
+        ends = self._sentence_ends
+        if ends is None:
+            tokens = self.tokens
+            ends = self._sentence_ends = list(
+                compress(range(len(tokens)), map(_SENTENCE_ENDS.__contains__, tokens))
+            )
+        return ends
 
     def sentence_around(self, token: int) -> tuple[int, int]:
         """Token span ``[first, end)`` of the sentence holding ``token`` (sentence ends excluded)."""
-        ends = self.sentence_ends
+        ends = self._sentence_ends
+        if ends is None:
+            ends = self.sentence_ends
         following = bisect_right(ends, token)
         first = ends[following - 1] + 1 if following else 0
         end = ends[following] if following < len(ends) else len(self.tokens)
@@ -130,8 +142,8 @@ class Classifier:
         self._compile_terms(taxonomy)
         self._entity_base = len(self._terms) + len(self._group_ids)
         self._compile_entities(gazetteer)
-        self._index.build()
-        self._phrases: CompiledIndex = compile_index(self._index, self._route)
+        self._compiled_index: CompiledIndex = self._index.compile(self._route)
+        self._matcher = Matcher(self._compiled_index)
         del self._index
         self._entity_names = [(entry.id, entry.kind, entry.name) for entry in gazetteer.entries]
 
@@ -156,7 +168,7 @@ class Classifier:
              t.topic_window)
             for t in self._terms
         ]  # fmt: skip
-        return (self.version, self.topics, self._thresholds, terms, self._entity_names, self._phrases)
+        return (self.version, self.topics, self._thresholds, terms, self._entity_names, self._compiled_index)
 
     @classmethod
     def from_state(cls, state: tuple[Any, ...], *, taxonomy_path: Path, gazetteer_path: Path) -> Classifier:
@@ -168,9 +180,10 @@ class Classifier:
         classifier._thresholds = dict(thresholds)
         classifier._terms = [CompiledTerm(*term) for term in terms]
         classifier._entity_names = [tuple(names) for names in entity_names]
-        if not isinstance(phrases, dict) or set(classifier._thresholds) != set(classifier.topics):
+        if not isinstance(phrases, tuple) or set(classifier._thresholds) != set(classifier.topics):
             raise ValueError("not a compiled classifier")
-        classifier._phrases = phrases
+        classifier._compiled_index = phrases
+        classifier._matcher = Matcher(phrases)
         classifier._taxonomy_path = taxonomy_path
         classifier._gazetteer_path = gazetteer_path
         return classifier
@@ -270,7 +283,7 @@ class Classifier:
         return (), (() if kind_group is None else (kind_group,)), (position,)
 
     def _match(self, words: FieldWords) -> FieldMatches:
-        terms, groups, entities = find_sorted(self._phrases, words.tokens)
+        terms, groups, entities = self._matcher.find_sorted(words.tokens)
         return FieldMatches(words, terms, groups, entities)
 
     def _counts(self, term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
@@ -304,16 +317,20 @@ class Classifier:
 
 def _near(occurrences: list[Occurrence] | None, match: Match, sentence: tuple[int, int], window: int) -> bool:
     """Whether an occurrence is in ``sentence`` (a token span) and within ``window`` words of ``match``
-    (0: anywhere in the sentence)."""
+    (0: anywhere in the sentence). Plain loops: this runs for every term occurrence's conditions."""
     if not occurrences:
         return False
     first, last = sentence
-    if not window:
-        return any(start >= first and end <= last for start, end in occurrences)
-    before, after = match[1] - window, match[2] + window
-    return any(
-        start >= first and end <= last and start < after and end > before for start, end in occurrences
-    )
+    if window:
+        before, after = match[1] - window, match[2] + window
+        for start, end in occurrences:
+            if start >= first and end <= last and start < after and end > before:
+                return True
+        return False
+    for start, end in occurrences:  # noqa: SIM110 (a loop is faster than any() over a generator)
+        if start >= first and end <= last:
+            return True
+    return False
 
 
 def _noisy_or(weights: Iterable[float]) -> float:

@@ -1,10 +1,12 @@
 """Finding phrases in folded Arabic text, each word with its clitics, in one pass over the words.
 
-Every word of every phrase is expanded once, at load time, into the surface forms it takes in
-running text: proclitics (و ف ب ك ل س and the article ال, with ل + ال written لل) and endings
-(sound plurals and duals, their construct forms, nisba adjectives, attached pronouns, common verb
-endings, and ta marbuta written ت before an ending or replaced by ات in the plural). A dict from
-surface form to the phrases that start with it makes matching one lookup per word of the article.
+A phrase word stands for the surface forms it takes in running text (:func:`surface_forms`):
+proclitics (و ف ب ك ل س and the article ال, with ل + ال written لل) and endings (sound plurals and
+duals, their construct forms, nisba adjectives, attached pronouns, common verb endings, and ta
+marbuta written ت before an ending or replaced by ات in the plural). The forms are not stored:
+a word of an article is split at match time into each proclitic it may start with and each ending
+it may end with (a few candidates, as both lists are short), and the stem left is looked up. What
+a word resolves to is remembered, so a frequent word is split once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
+from typing import TypeVar
 
 from shared.arabic import fold
 
@@ -67,6 +70,7 @@ NAME_ENDINGS: tuple[str, ...] = ("", "ه", "ون", "ين", "ات", "ان")
 ARTICLE = "ال"
 SHORTEST_STEM_AFTER_ARTICLE = 3
 SHORT_WORD = 2
+V = TypeVar("V")
 
 
 def stem_of(word: str) -> str:
@@ -116,178 +120,159 @@ def _suffixed_forms(stem: str, *, name: bool) -> set[str]:
     return forms
 
 
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    """A phrase of two words or more, found after its first two words: the forms of the others."""
+# How a phrase word takes its forms: clitics and noun endings, clitics and name endings, or none.
+PLAIN, NAME, EXACT = 0, 1, 2
+# A phrase word as the index knows it: its stem (the word itself when exact) and how it takes forms.
+WordKey = tuple[str, int]
+_PROCLITIC_SET = frozenset(PROCLITICS)
+# Each ending: whether nouns, names and feminine bases (stems without their ه) take it.
+_ENDING_KINDS = {
+    ending: (ending in NOUN_ENDINGS, ending in NAME_ENDINGS, ending in FEMININE_ENDINGS)
+    for ending in (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)
+}
+# Stems looked up by splitting have three letters or more; feminine bases, one fewer.
+_SHORTEST_STEM = SHORT_WORD
+_LONGEST_PROCLITIC = max(map(len, PROCLITICS))
+_LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)))
+# Articles share most of their words, so what a word resolves to is remembered; the memory is
+# bounded by forgetting everything when it is full (cheap, and rare once the frequent words are in).
+MEMO_SIZE = 1 << 15
 
-    text: str
-    owner: int
-    rest: tuple[frozenset[str], ...]
+
+def word_key(word: str, *, exact: bool = False, name: bool = False) -> WordKey:
+    """What a folded phrase word stands for. Words of one or two letters take the same forms
+    as names and as nouns, so they get one key."""
+    if exact:
+        return word, EXACT
+    stem = stem_of(word)
+    return stem, (NAME if name and len(stem) > SHORT_WORD else PLAIN)
 
 
-@dataclass(slots=True)
-class Continuation:
-    """What a first word leads to: one-word phrases ending there, longer ones by their second word."""
-
-    owners: list[int] = field(default_factory=list)
-    following: dict[str, list[Phrase]] = field(default_factory=dict)
-    # Build time only: phrases by their second word, ``(word, exact, name)``, before its forms exist.
-    by_second: dict[tuple[str, bool, bool], list[Phrase]] = field(default_factory=dict)
-
-
-def _join(phrases: list[Phrase], more: list[Phrase]) -> list[Phrase]:
-    """``phrases`` and the phrases of ``more`` not in it, as a new list (both may be shared)."""
-    return phrases + [phrase for phrase in more if phrase not in phrases]
+def key_forms(key: WordKey) -> frozenset[str]:
+    """The surface forms of a word key (as :func:`surface_forms`)."""
+    stem, mode = key
+    return frozenset({stem}) if mode == EXACT else stem_forms(stem, name=mode == NAME)
 
 
 # A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.
 # Plain tuples, because an article yields about a hundred of them and this is the hot loop.
 Match = tuple[int, int, int]
+# Every owner already sorted into what it is. ``Owners`` is ``(terms, groups, entities)``: the
+# term ids, context/exclusion group ids and gazetteer entry positions a phrase stands for.
+Owners = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+# A phrase found after its first two words: the word ids of its other words, and its owners.
+Following = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+Route = Callable[[int], Owners]
+# The compiled index, plain data so it can be marshalled to a cache:
+# ``(literal, plain, names, feminine, continuations_of, continuations, phrases, routes)``:
+# word ids by written form (exact words, forms of short words), by stem (nouns, names), by stem
+# without its final ta marbuta; the continuations (first words) of each word id; each
+# continuation as ``(owners, ((second word id, phrase ids), ...))``; the phrases; and the
+# routed owners of every owner of a continuation.
+CompiledIndex = tuple[
+    dict[str, tuple[int, ...]],
+    dict[str, int],
+    dict[str, int],
+    dict[str, int],
+    list[tuple[int, ...]],
+    list[tuple[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]]],
+    list[Following],
+    dict[int, Owners],
+]
 
 
 @dataclass
 class PhraseIndex:
-    """Phrases of many owners (terms, lexicons, gazetteer entries), keyed by first-word surface.
+    """Phrases of many owners (terms, lexicons, gazetteer entries), by their words.
 
-    A surface form that several first words share (تدريب + ات is تدريبات) gets one merged
-    :class:`Continuation`, so an owner is found once per occurrence, however many of its phrases
-    the form belongs to. Forms with the same first words share one merged continuation.
+    A continuation is what a first word leads to: the owners of the one-word phrases that are that
+    word, and the longer phrases by their second word. Continuations are kept in the order their
+    first words were added; a word of an article that is a form of several first words stands for
+    all their continuations, in that order, each owner and phrase once.
     """
 
-    by_first_form: dict[str, Continuation] = field(default_factory=dict)
-    _continuations: dict[tuple[str, bool, bool], Continuation] = field(default_factory=dict)
-    _form_cache: dict[tuple[str, bool, bool], frozenset[str]] = field(default_factory=dict)
-    # One string object per surface form, whether it is a first or a following word.
-    _strings: dict[str, str] = field(default_factory=dict)
+    _word_ids: dict[WordKey, int] = field(default_factory=dict)
+    _continuation_ids: dict[tuple[str, bool, bool], int] = field(default_factory=dict)
+    _first_words: list[int] = field(default_factory=list)
+    _owners: list[list[int]] = field(default_factory=list)
+    # Per continuation: phrase ids by second word ``(word, exact, name)``, in the order first added.
+    _by_second: list[dict[tuple[str, bool, bool], list[int]]] = field(default_factory=list)
+    _second_word_ids: dict[tuple[str, bool, bool], int] = field(default_factory=dict)
+    # A phrase is ``(text, owner, ids of the words after the second)``; equal phrases are one.
+    _phrase_ids: dict[tuple[str, int, tuple[int, ...]], int] = field(default_factory=dict)
 
     def add(self, phrase: str, *, owner: int, exact: bool = False, name: bool = False) -> None:
-        """Index ``phrase`` (any spelling; it is folded here) for ``owner``. Call :meth:`build` after."""
+        """Index ``phrase`` (any spelling; it is folded here) for ``owner``."""
         words = fold(phrase).split()
         if not words:
             raise ValueError(f"phrase {phrase!r} has no words")
         first = words[0] if exact else stem_of(words[0])
-        continuation = self._continuations.setdefault((first, exact, name), Continuation())
+        continuation = self._continuation((first, exact, name), self._word_id(words[0], exact, name))
         if len(words) == 1:
-            if owner not in continuation.owners:
-                continuation.owners.append(owner)
+            if owner not in self._owners[continuation]:
+                self._owners[continuation].append(owner)
             return
-        rest = tuple(self._forms(word, exact=exact, name=name) for word in words[2:])
-        entry = Phrase(" ".join(words), owner, rest)
-        entries = continuation.by_second.setdefault((words[1], exact, name), [])
-        if entry not in entries:
-            entries.append(entry)
+        rest = tuple(self._word_id(word, exact, name) for word in words[2:])
+        phrase_id = self._phrase_ids.setdefault((" ".join(words), owner, rest), len(self._phrase_ids))
+        second = (words[1], exact, name)
+        self._second_word_ids[second] = self._word_id(words[1], exact, name)
+        phrases = self._by_second[continuation].setdefault(second, [])
+        if phrase_id not in phrases:
+            phrases.append(phrase_id)
 
-    def build(self) -> None:
-        """Map every surface form of every first word to its continuation; drop build-time caches."""
-        by_first = self.by_first_form
-        strings = self._strings
-        clashes: dict[str, list[Continuation]] = {}
-        for (first, exact, name), continuation in self._continuations.items():
-            self._expand_second_words(continuation)
-            forms = frozenset({first}) if exact else stem_forms(first, name=name)
-            for form in forms:
-                present = by_first.setdefault(strings.setdefault(form, form), continuation)
-                if present is not continuation:
-                    clashes.setdefault(form, [present]).append(continuation)
-        merged: dict[tuple[int, ...], Continuation] = {}
-        for form, continuations in clashes.items():
-            key = tuple(map(id, continuations))
-            if key not in merged:
-                merged[key] = _merged(continuations)
-            by_first[form] = merged[key]
-        self._continuations.clear()
-        self._form_cache.clear()
-        strings.clear()
+    def compile(self, route: Route) -> CompiledIndex:
+        """The index as plain data, each owner routed once to terms, groups or entities."""
+        literal: dict[str, list[int]] = {}
+        plain: dict[str, int] = {}
+        names: dict[str, int] = {}
+        feminine: dict[str, int] = {}
+        for (stem, mode), word_id in self._word_ids.items():
+            if mode == EXACT or len(stem) <= SHORT_WORD:
+                for form in key_forms((stem, mode)):
+                    literal.setdefault(form, []).append(word_id)
+            elif mode == NAME:
+                names[stem] = word_id
+            else:
+                plain[stem] = word_id
+                if stem.endswith("ه"):
+                    feminine[stem[:-1]] = word_id
+        continuations_of: list[list[int]] = [[] for _ in self._word_ids]
+        for continuation, word_id in enumerate(self._first_words):
+            continuations_of[word_id].append(continuation)
+        continuations = [
+            (
+                tuple(owners),
+                tuple((self._second_word_ids[second], tuple(ids)) for second, ids in by_second.items()),
+            )
+            for owners, by_second in zip(self._owners, self._by_second, strict=True)
+        ]
+        phrases = [(rest, *_routed([owner], route)) for (_, owner, rest) in self._phrase_ids]
+        routes = {owner: route(owner) for owners in self._owners for owner in owners}
+        return (
+            {form: tuple(ids) for form, ids in literal.items()},
+            plain,
+            names,
+            feminine,
+            [tuple(ids) for ids in continuations_of],
+            continuations,
+            phrases,
+            routes,
+        )
 
-    def _expand_second_words(self, continuation: Continuation) -> None:
-        """Key the continuation's phrases by every form of their second word; the forms of one
-        word share one list."""
-        following = continuation.following
-        for (word, exact, name), phrases in continuation.by_second.items():
-            for form in self._forms(word, exact=exact, name=name):
-                present = following.setdefault(form, phrases)
-                if present is not phrases:
-                    following[form] = _join(present, phrases)
-        continuation.by_second.clear()
+    def _word_id(self, word: str, exact: bool, name: bool) -> int:
+        return self._word_ids.setdefault(word_key(word, exact=exact, name=name), len(self._word_ids))
 
-    def find(self, tokens: list[str]) -> list[Match]:
-        """All phrase occurrences in ``tokens`` (folded words), overlapping ones included."""
-        matches: list[Match] = []
-        append = matches.append
-        found = list(map(self.by_first_form.get, tokens))
-        last = len(tokens) - 1
-        # compress() walks only the words that start a phrase: the lookups above ran in C.
-        for index in compress(range(len(tokens)), found):
-            continuation: Continuation = found[index]  # type: ignore[assignment]
-            for owner in continuation.owners:
-                append((owner, index, index + 1))
-            if continuation.following and index < last:
-                phrases = continuation.following.get(tokens[index + 1])
-                if phrases:
-                    self._extend(matches, phrases, tokens, index)
-        return matches
-
-    @staticmethod
-    def _extend(matches: list[Match], phrases: list[Phrase], tokens: list[str], index: int) -> None:
-        for phrase in phrases:
-            if not phrase.rest or PhraseIndex._rest_matches(phrase, tokens, index + 2):
-                matches.append((phrase.owner, index, index + 2 + len(phrase.rest)))
-
-    @staticmethod
-    def _rest_matches(phrase: Phrase, tokens: list[str], start: int) -> bool:
-        if start + len(phrase.rest) > len(tokens):
-            return False
-        return all(tokens[start + offset] in forms for offset, forms in enumerate(phrase.rest))
-
-    def _forms(self, word: str, *, exact: bool, name: bool) -> frozenset[str]:
-        key = (word, exact, name)
-        cached = self._form_cache.get(key)
-        if cached is None:
-            strings = self._strings
-            forms = surface_forms(word, exact=exact, name=name)
-            cached = self._form_cache[key] = frozenset(strings.setdefault(form, form) for form in forms)
-        return cached
+    def _continuation(self, key: tuple[str, bool, bool], word_id: int) -> int:
+        continuation = self._continuation_ids.get(key)
+        if continuation is None:
+            continuation = self._continuation_ids[key] = len(self._first_words)
+            self._first_words.append(word_id)
+            self._owners.append([])
+            self._by_second.append({})
+        return continuation
 
 
-# The compiled index: plain dicts, tuples, lists and frozensets (so it can be marshalled to a cache),
-# with every owner already sorted into what it is. ``Owners`` is ``(terms, groups, entities)``: the
-# term ids, context/exclusion group ids and gazetteer entry positions a phrase stands for.
-Owners = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
-# A phrase found after its first two words: the forms of its other words, and its owners.
-Following = tuple[tuple[frozenset[str], ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
-# What a first-word form leads to: its one-word owners, and longer phrases by their second word.
-Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], dict[str, list[Following]] | None]
-CompiledIndex = dict[str, Entry]
-Route = Callable[[int], Owners]
-
-
-def compile_index(index: PhraseIndex, route: Route) -> CompiledIndex:
-    """``index`` (built) as plain data, each owner routed once to terms, groups or entities."""
-    entries: dict[int, Entry] = {}
-    phrase_lists: dict[int, list[Following]] = {}
-    compiled: CompiledIndex = {}
-    for form, continuation in index.by_first_form.items():
-        entry = entries.get(id(continuation))
-        if entry is None:
-            entry = entries[id(continuation)] = _entry(continuation, route, phrase_lists)
-        compiled[form] = entry
-    return compiled
-
-
-def _entry(continuation: Continuation, route: Route, phrase_lists: dict[int, list[Following]]) -> Entry:
-    terms, groups, entities = _routed(continuation.owners, route)
-    following: dict[str, list[Following]] = {}
-    for form, phrases in continuation.following.items():
-        routed = phrase_lists.get(id(phrases))
-        if routed is None:
-            routed = phrase_lists[id(phrases)] = [
-                (phrase.rest, *_routed([phrase.owner], route)) for phrase in phrases
-            ]
-        following[form] = routed
-    return terms, groups, entities, following or None
-
-
-def _routed(owners: list[int], route: Route) -> Owners:
+def _routed(owners: list[int] | tuple[int, ...], route: Route) -> Owners:
     terms: list[int] = []
     groups: list[int] = []
     entities: list[int] = []
@@ -299,41 +284,167 @@ def _routed(owners: list[int], route: Route) -> Owners:
     return tuple(terms), tuple(groups), tuple(entities)
 
 
+class _Memo(dict[str, V]):
+    """Values of ``resolve`` by key, worked out on first use (from C, by ``__getitem__``)."""
+
+    __slots__ = ("_resolve",)
+
+    def __init__(self, resolve: Callable[[str], V]) -> None:
+        super().__init__()
+        self._resolve = resolve
+
+    def __missing__(self, key: str) -> V:
+        if len(self) >= MEMO_SIZE:
+            self.clear()
+        value = self[key] = self._resolve(key)
+        return value
+
+
+# Where a word's longer phrases are looked up: the continuations that have any, and the phrases
+# already worked out for the word ids of a second word.
+FollowingSource = tuple[tuple[int, ...], dict[tuple[int, ...], list[Following]]]
+# What a word of an article starts: its one-word owners, and where its longer phrases are.
+Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], FollowingSource | None]
 # Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
 # occurrences of each group.
 Found = tuple[list[Match], defaultdict[int, list[tuple[int, int]]], list[Match]]
 
 
-def find_sorted(index: CompiledIndex, tokens: list[str]) -> Found:
-    """Every phrase occurrence in ``tokens`` (folded words), sorted into terms, groups and entities
-    as it is found: one pass, no list of raw matches to sort afterwards. The hot loop of the
-    classifier, so it is written out flat."""
-    terms: list[Match] = []
-    groups: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
-    entities: list[Match] = []
-    found = list(map(index.get, tokens))
-    count = len(tokens)
-    for position in compress(range(count), found):
-        owner_terms, owner_groups, owner_entities, following = found[position]  # type: ignore[misc]
+class Matcher:
+    """Finds the phrases of a compiled index in the words of an article."""
+
+    def __init__(self, compiled: CompiledIndex) -> None:
+        (
+            self._literal,
+            self._plain,
+            self._names,
+            self._feminine,
+            self._continuations_of,
+            self._continuations,
+            self._phrases,
+            self._routes,
+        ) = compiled
+        self._merged: dict[tuple[int, ...], Entry] = {}
+        self._word_ids: _Memo[tuple[int, ...]] = _Memo(self._word_ids_of)
+        self._entries: _Memo[Entry | None] = _Memo(self._entry_of)
+
+    def word_ids(self, token: str) -> tuple[int, ...]:
+        """The ids of the phrase words ``token`` (a folded word) is a form of, ascending."""
+        return self._word_ids[token]
+
+    def _word_ids_of(self, token: str) -> tuple[int, ...]:
+        found = list(self._literal.get(token, ()))
+        size = len(token)
+        # The endings the word may have and the proclitics it may start with: a few of each.
+        endings = [
+            (size - length, kinds)
+            for length in range(min(_LONGEST_ENDING, size - _SHORTEST_STEM) + 1)
+            if (kinds := _ENDING_KINDS.get(token[size - length :])) is not None
+        ]
+        if not endings:
+            return tuple(found)
+        plain, names, feminine = self._plain, self._names, self._feminine
+        for cut in range(min(_LONGEST_PROCLITIC, size - _SHORTEST_STEM) + 1):
+            proclitic = token[:cut]
+            if proclitic not in _PROCLITIC_SET or (cut and not _fits(proclitic, token[cut:])):
+                continue
+            for stop, (noun, name, feminine_ending) in endings:
+                if stop - cut < _SHORTEST_STEM:
+                    break
+                stem = token[cut:stop]
+                if noun and stem in plain:
+                    found.append(plain[stem])
+                if name and stem in names:
+                    found.append(names[stem])
+                if feminine_ending and stem in feminine:
+                    found.append(feminine[stem])
+        return tuple(sorted(set(found))) if len(found) > 1 else tuple(found)
+
+    def _entry_of(self, token: str) -> Entry | None:
+        word_ids = self._word_ids[token]
+        if not word_ids:
+            return None
+        continuations_of = self._continuations_of
+        if len(word_ids) == 1:
+            continuations: list[int] | tuple[int, ...] = continuations_of[word_ids[0]]
+        else:
+            continuations = sorted({c for word in word_ids for c in continuations_of[word]})
+        if not continuations:
+            return None
+        key = tuple(continuations)
+        entry = self._merged.get(key)
+        if entry is None:
+            entry = self._merged[key] = self._merge(key)
+        return entry
+
+    def _merge(self, continuations: tuple[int, ...]) -> Entry:
+        """One entry doing the work of several continuations, each owner kept once."""
+        owners: list[int] = []
+        for continuation in continuations:
+            owners.extend(owner for owner in self._continuations[continuation][0] if owner not in owners)
+        terms, groups, entities = _routed(owners, self._routes.__getitem__)
+        with_following = tuple(c for c in continuations if self._continuations[c][1])
+        return terms, groups, entities, ((with_following, {}) if with_following else None)
+
+    def _following(self, source: FollowingSource, token: str) -> list[Following]:
+        """The phrases of ``source`` whose second word ``token`` is, each once, in index order."""
+        word_ids = self._word_ids[token]
+        phrases = source[1].get(word_ids)
+        if phrases is None:
+            seen: set[int] = set()
+            phrases = source[1][word_ids] = []
+            for continuation in source[0]:
+                for second, ids in self._continuations[continuation][1]:
+                    if second not in word_ids:
+                        continue
+                    for phrase in ids:
+                        if phrase not in seen:
+                            seen.add(phrase)
+                            phrases.append(self._phrases[phrase])
+        return phrases
+
+    def find_sorted(self, tokens: list[str]) -> Found:
+        """Every phrase occurrence in ``tokens`` (folded words), sorted into terms, groups and
+        entities as it is found: one pass, no list of raw matches to sort afterwards. The hot loop
+        of the classifier, so it is written out flat."""
+        terms: list[Match] = []
+        groups: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        entities: list[Match] = []
+        found = list(map(self._entries.__getitem__, tokens))
+        word_ids = self._word_ids
+        count = len(tokens)
+        for position in compress(range(count), found):
+            owner_terms, owner_groups, owner_entities, following = found[position]  # type: ignore[misc]
+            end = position + 1
+            for owner in owner_terms:
+                terms.append((owner, position, end))
+            if owner_groups:
+                occurrence = (position, end)
+                for group in owner_groups:
+                    groups[group].append(occurrence)
+            for owner in owner_entities:
+                entities.append((owner, position, end))
+            if following is None or end == count:
+                continue
+            phrases = following[1].get(word_ids[tokens[end]])
+            if phrases is None:
+                phrases = self._following(following, tokens[end])
+            if not phrases:
+                continue
+            self._extend((terms, groups, entities), phrases, tokens, position)
+        return terms, groups, entities
+
+    def _extend(self, found: Found, phrases: list[Following], tokens: list[str], position: int) -> None:
+        """Add the ``phrases`` whose other words follow the first two at ``position``."""
+        terms, groups, entities = found
+        word_ids = self._word_ids
         end = position + 1
-        for owner in owner_terms:
-            terms.append((owner, position, end))
-        if owner_groups:
-            occurrence = (position, end)
-            for group in owner_groups:
-                groups[group].append(occurrence)
-        for owner in owner_entities:
-            entities.append((owner, position, end))
-        if following is None or end == count:
-            continue
-        phrases = following.get(tokens[end])
-        if not phrases:
-            continue
+        count = len(tokens)
         for rest, phrase_terms, phrase_groups, phrase_entities in phrases:
             stop = end + 1 + len(rest)
             if rest and (
                 stop > count
-                or not all(tokens[end + 1 + offset] in forms for offset, forms in enumerate(rest))
+                or not all(word in word_ids[tokens[end + 1 + offset]] for offset, word in enumerate(rest))
             ):
                 continue
             for owner in phrase_terms:
@@ -342,23 +453,3 @@ def find_sorted(index: CompiledIndex, tokens: list[str]) -> Found:
                 groups[group].append((position, stop))
             for owner in phrase_entities:
                 entities.append((owner, position, stop))
-    return terms, groups, entities
-
-
-def _merged(continuations: list[Continuation]) -> Continuation:
-    """One continuation doing the work of several, each owner and phrase kept once."""
-    if len(continuations) == 1:
-        return continuations[0]
-    with_following = [continuation for continuation in continuations if continuation.following]
-    merged = Continuation()
-    if len(with_following) == 1:
-        merged.following = with_following[0].following
-    for continuation in continuations:
-        merged.owners.extend(owner for owner in continuation.owners if owner not in merged.owners)
-        if merged.following is continuation.following:
-            continue
-        for form, phrases in continuation.following.items():
-            present = merged.following.setdefault(form, phrases)
-            if present is not phrases:
-                merged.following[form] = _join(present, phrases)
-    return merged
