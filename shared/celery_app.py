@@ -20,6 +20,8 @@ from shared.task_names import POLL_FEEDS, SWEEP_DELIVERIES, TASK_ROUTES
 # than any task runs (feed downloads and deliveries time out in seconds); a re-delivery of a task
 # that is still running is harmless, since every task is idempotent.
 VISIBILITY_TIMEOUT_SECONDS = 600
+# Kombu's file-system transport, writing each message atomically.
+EMBEDDED_TRANSPORT = "shared.file_broker:Transport"
 # How often the embedded broker looks for new message files.
 EMBEDDED_POLL_SECONDS = 0.05
 
@@ -56,6 +58,7 @@ def _common_config(settings: RasidSettings) -> dict[str, Any]:
         "timezone": "UTC",
     }
     if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
+        config["broker_transport"] = EMBEDDED_TRANSPORT
         config["broker_transport_options"] = _embedded_broker_options(settings)
         # The file transport has no fan-out exchange for remote control.
         config["worker_enable_remote_control"] = False
