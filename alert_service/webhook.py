@@ -7,6 +7,7 @@ followed and, like 410 and every other 4xx, fail the alert at once.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,18 +68,27 @@ def send_webhook(
     body = json.dumps(webhook_payload(content), ensure_ascii=False, separators=(",", ":"))
     # Signed at send time: receivers reject timestamps more than a few minutes off.
     headers = signed_headers(content, body, timestamp=datetime.now(UTC).replace(microsecond=0))
-    own_client = client is None
-    client = client or httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False)
+    client = client or shared_client(timeout=settings.webhook_timeout)
     try:
         response = client.post(content.target, content=body.encode("utf-8"), headers=headers)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
         raise PermanentDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
     except httpx.TransportError as error:
         raise RetryableDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
-    finally:
-        if own_client:
-            client.close()
     return check_response(response)
+
+
+def shared_client(*, timeout: float) -> httpx.Client:
+    """This process's webhook client: building one costs tens of milliseconds (its TLS context), and
+    one client keeps connections to receivers open. Keyed by process id: a pool must not cross a fork."""
+    key = (os.getpid(), timeout)
+    client = _CLIENTS.get(key)
+    if client is None:
+        client = _CLIENTS[key] = httpx.Client(timeout=timeout, follow_redirects=False)
+    return client
+
+
+_CLIENTS: dict[tuple[int, float], httpx.Client] = {}
 
 
 def check_response(response: httpx.Response) -> str:
