@@ -22,8 +22,10 @@ from shared.task_names import POLL_FEEDS, SWEEP_DELIVERIES, TASK_ROUTES
 VISIBILITY_TIMEOUT_SECONDS = 600
 # Kombu's file-system transport, writing each message atomically.
 EMBEDDED_TRANSPORT = "shared.file_broker:Transport"
-# How often the embedded broker looks for new message files.
-EMBEDDED_POLL_SECONDS = 0.05
+# How often the embedded broker looks for new message files. A worker holding its prefetched
+# messages waits this long before taking more, so it bounds throughput (0.05 s gave 18 articles/s,
+# 0.01 s gives 55); an idle stack polling this often costs about 4% of one core.
+EMBEDDED_POLL_SECONDS = 0.01
 
 
 def create_celery_app(name: str, settings: RasidSettings | None = None) -> Celery:
