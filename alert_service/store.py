@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alert_service.models import Alert, Article, ArticleEntity, Subscription, Tag, utc_now
@@ -54,7 +53,7 @@ def _store_article(session: Session, article: ArticleIngested, *, now: datetime)
         "ingested_at": article.ingested_at,
         "stored_at": now,
     }
-    return _insert_new(session, ARTICLES, values, conflict_columns=["id"]) is not None
+    return insert_ignore(session, ARTICLES, values, conflict_columns=["id"]) is not None
 
 
 def _store_tags(session: Session, article_id: str, classification: Classification) -> None:
@@ -114,23 +113,9 @@ def create_alerts(
             "dispatched_at": now,
             "created_at": now,
         }
-        alert_id = _insert_new(session, ALERTS, values, conflict_columns=["subscription_id", "article_id"])
+        alert_id = insert_ignore(session, ALERTS, values, conflict_columns=["subscription_id", "article_id"])
         if alert_id is not None:
             created.append(int(alert_id))
     if created:
         log.info("alerts.created", extra={"article_id": article_id, "alert_ids": created})
     return created
-
-
-def _insert_new(
-    session: Session, table: Table, values: dict[str, Any], *, conflict_columns: list[str]
-) -> Any | None:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <primary key>``: the new row's key, or None.
-
-    Not ``shared.db.insert_ignore``: its rowcount is -1 on PostgreSQL with psycopg, so it cannot
-    tell a conflict from an insert there; RETURNING can, on both databases.
-    """
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    key = next(iter(table.primary_key))
-    statement = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
-    return session.execute(statement.returning(key)).scalar_one_or_none()

@@ -37,7 +37,7 @@ def record_article(session: Session, article: ArticleIngested) -> bool:
         "url": article.url[:2048] if article.url else None,
         "first_seen_at": article.ingested_at,
     }
-    return insert_ignore(session, SeenArticle.__table__, values, conflict_columns=["article_id"])
+    return insert_ignore(session, SeenArticle.__table__, values, conflict_columns=["article_id"]) is not None
 
 
 def forward_if_new(session: Session, article: ArticleIngested, *, forward: Forward) -> bool:

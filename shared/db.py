@@ -84,18 +84,20 @@ def session_scope(url: str) -> Iterator[Session]:
 
 def insert_ignore(
     session: Session, table: FromClause, values: Mapping[str, Any], *, conflict_columns: list[str]
-) -> bool:
-    """``INSERT ... ON CONFLICT DO NOTHING``; True when a row was inserted.
+) -> Any | None:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <key>``: the new row's primary key, or None when
+    the row already existed.
 
     Decided by ``RETURNING``: drivers report a rowcount of -1 for a skipped conflicting insert.
     """
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
     statement = (
         module.insert(table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(*table.primary_key.columns)
+        .returning(key)
     )
-    return session.execute(statement).first() is not None
+    return session.execute(statement).scalar_one_or_none()
