@@ -19,8 +19,8 @@ from alert_service.settings import alert_settings
 from alert_service.store import store_classified as store
 from shared.celery_app import create_celery_app, send_message
 from shared.db import session_scope
-from shared.messages import ArticleClassified, DeliveryRequested
-from shared.task_names import DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
+from shared.messages import ArticleClassified, ArticleStored, DeliveryRequested
+from shared.task_names import CONFIRM_STORED, DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ def store_classified(payload: dict[str, Any]) -> None:
     message = ArticleClassified.from_payload(payload)
     with session_scope(alert_settings().resolved_database_url) as session:
         alert_ids = store(session, message)
+    send_message(app, CONFIRM_STORED, ArticleStored(article_id=message.article.article_id))
     _send_deliveries(alert_ids)
 
 

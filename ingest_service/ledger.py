@@ -2,15 +2,19 @@
 
 Order, so that a crash never drops an article: check seen → hand on → record. A crash between the
 last two means a re-run hands the article on again, which is harmless: downstream is idempotent by
-``article_id``.
+``article_id``. The ledger keeps each article's message until the alert service confirms it stored
+the article; one never confirmed (its message lost on the way, a worker killed holding it) is handed
+on again by :func:`take_unconfirmed`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from ingest_service.models import SeenArticle
@@ -36,6 +40,8 @@ def record_article(session: Session, article: ArticleIngested) -> bool:
         "source_kind": article.source_kind,
         "url": article.url[:2048] if article.url else None,
         "first_seen_at": article.ingested_at,
+        "payload": article.to_payload(),
+        "forwarded_at": article.ingested_at,
     }
     return insert_ignore(session, SeenArticle.__table__, values, conflict_columns=["article_id"]) is not None
 
@@ -52,3 +58,34 @@ def forward_if_new(session: Session, article: ArticleIngested, *, forward: Forwa
         extra={"article_id": article.article_id, "source_kind": article.source_kind},
     )
     return True
+
+
+def confirm_stored(session: Session, article_id: str, *, now: datetime) -> bool:
+    """Record that the alert service stored the article; its kept message is dropped."""
+    statement = (
+        update(SeenArticle)
+        .where(SeenArticle.article_id == article_id, SeenArticle.confirmed_at.is_(None))
+        .values(confirmed_at=now, payload=None)
+    )
+    return bool(cast(CursorResult[Any], session.execute(statement)).rowcount)
+
+
+def take_unconfirmed(
+    session: Session, *, now: datetime, older_than: timedelta, limit: int
+) -> list[ArticleIngested]:
+    """Articles handed on before ``now - older_than`` and never confirmed, marked as sent again."""
+    statement = (
+        select(SeenArticle)
+        .where(
+            SeenArticle.confirmed_at.is_(None),
+            SeenArticle.payload.is_not(None),
+            SeenArticle.forwarded_at < now - older_than,
+        )
+        .order_by(SeenArticle.forwarded_at)
+        .limit(limit)
+    )
+    articles = []
+    for seen in session.scalars(statement):
+        seen.forwarded_at, seen.sends = now, seen.sends + 1
+        articles.append(ArticleIngested.from_payload(seen.payload))
+    return articles

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import make_metadata
@@ -48,6 +59,11 @@ class SeenArticle(Base):
     source_kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(String(2048))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Until the alert service confirms it stored the article, the message is kept to be sent again.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    sends: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Feed(Base):

@@ -28,6 +28,9 @@ class IngestSettings(RasidSettings):
     )
     max_file_bytes: int = Field(default=5 * MEGABYTE, gt=0, description="Larger dropped files are rejected.")
     feed_timeout: float = Field(default=15.0, gt=0, description="Seconds allowed for one feed download.")
+    resend_after_seconds: float = Field(
+        default=300.0, gt=0, description="An article handed on but not stored after this long is sent again."
+    )
     feed_max_bytes: int = Field(default=5 * MEGABYTE, gt=0, description="Larger feed responses fail.")
 
     @property

@@ -7,6 +7,7 @@ message (it will never validate) and a failing feed (recorded on the feed; the n
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
@@ -14,16 +15,26 @@ from sqlalchemy.exc import OperationalError as DatabaseError
 
 from ingest_service.feeds import active_feed_ids, make_client, poll_feed
 from ingest_service.files import ingest_file
+from ingest_service.ledger import confirm_stored, take_unconfirmed
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import ingest_settings
 from shared.celery_app import create_celery_app, send_message
 from shared.db import session_scope
-from shared.messages import ArticleIngested
-from shared.task_names import CLASSIFY_ARTICLE, INGEST_FILE, POLL_FEED, POLL_FEEDS
+from shared.messages import ArticleIngested, ArticleStored
+from shared.task_names import (
+    CLASSIFY_ARTICLE,
+    CONFIRM_STORED,
+    INGEST_FILE,
+    POLL_FEED,
+    POLL_FEEDS,
+    RESEND_UNCONFIRMED,
+)
 
 log = logging.getLogger(__name__)
 
 app = create_celery_app("ingest")
+# Most articles one resend sweep hands on again.
+RESEND_BATCH = 500
 RETRY_OPTIONS: dict[str, Any] = {
     "autoretry_for": (DatabaseError, BrokerError),
     "retry_backoff": True,
@@ -73,3 +84,28 @@ def poll_feed_task(payload: dict[str, Any]) -> None:
         poll_feed(
             session, due.feed_id, client=client, forward=send_article, max_bytes=settings.feed_max_bytes
         )
+
+
+@app.task(name=CONFIRM_STORED, **RETRY_OPTIONS)
+def confirm_stored_task(payload: dict[str, Any]) -> None:
+    """The alert service stored an article: stop keeping it for a resend. Safe to run twice."""
+    stored = ArticleStored.from_payload(payload)
+    with session_scope(ingest_settings().resolved_database_url) as session:
+        confirm_stored(session, stored.article_id, now=datetime.now(UTC))
+
+
+@app.task(name=RESEND_UNCONFIRMED, **RETRY_OPTIONS)
+def resend_unconfirmed_task() -> None:
+    """Hand on again the articles never confirmed as stored: their message was lost on the way."""
+    settings = ingest_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        articles = take_unconfirmed(
+            session,
+            now=datetime.now(UTC),
+            older_than=timedelta(seconds=settings.resend_after_seconds),
+            limit=RESEND_BATCH,
+        )
+        for article in articles:
+            send_article(article)
+    if articles:
+        log.warning("ingest.articles_resent", extra={"article_ids": [a.article_id for a in articles]})

@@ -14,7 +14,7 @@ from celery import Celery
 
 from shared.messages import Message
 from shared.settings import EMBEDDED_BROKER_URL, RasidSettings, base_settings
-from shared.task_names import POLL_FEEDS, SWEEP_DELIVERIES, TASK_ROUTES
+from shared.task_names import POLL_FEEDS, RESEND_UNCONFIRMED, SWEEP_DELIVERIES, TASK_ROUTES
 
 # Redis re-delivers a message not acknowledged within this time (a worker died holding it). Longer
 # than any task runs (feed downloads and deliveries time out in seconds); a re-delivery of a task
@@ -87,12 +87,11 @@ def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
 
 
 def _beat_schedule() -> dict[str, dict[str, Any]]:
-    from shared.schedule import delivery_sweep_seconds, feed_poll_seconds
+    from shared.schedule import delivery_sweep_seconds, feed_poll_seconds, resend_sweep_seconds
 
-    return {
-        "poll-feeds": {"task": POLL_FEEDS, "schedule": timedelta(seconds=feed_poll_seconds())},
-        "sweep-deliveries": {
-            "task": SWEEP_DELIVERIES,
-            "schedule": timedelta(seconds=delivery_sweep_seconds()),
-        },
+    every = {
+        POLL_FEEDS: feed_poll_seconds(),
+        SWEEP_DELIVERIES: delivery_sweep_seconds(),
+        RESEND_UNCONFIRMED: resend_sweep_seconds(),
     }
+    return {name: {"task": name, "schedule": timedelta(seconds=seconds)} for name, seconds in every.items()}

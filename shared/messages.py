@@ -114,6 +114,14 @@ class ArticleClassified(Message):
         return f"ArticleClassified(article_id={self.article.article_id!r}, tags={tags!r})"
 
 
+class ArticleStored(Message):
+    """The alert service has stored an article: the ingest service may stop re-sending it."""
+
+    summary_fields = ("article_id",)
+
+    article_id: Annotated[str, Field(min_length=16, max_length=64)]
+
+
 class DeliveryRequested(Message):
     """Deliver (or retry) one alert."""
 

@@ -16,6 +16,9 @@ class ScheduleSettings(RasidSettings):
     delivery_sweep_seconds: float = Field(
         default=5.0, gt=0, description="How often due retries and stalled deliveries are picked up."
     )
+    resend_sweep_seconds: float = Field(
+        default=60.0, gt=0, description="How often articles handed on but never stored are looked for."
+    )
 
 
 @cache
@@ -29,3 +32,7 @@ def feed_poll_seconds() -> float:
 
 def delivery_sweep_seconds() -> float:
     return _settings().delivery_sweep_seconds
+
+
+def resend_sweep_seconds() -> float:
+    return _settings().resend_sweep_seconds

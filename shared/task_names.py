@@ -11,6 +11,8 @@ DELIVER_QUEUE: Final = "deliver"
 INGEST_FILE: Final = "ingest.ingest_file"
 POLL_FEEDS: Final = "ingest.poll_feeds"
 POLL_FEED: Final = "ingest.poll_feed"
+CONFIRM_STORED: Final = "ingest.confirm_stored"
+RESEND_UNCONFIRMED: Final = "ingest.resend_unconfirmed"
 # classifier_service
 CLASSIFY_ARTICLE: Final = "classifier.classify_article"
 # alert_service

@@ -19,8 +19,8 @@ from alert_service import tasks
 from alert_service.models import Alert
 from alert_service.settings import alert_settings
 from shared.db import session_scope
-from shared.messages import DeliveryRequested
-from shared.task_names import DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
+from shared.messages import ArticleStored, DeliveryRequested
+from shared.task_names import CONFIRM_STORED, DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
 
 
 @pytest.fixture
@@ -44,11 +44,15 @@ def test_store_task_requests_delivery_of_each_new_alert_once(
 ) -> None:
     add_subscription(database_url, "email", "a@example.org", ["strikes"])
     add_subscription(database_url, "email", "b@example.org", ["withdrawal"])
-    payload = make_message().to_payload()
-    tasks.store_classified(payload)
-    tasks.store_classified(payload)
-    assert [name for name, _ in sent] == [DELIVER_ALERT, DELIVER_ALERT]
-    ids = [DeliveryRequested.from_payload(kwargs["payload"]).alert_id for _, kwargs in sent]
+    message = make_message()
+    tasks.store_classified(message.to_payload())
+    tasks.store_classified(message.to_payload())
+    deliveries = [kwargs for name, kwargs in sent if name == DELIVER_ALERT]
+    confirmations = [kwargs for name, kwargs in sent if name == CONFIRM_STORED]
+    assert len(deliveries) == 2
+    stored = ArticleStored(article_id=message.article.article_id).to_payload()
+    assert confirmations == [{"payload": stored}] * 2, "the ingest service hears of it each time"
+    ids = [DeliveryRequested.from_payload(kwargs["payload"]).alert_id for kwargs in deliveries]
     assert [alert(database_url, alert_id).status for alert_id in ids] == ["pending", "pending"]
 
 

@@ -113,6 +113,8 @@ def stack_env(
             "RASID_LOG_LEVEL": "INFO",
             "RASID_DELIVERY_SWEEP_SECONDS": "1",
             "RASID_RETRY_BASE_SECONDS": "0.5",
+            "RASID_RESEND_AFTER_SECONDS": "5",
+            "RASID_RESEND_SWEEP_SECONDS": "1",
             "PYTHONUNBUFFERED": "1",
             **(extra or {}),
         }

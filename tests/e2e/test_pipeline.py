@@ -210,6 +210,25 @@ def test_an_article_waits_for_a_crashed_worker(
     assert len(receiver.received("/hook")) == 1
 
 
+def test_a_lost_message_is_handed_on_again(
+    compose_services: Stack, peers: tuple[SmtpSink, WebhookReceiver], redis_broker: str
+) -> None:
+    """The message to the classifier vanishes from the broker: the ingest service, never told the
+    article was stored, hands it on again, and the subscriber gets one alert."""
+    stack, receiver = compose_services, peers[1]
+    subscribe(stack, "webhook", receiver.url("/hook"))
+    stack.kill("classify-worker")
+    drop(stack, "coalition.txt", SEED.read_bytes())
+    wait_for(lambda: ledger_rows(stack), timeout=120, what="the file in the ledger")
+    broker = redis.Redis.from_url(redis_broker)
+    lost = list(broker.scan_iter("classify*"))
+    assert lost and broker.delete(*lost), "the message was waiting in the classify queue"
+    stack.start("classify-worker-restarted", compose_commands()["classify-worker"])
+    wait_for(lambda: receiver.received("/hook"), timeout=120, what="the webhook")
+    time.sleep(QUIET_SECONDS)
+    assert len(receiver.received("/hook")) == 1
+
+
 def test_embedded_defaults_sqlite_and_file_broker(
     embedded_services: Stack, peers: tuple[SmtpSink, WebhookReceiver]
 ) -> None:

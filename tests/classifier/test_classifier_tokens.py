@@ -1,0 +1,32 @@
+"""The fast tokenizer finds exactly the tokens of the token pattern, whatever the text holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier_service.classifier import _TOKEN, FieldWords, split_tokens
+
+TEXTS = [
+    "",
+    "   ",
+    "قال الوزير، إن الهجوم وقع. ثم انسحب!",
+    "سطر أول\nسطر ثان\n\nسطر (ثالث) - 3.5 مليون؟",
+    'قال: "لا"؛ وأضاف/ربما,لا',
+    "snake_case و #وسم و 50% و «اقتباس» — شرطة",
+    "tab\there\r\nand\u2028sep\u0301",
+    "...!!؟؟\n\n",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_split_tokens_equals_the_token_pattern(text: str) -> None:
+    assert split_tokens(text) == _TOKEN.findall(text)
+
+
+@pytest.mark.parametrize("text", [text for text in TEXTS if _TOKEN.findall(text)])
+def test_character_span_equals_the_token_pattern(text: str) -> None:
+    words = FieldWords.read("text", text)
+    spans = [match.span() for match in _TOKEN.finditer(words.normalized.text)]
+    for start in range(len(spans)):
+        for end in range(start + 1, len(spans) + 1):
+            assert words.character_span(start, end) == (spans[start][0], spans[end - 1][1])

@@ -1,0 +1,64 @@
+"""The article ledger keeps each message until the alert service confirms it stored the article,
+and hands on again what was never confirmed (real SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ingest_service.ledger import confirm_stored, forward_if_new, take_unconfirmed
+from shared.db import session_scope
+from shared.messages import ArticleIngested, content_id
+
+from .conftest import Forwarded
+
+HANDED_ON = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+WAIT = timedelta(minutes=5)
+
+
+def article(title: str) -> ArticleIngested:
+    text = "أعلنت وزارة الدفاع سحب القوات من القاعدة خلال الأشهر المقبلة."
+    return ArticleIngested(
+        article_id=content_id(title, text),
+        title=title,
+        text=text,
+        source="inbox/a.txt",
+        source_kind="file",
+        ingested_at=HANDED_ON,
+    )
+
+
+def hand_on(database_url: str, *articles: ArticleIngested) -> None:
+    with session_scope(database_url) as session:
+        for item in articles:
+            assert forward_if_new(session, item, forward=Forwarded())
+
+
+def unconfirmed_at(database_url: str, now: datetime) -> list[str]:
+    with session_scope(database_url) as session:
+        return [item.article_id for item in take_unconfirmed(session, now=now, older_than=WAIT, limit=10)]
+
+
+def test_an_unconfirmed_article_is_handed_on_again_after_the_wait(database_url: str) -> None:
+    lost = article("انسحاب القوات")
+    hand_on(database_url, lost)
+    assert unconfirmed_at(database_url, HANDED_ON + WAIT / 2) == []
+    assert unconfirmed_at(database_url, HANDED_ON + WAIT * 2) == [lost.article_id]
+    # Handed on again just now: not again before another wait.
+    assert unconfirmed_at(database_url, HANDED_ON + WAIT * 2 + WAIT / 2) == []
+
+
+def test_a_confirmed_article_is_never_handed_on_again(database_url: str) -> None:
+    stored, lost = article("انسحاب القوات"), article("تدريب القوات")
+    hand_on(database_url, stored, lost)
+    with session_scope(database_url) as session:
+        assert confirm_stored(session, stored.article_id, now=HANDED_ON + WAIT / 2)
+        assert not confirm_stored(session, stored.article_id, now=HANDED_ON + WAIT), "safe to run twice"
+    assert unconfirmed_at(database_url, HANDED_ON + WAIT * 3) == [lost.article_id]
+
+
+def test_the_message_handed_on_again_is_the_original(database_url: str) -> None:
+    lost = article("ضربات جوية")
+    hand_on(database_url, lost)
+    with session_scope(database_url) as session:
+        (again,) = take_unconfirmed(session, now=HANDED_ON + WAIT * 2, older_than=WAIT, limit=10)
+    assert again == lost
