@@ -38,6 +38,10 @@ from shared.messages import Classification, Entity, Evidence
 FieldName = Literal["title", "text"]
 _SENTENCE_ENDS = frozenset(".!?؟\n")
 _TOKEN = re.compile(r"\w+|[.!?؟\n]")
+# Punctuation that only separates words, and the sentence ends other than line breaks. Replacing
+# them (a fast C scan each) lets ``str.split`` find the same tokens as ``_TOKEN``, much faster.
+_SEPARATORS = ("،", '"', "-", ":", "(", ")", "/", "؛", ",")
+_MARKS = (".", "!", "?", "؟")
 _SCORE_DIGITS = 4
 
 
@@ -74,7 +78,7 @@ class FieldWords:
     def read(cls, name: FieldName, text: str) -> FieldWords:
         """Normalize and split ``text``."""
         normalized = normalize(text)
-        return cls(name, normalized, _TOKEN.findall(normalized.text))
+        return cls(name, normalized, split_tokens(normalized.text))
 
     @property
     def sentence_ends(self) -> list[int]:
@@ -98,9 +102,19 @@ class FieldWords:
         return first, end
 
     def character_span(self, start: int, end: int) -> tuple[int, int]:
-        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept)."""
-        matches = list(islice(_TOKEN.finditer(self.normalized.text), start, end))
-        return matches[0].start(), matches[-1].end()
+        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept).
+
+        Only characters that are in no token lie between tokens, so each token is found by
+        searching for it from the end of the one before.
+        """
+        find = self.normalized.text.find
+        position = 0
+        for token in islice(self.tokens, start):
+            position = find(token, position) + len(token)
+        first = position = find(self.tokens[start], position)
+        for token in islice(self.tokens, start, end):
+            position = find(token, position) + len(token)
+        return first, position
 
     def sentence_span(self, position: int) -> tuple[int, int]:
         """Normalized character span of the sentence holding character ``position``, between its
@@ -111,6 +125,30 @@ class FieldWords:
             (found for mark in _SENTENCE_ENDS if (found := text.find(mark, position)) >= 0), default=len(text)
         )
         return before, after
+
+
+def split_tokens(text: str) -> list[str]:
+    """The tokens of (normalized) ``text``: ``_TOKEN.findall(text)``, by ``str.split`` when the text
+    has no character other than word characters, spaces, line breaks and common punctuation."""
+    spaced = text
+    for separator in _SEPARATORS:
+        if separator in spaced:
+            spaced = spaced.replace(separator, " ")
+    bare = spaced
+    for mark in _MARKS:
+        if mark in spaced:
+            spaced = spaced.replace(mark, f" {mark} ")
+            bare = bare.replace(mark, " ")
+    if not bare.replace(" ", "").replace("\n", "").isalnum():
+        return _TOKEN.findall(text)
+    if "\n" not in spaced:
+        return spaced.split()
+    tokens: list[str] = []
+    for line in spaced.split("\n"):
+        tokens += line.split()
+        tokens.append("\n")
+    tokens.pop()
+    return tokens
 
 
 @dataclass(slots=True)
@@ -288,19 +326,25 @@ class Classifier:
 
     def _counts(self, term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
         groups = found.groups
+        # Only the groups present in the field are looked at; a term whose conditions are all
+        # absent is decided without finding its sentence.
+        exclusions = [group for group in term.exclude if group in groups] if term.exclude else None
+        topic_exclusions = [group for group in term.topic_exclude if group in groups]
+        contexts = [group for group in term.context if group in groups] if term.context else None
+        if contexts == []:
+            return False
+        if not exclusions and not topic_exclusions and contexts is None:
+            return True
         sentence = found.words.sentence_around(match[1])
-        # Only the groups present in the field are looked at (intersections run in C).
-        for group in term.exclude.intersection(groups):
+        for group in exclusions or ():
             if _near(groups[group], match, sentence, term.exclude_window):
                 return False
-        for group in term.topic_exclude.intersection(groups):
+        for group in topic_exclusions:
             if _near(groups[group], match, sentence, term.topic_window):
                 return False
-        if not term.context:
+        if contexts is None:
             return True
-        return any(
-            _near(groups[group], match, sentence, term.window) for group in term.context.intersection(groups)
-        )
+        return any(_near(groups[group], match, sentence, term.window) for group in contexts)
 
     def _entities(self, fields: list[FieldMatches]) -> tuple[Entity, ...]:
         counts: dict[int, int] = defaultdict(int)
