@@ -93,6 +93,11 @@ def main() -> None:
             "RASID_SMTP_HOST": sink.host,
             "RASID_SMTP_PORT": str(sink.port),
             "RASID_LOG_LEVEL": "WARNING",
+            # The product's defaults, not the short waits the tests use.
+            "RASID_RESEND_AFTER_SECONDS": "300",
+            "RASID_RESEND_SWEEP_SECONDS": "60",
+            "RASID_DELIVERY_SWEEP_SECONDS": "5",
+            "RASID_RETRY_BASE_SECONDS": "2",
         }
         if options.database == "postgresql":
             name = f"rasid_bench_{uuid.uuid4().hex[:8]}"

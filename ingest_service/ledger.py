@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -73,7 +73,11 @@ def confirm_stored(session: Session, article_id: str, *, now: datetime) -> bool:
 def take_unconfirmed(
     session: Session, *, now: datetime, older_than: timedelta, limit: int
 ) -> list[ArticleIngested]:
-    """Articles handed on before ``now - older_than`` and never confirmed, marked as sent again."""
+    """Articles never confirmed as stored, handed on long enough ago, marked as sent again.
+
+    The wait doubles with each send, so a long backlog (articles slow to be stored, not lost) is
+    not flooded with copies.
+    """
     statement = (
         select(SeenArticle)
         .where(
@@ -86,6 +90,14 @@ def take_unconfirmed(
     )
     articles = []
     for seen in session.scalars(statement):
+        if _as_utc(seen.forwarded_at) > now - older_than * 2 ** (seen.sends - 1):
+            continue
         seen.forwarded_at, seen.sends = now, seen.sends + 1
         articles.append(ArticleIngested.from_payload(seen.payload))
     return articles
+
+
+def _as_utc(moment: datetime | None) -> datetime:
+    # SQLite hands back naive datetimes; every time stored here is UTC.
+    assert moment is not None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -42,9 +42,14 @@ def test_an_unconfirmed_article_is_handed_on_again_after_the_wait(database_url: 
     lost = article("انسحاب القوات")
     hand_on(database_url, lost)
     assert unconfirmed_at(database_url, HANDED_ON + WAIT / 2) == []
-    assert unconfirmed_at(database_url, HANDED_ON + WAIT * 2) == [lost.article_id]
-    # Handed on again just now: not again before another wait.
-    assert unconfirmed_at(database_url, HANDED_ON + WAIT * 2 + WAIT / 2) == []
+    second = HANDED_ON + WAIT * 2
+    assert unconfirmed_at(database_url, second) == [lost.article_id]
+    # The wait doubles with each send: a backlog is not flooded with copies.
+    assert unconfirmed_at(database_url, second + WAIT * 1.5) == []
+    assert unconfirmed_at(database_url, second + WAIT * 2.5) == [lost.article_id]
+    third = second + WAIT * 2.5
+    assert unconfirmed_at(database_url, third + WAIT * 3.5) == []
+    assert unconfirmed_at(database_url, third + WAIT * 4.5) == [lost.article_id]
 
 
 def test_a_confirmed_article_is_never_handed_on_again(database_url: str) -> None:
