@@ -166,6 +166,3 @@ def alerts_list(limit: int, status: str | None) -> None:
     for row in rows:
         head = f"{row.id:>5} {row.subscription_id:>4}  {row.article_id[:16]:<16}"
         click.echo(f"{head}  {row.status:<9} {row.attempts:>5}  {(row.last_error or '')[:60]}".rstrip())
-
-
-COMMANDS: list[click.Command] = [subscribe_group, subscriptions_group, articles_group, alerts_group]

@@ -1,4 +1,4 @@
-"""Command line of the classifier service, plugged into ``rasid`` through ``COMMANDS``.
+"""Command line of the classifier service, plugged into ``rasid`` through entry points.
 
 ``rasid classify`` tags files or JSON lines (one JSON line out per article, flushed, so it works as
 a filter), or with ``--evaluate`` scores a labeled file. ``rasid bench classify`` measures speed and
@@ -98,6 +98,3 @@ def _print_evaluation(classifier: Classifier, labeled: IO[str]) -> None:
     report = evaluate(classifier, read_labeled(labeled, topics=classifier.topics))
     for line in report.lines():
         click.echo(line)
-
-
-COMMANDS: list[click.Command] = [classify_command, bench_group]

@@ -136,6 +136,3 @@ def _session() -> Iterator[Session]:
             yield session
     except IngestError as error:
         raise click.ClickException(str(error)) from error
-
-
-COMMANDS: list[click.Command] = [watch, feeds, files]

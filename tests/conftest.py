@@ -7,8 +7,11 @@ that need it, with the reason.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,16 +33,14 @@ def _unavailable(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def classifier_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Tests keep the compiled classifier index in a folder of their own, not the user's cache."""
-    previous = os.environ.get("RASID_CACHE_DIR")
-    os.environ["RASID_CACHE_DIR"] = str(tmp_path_factory.mktemp("classifier-cache"))
-    yield
-    if previous is None:
-        del os.environ["RASID_CACHE_DIR"]
-    else:
-        os.environ["RASID_CACHE_DIR"] = previous
+def pytest_configure(config: pytest.Config) -> None:
+    """Before anything is imported or collected: tests keep the compiled classifier index and the
+    embedded data (a command that sends a task writes to the file broker) in a folder of their own,
+    not in the user's cache or the working tree."""
+    folder = Path(tempfile.mkdtemp(prefix="rasid-tests-"))
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    os.environ["RASID_CACHE_DIR"] = str(folder / "classifier-cache")
+    os.environ["RASID_DATA_DIR"] = str(folder / "data")
 
 
 @pytest.fixture(scope="session")

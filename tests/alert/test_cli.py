@@ -6,22 +6,12 @@ import base64
 import re
 from pathlib import Path
 
-import click
 import pytest
 from alert_helpers import add_subscription, store
 from click.testing import CliRunner, Result
 from conftest import MessageFactory
 
-from alert_service.cli import COMMANDS
-
-
-@click.group()
-def rasid() -> None:
-    """Stand-in for the shared root group."""
-
-
-for command in COMMANDS:
-    rasid.add_command(command)
+from shared.cli import cli as rasid
 
 
 def run(url: str, *args: str) -> Result:

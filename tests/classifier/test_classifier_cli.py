@@ -8,24 +8,21 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from classifier_service.cli import COMMANDS
+from classifier_service.cli import bench_group, classify_command
+from shared.cli import cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
 
 
 def _rasid() -> click.Group:
-    group = click.Group("rasid")
-    for command in COMMANDS:
-        group.add_command(command)
-    return group
+    return cli
 
 
-def test_commands_are_a_classify_command_and_a_bench_group() -> None:
-    names = {command.name: command for command in COMMANDS}
-    assert set(names) == {"classify", "bench"}
-    bench = names["bench"]
-    assert isinstance(bench, click.Group)
-    assert "classify" in bench.commands
+def test_rasid_has_a_classify_command_and_a_bench_group() -> None:
+    context = click.Context(cli)
+    assert cli.get_command(context, "classify") is classify_command
+    assert cli.get_command(context, "bench") is bench_group
+    assert "classify" in bench_group.commands
 
 
 def test_evaluate_prints_scores_and_mistakes() -> None:
