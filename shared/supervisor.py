@@ -49,7 +49,7 @@ class Child:
     def start(self) -> None:
         # A session of its own: Ctrl-C reaches the supervisor only, which then stops children in order.
         command = [sys.executable, "-m", "shared", *self.args]
-        self.process = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads here
+        self.process = subprocess.Popen(command, start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509 - no threads here
         log.info("child.started", extra={"child": self.name, "pid": self.process.pid})
 
     def check(self, now: float) -> None:
@@ -81,7 +81,7 @@ class Child:
             self.process.wait()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: ask Linux to send SIGTERM if the supervisor dies, even by SIGKILL,
     so that no worker outlives ``rasid run``."""
     if sys.platform == "linux":

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from shared.supervisor import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 RASID = [sys.executable, "-m", "shared"]
@@ -55,7 +57,12 @@ class Stack:
     def start(self, name: str, args: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
-            [*RASID, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [*RASID, *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - a killed test run leaves no workers behind
         )
 
     def alive(self) -> dict[str, bool]:
