@@ -75,11 +75,12 @@ def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds
         .values(
             status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=Alert.attempts + 1
         )
+        .returning(Alert.attempts)
         .execution_options(synchronize_session=False)
     )
-    if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
+    attempt = session.execute(statement).scalar_one_or_none()
+    if attempt is None:
         return None
-    attempt = session.execute(select(Alert.attempts).where(Alert.id == alert_id)).scalar_one()
     _close_abandoned_attempts(session, alert_id, now=now)
     session.add(DeliveryAttempt(alert_id=alert_id, attempt=attempt, started_at=now))
     session.flush()
