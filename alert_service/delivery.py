@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from alert_service.content import AlertContent, load_content
 from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.mail import send_email
-from alert_service.models import Alert, DeliveryAttempt, Subscription, utc_now
+from alert_service.models import Alert, DeliveryAttempt, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
-from shared.db import session_scope
+from shared.db import session_scope, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -1,61 +1,33 @@
 """Tables the alert service owns: stored articles with their tags and entities, subscriptions,
 alerts (one per subscription and article) and the attempts made to deliver them.
 
-Timestamps are timezone-aware UTC in Python on both PostgreSQL and SQLite.
+Timestamps are :class:`shared.db.UTCDateTime`: aware UTC in Python on PostgreSQL and SQLite.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.db import make_metadata
+from shared.db import UTCDateTime, make_metadata
 
 CHANNELS = ("email", "webhook")
 STATUSES = ("pending", "sending", "delivered", "failed")
 OUTCOMES = ("delivered", "retry", "failed")
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always aware UTC in Python; SQLite stores it naive, in UTC."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
