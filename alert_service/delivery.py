@@ -3,7 +3,7 @@
 An alert is claimed before it is sent: one conditional UPDATE moves it from 'pending' (and due) to
 'sending' with a lease, and the claim is committed before anything leaves the process. Only the
 worker holding the claim sends; a claim whose lease expired belongs to a worker that died mid-send
-and may be taken again. Each claim counts an attempt and writes a ``delivery_attempts`` row; the
+and may be taken again. Each claim counts an attempt and writes a :class:`DeliveryAttempt` row; the
 outcome is recorded only while the claim is still ours (the attempt number fences it).
 
 Retries are rows, not Celery retries: a retryable failure puts the alert back to 'pending' with a
