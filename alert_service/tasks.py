@@ -14,11 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from alert_service.delivery import deliver_alert as deliver
 from alert_service.delivery import dispatch_due
-from alert_service.models import utc_now
 from alert_service.settings import alert_settings
 from alert_service.store import store_classified as store
 from shared.celery_app import create_celery_app, send_message
-from shared.db import session_scope
+from shared.db import session_scope, utc_now
 from shared.messages import ArticleClassified, ArticleStored, DeliveryRequested
 from shared.task_names import CONFIRM_STORED, DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
 

@@ -69,7 +69,7 @@ def measure_burst(stack: Stack, database_url: str, count: int) -> float:
 
     def stored() -> int:
         with engine.connect() as connection:
-            return int(connection.execute(text("SELECT count(*) FROM articles")).scalar_one())
+            return int(connection.execute(text("SELECT count(*) FROM alert_articles")).scalar_one())
 
     baseline = stored()
     started = time.monotonic()

@@ -29,6 +29,7 @@ from ingest_service.errors import (
 )
 from ingest_service.ledger import Forward, forward_if_new
 from ingest_service.models import Feed
+from shared.db import utc_now
 from shared.messages import ArticleIngested, content_id
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def add_feed(session: Session, url: str) -> Feed:
         raise FeedError(f"not an http(s) URL: {url!r}")
     feed = session.execute(select(Feed).where(Feed.url == url)).scalar_one_or_none()
     if feed is None:
-        feed = Feed(url=url, added_at=datetime.now(UTC), error_count=0, active=True)
+        feed = Feed(url=url, added_at=utc_now(), error_count=0, active=True)
         session.add(feed)
     feed.active = True
     session.flush()
@@ -138,7 +139,7 @@ def parse_feed(
         problem = parsed.get("bozo_exception")
         raise FeedParseError(f"not an RSS or Atom feed ({problem or 'no entries and no title'})")
     title = strip_html(parsed.feed.get("title", "")) or None
-    now = datetime.now(UTC)
+    now = utc_now()
     articles = [
         entry_to_article(entry, source=title or fallback_title, ingested_at=now) for entry in parsed.entries
     ]
@@ -170,7 +171,7 @@ def poll_feed(
     feed = session.get(Feed, feed_id)
     if feed is None or not feed.active:
         return PollOutcome(feed_id=feed_id, error="feed removed or inactive")
-    feed.last_polled_at = datetime.now(UTC)
+    feed.last_polled_at = utc_now()
     try:
         fetched = fetch_feed(
             client, feed.url, etag=feed.etag, last_modified=feed.last_modified, max_bytes=max_bytes

@@ -7,7 +7,7 @@ message (it will never validate) and a failing feed (recorded on the feed; the n
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
@@ -19,7 +19,7 @@ from ingest_service.ledger import confirm_stored, take_unconfirmed
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import ingest_settings
 from shared.celery_app import create_celery_app, send_message
-from shared.db import session_scope
+from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested, ArticleStored
 from shared.task_names import (
     CLASSIFY_ARTICLE,
@@ -91,7 +91,7 @@ def confirm_stored_task(payload: dict[str, Any]) -> None:
     """The alert service stored an article: stop keeping it for a resend. Safe to run twice."""
     stored = ArticleStored.from_payload(payload)
     with session_scope(ingest_settings().resolved_database_url) as session:
-        confirm_stored(session, stored.article_id, now=datetime.now(UTC))
+        confirm_stored(session, stored.article_id, now=utc_now())
 
 
 @app.task(name=RESEND_UNCONFIRMED, **RETRY_OPTIONS)
@@ -101,7 +101,7 @@ def resend_unconfirmed_task() -> None:
     with session_scope(settings.resolved_database_url) as session:
         articles = take_unconfirmed(
             session,
-            now=datetime.now(UTC),
+            now=utc_now(),
             older_than=timedelta(seconds=settings.resend_after_seconds),
             limit=RESEND_BATCH,
         )
