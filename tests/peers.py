@@ -123,6 +123,8 @@ class Reply:
 
 
 Route = Callable[[Request], Reply]
+"""How a path answers: it reads the request (its headers, say) and returns the reply. The functions
+below build the routes tests need."""
 
 
 def answer(status: int = 200, body: bytes = b"", *, content_type: str | None = None) -> Route:
@@ -145,6 +147,7 @@ NOT_FOUND = error(404)
 
 
 def redirect(location: str, *, status: int = 302) -> Route:
+    """A redirect to ``location``, with no body."""
     return lambda _request: Reply(status, {"Location": location})
 
 
@@ -211,17 +214,17 @@ class HttpPeer:
         with self._lock:
             self._routes[path] = route
 
-    def script(self, path: str, *replies: Route) -> None:
-        """Answer the next requests to ``path`` with ``replies``, one each, in order."""
+    def script(self, path: str, *answers: Route) -> None:
+        """Answer the next requests to ``path`` with ``answers``, one each, in order."""
         with self._lock:
-            self._scripts.setdefault(path, []).extend(replies)
+            self._scripts.setdefault(path, []).extend(answers)
 
     def received(self, path: str | None = None) -> list[Request]:
         """The requests so far, oldest first; only those to ``path`` if given."""
         with self._lock:
             return [request for request in self._requests if path is None or request.path == path]
 
-    def answer(self, request: Request) -> Reply:
+    def reply_to(self, request: Request) -> Reply:
         """Pick the reply to ``request`` and record the request with its status."""
         with self._lock:
             script = self._scripts.get(request.path)
@@ -253,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, _query = self.path.partition("?")
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {key.lower(): value for key, value in self.headers.items()}
-        reply = self.server.peer.answer(Request(self.command, path, headers, body, time.monotonic()))
+        reply = self.server.peer.reply_to(Request(self.command, path, headers, body, time.monotonic()))
         try:
             self._send(reply)
         except (BrokenPipeError, ConnectionResetError):
