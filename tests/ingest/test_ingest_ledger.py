@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ingest_service.ledger import confirm_stored, forward_if_new, take_unconfirmed
 from shared.db import session_scope
 from shared.messages import ArticleIngested, content_id
-
-from .conftest import Forwarded
+from tests.ingest.helpers import Forwarded
 
 HANDED_ON = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 WAIT = timedelta(minutes=5)
