@@ -4,31 +4,17 @@ read through ``--json``, never by scraping the table."""
 from __future__ import annotations
 
 import base64
-import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from shared.cli import cli as rasid
 from tests.alert.helpers import MessageFactory, add_subscription, store
-
-
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(rasid, list(args), env={"RASID_DATABASE_URL": url})
-
-
-def rows(url: str, *args: str) -> list[dict[str, Any]]:
-    """The objects a command prints with ``--json``, one a line."""
-    result = run(url, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.stdout.splitlines()]
+from tests.commands import json_rows, run
 
 
 def test_subscribe_webhook_prints_the_id_and_a_standard_webhooks_secret(database_url: str) -> None:
-    [created] = rows(
+    [created] = json_rows(
         database_url, "subscribe", "webhook", "https://hooks.example.org/rasid", "--topics", "strikes"
     )
     assert isinstance(created["id"], int)
@@ -41,11 +27,11 @@ def test_subscribe_webhook_prints_the_id_and_a_standard_webhooks_secret(database
 
 
 def test_subscribe_email_and_list(database_url: str) -> None:
-    [created] = rows(
+    [created] = json_rows(
         database_url, "subscribe", "email", "analyst@example.org", "--topics", "withdrawal,training"
     )
     assert created["secret"] is None
-    [listed] = rows(database_url, "subscriptions", "list")
+    [listed] = json_rows(database_url, "subscriptions", "list")
     assert listed["id"] == created["id"]
     assert (listed["channel"], listed["target"]) == ("email", "analyst@example.org")
     assert listed["topics"] == ["withdrawal", "training"]
@@ -71,7 +57,7 @@ def test_subscribe_rejects_bad_input(database_url: str, args: list[str], message
     result = run(database_url, "subscribe", *args)
     assert result.exit_code != 0
     assert message in result.output
-    assert rows(database_url, "subscriptions", "list") == []
+    assert json_rows(database_url, "subscriptions", "list") == []
 
 
 def test_remove_hides_the_subscription_and_cancels_its_alerts(
@@ -82,12 +68,12 @@ def test_remove_hides_the_subscription_and_cancels_its_alerts(
     result = run(database_url, "subscriptions", "remove", str(subscription.id))
     assert result.exit_code == 0, result.output
     assert "1 pending alert(s) cancelled" in result.output
-    assert rows(database_url, "subscriptions", "list") == []
+    assert json_rows(database_url, "subscriptions", "list") == []
     assert "no subscriptions" in run(database_url, "subscriptions", "list").output
-    [removed] = rows(database_url, "subscriptions", "list", "--all")
+    [removed] = json_rows(database_url, "subscriptions", "list", "--all")
     assert (removed["id"], removed["active"]) == (subscription.id, False)
     assert "(removed)" in run(database_url, "subscriptions", "list", "--all").output
-    [cancelled] = rows(database_url, "alerts", "list")
+    [cancelled] = json_rows(database_url, "alerts", "list")
     assert (cancelled["status"], cancelled["last_error"]) == ("failed", "subscription removed")
     again = run(database_url, "subscriptions", "remove", str(subscription.id))
     assert again.exit_code == 1
@@ -99,15 +85,16 @@ def test_articles_list_shows_arabic_titles_with_topics(
 ) -> None:
     store(database_url, make_message("a" * 32))
     store(database_url, make_message("b" * 32, tags=["training"]))
-    listed = {row["id"]: row for row in rows(database_url, "articles", "list")}
+    listed = {row["id"]: row for row in json_rows(database_url, "articles", "list")}
     assert listed.keys() == {"a" * 32, "b" * 32}
     article = listed["a" * 32]
     assert " ".join(article["title"].split()) == "غارات جوية على مواقع قرب الحدود <عاجل>"
     assert [(t["topic"], t["score"]) for t in article["topics"]] == [("strikes", 0.93), ("withdrawal", 0.61)]
     assert datetime.fromisoformat(article["stored_at"]).utcoffset() is not None
     assert {"source", "source_kind", "url", "published_at"} <= article.keys()
-    assert [row["id"] for row in rows(database_url, "articles", "list", "--topic", "training")] == ["b" * 32]
-    assert len(rows(database_url, "articles", "list", "--limit", "1")) == 1
+    training = json_rows(database_url, "articles", "list", "--topic", "training")
+    assert [row["id"] for row in training] == ["b" * 32]
+    assert len(json_rows(database_url, "articles", "list", "--limit", "1")) == 1
 
 
 def test_articles_list_for_people_puts_each_title_on_its_own_line(
@@ -129,13 +116,13 @@ def test_json_keeps_arabic_readable(database_url: str, make_message: MessageFact
 def test_alerts_list(database_url: str, make_message: MessageFactory) -> None:
     subscription = add_subscription(database_url, "email", "analyst@example.org", ["strikes"])
     [alert_id] = store(database_url, make_message())
-    [alert] = rows(database_url, "alerts", "list")
+    [alert] = json_rows(database_url, "alerts", "list")
     assert alert["id"] == alert_id
     assert alert["subscription_id"] == subscription.id
     assert (alert["status"], alert["attempts"], alert["last_error"]) == ("pending", 0, None)
     assert datetime.fromisoformat(alert["next_attempt_at"]).utcoffset() is not None
     assert alert["delivered_at"] is None
-    assert rows(database_url, "alerts", "list", "--status", "failed") == []
+    assert json_rows(database_url, "alerts", "list", "--status", "failed") == []
     assert "no alerts" in run(database_url, "alerts", "list", "--status", "failed").output
     assert "pending" in run(database_url, "alerts", "list").output
 

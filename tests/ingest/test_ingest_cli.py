@@ -3,32 +3,17 @@ group against a migrated database; lists are read through ``--json``."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
-
-from click.testing import CliRunner, Result
 
 from ingest_service.models import SeenFile
-from shared.cli import cli as rasid
 from shared.db import session_scope
-
-
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(rasid, list(args), env={"RASID_DATABASE_URL": url})
-
-
-def rows(url: str, *args: str) -> list[dict[str, Any]]:
-    """The objects a command prints with ``--json``, one a line."""
-    result = run(url, *args, "--json")
-    assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.stdout.splitlines()]
+from tests.commands import json_rows, run
 
 
 def test_feed_commands_add_list_and_remove(database_url: str) -> None:
     added = run(database_url, "feeds", "add", "https://example.test/rss.xml")
     run(database_url, "feeds", "add", "https://example.test/other.xml")
-    listed = rows(database_url, "feeds", "list")
+    listed = json_rows(database_url, "feeds", "list")
     human = run(database_url, "feeds", "list").output
     removed = run(database_url, "feeds", "remove", "1")
     removed_by_url = run(database_url, "feeds", "remove", "https://example.test/other.xml")
@@ -52,7 +37,7 @@ def test_feed_commands_add_list_and_remove(database_url: str) -> None:
     assert removed.exit_code == 0 and removed_by_url.exit_code == 0
     assert unknown.exit_code == 1 and "no feed with URL or id" in unknown.output
     assert bad.exit_code == 1 and "not an http(s) URL" in bad.output
-    assert rows(database_url, "feeds", "list") == []
+    assert json_rows(database_url, "feeds", "list") == []
     assert "no feeds" in run(database_url, "feeds", "list").output
 
 
@@ -74,7 +59,7 @@ def test_files_list_prints_the_ledger_newest_first(database_url: str) -> None:
                 )
             )
 
-    listed = rows(database_url, "files", "list")
+    listed = json_rows(database_url, "files", "list")
     output = run(database_url, "files", "list", "--json").stdout
 
     assert [(row["path"], row["status"], row["reason"]) for row in listed] == [
@@ -86,5 +71,5 @@ def test_files_list_prints_the_ledger_newest_first(database_url: str) -> None:
     # SQLite gives the ingest service's times back without their zone (they are UTC).
     assert datetime.fromisoformat(listed[0]["seen_at"]) in (newest, newest.replace(tzinfo=None))
     assert "خبر.txt" in output, "Arabic stays readable"
-    assert len(rows(database_url, "files", "list", "--limit", "1")) == 1
+    assert len(json_rows(database_url, "files", "list", "--limit", "1")) == 1
     assert "rejected   /inbox/photo.txt  (not text)" in run(database_url, "files", "list").output
