@@ -2,8 +2,10 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The pipeline benchmark's database: sqlite, or postgresql (with the local PostgreSQL and Redis).
+BENCH_DATABASE ?= sqlite
 
-.PHONY: install run test lint bench compose-check clean
+.PHONY: install run test lint bench clean
 
 $(BIN)/rasid: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +18,16 @@ install: $(BIN)/rasid
 run: install
 	$(BIN)/rasid run
 
-test: install
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: install
 	$(BIN)/rasid bench classify
-	$(BIN)/python -m tests.bench.pipeline
+	$(BIN)/python -m benchmarks.pipeline --database $(BENCH_DATABASE)
 
 clean:
 	rm -rf $(VENV) var

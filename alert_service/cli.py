@@ -1,56 +1,39 @@
 """Commands the alert service adds to ``rasid``: subscribe, subscriptions, articles, alerts.
 
-They read ``RASID_DATABASE_URL`` and expect the schema to exist (``rasid db upgrade``).
+They read ``RASID_DATABASE_URL`` and expect a current schema (``rasid db upgrade``); each list command
+prints a table for people, or one JSON object per row with ``--json`` for scripts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
 import click
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from alert_service.errors import SchemaMissingError, SubscriptionError
-from alert_service.models import STATUSES, Base
-from alert_service.reports import recent_alerts, recent_articles
+from alert_service.errors import AlertError
+from alert_service.models import STATUSES
+from alert_service.reports import ArticleRow, recent_alerts, recent_articles
 from alert_service.rules import parse_topics
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import Channel, list_subscriptions, remove_subscription, subscribe
-from shared.db import get_engine, session_scope
-from shared.errors import ConfigurationError
-from shared.settings import load_settings
+from shared.commands import command_session, echo_json, echo_json_lines, fields_of, json_option
 
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal."
+# What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
+SUBSCRIPTION_FIELDS = ("id", "channel", "target", "topics", "active", "created_at")
+ARTICLE_FIELDS = ("id", "title", "source", "source_kind", "url", "published_at", "stored_at")
+ALERT_FIELDS = (
+    "id", "subscription_id", "article_id", "status", "attempts", "last_error", "next_attempt_at",
+    "delivered_at", "created_at",
+)
 
 
-def _database_url() -> str:
-    try:
-        return load_settings(AlertSettings).resolved_database_url
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from error
-
-
-def _check_schema(url: str) -> None:
-    present = set(inspect(get_engine(url)).get_table_names())
-    missing = sorted(set(Base.metadata.tables) - present)
-    if missing:
-        raise SchemaMissingError(
-            f"the alert tables are missing ({', '.join(missing)}): run `rasid db upgrade`"
-        )
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    url = _database_url()
-    try:
-        _check_schema(url)
-        with session_scope(url) as session:
-            yield session
-    except (SchemaMissingError, SubscriptionError) as error:
-        raise click.ClickException(str(error)) from error
+def _session() -> AbstractContextManager[Session]:
+    """A session on a current schema; the alert service's errors end the command with their message."""
+    return command_session(AlertSettings, errors=(AlertError,))
 
 
 def _when(value: datetime | None) -> str:
@@ -69,9 +52,13 @@ def subscribe_group() -> None:
     """Subscribe an email address or a webhook URL to topics."""
 
 
-def _subscribe(channel: Channel, target: str, topics: list[str]) -> None:
+def _subscribe(channel: Channel, target: str, topics: list[str], *, as_json: bool) -> None:
     with _session() as session:
         created = subscribe(session, channel, target=target, topics=topics)
+    if as_json:
+        row = {"id": created.id, "channel": channel, "target": target, "topics": topics}
+        echo_json({**row, "secret": created.secret})
+        return
     click.echo(f"subscription {created.id}: {channel} {target} topics={','.join(topics)}")
     if created.secret:
         click.echo(f"signing secret (shown once, keep it): {created.secret}")
@@ -80,17 +67,19 @@ def _subscribe(channel: Channel, target: str, topics: list[str]) -> None:
 @subscribe_group.command("email")
 @click.argument("address")
 @click.option("--topics", required=True, help=TOPICS_HELP)
-def subscribe_email(address: str, topics: str) -> None:
+@json_option
+def subscribe_email(address: str, topics: str, as_json: bool) -> None:
     """Email ADDRESS when an article is tagged with one of the topics."""
-    _subscribe("email", address, _topics(topics))
+    _subscribe("email", address, _topics(topics), as_json=as_json)
 
 
 @subscribe_group.command("webhook")
 @click.argument("url")
 @click.option("--topics", required=True, help=TOPICS_HELP)
-def subscribe_webhook(url: str, topics: str) -> None:
+@json_option
+def subscribe_webhook(url: str, topics: str, as_json: bool) -> None:
     """POST signed alerts to URL (Standard Webhooks) for the topics."""
-    _subscribe("webhook", url, _topics(topics))
+    _subscribe("webhook", url, _topics(topics), as_json=as_json)
 
 
 @click.group("subscriptions")
@@ -100,10 +89,14 @@ def subscriptions_group() -> None:
 
 @subscriptions_group.command("list")
 @click.option("--all", "include_inactive", is_flag=True, help="Include removed subscriptions.")
-def subscriptions_list(include_inactive: bool) -> None:
+@json_option
+def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
     """Show subscriptions: id, channel, target, topics, created."""
     with _session() as session:
         rows = list_subscriptions(session, include_inactive=include_inactive)
+    if as_json:
+        echo_json_lines(fields_of(row, SUBSCRIPTION_FIELDS) for row in rows)
+        return
     if not rows:
         click.echo("no subscriptions")
         return
@@ -133,10 +126,14 @@ def articles_group() -> None:
 @articles_group.command("list")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--topic", default=None, help="Only articles tagged with this topic.")
-def articles_list(limit: int, topic: str | None) -> None:
+@json_option
+def articles_list(limit: int, topic: str | None, as_json: bool) -> None:
     """Stored articles, newest first, with their topics and scores."""
     with _session() as session:
         rows = recent_articles(session, limit=limit, topic=topic)
+    if as_json:
+        echo_json_lines(article_json(row) for row in rows)
+        return
     if not rows:
         click.echo("no articles")
     for row in rows:
@@ -155,10 +152,14 @@ def alerts_group() -> None:
 @alerts_group.command("list")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--status", type=click.Choice(STATUSES), default=None)
-def alerts_list(limit: int, status: str | None) -> None:
+@json_option
+def alerts_list(limit: int, status: str | None, as_json: bool) -> None:
     """Alerts, newest first: id, subscription, article, status, attempts, last error."""
     with _session() as session:
         rows = recent_alerts(session, limit=limit, status=status)
+    if as_json:
+        echo_json_lines(fields_of(row, ALERT_FIELDS) for row in rows)
+        return
     if not rows:
         click.echo("no alerts")
         return
@@ -166,3 +167,9 @@ def alerts_list(limit: int, status: str | None) -> None:
     for row in rows:
         head = f"{row.id:>5} {row.subscription_id:>4}  {row.article_id[:16]:<16}"
         click.echo(f"{head}  {row.status:<9} {row.attempts:>5}  {(row.last_error or '')[:60]}".rstrip())
+
+
+def article_json(row: ArticleRow) -> dict[str, Any]:
+    """An article as ``articles list --json`` prints it, its topics highest score first."""
+    topics = [{"topic": topic, "score": score} for topic, score in row.topics]
+    return {**fields_of(row, ARTICLE_FIELDS), "topics": topics}

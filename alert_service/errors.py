@@ -5,8 +5,7 @@ RasidError                          (shared.errors)
       ├── DeliveryError               sending one alert failed; ``detail`` says how
       │    ├── RetryableDeliveryError may work later: SMTP 4xx, HTTP 5xx/429/408, timeouts, no connection
       │    └── PermanentDeliveryError will not: SMTP 5xx, HTTP 410 and other 4xx, redirects
-      ├── SubscriptionError           a subscribe request is invalid (address, URL, topics)
-      └── SchemaMissingError          the alert tables do not exist: migrations have not run
+      └── SubscriptionError           a subscribe request is invalid (address, URL, topics)
 """
 
 from __future__ import annotations
@@ -40,7 +39,3 @@ class PermanentDeliveryError(DeliveryError):
 
 class SubscriptionError(AlertError):
     """A subscription request is invalid; the message says which part."""
-
-
-class SchemaMissingError(AlertError):
-    """The alert tables are missing from the database: run ``rasid db upgrade``."""

@@ -18,6 +18,8 @@ class ArticleRow:
     id: str
     title: str
     source: str
+    source_kind: str
+    url: str | None
     published_at: datetime | None
     stored_at: datetime
     topics: tuple[tuple[str, float], ...]
@@ -35,6 +37,8 @@ def recent_articles(session: Session, *, limit: int, topic: str | None = None) -
             id=article.id,
             title=article.title,
             source=article.source,
+            source_kind=article.source_kind,
+            url=article.url,
             published_at=article.published_at,
             stored_at=article.stored_at,
             topics=topics.get(article.id, ()),

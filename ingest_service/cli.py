@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from types import FrameType
 
 import click
@@ -17,11 +15,18 @@ from ingest_service.errors import IngestError
 from ingest_service.feeds import add_feed, list_feeds, remove_feed
 from ingest_service.models import Feed, SeenFile
 from ingest_service.schemas import FeedDue, FileReady
-from ingest_service.settings import ingest_settings
+from ingest_service.settings import IngestSettings, ingest_settings
 from ingest_service.watcher import FolderWatcher, WatchConfig
-from shared.db import session_scope
+from shared.commands import command_session, echo_json_lines, fields_of, json_option
 from shared.logs import configure_logging
 from shared.task_names import INGEST_FILE, POLL_FEED
+
+# What ``--json`` prints of each feed and each dropped file.
+FEED_FIELDS = (
+    "id", "url", "title", "active", "added_at", "last_polled_at", "last_success_at", "last_error",
+    "error_count",
+)
+SEEN_FILE_FIELDS = ("id", "path", "status", "article_id", "reason", "size", "sha256", "seen_at")
 
 
 @click.command()
@@ -70,10 +75,14 @@ def feeds_add(url: str) -> None:
 
 
 @feeds.command("list")
-def feeds_list() -> None:
+@json_option
+def feeds_list(as_json: bool) -> None:
     """Show each feed with its last poll and last error."""
     with _session() as session:
         rows = list_feeds(session)
+        if as_json:
+            echo_json_lines(fields_of(feed, FEED_FIELDS) for feed in rows)
+            return
         if not rows:
             click.echo("no feeds; add one with: rasid feeds add URL")
         for feed in rows:
@@ -108,31 +117,20 @@ def files() -> None:
 
 @files.command("list")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option
 def files_list(limit: int, as_json: bool) -> None:
     """The files seen, newest first, with what became of each (ingested, duplicate, rejected)."""
     with _session() as session:
         statement = select(SeenFile).order_by(SeenFile.seen_at.desc(), SeenFile.id.desc()).limit(limit)
-        for seen in session.scalars(statement):
-            row = {
-                "path": seen.path,
-                "status": seen.status,
-                "article_id": seen.article_id,
-                "reason": seen.reason,
-                "seen_at": seen.seen_at.isoformat(timespec="seconds"),
-            }
-            if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False))
-            else:
-                detail = f"  ({seen.reason})" if seen.reason else ""
-                click.echo(f"{row['seen_at']}  {seen.status:<9}  {seen.path}{detail}")
+        rows = list(session.scalars(statement))
+    if as_json:
+        echo_json_lines(fields_of(seen, SEEN_FILE_FIELDS) for seen in rows)
+        return
+    for seen in rows:
+        detail = f"  ({seen.reason})" if seen.reason else ""
+        click.echo(f"{seen.seen_at.isoformat(timespec='seconds')}  {seen.status:<9}  {seen.path}{detail}")
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A database session whose ingest errors become clean command-line errors."""
-    try:
-        with session_scope(ingest_settings().resolved_database_url) as session:
-            yield session
-    except IngestError as error:
-        raise click.ClickException(str(error)) from error
+def _session() -> AbstractContextManager[Session]:
+    """A session on a current schema; the ingest service's errors end the command with their message."""
+    return command_session(IngestSettings, errors=(IngestError,))

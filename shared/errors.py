@@ -2,7 +2,8 @@
 
 RasidError
  ├── ConfigurationError   a setting is missing or malformed; names the variable
- └── MessageError         a broker message does not match its schema
+ ├── MessageError         a broker message does not match its schema
+ └── SchemaNotCurrentError  the database is not at the head of every service's migrations
 """
 
 
@@ -16,3 +17,7 @@ class ConfigurationError(RasidError):
 
 class MessageError(RasidError):
     """A message taken from the broker does not match its schema."""
+
+
+class SchemaNotCurrentError(RasidError):
+    """A service's tables are missing or behind its migrations: ``rasid db upgrade`` is needed."""

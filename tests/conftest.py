@@ -65,11 +65,16 @@ def fresh_postgres_url(postgres_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated database, on SQLite and on PostgreSQL in turn."""
+def empty_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database, on SQLite and on PostgreSQL in turn."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'rasid.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    upgrade_all(url)
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'rasid.db'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
     return url
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A migrated database, on SQLite and on PostgreSQL in turn."""
+    upgrade_all(empty_database_url)
+    return empty_database_url

@@ -25,15 +25,6 @@ from shared.migrations import MIGRATIONS_GROUP, alembic_config, upgrade_all
 SERVICES: dict[str, MetaData] = {"ingest": IngestBase.metadata, "alert": AlertBase.metadata}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An empty database, on SQLite and on PostgreSQL in turn."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'rasid.db'}"
-    url: str = request.getfixturevalue("fresh_postgres_url")
-    return url
-
-
 def test_every_service_with_migrations_is_checked_and_prefixes_its_tables() -> None:
     assert {point.name for point in entry_points(group=MIGRATIONS_GROUP)} == set(SERVICES)
     for service, metadata in SERVICES.items():

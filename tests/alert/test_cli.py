@@ -1,41 +1,45 @@
-"""The alert service's commands, run with click's CliRunner against a migrated database."""
+"""The alert service's commands, run with click's CliRunner against a migrated database; lists are
+read through ``--json``, never by scraping the table."""
 
 from __future__ import annotations
 
 import base64
-import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from shared.cli import cli as rasid
 from tests.alert.helpers import MessageFactory, add_subscription, store
-
-
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(rasid, list(args), env={"RASID_DATABASE_URL": url})
+from tests.commands import json_rows, run
 
 
 def test_subscribe_webhook_prints_the_id_and_a_standard_webhooks_secret(database_url: str) -> None:
-    result = run(
+    [created] = json_rows(
         database_url, "subscribe", "webhook", "https://hooks.example.org/rasid", "--topics", "strikes"
     )
-    assert result.exit_code == 0, result.output
-    assert re.search(r"subscription \d+: webhook https://hooks.example.org/rasid", result.output)
-    match = re.search(r"whsec_(\S+)", result.output)
-    assert match is not None
-    assert len(base64.b64decode(match.group(1))) >= 24
+    assert isinstance(created["id"], int)
+    assert (created["channel"], created["target"]) == ("webhook", "https://hooks.example.org/rasid")
+    assert created["secret"].startswith("whsec_")
+    assert len(base64.b64decode(created["secret"].removeprefix("whsec_"))) >= 24
+    human = run(database_url, "subscribe", "webhook", "https://hooks.example.org/b", "--topics", "strikes")
+    assert f"subscription {created['id'] + 1}: webhook https://hooks.example.org/b" in human.output
+    assert "signing secret (shown once, keep it): whsec_" in human.output
 
 
 def test_subscribe_email_and_list(database_url: str) -> None:
-    result = run(database_url, "subscribe", "email", "analyst@example.org", "--topics", "withdrawal,training")
-    assert result.exit_code == 0, result.output
-    assert "whsec_" not in result.output
-    listing = run(database_url, "subscriptions", "list")
-    assert listing.exit_code == 0
-    assert "analyst@example.org" in listing.output
-    assert "withdrawal,training" in listing.output
+    [created] = json_rows(
+        database_url, "subscribe", "email", "analyst@example.org", "--topics", "withdrawal,training"
+    )
+    assert created["secret"] is None
+    [listed] = json_rows(database_url, "subscriptions", "list")
+    assert listed["id"] == created["id"]
+    assert (listed["channel"], listed["target"]) == ("email", "analyst@example.org")
+    assert listed["topics"] == ["withdrawal", "training"]
+    assert listed["active"] is True
+    assert "secret" not in listed
+    assert datetime.fromisoformat(listed["created_at"]).utcoffset() is not None
+    human = run(database_url, "subscriptions", "list").output
+    assert "analyst@example.org" in human and "withdrawal,training" in human
 
 
 @pytest.mark.parametrize(
@@ -53,7 +57,7 @@ def test_subscribe_rejects_bad_input(database_url: str, args: list[str], message
     result = run(database_url, "subscribe", *args)
     assert result.exit_code != 0
     assert message in result.output
-    assert "no subscriptions" in run(database_url, "subscriptions", "list").output
+    assert json_rows(database_url, "subscriptions", "list") == []
 
 
 def test_remove_hides_the_subscription_and_cancels_its_alerts(
@@ -64,8 +68,13 @@ def test_remove_hides_the_subscription_and_cancels_its_alerts(
     result = run(database_url, "subscriptions", "remove", str(subscription.id))
     assert result.exit_code == 0, result.output
     assert "1 pending alert(s) cancelled" in result.output
+    assert json_rows(database_url, "subscriptions", "list") == []
     assert "no subscriptions" in run(database_url, "subscriptions", "list").output
+    [removed] = json_rows(database_url, "subscriptions", "list", "--all")
+    assert (removed["id"], removed["active"]) == (subscription.id, False)
     assert "(removed)" in run(database_url, "subscriptions", "list", "--all").output
+    [cancelled] = json_rows(database_url, "alerts", "list")
+    assert (cancelled["status"], cancelled["last_error"]) == ("failed", "subscription removed")
     again = run(database_url, "subscriptions", "remove", str(subscription.id))
     assert again.exit_code == 1
     assert "no active subscription" in again.output
@@ -76,29 +85,54 @@ def test_articles_list_shows_arabic_titles_with_topics(
 ) -> None:
     store(database_url, make_message("a" * 32))
     store(database_url, make_message("b" * 32, tags=["training"]))
+    listed = {row["id"]: row for row in json_rows(database_url, "articles", "list")}
+    assert listed.keys() == {"a" * 32, "b" * 32}
+    article = listed["a" * 32]
+    assert " ".join(article["title"].split()) == "غارات جوية على مواقع قرب الحدود <عاجل>"
+    assert [(t["topic"], t["score"]) for t in article["topics"]] == [("strikes", 0.93), ("withdrawal", 0.61)]
+    assert datetime.fromisoformat(article["stored_at"]).utcoffset() is not None
+    assert {"source", "source_kind", "url", "published_at"} <= article.keys()
+    training = json_rows(database_url, "articles", "list", "--topic", "training")
+    assert [row["id"] for row in training] == ["b" * 32]
+    assert len(json_rows(database_url, "articles", "list", "--limit", "1")) == 1
+
+
+def test_articles_list_for_people_puts_each_title_on_its_own_line(
+    database_url: str, make_message: MessageFactory
+) -> None:
+    store(database_url, make_message("a" * 32))
     result = run(database_url, "articles", "list")
     assert result.exit_code == 0, result.output
-    assert "غارات جوية على مواقع قرب الحدود <عاجل>" in result.output
-    assert "strikes 0.93, withdrawal 0.61" in result.output
-    only = run(database_url, "articles", "list", "--topic", "training")
-    assert "b" * 16 in only.output
-    assert "a" * 16 not in only.output
-    assert run(database_url, "articles", "list", "--limit", "1").output.count("topics:") == 1
+    assert "    غارات جوية على مواقع قرب الحدود <عاجل>\n" in result.output
+    assert "    topics: strikes 0.93, withdrawal 0.61\n" in result.output
+
+
+def test_json_keeps_arabic_readable(database_url: str, make_message: MessageFactory) -> None:
+    store(database_url, make_message())
+    output = run(database_url, "articles", "list", "--json").stdout
+    assert "غارات جوية" in output and "\\u" not in output
 
 
 def test_alerts_list(database_url: str, make_message: MessageFactory) -> None:
-    add_subscription(database_url, "email", "analyst@example.org", ["strikes"])
+    subscription = add_subscription(database_url, "email", "analyst@example.org", ["strikes"])
     [alert_id] = store(database_url, make_message())
-    result = run(database_url, "alerts", "list")
-    assert result.exit_code == 0, result.output
-    assert re.search(rf"^\s+{alert_id}\s+\d+\s+\w+\s+pending\s+0$", result.output, re.MULTILINE)
+    [alert] = json_rows(database_url, "alerts", "list")
+    assert alert["id"] == alert_id
+    assert alert["subscription_id"] == subscription.id
+    assert (alert["status"], alert["attempts"], alert["last_error"]) == ("pending", 0, None)
+    assert datetime.fromisoformat(alert["next_attempt_at"]).utcoffset() is not None
+    assert alert["delivered_at"] is None
+    assert json_rows(database_url, "alerts", "list", "--status", "failed") == []
     assert "no alerts" in run(database_url, "alerts", "list", "--status", "failed").output
+    assert "pending" in run(database_url, "alerts", "list").output
 
 
 def test_a_database_without_the_tables_gets_a_clear_error(tmp_path: Path) -> None:
     result = run(f"sqlite:///{tmp_path / 'empty.db'}", "subscriptions", "list")
     assert result.exit_code == 1
-    assert "rasid db upgrade" in result.output
+    assert "the database schema is not current" in result.output
+    assert "alert: missing" in result.output
+    assert "run `rasid db upgrade`" in result.output
 
 
 def test_a_bad_database_url_names_the_variable() -> None:

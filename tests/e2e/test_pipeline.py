@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -39,18 +40,22 @@ def drop(stack: Stack, name: str, data: bytes) -> Path:
     return Path(shutil.move(staging / name, stack.watch_dir / name))
 
 
+def json_rows(stack: Stack, *args: str) -> list[dict[str, Any]]:
+    """What a ``rasid`` command prints with ``--json``: one object a line."""
+    output = stack.rasid(*args, "--json").stdout
+    return [json.loads(line) for line in output.splitlines()]
+
+
 def subscribe(stack: Stack, channel: str, target: str) -> tuple[str, str | None]:
     """Subscribe through the CLI; returns the subscription id and the webhook secret, if any."""
-    output = stack.rasid("subscribe", channel, target, "--topics", TOPIC).stdout
-    identifier = re.search(r"\b(?:id|subscription)\W+(\d+)", output, re.IGNORECASE)
-    assert identifier, output
-    secret = SECRET.search(output)
-    return identifier.group(1), secret.group(0) if secret else None
+    [created] = json_rows(stack, "subscribe", channel, target, "--topics", TOPIC)
+    secret: str | None = created["secret"]
+    assert secret is None or SECRET.fullmatch(secret), created
+    return str(created["id"]), secret
 
 
-def ledger_rows(stack: Stack) -> list[dict[str, str]]:
-    output = stack.rasid("files", "list", "--json").stdout
-    return [json.loads(line) for line in output.splitlines() if line.strip()]
+def ledger_rows(stack: Stack) -> list[dict[str, Any]]:
+    return json_rows(stack, "files", "list")
 
 
 def assert_webhook(receiver: HttpPeer, secret: str, subscription_id: str) -> None:
@@ -127,11 +132,12 @@ def assert_feed_flows_through(stack: Stack, receiver: HttpPeer) -> None:
     titles = {" ".join(entry.title.split()) for entry in feedparser.parse(FEED.read_bytes()).entries}
 
     def stored() -> bool:
-        listing = stack.rasid("articles", "list", "--limit", "500").stdout
-        return all(title in listing for title in titles)
+        articles = json_rows(stack, "articles", "list", "--limit", "500")
+        return titles <= {" ".join(article["title"].split()) for article in articles}
 
     wait_for(stored, timeout=120, what="the feed's entries", interval=0.5)
-    assert "never" not in stack.rasid("feeds", "list").stdout.split("last success:")[1].split()[0]
+    [feed] = json_rows(stack, "feeds", "list")
+    assert feed["last_success_at"] is not None
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
-from ingest_service.cli import feeds
 from ingest_service.errors import FeedFetchError, FeedParseError, FeedTooLargeError
 from ingest_service.feeds import (
     USER_AGENT,
@@ -22,7 +20,6 @@ from ingest_service.feeds import (
     parse_feed,
     poll_feed,
 )
-from ingest_service.settings import ingest_settings
 from shared.db import session_scope
 from tests.ingest.helpers import FEED_FIXTURES, Forwarded
 from tests.peers import HttpPeer
@@ -152,27 +149,3 @@ def test_size_cap_is_enforced_while_streaming(feed_server: HttpPeer, client: htt
 def test_unreachable_feed_is_a_fetch_error(client: httpx.Client) -> None:
     with pytest.raises(FeedFetchError, match="network error"):
         fetch_feed(client, "http://127.0.0.1:9/feed.xml", etag=None, last_modified=None, max_bytes=MAX_BYTES)
-
-
-def test_feed_commands_add_list_and_remove(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RASID_DATABASE_URL", database_url)
-    ingest_settings.cache_clear()
-    commands = {"feeds": feeds}
-    runner = CliRunner()
-
-    added = runner.invoke(commands["feeds"], ["add", "https://example.test/rss.xml"])
-    runner.invoke(commands["feeds"], ["add", "https://example.test/other.xml"])
-    listed = runner.invoke(commands["feeds"], ["list"])
-    removed = runner.invoke(commands["feeds"], ["remove", "1"])
-    removed_by_url = runner.invoke(commands["feeds"], ["remove", "https://example.test/other.xml"])
-    unknown = runner.invoke(commands["feeds"], ["remove", "https://example.test/rss.xml"])
-    bad = runner.invoke(commands["feeds"], ["add", "ftp://example.test/"])
-    empty = runner.invoke(commands["feeds"], ["list"])
-    ingest_settings.cache_clear()
-
-    assert added.exit_code == 0 and "feed 1: https://example.test/rss.xml" in added.output
-    assert "last poll: never" in listed.output and "other.xml" in listed.output
-    assert removed.exit_code == 0 and removed_by_url.exit_code == 0
-    assert unknown.exit_code == 1 and "no feed with URL or id" in unknown.output
-    assert bad.exit_code == 1 and "not an http(s) URL" in bad.output
-    assert "no feeds" in empty.output

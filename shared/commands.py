@@ -1,0 +1,82 @@
+"""What the services' commands share: a database session that first checks the schema is current,
+and one way to print rows as JSON lines (``--json``) for scripts.
+
+A command opens the database with :func:`command_session`; configuration errors, a schema that needs
+``rasid db upgrade``, an unreachable database and the service's own errors end the command with their
+message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from shared.db import session_scope
+from shared.errors import ConfigurationError, SchemaNotCurrentError
+from shared.migrations import require_current_schema
+from shared.settings import RasidSettings, load_settings
+
+CommandT = TypeVar("CommandT", bound=Callable[..., Any])
+
+
+@contextmanager
+def command_session(
+    settings_class: type[RasidSettings], *, errors: tuple[type[Exception], ...] = ()
+) -> Iterator[Session]:
+    """A session on the database of ``settings_class``, in a transaction that commits when the block
+    ends; stops the command unless every installed service's schema is at the head of its migrations.
+
+    ``errors`` are the service's own error classes whose message is meant for the user.
+    """
+    handled: tuple[type[Exception], ...] = (ConfigurationError, SchemaNotCurrentError, *errors)
+    try:
+        url = load_settings(settings_class).resolved_database_url
+        _check_schema(url)
+        with session_scope(url) as session:
+            yield session
+    except handled as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _check_schema(url: str) -> None:
+    try:
+        require_current_schema(url)
+    except OperationalError as error:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot open the database {shown}: {error.orig}") from error
+
+
+def json_option(command: CommandT) -> CommandT:
+    """The ``--json`` flag of a command that prints rows (passed as ``as_json``)."""
+    flag = click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+    return flag(command)
+
+
+def fields_of(item: object, names: Iterable[str]) -> dict[str, Any]:
+    """The named attributes of ``item`` as a JSON object's fields, in the order named."""
+    return {name: getattr(item, name) for name in names}
+
+
+def echo_json(row: Mapping[str, Any]) -> None:
+    """Print one object on one line; Arabic stays readable, timestamps are ISO 8601."""
+    click.echo(json.dumps(row, ensure_ascii=False, default=_jsonable))
+
+
+def echo_json_lines(rows: Iterable[Mapping[str, Any]]) -> None:
+    """Print each row as one JSON object on its own line; nothing at all for no rows."""
+    for row in rows:
+        echo_json(row)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
