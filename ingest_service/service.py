@@ -19,5 +19,5 @@ SERVICE: Final = Service(
         Periodic(RESEND_UNCONFIRMED, seconds=lambda: ingest_settings().resend_sweep_seconds),
     ),
     # The watcher hands files to the worker: it starts last and stops first.
-    processes=(Process(("watch",), feeds_work=True),),
+    processes=(Process(("watch",), stop_first=True),),
 )

@@ -63,7 +63,8 @@ class WorkerName(click.ParamType[str]):
 
 @cli.command()
 def run() -> None:
-    """Start the whole stack (workers, beat, folder watcher) and supervise it; Ctrl-C stops it."""
+    """Start the whole stack (every worker, beat and the processes services add) and supervise it;
+    Ctrl-C stops it."""
     from shared.supervisor import run_stack
 
     _configure_logging()

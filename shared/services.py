@@ -49,12 +49,12 @@ class Periodic:
 class Process:
     """A ``rasid`` command that ``rasid run`` supervises beside the workers.
 
-    ``feeds_work``: the process brings new work in (a folder watcher), so it starts last and is
-    stopped first, and the workers can finish what it handed them.
+    ``stop_first``: the process brings new work in (a folder watcher), so it is started after the
+    workers and beat and stopped before them, and the workers can finish what it handed them.
     """
 
     args: tuple[str, ...]
-    feeds_work: bool = False
+    stop_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,15 +81,15 @@ def installed_services() -> tuple[Service, ...]:
     return tuple(services)
 
 
-def workers(services: tuple[Service, ...] | None = None) -> dict[str, Worker]:
+def workers() -> dict[str, Worker]:
     """The workers ``rasid worker NAME`` can start, by name."""
-    return {service.worker.name: service.worker for service in _or_installed(services) if service.worker}
+    return {service.worker.name: service.worker for service in installed_services() if service.worker}
 
 
-def task_routes(services: tuple[Service, ...] | None = None) -> dict[str, dict[str, str]]:
+def task_routes() -> dict[str, dict[str, str]]:
     """Celery's ``task_routes``: every service's routes, in one map."""
     routes: dict[str, dict[str, str]] = {}
-    for service in _or_installed(services):
+    for service in installed_services():
         for task, queue in service.routes.items():
             if task in routes:
                 raise ValueError(f"task route {task!r} is declared by two services")
@@ -97,26 +97,23 @@ def task_routes(services: tuple[Service, ...] | None = None) -> dict[str, dict[s
     return routes
 
 
-def beat_schedule(services: tuple[Service, ...] | None = None) -> dict[str, dict[str, Any]]:
+def beat_schedule() -> dict[str, dict[str, Any]]:
     """Celery's ``beat_schedule``: every periodic task at the interval its service's settings give."""
     return {
         periodic.task: {"task": periodic.task, "schedule": timedelta(seconds=periodic.seconds())}
-        for service in _or_installed(services)
+        for service in installed_services()
         for periodic in service.periodic
     }
 
 
-def supervised_processes(services: tuple[Service, ...] | None = None) -> tuple[Process, ...]:
-    """What ``rasid run`` starts, in order: every worker, beat, then the processes that feed work in."""
-    services = _or_installed(services)
-    extra = [process for service in services for process in service.processes]
+def supervised_processes() -> tuple[Process, ...]:
+    """What ``rasid run`` starts, in order: every worker, the other processes, beat, then the
+    processes that are stopped first."""
+    extra = [process for service in installed_services() for process in service.processes]
     return (
-        *(Process(("worker", name)) for name in workers(services)),
-        *(process for process in extra if not process.feeds_work),
+        *(Process(("worker", name)) for name in workers()),
+        *(process for process in extra if not process.stop_first),
         Process(("beat",)),
-        *(process for process in extra if process.feeds_work),
+        *(process for process in extra if process.stop_first),
     )
 
-
-def _or_installed(services: tuple[Service, ...] | None) -> tuple[Service, ...]:
-    return installed_services() if services is None else services

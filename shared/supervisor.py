@@ -32,7 +32,7 @@ class Child:
     """One supervised process and its restart state."""
 
     args: tuple[str, ...]
-    feeds_work: bool = False
+    stop_first: bool = False
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -89,7 +89,7 @@ def run_stack(settings: RasidSettings) -> int:
     upgraded = upgrade_all(settings.resolved_database_url)
     log.info("database.upgraded", extra={"services": upgraded, "url": _redacted(settings)})
     # Started in this order and stopped in the reverse one.
-    children = [Child(process.args, feeds_work=process.feeds_work) for process in supervised_processes()]
+    children = [Child(process.args, stop_first=process.stop_first) for process in supervised_processes()]
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -114,7 +114,7 @@ def _stop_all(children: list[Child]) -> None:
     # What brings work in stops first, so the workers finish what it handed them.
     for child in reversed(children):
         child.stop()
-        if child.feeds_work:
+        if child.stop_first:
             child.wait(time.monotonic() + STOP_GRACE_SECONDS)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for child in reversed(children):

@@ -60,7 +60,7 @@ def test_rasid_run_supervises_every_worker_then_beat_then_the_watcher() -> None:
         ("beat",),
         ("watch",),
     ]
-    assert [process.feeds_work for process in services.supervised_processes()] == [False] * 4 + [True]
+    assert [process.stop_first for process in services.supervised_processes()] == [False] * 4 + [True]
 
 
 def test_each_worker_consumes_the_queues_its_tasks_are_routed_to() -> None:
