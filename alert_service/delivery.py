@@ -3,7 +3,7 @@
 An alert is claimed before it is sent: one conditional UPDATE moves it from 'pending' (and due) to
 'sending' with a lease, and the claim is committed before anything leaves the process. Only the
 worker holding the claim sends; a claim whose lease expired belongs to a worker that died mid-send
-and may be taken again. Each claim counts an attempt and writes a ``delivery_attempts`` row; the
+and may be taken again. Each claim counts an attempt and writes a :class:`DeliveryAttempt` row; the
 outcome is recorded only while the claim is still ours (the attempt number fences it).
 
 Retries are rows, not Celery retries: a retryable failure puts the alert back to 'pending' with a
@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from alert_service.content import AlertContent, load_content
 from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.mail import send_email
-from alert_service.models import Alert, DeliveryAttempt, Subscription, utc_now
+from alert_service.models import Alert, DeliveryAttempt, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
-from shared.db import session_scope
+from shared.db import session_scope, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -1,61 +1,35 @@
 """Tables the alert service owns: stored articles with their tags and entities, subscriptions,
 alerts (one per subscription and article) and the attempts made to deliver them.
 
-Timestamps are timezone-aware UTC in Python on both PostgreSQL and SQLite.
+Every table is named ``alert_<what>``: the services share one database, and a table's prefix names
+the service that owns it. Timestamps are :class:`shared.db.UTCDateTime`: aware UTC in Python on
+PostgreSQL and SQLite.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.db import make_metadata
+from shared.db import UTCDateTime, make_metadata
 
 CHANNELS = ("email", "webhook")
 STATUSES = ("pending", "sending", "delivered", "failed")
 OUTCOMES = ("delivered", "retry", "failed")
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always aware UTC in Python; SQLite stores it naive, in UTC."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -71,7 +45,7 @@ class Base(DeclarativeBase):
 class Article(Base):
     """An article as the classifier saw it; ``id`` is the ingest service's content id."""
 
-    __tablename__ = "articles"
+    __tablename__ = "alert_articles"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(Text)
@@ -89,11 +63,11 @@ class Article(Base):
 class Tag(Base):
     """One topic the classifier gave an article, with its score and the passages behind it."""
 
-    __tablename__ = "tags"
+    __tablename__ = "alert_tags"
     __table_args__ = (UniqueConstraint("article_id", "topic", "classifier_version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    article_id: Mapped[str] = mapped_column(ForeignKey("alert_articles.id", ondelete="CASCADE"))
     topic: Mapped[str] = mapped_column(String(64), index=True)
     score: Mapped[float] = mapped_column(Float)
     classifier_version: Mapped[str] = mapped_column(String(64))
@@ -105,9 +79,11 @@ class Tag(Base):
 class ArticleEntity(Base):
     """An actor or place an article names."""
 
-    __tablename__ = "article_entities"
+    __tablename__ = "alert_article_entities"
 
-    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("alert_articles.id", ondelete="CASCADE"), primary_key=True
+    )
     entity_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(Text)
@@ -117,7 +93,7 @@ class ArticleEntity(Base):
 class Subscription(Base):
     """Someone to alert, how, and about what. ``secret`` signs webhooks (Standard Webhooks)."""
 
-    __tablename__ = "subscriptions"
+    __tablename__ = "alert_subscriptions"
     __table_args__ = (CheckConstraint(_one_of("channel", CHANNELS), name="channel"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -136,16 +112,16 @@ class Alert(Base):
     ``dispatched_at`` is when a delivery message was last sent for it, so the sweep does not flood.
     """
 
-    __tablename__ = "alerts"
+    __tablename__ = "alert_alerts"
     __table_args__ = (
         UniqueConstraint("subscription_id", "article_id"),
         CheckConstraint(_one_of("status", STATUSES), name="status"),
-        Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_alert_alerts_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
-    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("alert_subscriptions.id", ondelete="CASCADE"))
+    article_id: Mapped[str] = mapped_column(ForeignKey("alert_articles.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -159,14 +135,14 @@ class Alert(Base):
 class DeliveryAttempt(Base):
     """One try at delivering an alert. ``outcome`` is empty while the try is in flight."""
 
-    __tablename__ = "delivery_attempts"
+    __tablename__ = "alert_delivery_attempts"
     __table_args__ = (
         UniqueConstraint("alert_id", "attempt"),
         CheckConstraint(f"outcome IS NULL OR {_one_of('outcome', OUTCOMES)}", name="outcome"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert_alerts.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,11 +8,10 @@ and nowhere else.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-TOPIC_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+from shared.messages import TOPIC_NAME_RULE, is_topic_name
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,9 @@ def parse_topics(raw: str) -> list[str]:
         topic = part.strip()
         if not topic:
             continue
-        if not TOPIC_PATTERN.match(topic):
-            raise ValueError(f"topic {topic!r} is not an identifier like 'strikes' or 'troop_movements'")
+        if not is_topic_name(topic):
+            example = "like 'strikes' or 'troop_movements'"
+            raise ValueError(f"topic {topic!r} is not an identifier {example} ({TOPIC_NAME_RULE})")
         if topic not in topics:
             topics.append(topic)
     if not topics:

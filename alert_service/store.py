@@ -13,9 +13,9 @@ from typing import cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from alert_service.models import Alert, Article, ArticleEntity, Subscription, Tag, utc_now
+from alert_service.models import Alert, Article, ArticleEntity, Subscription, Tag
 from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
-from shared.db import insert_ignore
+from shared.db import insert_ignore, utc_now
 from shared.messages import ArticleClassified, ArticleIngested, Classification
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alert_service.errors import SubscriptionError
-from alert_service.models import Alert, Subscription, utc_now
+from alert_service.models import Alert, Subscription
+from shared.db import utc_now
 
 Channel = Literal["email", "webhook"]
 SECRET_BYTES = 32

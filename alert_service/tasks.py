@@ -15,10 +15,9 @@ import logging
 from typing import Any
 
 from alert_service import delivery, store
-from alert_service.models import utc_now
 from alert_service.settings import alert_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
-from shared.db import session_scope
+from shared.db import session_scope, utc_now
 from shared.messages import ArticleClassified, ArticleStored, DeliveryRequested
 from shared.task_names import CONFIRM_STORED, DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
 

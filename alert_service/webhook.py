@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from alert_service.content import AlertContent
 from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.settings import AlertSettings
+from shared.db import utc_now
 
 USER_AGENT = "Rasid/0.1"
 EVENT_TYPE = "article.tagged"
@@ -67,7 +68,7 @@ def send_webhook(
     """POST the alert; returns ``HTTP <status>``, raises a :class:`DeliveryError`."""
     body = json.dumps(webhook_payload(content), ensure_ascii=False, separators=(",", ":"))
     # Signed at send time: receivers reject timestamps more than a few minutes off.
-    headers = signed_headers(content, body, timestamp=datetime.now(UTC).replace(microsecond=0))
+    headers = signed_headers(content, body, timestamp=utc_now().replace(microsecond=0))
     client = client or shared_client(timeout=settings.webhook_timeout)
     try:
         response = client.post(content.target, content=body.encode("utf-8"), headers=headers)

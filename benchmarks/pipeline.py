@@ -25,7 +25,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from tests.e2e.stack import ROOT, Stack, compose_stack, embedded_stack, stack_env
-from tests.peers import WebhookReceiver, smtp_sink, wait_for, webhook_receiver
+from tests.peers import ACCEPT, HttpPeer, http_peer, smtp_sink, wait_for
 
 SEED = ROOT / "seeds" / "000_ba543e6c3f13ccc4.txt"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -45,7 +45,7 @@ def drop(stack: Stack, name: str, data: bytes) -> None:
     (staging / name).rename(stack.watch_dir / name)
 
 
-def measure_latency(stack: Stack, receiver: WebhookReceiver, drops: int) -> list[float]:
+def measure_latency(stack: Stack, receiver: HttpPeer, drops: int) -> list[float]:
     run = uuid.uuid4().hex[:8]
     latencies = []
     for number in range(drops):
@@ -69,7 +69,7 @@ def measure_burst(stack: Stack, database_url: str, count: int) -> float:
 
     def stored() -> int:
         with engine.connect() as connection:
-            return int(connection.execute(text("SELECT count(*) FROM articles")).scalar_one())
+            return int(connection.execute(text("SELECT count(*) FROM alert_articles")).scalar_one())
 
     baseline = stored()
     started = time.monotonic()
@@ -92,7 +92,7 @@ def main() -> None:
     with ExitStack() as stack_of, tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         sink = stack_of.enter_context(smtp_sink())
-        receiver = stack_of.enter_context(webhook_receiver())
+        receiver = stack_of.enter_context(http_peer(fallback=ACCEPT))
         extra = {
             "RASID_SMTP_HOST": sink.host,
             "RASID_SMTP_PORT": str(sink.port),

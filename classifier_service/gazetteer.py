@@ -6,20 +6,17 @@ spelling; adjectives (التركي، التركية) are listed as names of the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from classifier_service.datafile import load_data_file
 from classifier_service.errors import GazetteerError
 from shared.arabic import fold
+from shared.messages import ENTITY_KINDS, EntityKind, entity_kind_of, is_entity_id
 
 PACKAGED_GAZETTEER = Path(__file__).with_name("gazetteer.yaml")
-ENTITY_ID = re.compile(r"^(country|alliance|group|place|organization):[a-z0-9_\-]+$")
-
-EntityKind = Literal["country", "alliance", "group", "place", "organization"]
+_KINDS_IN_WORDS = f"{', '.join(ENTITY_KINDS[:-1])} or {ENTITY_KINDS[-1]}"
 
 
 class GazetteerEntry(BaseModel):
@@ -34,10 +31,8 @@ class GazetteerEntry(BaseModel):
     @field_validator("id")
     @classmethod
     def _known_kind(cls, value: str) -> str:
-        if not ENTITY_ID.match(value):
-            raise ValueError(
-                "must be '<kind>:<slug>' with kind country, alliance, group, place or organization"
-            )
+        if not is_entity_id(value):
+            raise ValueError(f"must be '<kind>:<slug>' with kind {_KINDS_IN_WORDS}")
         return value
 
     @field_validator("names")
@@ -51,9 +46,7 @@ class GazetteerEntry(BaseModel):
     @property
     def kind(self) -> EntityKind:
         """The kind of entity, taken from the id."""
-        kind = self.id.split(":", 1)[0]
-        assert kind in ("country", "alliance", "group", "place", "organization")
-        return kind  # type: ignore[return-value]
+        return entity_kind_of(self.id)
 
 
 class Gazetteer(BaseModel):

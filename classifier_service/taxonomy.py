@@ -3,14 +3,14 @@
 The taxonomy is data (``taxonomy.yaml``), validated here. A term is a word or phrase with a weight;
 it may require context (a lexicon or phrase near it in the same sentence) and may be cancelled by
 exclusions (false friends such as withdrawing from an agreement, or a penalty kick). In context and
-exclusion lists, a lexicon is named (lowercase ASCII), a gazetteer kind is written ``@kind`` (any
-country, group, ... the gazetteer knows), and anything else is a literal Arabic phrase, in which a
-word ``@kind`` stands for each name of that kind (``من @country``: "from" followed by a country).
+exclusion lists, a lexicon is named (lowercase ASCII, as topics are), a gazetteer kind is written
+``@kind`` (any country, group, ... the gazetteer knows), and anything else is a literal Arabic phrase,
+in which a word ``@kind`` stands for each name of that kind (``من @country``: "from" followed by a
+country). Topic names and entity kinds are those of the messages (:mod:`shared.messages`).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from classifier_service.datafile import load_data_file
 from classifier_service.errors import TaxonomyError
 from shared.arabic import fold, words
+from shared.messages import ENTITY_KINDS, TOPIC_NAME_RULE, is_topic_name
 
 PACKAGED_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-ENTITY_KINDS = frozenset({"@country", "@alliance", "@group", "@place", "@organization"})
+KIND_REFERENCES = tuple(f"@{kind}" for kind in ENTITY_KINDS)
 
 Weight = Annotated[float, Field(gt=0.0, le=1.0)]
 Threshold = Annotated[float, Field(gt=0.0, le=1.0)]
@@ -30,7 +30,8 @@ Threshold = Annotated[float, Field(gt=0.0, le=1.0)]
 
 def is_reference(item: str) -> bool:
     """Whether a context or exclusion item names a lexicon rather than spelling a phrase."""
-    return NAME_PATTERN.match(item) is not None
+    # Lexicons are named as topics are, so one rule tells a name from an Arabic phrase.
+    return is_topic_name(item)
 
 
 def _check_phrase(value: str) -> str:
@@ -48,11 +49,11 @@ def _check_references(items: tuple[str, ...], info: ValidationInfo) -> tuple[str
     lexicons: set[str] = (info.context or {}).get("lexicons", set())
     for item in items:
         if is_entity_kind(item):
-            if item not in ENTITY_KINDS:
-                raise ValueError(f"unknown entity kind {item!r} (known: {', '.join(sorted(ENTITY_KINDS))})")
+            if item not in KIND_REFERENCES:
+                raise ValueError(f"unknown entity kind {item!r} (known: {', '.join(KIND_REFERENCES)})")
             continue
         for word in item.split():
-            if word.startswith("@") and word not in ENTITY_KINDS and len(item.split()) > 1:
+            if word.startswith("@") and word not in KIND_REFERENCES and len(item.split()) > 1:
                 raise ValueError(f"unknown entity kind {word!r} in {item!r}")
         if is_reference(item) and item not in lexicons:
             raise ValueError(f"unknown lexicon {item!r} (known: {', '.join(sorted(lexicons)) or 'none'})")
@@ -127,7 +128,7 @@ class Taxonomy(BaseModel):
     def _lexicons_are_named_phrases(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         for name, phrases in value.items():
             if not is_reference(name):
-                raise ValueError(f"lexicon name {name!r} must be lowercase ASCII (a-z, 0-9, _)")
+                raise ValueError(f"lexicon name {name!r} must be {TOPIC_NAME_RULE}")
             if not phrases:
                 raise ValueError(f"lexicon {name!r} is empty")
             for phrase in phrases:
@@ -138,8 +139,8 @@ class Taxonomy(BaseModel):
     @classmethod
     def _topic_names(cls, value: dict[str, Topic]) -> dict[str, Topic]:
         for name in value:
-            if not is_reference(name):
-                raise ValueError(f"topic name {name!r} must be lowercase ASCII (a-z, 0-9, _)")
+            if not is_topic_name(name):
+                raise ValueError(f"topic name {name!r} must be {TOPIC_NAME_RULE}")
         return value
 
     def threshold_of(self, topic: str) -> float:

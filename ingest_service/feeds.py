@@ -33,7 +33,7 @@ from ingest_service.errors import (
 )
 from ingest_service.ledger import record_if_new
 from ingest_service.models import Feed
-from shared.db import session_scope
+from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested, content_id
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def add_feed(session: Session, url: str) -> Feed:
         raise FeedError(f"not an http(s) URL: {url!r}")
     feed = session.execute(select(Feed).where(Feed.url == url)).scalar_one_or_none()
     if feed is None:
-        feed = Feed(url=url, added_at=datetime.now(UTC), error_count=0, active=True)
+        feed = Feed(url=url, added_at=utc_now(), error_count=0, active=True)
         session.add(feed)
     feed.active = True
     session.flush()
@@ -159,7 +159,7 @@ def parse_feed(
         problem = parsed.get("bozo_exception")
         raise FeedParseError(f"not an RSS or Atom feed ({problem or 'no entries and no title'})")
     title = strip_html(parsed.feed.get("title", "")) or None
-    now = datetime.now(UTC)
+    now = utc_now()
     articles = [
         entry_to_article(entry, source=title or fallback_title, ingested_at=now) for entry in parsed.entries
     ]
@@ -188,7 +188,7 @@ def poll_feed(database_url: str, feed_id: int, *, client: httpx.Client, max_byte
     """Poll one feed, in two transactions around the download; a failure is recorded on the feed,
     not raised. The new articles are in the outcome, recorded in the ledger, for the caller to hand on."""
     with session_scope(database_url) as session:
-        request = feed_request(session, feed_id, polled_at=datetime.now(UTC))
+        request = feed_request(session, feed_id, polled_at=utc_now())
     if request is None:
         return PollOutcome(feed_id=feed_id, error="feed removed or inactive")
     fetched: FetchResult | FeedError

@@ -12,7 +12,6 @@ import hashlib
 import logging
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +23,7 @@ from ingest_service.errors import RejectedFile
 from ingest_service.ledger import record_if_new
 from ingest_service.models import SeenFile
 from ingest_service.schemas import FileReady
-from shared.db import insert_ignore
+from shared.db import insert_ignore, utc_now
 from shared.messages import ArticleIngested, content_id
 
 log = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ def article_from_document(document: Document, *, source: str) -> ArticleIngested
         text=document.text,
         source=source,
         source_kind="file",
-        ingested_at=datetime.now(UTC),
+        ingested_at=utc_now(),
     )
 
 
@@ -92,7 +91,7 @@ def move_rejected(path: Path, *, rejected_dir: Path, reason: str) -> Path:
     rejected_dir.mkdir(parents=True, exist_ok=True)
     target = _free_name(rejected_dir, path.name)
     shutil.move(path, target)
-    when = datetime.now(UTC).isoformat(timespec="seconds")
+    when = utc_now().isoformat(timespec="seconds")
     note = f"Rasid did not ingest this file.\n\nReason: {reason}\nWhen: {when}\nOriginal path: {path}\n"
     target.with_name(f"{target.name}.reason.txt").write_text(note, encoding="utf-8")
     return target
@@ -125,7 +124,7 @@ def _record(session: Session, ready: FileReady, *, outcome: FileOutcome, sha256:
         "article_id": outcome.article_id,
         "status": outcome.status,
         "reason": outcome.reason,
-        "seen_at": datetime.now(UTC),
+        "seen_at": utc_now(),
     }
     insert_ignore(session, SeenFile.__table__, values, conflict_columns=["path", "size", "mtime_ns"])
 

@@ -14,7 +14,7 @@ by ``article_id``.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -80,14 +80,10 @@ def take_unconfirmed(
     )
     articles = []
     for seen in session.scalars(statement):
-        if _as_utc(seen.forwarded_at) > now - older_than * 2 ** (seen.sends - 1):
+        assert seen.forwarded_at is not None  # the query selects forwarded articles only
+        if seen.forwarded_at > now - older_than * 2 ** (seen.sends - 1):
             continue
         seen.forwarded_at, seen.sends = now, seen.sends + 1
         articles.append(ArticleIngested.from_payload(seen.payload))
     return articles
 
-
-def _as_utc(moment: datetime | None) -> datetime:
-    # SQLite hands back naive datetimes; every time stored here is UTC.
-    assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,4 +1,7 @@
-"""The tables the ingest service owns: files seen, articles seen, feeds polled."""
+"""The tables the ingest service owns: files seen, articles seen, feeds polled.
+
+Timestamps are :class:`shared.db.UTCDateTime`: aware UTC in Python on PostgreSQL and SQLite.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Integer,
     String,
     Text,
@@ -18,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_metadata
+from shared.db import UTCDateTime, make_metadata
 
 FILE_STATUSES = ("ingested", "duplicate", "rejected")
 
@@ -46,7 +48,7 @@ class SeenFile(Base):
     article_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
-    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class SeenArticle(Base):
@@ -58,12 +60,12 @@ class SeenArticle(Base):
     source: Mapped[str] = mapped_column(String(1024))
     source_kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(String(2048))
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Until the alert service confirms it stored the article, the message is kept to be sent again.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     sends: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Feed(Base):
@@ -76,9 +78,9 @@ class Feed(Base):
     title: Mapped[str | None] = mapped_column(String(1024))
     etag: Mapped[str | None] = mapped_column(String(1024))
     last_modified: Mapped[str | None] = mapped_column(String(128))
-    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from ingest_service import feeds, files, ledger
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import ingest_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
-from shared.db import session_scope
+from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested, ArticleStored
 from shared.task_names import (
     CLASSIFY_ARTICLE,
@@ -83,7 +83,7 @@ def confirm_stored(payload: dict[str, Any]) -> None:
     """The alert service stored an article: stop keeping it for a resend. Safe to run twice."""
     stored = ArticleStored.from_payload(payload)
     with session_scope(ingest_settings().resolved_database_url) as session:
-        ledger.confirm_stored(session, stored.article_id, now=datetime.now(UTC))
+        ledger.confirm_stored(session, stored.article_id, now=utc_now())
 
 
 @app.task(name=RESEND_UNCONFIRMED, **TASK_OPTIONS)
@@ -93,7 +93,7 @@ def resend_unconfirmed() -> None:
     with session_scope(settings.resolved_database_url) as session:
         articles = ledger.take_unconfirmed(
             session,
-            now=datetime.now(UTC),
+            now=utc_now(),
             older_than=timedelta(seconds=settings.resend_after_seconds),
             limit=RESEND_BATCH,
         )

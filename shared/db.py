@@ -1,7 +1,9 @@
-"""Database plumbing shared by the services that keep tables: naming convention, per-process
-engines, a session scope and an idempotent insert that works on PostgreSQL and SQLite.
+"""Database plumbing shared by the services that keep tables: naming convention, one clock and
+one timestamp column type, per-process engines, a session scope and an idempotent insert that works
+on PostgreSQL and SQLite.
 
-Each service declares its own ``DeclarativeBase`` on :func:`make_metadata` and owns its tables.
+Each service declares its own ``DeclarativeBase`` on :func:`make_metadata` and owns its tables;
+every timestamp column is a :class:`UTCDateTime` and every "now" comes from :func:`utc_now`.
 """
 
 from __future__ import annotations
@@ -9,9 +11,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, FromClause, MetaData, Table, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    FromClause,
+    MetaData,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -30,6 +43,34 @@ _ENGINES: dict[tuple[int, str], Engine] = {}
 def make_metadata() -> MetaData:
     """A MetaData whose constraint names are stable, so migrations stay stable."""
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always aware UTC in Python; SQLite stores it naive, in UTC.
+
+    In the database it is ``DateTime(timezone=True)``: ``timestamptz`` on PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

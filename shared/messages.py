@@ -1,20 +1,59 @@
 """Messages that travel between services on the broker: frozen pydantic models, sent as JSON.
 
-Every message carries a ``schema_version``; a consumer refuses a version it does not know.
+Every message carries a ``schema_version``; a consumer refuses a version it does not know. The
+vocabulary the messages use is declared here too, once for every service: what a topic name may
+look like (the taxonomy names topics, subscriptions ask for them) and the kinds of entity (the
+gazetteer files entities under them, the alert service stores them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.arabic import fold
 from shared.errors import MessageError
 
 SCHEMA_VERSION: Literal[1] = 1
+
+TOPIC_NAME_PATTERN = r"[a-z][a-z0-9_]*"
+TOPIC_NAME_RULE = "lowercase ASCII (a-z, 0-9, _) starting with a letter"
+_TOPIC_NAME = re.compile(TOPIC_NAME_PATTERN)
+
+TopicName = Annotated[str, StringConstraints(pattern=f"^{TOPIC_NAME_PATTERN}$")]
+"""A topic's name: an identifier such as ``strikes`` or ``troop_movements``."""
+
+EntityKind = Literal["country", "alliance", "group", "place", "organization"]
+ENTITY_KINDS: tuple[EntityKind, ...] = get_args(EntityKind)
+
+# An entity's id is '<kind>:<slug>', e.g. 'country:tr', 'alliance:nato'.
+ENTITY_ID_PATTERN = rf"(?:{'|'.join(ENTITY_KINDS)}):[a-z0-9_-]+"
+_ENTITY_ID = re.compile(ENTITY_ID_PATTERN)
+
+EntityId = Annotated[str, StringConstraints(pattern=f"^{ENTITY_ID_PATTERN}$")]
+
+
+def is_topic_name(value: str) -> bool:
+    """Whether ``value`` may name a topic."""
+    return _TOPIC_NAME.fullmatch(value) is not None
+
+
+def is_entity_id(value: str) -> bool:
+    """Whether ``value`` is an entity id of a known kind, '<kind>:<slug>'."""
+    return _ENTITY_ID.fullmatch(value) is not None
+
+
+def entity_kind_of(entity_id: str) -> EntityKind:
+    """The kind an entity id names ('country' for 'country:tr'); ValueError for an unknown kind."""
+    prefix = entity_id.split(":", 1)[0]
+    for kind in ENTITY_KINDS:
+        if kind == prefix:
+            return kind
+    raise ValueError(f"entity id {entity_id!r} names no known kind ({', '.join(ENTITY_KINDS)})")
 
 
 class Message(BaseModel):
@@ -71,7 +110,7 @@ class Evidence(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    topic: str
+    topic: TopicName
     term: str = Field(description="The taxonomy term that matched.")
     matched: str = Field(description="The words as written in the article.")
     field: Literal["title", "text"]
@@ -85,8 +124,8 @@ class Entity(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str
-    kind: Literal["country", "alliance", "group", "place", "organization"]
+    id: EntityId
+    kind: EntityKind
     name: str
     mentions: int = Field(ge=1)
 
@@ -96,8 +135,8 @@ class Classification(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    tags: tuple[str, ...]
-    scores: dict[str, float]
+    tags: tuple[TopicName, ...]
+    scores: dict[TopicName, float]
     evidence: tuple[Evidence, ...] = ()
     entities: tuple[Entity, ...] = ()
     classifier_version: str

@@ -1,7 +1,7 @@
 """Fixtures shared by every test: real PostgreSQL and Redis servers, fresh databases.
 
 In CI (``CI=true``) a missing server fails the run; on a developer's machine it skips the tests
-that need it, with the reason.
+that need it, with the reason (``tests.helpers.unavailable``).
 """
 
 from __future__ import annotations
@@ -19,18 +19,7 @@ import redis
 
 from shared.db import dispose_engines
 from shared.migrations import upgrade_all
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "RASID_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("RASID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _unavailable(what: str, error: Exception) -> None:
-    message = f"{what} is not reachable: {error}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+from tests.helpers import POSTGRES_ADMIN_URL, REDIS_URL, unavailable
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,7 +38,7 @@ def postgres_admin_url() -> str:
         with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
             pass
     except psycopg.OperationalError as error:
-        _unavailable("PostgreSQL", error)
+        unavailable("PostgreSQL", error)
     return POSTGRES_ADMIN_URL
 
 
@@ -58,7 +47,7 @@ def redis_url() -> str:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as error:
-        _unavailable("Redis", error)
+        unavailable("Redis", error)
     return REDIS_URL
 
 

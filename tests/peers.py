@@ -1,18 +1,24 @@
-"""Real peers Rasid talks to, for tests and benchmarks: an SMTP server (aiosmtpd) and an HTTP server
-that receives webhooks and serves feeds, both on 127.0.0.1. Each can be scripted to fail."""
+"""Real peers Rasid talks to, for tests and benchmarks, both on 127.0.0.1: an SMTP server (aiosmtpd)
+and one HTTP server that receives webhooks and serves feeds. Each records what it gets and can be
+scripted to fail: SMTP replies per command, HTTP replies per path (an error status, a redirect, a huge
+body, a slow drip, a long silence)."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
+from email.utils import formatdate
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -91,83 +97,196 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One POST the HTTP server got."""
+class Request:
+    """One request the HTTP peer got, and the status it answered with."""
 
-    path: str
-    headers: dict[str, str]
+    method: str
+    path: str  # without the query string
+    headers: dict[str, str]  # names in lower case
     body: bytes
-    status: int
-    received_at: float
+    received_at: float  # time.monotonic() when it arrived
+    status: int | None = None  # None only while its route decides
 
 
-@dataclass
-class WebhookReceiver:
-    """Records every POST and answers it from a script of statuses per path (200 after; a 3xx
-    points elsewhere), optionally slowly; serves ``pages`` (feeds) to GET."""
+@dataclass(frozen=True)
+class Reply:
+    """What the peer answers: the status line comes after ``delay`` seconds, then the headers, then the
+    body one chunk at a time with ``pause`` seconds between chunks. ``length`` is the Content-Length
+    declared; with None there is none and the body ends when the connection closes."""
 
-    port: int = field(default_factory=free_port)
-    statuses: dict[str, list[int]] = field(default_factory=dict)
-    delays: dict[str, float] = field(default_factory=dict)
-    pages: dict[str, bytes] = field(default_factory=dict)
-    deliveries: list[Delivery] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    chunks: Iterable[bytes] = ()
+    length: int | None = 0
+    delay: float = 0.0
+    pause: float = 0.0
+
+
+Route = Callable[[Request], Reply]
+"""How a path answers: it reads the request (its headers, say) and returns the reply. The functions
+below build the routes tests need."""
+
+
+def answer(status: int = 200, body: bytes = b"", *, content_type: str | None = None) -> Route:
+    """The same reply to every request: a status and a body of known length."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    reply = Reply(status, headers, [body] if body else [], len(body))
+    return lambda _request: reply
+
+
+def error(status: int) -> Route:
+    """An error status with its reason as a short plain-text body."""
+    return answer(status, f"{status} {HTTPStatus(status).phrase}".encode(), content_type="text/plain")
+
+
+ACCEPT = answer(200, b"ok")
+"""What a webhook receiver says to anything: 200."""
+
+NOT_FOUND = error(404)
+"""What the peer says on a path nobody routed, unless told otherwise."""
+
+
+def redirect(location: str, *, status: int = 302) -> Route:
+    """A redirect to ``location``, with no body."""
+    return lambda _request: Reply(status, {"Location": location})
+
+
+def serve_file(path: Path, *, content_type: str) -> Route:
+    """A file as a web server serves it: ETag and Last-Modified, and 304 to a request that names the
+    ETag it already has."""
+    body = path.read_bytes()
+    etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+    last_modified = formatdate(path.stat().st_mtime, usegmt=True)
+
+    def respond(request: Request) -> Reply:
+        if request.headers.get("if-none-match") == etag:
+            return Reply(304, {"ETag": etag}, length=None)
+        headers = {"Content-Type": content_type, "ETag": etag, "Last-Modified": last_modified}
+        return Reply(200, headers, [body], len(body))
+
+    return respond
+
+
+CHUNK = 64 * 1024
+
+
+def huge_body(size: int, *, declare_length: bool, content_type: str = "application/octet-stream") -> Route:
+    """``size`` bytes, written lazily (a client that stops reading stops the writing), with their
+    Content-Length or without one (the body ends when the connection closes)."""
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, size, CHUNK):
+            yield b"x" * min(CHUNK, size - start)
+
+    length = size if declare_length else None
+    return lambda _request: Reply(200, {"Content-Type": content_type}, chunks(), length)
+
+
+def slow_drip(body: bytes, *, pause: float, content_type: str = "application/octet-stream") -> Route:
+    """``body`` one byte every ``pause`` seconds: each read is quick, the whole takes long."""
+    chunks = [body[index : index + 1] for index in range(len(body))]
+    return lambda _request: Reply(200, {"Content-Type": content_type}, chunks, len(body), pause=pause)
+
+
+def delayed(route: Route, seconds: float) -> Route:
+    """``route``'s reply, after ``seconds`` of silence."""
+    return lambda request: replace(route(request), delay=seconds)
+
+
+class HttpPeer:
+    """An HTTP server on 127.0.0.1 (start it with :func:`http_peer`) that records every request and
+    answers each path from its script first (each scripted reply is used once, in order), then from its
+    route; a path with neither gets ``fallback``."""
+
+    def __init__(self, port: int, *, fallback: Route) -> None:
+        self.port = port
+        self.fallback = fallback
+        self._routes: dict[str, Route] = {}
+        self._scripts: dict[str, list[Route]] = {}
+        self._requests: list[Request] = []
+        self._lock = threading.Lock()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def received(self, path: str | None = None) -> list[Delivery]:
-        with self.lock:
-            return [d for d in self.deliveries if path is None or d.path == path]
+    def route(self, path: str, route: Route) -> None:
+        """Answer ``path`` with ``route`` (once its script, if any, is used up)."""
+        with self._lock:
+            self._routes[path] = route
 
-    def answer(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        with self.lock:
-            script = self.statuses.get(path, [])
-            status = script.pop(0) if script else 200
-            self.deliveries.append(Delivery(path, headers, body, status, time.monotonic()))
-            return status
+    def script(self, path: str, *answers: Route) -> None:
+        """Answer the next requests to ``path`` with ``answers``, one each, in order."""
+        with self._lock:
+            self._scripts.setdefault(path, []).extend(answers)
+
+    def received(self, path: str | None = None) -> list[Request]:
+        """The requests so far, oldest first; only those to ``path`` if given."""
+        with self._lock:
+            return [request for request in self._requests if path is None or request.path == path]
+
+    def reply_to(self, request: Request) -> Reply:
+        """Pick the reply to ``request`` and record the request with its status."""
+        with self._lock:
+            script = self._scripts.get(request.path)
+            route = script.pop(0) if script else self._routes.get(request.path, self.fallback)
+        reply = route(request)
+        with self._lock:
+            self._requests.append(replace(request, status=reply.status))
+        return reply
 
 
-def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            status = receiver.answer(self.path, body, headers)
-            if self.path in receiver.delays:
-                time.sleep(receiver.delays[self.path])
-            try:
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("location", receiver.url("/moved"))
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-            except (BrokenPipeError, ConnectionResetError):
-                return  # the client timed out and left, as a timeout test wants
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a reply still dripping when the test ends does not hold it up
 
-        def do_GET(self) -> None:
-            page = receiver.pages.get(self.path)
-            self.send_response(200 if page is not None else 404)
-            self.send_header("content-type", "application/rss+xml; charset=utf-8")
-            self.send_header("content-length", str(len(page or b"")))
-            self.end_headers()
-            self.wfile.write(page or b"")
+    def __init__(self, *, fallback: Route) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.peer = HttpPeer(self.server_address[1], fallback=fallback)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
-    return Handler
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._exchange()
+
+    def do_POST(self) -> None:
+        self._exchange()
+
+    def _exchange(self) -> None:
+        path, _, _query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        reply = self.server.peer.reply_to(Request(self.command, path, headers, body, time.monotonic()))
+        try:
+            self._send(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client gave up (a timeout, a size limit), as such a test wants
+
+    def _send(self, reply: Reply) -> None:
+        time.sleep(reply.delay)
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.length is not None:
+            self.send_header("Content-Length", str(reply.length))
+        self.end_headers()
+        for chunk in reply.chunks:
+            self.wfile.write(chunk)
+            self.wfile.flush()
+            time.sleep(reply.pause)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", receiver.port), _handler_for(receiver))
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+def http_peer(*, fallback: Route = NOT_FOUND) -> Iterator[HttpPeer]:
+    """An :class:`HttpPeer` serving on a free port of 127.0.0.1 until the block ends."""
+    server = _Server(fallback=fallback)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield server.peer
     finally:
         server.shutdown()
         server.server_close()

@@ -1,16 +1,15 @@
-"""Fixtures of the alert service's tests: a migrated database, a real SMTP server (aiosmtpd),
-a real HTTP receiver for webhooks, settings pointing at them and message factories."""
+"""Fixtures of the alert service's tests: a real SMTP server (aiosmtpd), a real HTTP receiver for
+webhooks, settings pointing at them and a message factory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from alert_helpers import load_fixture
 
 from alert_service.settings import AlertSettings
-from shared.messages import ArticleClassified
-from tests.peers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
+from tests.alert.helpers import MessageFactory, classified_message
+from tests.peers import ACCEPT, HttpPeer, SmtpSink, http_peer, smtp_sink
 
 
 @pytest.fixture
@@ -20,8 +19,9 @@ def smtp_server() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with webhook_receiver() as receiver:
+def receiver() -> Iterator[HttpPeer]:
+    """Accepts every webhook (200) unless a test scripts another answer."""
+    with http_peer(fallback=ACCEPT) as receiver:
         yield receiver
 
 
@@ -38,27 +38,7 @@ def settings(database_url: str, smtp_server: SmtpSink) -> AlertSettings:
     )
 
 
-MessageFactory = Callable[..., ArticleClassified]
-
-
 @pytest.fixture
 def make_message() -> MessageFactory:
     """An ArticleClassified built from the fixture file, with chosen id, tags and version."""
-
-    def build(
-        article_id: str | None = None, *, tags: list[str] | None = None, version: str | None = None
-    ) -> ArticleClassified:
-        payload = load_fixture("classified_article.json")
-        if article_id:
-            payload["article"]["article_id"] = article_id
-        if tags is not None:
-            payload["classification"]["tags"] = tags
-            payload["classification"]["scores"] = {tag: 0.8 for tag in tags}
-            payload["classification"]["evidence"] = [
-                item for item in payload["classification"]["evidence"] if item["topic"] in tags
-            ]
-        if version:
-            payload["classification"]["classifier_version"] = version
-        return ArticleClassified.from_payload(payload)
-
-    return build
+    return classified_message

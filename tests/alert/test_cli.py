@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from alert_helpers import add_subscription, store
 from click.testing import CliRunner, Result
-from conftest import MessageFactory
 
 from shared.cli import cli as rasid
+from tests.alert.helpers import MessageFactory, add_subscription, store
 
 
 def run(url: str, *args: str) -> Result:

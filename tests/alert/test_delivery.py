@@ -6,15 +6,14 @@ import random
 from datetime import timedelta
 
 import pytest
-from alert_helpers import NOW, add_subscription, alert, at, attempts, make_due, store
-from conftest import MessageFactory
 
 from alert_service.content import AlertContent
 from alert_service.delivery import RetryPolicy, claim_alert, deliver_alert, dispatch_due
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import remove_subscription
 from shared.db import session_scope
-from tests.peers import WebhookReceiver
+from tests.alert.helpers import NOW, MessageFactory, add_subscription, alert, at, attempts, make_due, store
+from tests.peers import HttpPeer, error
 
 
 def _alert(url: str, make_message: MessageFactory, target: str = "https://hooks.example.org/a") -> int:
@@ -56,7 +55,7 @@ def test_an_alert_not_yet_due_is_not_claimed(database_url: str, make_message: Me
 
 
 def test_a_delivered_alert_is_not_sent_again(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
     alert_id = _alert(database_url, make_message, receiver.url("/a"))
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "delivered"
@@ -65,9 +64,9 @@ def test_a_delivered_alert_is_not_sent_again(
 
 
 def test_a_failing_subscriber_does_not_block_another(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
-    receiver.statuses["/broken"] = [500] * 10
+    receiver.route("/broken", error(500))
     add_subscription(database_url, "webhook", receiver.url("/broken"), ["strikes"])
     add_subscription(database_url, "webhook", receiver.url("/fine"), ["strikes"])
     broken_id, fine_id = store(database_url, make_message())
@@ -101,9 +100,9 @@ def test_a_crashing_sender_counts_as_an_attempt_and_does_not_stop_others(
 
 
 def test_retries_stop_after_max_attempts(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
-    receiver.statuses["/a"] = [500] * 5
+    receiver.route("/a", error(500))
     alert_id = _alert(database_url, make_message, receiver.url("/a"))
     three = settings.model_copy(update={"max_attempts": 3})
     results = [
@@ -115,7 +114,7 @@ def test_retries_stop_after_max_attempts(
 
 
 def test_a_removed_subscription_gets_none_of_its_pending_alerts(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
     subscription = add_subscription(database_url, "webhook", receiver.url("/a"), ["strikes"])
     [alert_id] = store(database_url, make_message())

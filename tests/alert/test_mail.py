@@ -7,8 +7,15 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from alert_helpers import (
+
+from alert_service.content import load_content
+from alert_service.delivery import deliver_alert
+from alert_service.mail import build_email
+from alert_service.settings import AlertSettings
+from shared.db import session_scope
+from tests.alert.helpers import (
     NOW,
+    MessageFactory,
     add_subscription,
     alert,
     at,
@@ -16,13 +23,6 @@ from alert_helpers import (
     load_fixture,
     store,
 )
-from conftest import MessageFactory
-
-from alert_service.content import load_content
-from alert_service.delivery import deliver_alert
-from alert_service.mail import build_email
-from alert_service.settings import AlertSettings
-from shared.db import session_scope
 from tests.peers import SmtpSink, free_port
 
 SMTP_CASES = load_fixture("smtp_replies.json")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from alert_helpers import load_fixture
 
 from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions, parse_topics
+from tests.alert.helpers import load_fixture
 
 RULE_CASES = load_fixture("rules.json")
 TOPIC_CASES = load_fixture("topics.json")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from alert_helpers import NOW, add_subscription, store
-from conftest import MessageFactory
 from sqlalchemy import func, select
 
 from alert_service.models import Alert, Article, ArticleEntity, Tag
 from alert_service.subscriptions import remove_subscription
 from shared.db import session_scope
+from tests.alert.helpers import NOW, MessageFactory, add_subscription, store
 
 
 def _count(url: str, model: type[object]) -> int:

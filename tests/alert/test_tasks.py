@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alert_helpers import add_subscription, alert, make_due, store
-from conftest import MessageFactory
 from sqlalchemy import update
 
 from alert_service import tasks
@@ -21,6 +19,7 @@ from alert_service.settings import alert_settings
 from shared.db import session_scope
 from shared.messages import ArticleStored, DeliveryRequested
 from shared.task_names import CONFIRM_STORED, DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
+from tests.alert.helpers import MessageFactory, add_subscription, alert, make_due, store
 
 
 @pytest.fixture

@@ -7,8 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
-from alert_helpers import (
+from standardwebhooks.webhooks import Webhook
+
+from alert_service.delivery import deliver_alert
+from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
+from alert_service.settings import AlertSettings
+from alert_service.webhook import check_response
+from tests.alert.helpers import (
     NOW,
+    MessageFactory,
     add_subscription,
     alert,
     at,
@@ -16,16 +23,10 @@ from alert_helpers import (
     load_fixture,
     store,
 )
-from conftest import MessageFactory
-from standardwebhooks.webhooks import Webhook
-
-from alert_service.delivery import deliver_alert
-from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
-from alert_service.settings import AlertSettings
-from alert_service.webhook import check_response
-from tests.peers import WebhookReceiver, free_port
+from tests.peers import ACCEPT, HttpPeer, delayed, error, free_port, redirect
 
 STATUS_CASES = load_fixture("http_statuses.json")
+PERMANENT = {410: error(410), 301: redirect("/moved", status=301), 404: error(404)}
 
 
 def _webhook_alert(url: str, target: str, make_message: MessageFactory) -> tuple[int, str]:
@@ -36,7 +37,7 @@ def _webhook_alert(url: str, target: str, make_message: MessageFactory) -> tuple
 
 
 def test_webhook_arrives_signed_and_verifies(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
     alert_id, secret = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "delivered"
@@ -57,7 +58,7 @@ def test_webhook_arrives_signed_and_verifies(
 
 
 def test_a_tampered_body_does_not_verify(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
     alert_id, secret = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW)
@@ -68,9 +69,9 @@ def test_a_tampered_body_does_not_verify(
 
 
 def test_500_500_200_delivers_on_the_third_attempt_with_one_webhook_id(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
-    receiver.statuses["/hook"] = [500, 500, 200]
+    receiver.script("/hook", error(500), error(500), ACCEPT)
     alert_id, secret = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     statuses = [
         deliver_alert(database_url, alert_id, settings=settings, clock=lambda h=h: at(h)) for h in (0, 2, 4)
@@ -90,9 +91,9 @@ def test_500_500_200_delivers_on_the_third_attempt_with_one_webhook_id(
 
 
 def test_a_retry_waits_for_its_backoff(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
-    receiver.statuses["/hook"] = [503]
+    receiver.script("/hook", error(503))
     alert_id, _ = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW)
     record = alert(database_url, alert_id)
@@ -103,15 +104,15 @@ def test_a_retry_waits_for_its_backoff(
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(1.01)) == "delivered"
 
 
-@pytest.mark.parametrize("status", [410, 301, 404])
+@pytest.mark.parametrize("status", PERMANENT)
 def test_permanent_statuses_fail_at_once_and_are_not_retried(
     database_url: str,
     settings: AlertSettings,
-    receiver: WebhookReceiver,
+    receiver: HttpPeer,
     make_message: MessageFactory,
     status: int,
 ) -> None:
-    receiver.statuses["/hook"] = [status]
+    receiver.script("/hook", PERMANENT[status])
     alert_id, _ = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "failed"
     assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(2)) is None
@@ -131,9 +132,9 @@ def test_refused_connection_is_retried(
 
 
 def test_timeout_is_retried(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
-    receiver.delays["/slow"] = 0.5
+    receiver.route("/slow", delayed(ACCEPT, 0.5))
     alert_id, _ = _webhook_alert(database_url, receiver.url("/slow"), make_message)
     quick = settings.model_copy(update={"webhook_timeout": 0.1})
     assert deliver_alert(database_url, alert_id, settings=quick, clock=lambda: NOW) == "pending"
@@ -158,7 +159,7 @@ def test_retry_after_is_read() -> None:
 
 
 def test_payload_is_json_with_arabic_as_written(
-    database_url: str, settings: AlertSettings, receiver: WebhookReceiver, make_message: MessageFactory
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
 ) -> None:
     alert_id, _ = _webhook_alert(database_url, receiver.url("/hook"), make_message)
     deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW)

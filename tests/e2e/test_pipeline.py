@@ -18,7 +18,7 @@ import redis
 from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.stack import ROOT, Stack, compose_commands, compose_stack, embedded_stack, stack_env
-from tests.peers import SmtpSink, WebhookReceiver, smtp_sink, wait_for, webhook_receiver
+from tests.peers import ACCEPT, HttpPeer, SmtpSink, error, http_peer, serve_file, smtp_sink, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -53,7 +53,7 @@ def ledger_rows(stack: Stack) -> list[dict[str, str]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
-def assert_webhook(receiver: WebhookReceiver, secret: str, subscription_id: str) -> None:
+def assert_webhook(receiver: HttpPeer, secret: str, subscription_id: str) -> None:
     first = receiver.received("/hook")[0]
     Webhook(secret).verify(first.body, first.headers)
     body = json.loads(first.body)
@@ -72,12 +72,12 @@ def assert_email(sink: SmtpSink, address: str) -> None:
     assert 'dir="rtl"' in html.get_content()
 
 
-def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> None:
+def run_scenario(stack: Stack, sink: SmtpSink, receiver: HttpPeer) -> None:
     """Drop a seed, its duplicates and a binary file; check each subscriber got one alert."""
     hook_id, hook_secret = subscribe(stack, "webhook", receiver.url("/hook"))
     _flaky_id, flaky_secret = subscribe(stack, "webhook", receiver.url("/flaky"))
     subscribe(stack, "email", "analyst@example.org")
-    receiver.statuses["/flaky"] = [500, 500]
+    receiver.script("/flaky", error(500), error(500))
     assert hook_secret and flaky_secret
 
     drop(stack, "coalition.txt", SEED.read_bytes())
@@ -120,9 +120,9 @@ def run_scenario(stack: Stack, sink: SmtpSink, receiver: WebhookReceiver) -> Non
     ], "nothing but the bad file is moved"
 
 
-def assert_feed_flows_through(stack: Stack, receiver: WebhookReceiver) -> None:
+def assert_feed_flows_through(stack: Stack, receiver: HttpPeer) -> None:
     """A feed added with the CLI is polled and its entries are stored like dropped files."""
-    receiver.pages["/feed.xml"] = FEED.read_bytes()
+    receiver.route("/feed.xml", serve_file(FEED, content_type="application/rss+xml; charset=utf-8"))
     stack.rasid("feeds", "add", receiver.url("/feed.xml"))
     titles = {" ".join(entry.title.split()) for entry in feedparser.parse(FEED.read_bytes()).entries}
 
@@ -135,8 +135,8 @@ def assert_feed_flows_through(stack: Stack, receiver: WebhookReceiver) -> None:
 
 
 @pytest.fixture
-def peers() -> Iterator[tuple[SmtpSink, WebhookReceiver]]:
-    with smtp_sink() as sink, webhook_receiver() as receiver:
+def peers() -> Iterator[tuple[SmtpSink, HttpPeer]]:
+    with smtp_sink() as sink, http_peer(fallback=ACCEPT) as receiver:
         yield sink, receiver
 
 
@@ -164,7 +164,7 @@ def peer_env(sink: SmtpSink) -> dict[str, str]:
 
 @pytest.fixture
 def compose_services(
-    tmp_path: Path, fresh_postgres_url: str, redis_broker: str, peers: tuple[SmtpSink, WebhookReceiver]
+    tmp_path: Path, fresh_postgres_url: str, redis_broker: str, peers: tuple[SmtpSink, HttpPeer]
 ) -> Iterator[Stack]:
     """The compose services as local processes on PostgreSQL and Redis. Their logs are printed at
     teardown: pytest shows them when the test failed."""
@@ -177,7 +177,7 @@ def compose_services(
 
 
 @pytest.fixture
-def embedded_services(tmp_path: Path, peers: tuple[SmtpSink, WebhookReceiver]) -> Iterator[Stack]:
+def embedded_services(tmp_path: Path, peers: tuple[SmtpSink, HttpPeer]) -> Iterator[Stack]:
     """``rasid run`` with the embedded defaults: SQLite and the file broker."""
     env = stack_env(workdir=tmp_path, database_url="", broker_url="filesystem://", extra=peer_env(peers[0]))
     with embedded_stack(env, tmp_path) as stack:
@@ -186,14 +186,14 @@ def embedded_services(tmp_path: Path, peers: tuple[SmtpSink, WebhookReceiver]) -
 
 
 def test_compose_services_on_redis_and_postgresql(
-    compose_services: Stack, peers: tuple[SmtpSink, WebhookReceiver]
+    compose_services: Stack, peers: tuple[SmtpSink, HttpPeer]
 ) -> None:
     run_scenario(compose_services, *peers)
     assert all(compose_services.alive().values()), compose_services.alive()
 
 
 def test_an_article_waits_for_a_crashed_worker(
-    compose_services: Stack, peers: tuple[SmtpSink, WebhookReceiver]
+    compose_services: Stack, peers: tuple[SmtpSink, HttpPeer]
 ) -> None:
     """The classify worker is killed; an article dropped meanwhile is tagged and alerted, once,
     when it is back."""
@@ -211,7 +211,7 @@ def test_an_article_waits_for_a_crashed_worker(
 
 
 def test_a_lost_message_is_handed_on_again(
-    compose_services: Stack, peers: tuple[SmtpSink, WebhookReceiver], redis_broker: str
+    compose_services: Stack, peers: tuple[SmtpSink, HttpPeer], redis_broker: str
 ) -> None:
     """The message to the classifier vanishes from the broker: the ingest service, never told the
     article was stored, hands it on again, and the subscriber gets one alert."""
@@ -230,7 +230,7 @@ def test_a_lost_message_is_handed_on_again(
 
 
 def test_embedded_defaults_sqlite_and_file_broker(
-    embedded_services: Stack, peers: tuple[SmtpSink, WebhookReceiver]
+    embedded_services: Stack, peers: tuple[SmtpSink, HttpPeer]
 ) -> None:
     stack = embedded_services
     wait_for(

@@ -10,8 +10,7 @@ import pytest
 from ingest_service.documents import parse_document, strip_html
 from ingest_service.errors import RejectedFile
 from shared.messages import content_id
-
-from .conftest import FILE_FIXTURES
+from tests.ingest.helpers import FILE_FIXTURES
 
 CASES = json.loads((FILE_FIXTURES / "cases.json").read_text(encoding="utf-8"))
 

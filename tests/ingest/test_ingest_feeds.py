@@ -24,8 +24,8 @@ from ingest_service.feeds import (
 )
 from ingest_service.settings import ingest_settings
 from shared.db import session_scope
-
-from .conftest import FEED_FIXTURES, FeedServer, Forwarded
+from tests.ingest.helpers import FEED_FIXTURES, Forwarded
+from tests.peers import HttpPeer
 
 CASES = json.loads((FEED_FIXTURES / "cases.json").read_text(encoding="utf-8"))
 MAX_BYTES = 1_000_000
@@ -78,7 +78,7 @@ def feed_row(database_url: str, url: str) -> Any:
 
 
 def test_second_poll_is_conditional_and_a_304_brings_nothing_new(
-    database_url: str, feed_server: FeedServer, client: httpx.Client, forwarded: Forwarded
+    database_url: str, feed_server: HttpPeer, client: httpx.Client, forwarded: Forwarded
 ) -> None:
     url = feed_server.url("/bbc.xml")
 
@@ -88,7 +88,7 @@ def test_second_poll_is_conditional_and_a_304_brings_nothing_new(
     assert (first.new, first.not_modified) == (25, False)
     assert (second.new, second.not_modified) == (0, True)
     assert len(forwarded) == 25
-    first_headers, second_headers = feed_server.headers_of("/bbc.xml")
+    first_headers, second_headers = [request.headers for request in feed_server.received("/bbc.xml")]
     assert "if-none-match" not in first_headers
     assert second_headers["if-none-match"] == feed_row(database_url, url).etag
     assert second_headers["if-modified-since"]
@@ -100,7 +100,7 @@ def test_second_poll_is_conditional_and_a_304_brings_nothing_new(
 
 
 def test_same_entries_from_another_feed_are_duplicates(
-    database_url: str, feed_server: FeedServer, client: httpx.Client, forwarded: Forwarded
+    database_url: str, feed_server: HttpPeer, client: httpx.Client, forwarded: Forwarded
 ) -> None:
     poll(database_url, feed_server.url("/bbc.xml"), client, forwarded)
 
@@ -113,6 +113,7 @@ def test_same_entries_from_another_feed_are_duplicates(
 FAILURES = [
     ("/error.xml", "HTTP 500"),
     ("/slow.xml", "timed out"),
+    ("/drip.xml", "timed out"),
     ("/huge.xml", "limit"),
     ("/huge-declared.xml", "limit"),
     ("/page.html", "not an RSS or Atom feed"),
@@ -123,7 +124,7 @@ FAILURES = [
 @pytest.mark.parametrize("failure", FAILURES, ids=lambda failure: failure[0])
 def test_one_failing_feed_records_its_error_and_does_not_stop_the_others(
     database_url: str,
-    feed_server: FeedServer,
+    feed_server: HttpPeer,
     client: httpx.Client,
     forwarded: Forwarded,
     failure: tuple[str, str],
@@ -142,7 +143,7 @@ def test_one_failing_feed_records_its_error_and_does_not_stop_the_others(
     assert feed.last_polled_at is not None
 
 
-def test_size_cap_is_enforced_while_streaming(feed_server: FeedServer, client: httpx.Client) -> None:
+def test_size_cap_is_enforced_while_streaming(feed_server: HttpPeer, client: httpx.Client) -> None:
     with pytest.raises(FeedTooLargeError):
         fetch_feed(client, feed_server.url("/huge.xml"), etag=None, last_modified=None, max_bytes=100_000)
     with pytest.raises(FeedTooLargeError):

@@ -15,8 +15,7 @@ from ingest_service.models import SeenArticle, SeenFile
 from ingest_service.schemas import FileReady
 from shared.db import session_scope
 from shared.messages import ArticleIngested
-
-from .conftest import FILE_FIXTURES, Forwarded
+from tests.ingest.helpers import FILE_FIXTURES, Forwarded
 
 MAX_BYTES = 100_000
 

@@ -15,8 +15,8 @@ from ingest_service.settings import ingest_settings
 from shared.db import session_scope
 from shared.settings import base_settings
 from shared.task_names import CLASSIFY_ARTICLE, INGEST_FILE, POLL_FEED, POLL_FEEDS
-
-from .conftest import FILE_FIXTURES, FeedServer
+from tests.ingest.helpers import FILE_FIXTURES
+from tests.peers import HttpPeer
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_ingest_file_sends_one_classify_message_even_when_run_twice(
 
 
 def test_poll_feeds_fans_out_one_task_per_active_feed(
-    tasks: tuple[ModuleType, list[tuple[str, dict[str, Any]]]], database_url: str, feed_server: FeedServer
+    tasks: tuple[ModuleType, list[tuple[str, dict[str, Any]]]], database_url: str, feed_server: HttpPeer
 ) -> None:
     from ingest_service.feeds import add_feed
 

@@ -11,8 +11,7 @@ import pytest
 
 from ingest_service.schemas import FileReady
 from ingest_service.watcher import FolderWatcher, WatchConfig, is_ignored
-
-from .conftest import FILE_FIXTURES
+from tests.ingest.helpers import FILE_FIXTURES
 
 ARTICLE = (FILE_FIXTURES / "utf8.txt").read_bytes()
 WAIT_LIMIT = 10.0  # a deadline so a broken watcher fails instead of hanging; not a timing assertion

@@ -1,9 +1,10 @@
-"""Helpers of the alert service's tests: the fixture files, a clock, database short-cuts, and the
-real peers: an SMTP recorder for aiosmtpd and an HTTP receiver for webhooks."""
+"""What the alert service's tests share: the fixture files, a clock, a builder of classified-article
+messages and database short-cuts."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,27 @@ NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
 def load_fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+MessageFactory = Callable[..., ArticleClassified]
+
+
+def classified_message(
+    article_id: str | None = None, *, tags: list[str] | None = None, version: str | None = None
+) -> ArticleClassified:
+    """An ArticleClassified built from the fixture file, with chosen id, tags and version."""
+    payload = load_fixture("classified_article.json")
+    if article_id:
+        payload["article"]["article_id"] = article_id
+    if tags is not None:
+        payload["classification"]["tags"] = tags
+        payload["classification"]["scores"] = {tag: 0.8 for tag in tags}
+        payload["classification"]["evidence"] = [
+            item for item in payload["classification"]["evidence"] if item["topic"] in tags
+        ]
+    if version:
+        payload["classification"]["classifier_version"] = version
+    return ArticleClassified.from_payload(payload)
 
 
 def at(hours: float) -> datetime:
