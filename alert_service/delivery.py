@@ -124,10 +124,10 @@ class RetryPolicy:
 
 
 def record_outcome(
-    session: Session, claim: Claim, outcome: Outcome, *, now: datetime, policy: RetryPolicy
+    session: Session, claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy
 ) -> str:
     """Record how the attempt ended and move the alert on; returns the alert's new status."""
-    values = _next_state(claim, outcome, now=now, policy=policy)
+    values = _next_state(claim, outcome=outcome, now=now, policy=policy)
     fenced = update(Alert).where(
         Alert.id == claim.alert_id, Alert.status == "sending", Alert.attempts == claim.attempt
     )
@@ -144,7 +144,7 @@ def record_outcome(
     return str(values["status"])
 
 
-def _next_state(claim: Claim, outcome: Outcome, *, now: datetime, policy: RetryPolicy) -> dict[str, object]:
+def _next_state(claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy) -> dict[str, object]:
     done: dict[str, object] = {"lease_until": None}
     if outcome.kind == "delivered":
         return {**done, "status": "delivered", "delivered_at": now, "last_error": None}
@@ -188,7 +188,8 @@ def deliver_alert(
     clock: Clock = utc_now,
     senders: Mapping[str, Sender] = SENDERS,
 ) -> str | None:
-    """Claim, send and record one alert, in two transactions around the send.
+    """Claim, send and record one alert: a transaction, the send with no transaction open, a
+    transaction (the orchestrator opens its own, so it takes the database URL, not a session).
 
     Returns the alert's new status, or None when it was not claimable (already sent, not due,
     claimed by another worker, or its subscription was removed).
@@ -202,7 +203,7 @@ def deliver_alert(
     outcome = send_alert(content, settings, senders=senders)
     with session_scope(database_url) as session:
         policy = RetryPolicy.from_settings(settings)
-        status = record_outcome(session, claim, outcome, now=clock(), policy=policy)
+        status = record_outcome(session, claim, outcome=outcome, now=clock(), policy=policy)
     extra = {
         "alert_id": alert_id,
         "attempt": claim.attempt,

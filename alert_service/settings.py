@@ -1,4 +1,4 @@
-"""Settings of the alert service: the SMTP server, webhook timeouts and the retry policy.
+"""Settings of the alert service: the SMTP server, webhook timeouts, the retry policy and the sweep.
 
 Read from ``RASID_...`` variables by :func:`alert_settings`, once per process.
 """
@@ -31,6 +31,9 @@ class AlertSettings(RasidSettings):
     max_attempts: int = Field(default=8, ge=1, description="Attempts before an alert is marked failed.")
     delivery_lease_seconds: float = Field(
         default=120.0, gt=0, description="How long a claimed alert stays claimed before another worker may."
+    )
+    delivery_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="How often due retries and stalled deliveries are picked up."
     )
     redispatch_seconds: float = Field(
         default=60.0, gt=0, description="How long the sweep waits before re-sending a delivery message."

@@ -34,11 +34,11 @@ def store_classified(
     article, classification = message.article, message.classification
     if _store_article(session, article, now=now):
         log.info("article.stored", extra={"article_id": article.article_id})
-    _store_tags(session, article.article_id, classification)
-    _store_entities(session, article.article_id, classification)
+    _store_tags(session, article.article_id, classification=classification)
+    _store_entities(session, article.article_id, classification=classification)
     facts = ArticleFacts(topics=frozenset(classification.tags))
     subscription_ids = matching_subscriptions(active_rules(session), facts)
-    return create_alerts(session, article.article_id, subscription_ids, now=now)
+    return create_alerts(session, article.article_id, subscription_ids=subscription_ids, now=now)
 
 
 def _store_article(session: Session, article: ArticleIngested, *, now: datetime) -> bool:
@@ -56,7 +56,7 @@ def _store_article(session: Session, article: ArticleIngested, *, now: datetime)
     return insert_ignore(session, ARTICLES, values, conflict_columns=["id"]) is not None
 
 
-def _store_tags(session: Session, article_id: str, classification: Classification) -> None:
+def _store_tags(session: Session, article_id: str, *, classification: Classification) -> None:
     for topic in classification.tags:
         evidence = [item.model_dump(mode="json") for item in classification.evidence if item.topic == topic]
         values = {
@@ -74,7 +74,7 @@ def _store_tags(session: Session, article_id: str, classification: Classificatio
         )
 
 
-def _store_entities(session: Session, article_id: str, classification: Classification) -> None:
+def _store_entities(session: Session, article_id: str, *, classification: Classification) -> None:
     for entity in classification.entities:
         values = {
             "article_id": article_id,
@@ -98,7 +98,7 @@ def active_rules(session: Session) -> list[WatchRule]:
 
 
 def create_alerts(
-    session: Session, article_id: str, subscription_ids: list[int], *, now: datetime
+    session: Session, article_id: str, *, subscription_ids: list[int], now: datetime
 ) -> list[int]:
     """Create the missing alerts of one article; returns the ids of those created now."""
     created = []

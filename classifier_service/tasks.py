@@ -1,4 +1,8 @@
-"""Celery entry points of the classifier service: tag an ingested article, hand it on."""
+"""Celery entry points of the classifier service: tag an ingested article, hand it on.
+
+Retried (``TASK_OPTIONS``): the broker unavailable when the result is sent on; tagging is pure, so
+a second run is harmless.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from celery.signals import worker_init
 
 from classifier_service.classifier import load_classifier
 from classifier_service.settings import classifier_settings
-from shared.celery_app import create_celery_app, send_message
+from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
 from shared.messages import ArticleClassified, ArticleIngested
 from shared.task_names import CLASSIFY_ARTICLE, STORE_CLASSIFIED
 
@@ -22,7 +26,7 @@ def _build_classifier(**_: Any) -> None:
     load_classifier(classifier_settings().taxonomy_path)
 
 
-@app.task(name=CLASSIFY_ARTICLE)
+@app.task(name=CLASSIFY_ARTICLE, **TASK_OPTIONS)
 def classify_article(payload: dict[str, Any]) -> None:
     """Tag one ingested article and hand it to the alert service. Safe to run twice: it stores nothing."""
     article = ArticleIngested.from_payload(payload)

@@ -32,14 +32,13 @@ SEEN_FILE_FIELDS = ("id", "path", "status", "article_id", "reason", "size", "sha
 @click.command()
 def watch() -> None:
     """Watch RASID_WATCH_DIR and hand each complete dropped file to the ingest workers."""
-    from ingest_service.tasks import app  # builds the Celery app only for this command
-    from shared.celery_app import send_message
+    from shared.celery_app import producer, send_message  # Celery is loaded only for this command
 
     settings = ingest_settings()
     configure_logging(settings.log_level)
 
     def submit(ready: FileReady) -> None:
-        send_message(app, INGEST_FILE, ready)
+        send_message(producer(), INGEST_FILE, ready)
 
     watcher = FolderWatcher(WatchConfig.from_settings(settings), submit)
 
@@ -61,15 +60,14 @@ def feeds() -> None:
 @click.argument("url")
 def feeds_add(url: str) -> None:
     """Add the feed at URL and ask for a first poll now; beat polls it on schedule after that."""
-    from ingest_service.tasks import app  # the Celery app is built only for this command
-    from shared.celery_app import send_message
+    from shared.celery_app import producer, send_message  # Celery is loaded only for this command
 
     with _session() as session:
         feed = add_feed(session, url)
         feed_id, feed_url = feed.id, feed.url
     click.echo(f"feed {feed_id}: {feed_url}")
     try:
-        send_message(app, POLL_FEED, FeedDue(feed_id=feed_id), retry=False)
+        send_message(producer(), POLL_FEED, FeedDue(feed_id=feed_id), retry=False)
     except OperationalError as error:
         click.echo(f"broker not reachable ({error}); the feed is polled at the next schedule", err=True)
 

@@ -3,6 +3,10 @@
 Fetching uses conditional GET (ETag / If-Modified-Since), a total time limit and a size cap enforced while
 streaming. A failing feed records its own error and never stops the others; the next scheduled poll is
 its retry.
+
+A poll holds no transaction open while it downloads (:func:`poll_feed`): one transaction reads what
+to fetch, the download runs, a second transaction records the outcome and the new articles in the
+ledger, and the caller hands the new articles on after that commit.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from ingest_service.errors import (
     FeedTooLargeError,
     UnknownFeedError,
 )
-from ingest_service.ledger import Forward, forward_if_new
+from ingest_service.ledger import record_if_new
 from ingest_service.models import Feed
-from shared.db import utc_now
+from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested, content_id
 
 log = logging.getLogger(__name__)
@@ -57,14 +61,30 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True)
-class PollOutcome:
-    """What one poll of one feed brought."""
+class FeedRequest:
+    """What one poll fetches: the feed's URL and the validators of its last download."""
 
     feed_id: int
-    new: int = 0
+    url: str
+    etag: str | None
+    last_modified: str | None
+    polled_at: datetime
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of one feed brought; ``articles`` are the new ones, to hand on after the commit."""
+
+    feed_id: int
+    articles: tuple[ArticleIngested, ...] = ()
     duplicates: int = 0
     not_modified: bool = False
     error: str | None = None
+
+    @property
+    def new(self) -> int:
+        """How many of the feed's entries were new articles."""
+        return len(self.articles)
 
 
 def add_feed(session: Session, url: str) -> Feed:
@@ -164,24 +184,49 @@ def entry_to_article(entry: Any, *, source: str, ingested_at: datetime) -> Artic
     )
 
 
-def poll_feed(
-    session: Session, feed_id: int, *, client: httpx.Client, forward: Forward, max_bytes: int
-) -> PollOutcome:
-    """Poll one feed and hand on its new articles; a failure is recorded on the feed, not raised."""
-    feed = session.get(Feed, feed_id)
-    if feed is None or not feed.active:
+def poll_feed(database_url: str, feed_id: int, *, client: httpx.Client, max_bytes: int) -> PollOutcome:
+    """Poll one feed, in two transactions around the download; a failure is recorded on the feed,
+    not raised. The new articles are in the outcome, recorded in the ledger, for the caller to hand on."""
+    with session_scope(database_url) as session:
+        request = feed_request(session, feed_id, polled_at=utc_now())
+    if request is None:
         return PollOutcome(feed_id=feed_id, error="feed removed or inactive")
-    feed.last_polled_at = utc_now()
+    fetched: FetchResult | FeedError
     try:
         fetched = fetch_feed(
-            client, feed.url, etag=feed.etag, last_modified=feed.last_modified, max_bytes=max_bytes
+            client, request.url, etag=request.etag, last_modified=request.last_modified, max_bytes=max_bytes
         )
-        outcome = _handle_fetched(session, feed, fetched, forward=forward)
     except FeedError as error:
+        fetched = error
+    with session_scope(database_url) as session:
+        return record_poll(session, request, fetched=fetched)
+
+
+def feed_request(session: Session, feed_id: int, *, polled_at: datetime) -> FeedRequest | None:
+    """What to fetch for the feed; None when it was removed or paused."""
+    feed = session.get(Feed, feed_id)
+    if feed is None or not feed.active:
+        return None
+    return FeedRequest(
+        feed_id=feed.id, url=feed.url, etag=feed.etag, last_modified=feed.last_modified, polled_at=polled_at
+    )
+
+
+def record_poll(session: Session, request: FeedRequest, *, fetched: FetchResult | FeedError) -> PollOutcome:
+    """Record on the feed how its download went, and its new articles in the ledger."""
+    feed = session.get(Feed, request.feed_id)
+    if feed is None:
+        return PollOutcome(feed_id=request.feed_id, error="feed removed while it was polled")
+    feed.last_polled_at = request.polled_at
+    if isinstance(fetched, FeedError):
+        return _record_failure(feed, fetched)
+    try:
+        outcome = _record_articles(session, feed, fetched=fetched)
+    except FeedError as error:  # the body is not a feed
         return _record_failure(feed, error)
     feed.etag = fetched.etag or feed.etag
     feed.last_modified = fetched.last_modified or feed.last_modified
-    feed.last_success_at, feed.last_error, feed.error_count = feed.last_polled_at, None, 0
+    feed.last_success_at, feed.last_error, feed.error_count = request.polled_at, None, 0
     log.info(
         "feed.polled",
         extra={"feed_id": feed.id, "new": outcome.new, "duplicates": outcome.duplicates},
@@ -189,15 +234,15 @@ def poll_feed(
     return outcome
 
 
-def _handle_fetched(session: Session, feed: Feed, fetched: FetchResult, *, forward: Forward) -> PollOutcome:
+def _record_articles(session: Session, feed: Feed, *, fetched: FetchResult) -> PollOutcome:
     if fetched.content is None:
         return PollOutcome(feed_id=feed.id, not_modified=True)
     parsed = parse_feed(
         fetched.content, content_type=fetched.content_type, fallback_title=feed.title or feed.url
     )
     feed.title = parsed.title or feed.title
-    new = sum(forward_if_new(session, article, forward=forward) for article in parsed.articles)
-    return PollOutcome(feed_id=feed.id, new=new, duplicates=len(parsed.articles) - new)
+    new = tuple(article for article in parsed.articles if record_if_new(session, article))
+    return PollOutcome(feed_id=feed.id, articles=new, duplicates=len(parsed.articles) - len(new))
 
 
 def _record_failure(feed: Feed, error: FeedError) -> PollOutcome:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ingest_service.documents import Document, parse_document, read_limited
 from ingest_service.errors import RejectedFile
-from ingest_service.ledger import Forward, forward_if_new
+from ingest_service.ledger import record_if_new
 from ingest_service.models import SeenFile
 from ingest_service.schemas import FileReady
 from shared.db import insert_ignore, utc_now
@@ -39,12 +39,13 @@ class FileOutcome:
     article_id: str | None = None
     reason: str | None = None
     moved_to: Path | None = None
+    # The new article, for the caller to hand on once the transaction commits.
+    article: ArticleIngested | None = None
 
 
-def ingest_file(
-    session: Session, ready: FileReady, *, rejected_dir: Path, max_bytes: int, forward: Forward
-) -> FileOutcome:
-    """Ingest the file version ``ready`` names: hand its article on if new, else record why not."""
+def ingest_file(session: Session, ready: FileReady, *, rejected_dir: Path, max_bytes: int) -> FileOutcome:
+    """Ingest the file version ``ready`` names: record its article if new (the outcome carries it, to be
+    handed on after the commit), else record why not."""
     path = Path(ready.path)
     if _already_seen(session, ready):
         return FileOutcome(status="already_seen")
@@ -61,9 +62,11 @@ def ingest_file(
     except RejectedFile as error:
         return _reject(session, ready, reason=error.reason, rejected_dir=rejected_dir)
     article = article_from_document(document, source=path.name)
-    is_new = forward_if_new(session, article, forward=forward)
-    outcome = FileOutcome(status="ingested" if is_new else "duplicate", article_id=article.article_id)
-    _record(session, ready, outcome, sha256=hashlib.sha256(data).hexdigest())
+    if record_if_new(session, article):
+        outcome = FileOutcome(status="ingested", article_id=article.article_id, article=article)
+    else:
+        outcome = FileOutcome(status="duplicate", article_id=article.article_id)
+    _record(session, ready, outcome=outcome, sha256=hashlib.sha256(data).hexdigest())
     log.info(
         "ingest.file_done",
         extra={"path": ready.path, "status": outcome.status, "article_id": outcome.article_id},
@@ -98,7 +101,7 @@ def _reject(session: Session, ready: FileReady, *, reason: str, rejected_dir: Pa
     sha256 = _sha256_file(Path(ready.path))
     moved_to = move_rejected(Path(ready.path), rejected_dir=rejected_dir, reason=reason)
     outcome = FileOutcome(status="rejected", reason=reason, moved_to=moved_to)
-    _record(session, ready, outcome, sha256=sha256)
+    _record(session, ready, outcome=outcome, sha256=sha256)
     log.warning(
         "ingest.file_rejected", extra={"path": ready.path, "moved_to": str(moved_to), "reason": reason}
     )
@@ -112,7 +115,7 @@ def _already_seen(session: Session, ready: FileReady) -> bool:
     return session.execute(statement).first() is not None
 
 
-def _record(session: Session, ready: FileReady, outcome: FileOutcome, *, sha256: str) -> None:
+def _record(session: Session, ready: FileReady, *, outcome: FileOutcome, sha256: str) -> None:
     values = {
         "path": ready.path,
         "size": ready.size,

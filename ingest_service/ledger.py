@@ -1,16 +1,19 @@
 """The ledger of articles seen: an article is handed on only if its content id is new.
 
-Order, so that a crash never drops an article: check seen → hand on → record. A crash between the
-last two means a re-run hands the article on again, which is harmless: downstream is idempotent by
-``article_id``. The ledger keeps each article's message until the alert service confirms it stored
-the article; one never confirmed (its message lost on the way, a worker killed holding it) is handed
-on again by :func:`take_unconfirmed`.
+Order, so that no broker send happens inside a transaction and a crash never drops an article:
+record the article with its message (:func:`record_if_new`) → commit → hand it on. The ledger keeps
+each article's message until the alert service confirms it stored the article, so the send is never
+the only copy: one that never happens (a crash after the commit, the broker down) or that is lost on
+the way (a worker killed holding the message) is made again by the resend sweep
+(:func:`take_unconfirmed`) once ``resend_after_seconds`` have passed. Sending before the commit
+would hold the transaction (and SQLite's one write lock) open while the broker answers.
+A second send of one article (a re-run, a resend of a slow one) is harmless: downstream is idempotent
+by ``article_id``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -23,17 +26,10 @@ from shared.messages import ArticleIngested
 
 log = logging.getLogger(__name__)
 
-Forward = Callable[[ArticleIngested], None]
 
-
-def is_article_seen(session: Session, article_id: str) -> bool:
-    """Whether an article with this content id was already handed on."""
-    statement = select(SeenArticle.article_id).where(SeenArticle.article_id == article_id)
-    return session.execute(statement).first() is not None
-
-
-def record_article(session: Session, article: ArticleIngested) -> bool:
-    """Remember the article and its first source; False when it was already known."""
+def record_if_new(session: Session, article: ArticleIngested) -> bool:
+    """Record the article, its first source and its message, to be handed on once the transaction
+    commits; False when an article with this content id was seen before."""
     values = {
         "article_id": article.article_id,
         "source": article.source[:1024],
@@ -43,18 +39,11 @@ def record_article(session: Session, article: ArticleIngested) -> bool:
         "payload": article.to_payload(),
         "forwarded_at": article.ingested_at,
     }
-    return insert_ignore(session, SeenArticle.__table__, values, conflict_columns=["article_id"]) is not None
-
-
-def forward_if_new(session: Session, article: ArticleIngested, *, forward: Forward) -> bool:
-    """Hand the article on unless it was seen before; True when it was new."""
-    if is_article_seen(session, article.article_id):
+    if insert_ignore(session, SeenArticle.__table__, values, conflict_columns=["article_id"]) is None:
         log.info("ingest.article_duplicate", extra={"article_id": article.article_id})
         return False
-    forward(article)
-    record_article(session, article)
     log.info(
-        "ingest.article_forwarded",
+        "ingest.article_recorded",
         extra={"article_id": article.article_id, "source_kind": article.source_kind},
     )
     return True
@@ -73,7 +62,8 @@ def confirm_stored(session: Session, article_id: str, *, now: datetime) -> bool:
 def take_unconfirmed(
     session: Session, *, now: datetime, older_than: timedelta, limit: int
 ) -> list[ArticleIngested]:
-    """Articles never confirmed as stored, handed on long enough ago, marked as sent again.
+    """Articles never confirmed as stored, handed on long enough ago, marked as sent again; the caller
+    sends them once the transaction commits (a send lost then is found by a later sweep).
 
     The wait doubles with each send, so a long backlog (articles slow to be stored, not lost) is
     not flooded with copies.

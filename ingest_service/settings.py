@@ -27,9 +27,13 @@ class IngestSettings(RasidSettings):
         default=0.3, gt=0, description="A file whose size holds still this long is complete."
     )
     max_file_bytes: int = Field(default=5 * MEGABYTE, gt=0, description="Larger dropped files are rejected.")
+    feed_poll_seconds: float = Field(default=300.0, gt=0, description="How often every feed is polled.")
     feed_timeout: float = Field(default=15.0, gt=0, description="Seconds allowed for one feed download.")
     resend_after_seconds: float = Field(
         default=300.0, gt=0, description="An article handed on but not stored after this long is sent again."
+    )
+    resend_sweep_seconds: float = Field(
+        default=60.0, gt=0, description="How often articles handed on but never stored are looked for."
     )
     feed_max_bytes: int = Field(default=5 * MEGABYTE, gt=0, description="Larger feed responses fail.")
 

@@ -1,20 +1,53 @@
 """The Celery app factory every Rasid process uses, so that all of them agree on the broker,
-serialization, routing and reliability settings.
+serialization, routing and reliability settings, and the one retry policy every task follows.
 
 Reliability: acks are late and a task whose worker dies is re-queued, so every task must be safe to
-run twice. Services address each other only by task name (``app.send_task``).
+run twice. Services address each other only by task name, through :func:`send_message`; a process
+that only sends (the CLI, the folder watcher) uses :func:`producer`, which registers no task.
+
+Retries: a task that fails because the database or the broker is briefly unavailable
+(:data:`TRANSIENT_ERRORS`) is retried with exponential backoff and jitter (:data:`TASK_OPTIONS`);
+anything else (a malformed message, a bug) fails at once. Every task is declared with
+``@app.task(name=..., **TASK_OPTIONS)``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
+from typing import Any, Final
 
+import redis.exceptions
+import sqlalchemy.exc
 from celery import Celery
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from shared.messages import Message
+from shared.services import task_routes
 from shared.settings import EMBEDDED_BROKER_URL, RasidSettings, base_settings
-from shared.task_names import POLL_FEEDS, RESEND_UNCONFIRMED, SWEEP_DELIVERIES, TASK_ROUTES
+
+# Errors that say "try again later", not "this message is wrong": the database cannot be reached,
+# dropped the connection, is locked or hit a deadlock (SQLAlchemy's OperationalError covers all of
+# these on SQLite and PostgreSQL), or the broker cannot take the next message.
+TRANSIENT_ERRORS: Final[tuple[type[Exception], ...]] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.DisconnectionError,
+    BrokerUnavailable,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+# The n-th retry waits a random time below min(2**n, 300) seconds (full jitter, so workers that lost
+# the database together do not come back together): ten retries span at most about 13 minutes.
+TASK_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "autoretry_for": TRANSIENT_ERRORS,
+        "retry_backoff": True,
+        "retry_backoff_max": 300,
+        "retry_jitter": True,
+        "max_retries": 10,
+    }
+)
 
 # Redis re-delivers a message not acknowledged within this time (a worker died holding it). Longer
 # than any task runs (feed downloads and deliveries time out in seconds); a re-delivery of a task
@@ -36,6 +69,12 @@ def create_celery_app(name: str, settings: RasidSettings | None = None) -> Celer
     return app
 
 
+@cache
+def producer() -> Celery:
+    """A Celery app for sending only (it registers no task), built once per process."""
+    return create_celery_app("producer")
+
+
 def send_message(app: Celery, task_name: str, message: Message, **options: Any) -> None:
     """Send ``message`` to the task named ``task_name``; logs show its summary, never its body."""
     payload = {"payload": message.to_payload()}
@@ -51,12 +90,11 @@ def _common_config(settings: RasidSettings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_routes": TASK_ROUTES,
+        "task_routes": task_routes(),
         "task_default_queue": "default",
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "beat_schedule": _beat_schedule(),
         "timezone": "UTC",
     }
     if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
@@ -85,13 +123,3 @@ def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
         "polling_interval": EMBEDDED_POLL_SECONDS,
     }
 
-
-def _beat_schedule() -> dict[str, dict[str, Any]]:
-    from shared.schedule import delivery_sweep_seconds, feed_poll_seconds, resend_sweep_seconds
-
-    every = {
-        POLL_FEEDS: feed_poll_seconds(),
-        SWEEP_DELIVERIES: delivery_sweep_seconds(),
-        RESEND_UNCONFIRMED: resend_sweep_seconds(),
-    }
-    return {name: {"task": name, "schedule": timedelta(seconds=seconds)} for name, seconds in every.items()}

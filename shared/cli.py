@@ -2,14 +2,14 @@
 
 The commands that run processes live here (``run``, ``worker``, ``beat``, ``db upgrade``); each service
 adds its own commands through the ``rasid.commands`` entry point group, loaded only when invoked so
-that ``rasid classify`` starts fast.
+that ``rasid classify`` starts fast. Which workers exist, and what beat sends, comes from the services'
+declarations (:mod:`shared.services`), also loaded only when needed.
 """
 
 from __future__ import annotations
 
 import sys
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
 
 import click
 
@@ -17,7 +17,6 @@ from shared.errors import ConfigurationError
 from shared.settings import base_settings, check_all_settings
 
 COMMANDS_GROUP = "rasid.commands"
-WORKERS_GROUP = "rasid.workers"
 
 
 class PluginGroup(click.Group):
@@ -47,9 +46,25 @@ def cli() -> None:
     """Rasid: watch Arabic news, tag it by topic, alert subscribers."""
 
 
+class WorkerName(click.ParamType[str]):
+    """The name of an installed worker; the names are looked up only when the command runs."""
+
+    name = "worker"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "{" + "|".join(_worker_names()) + "}"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        names = _worker_names()
+        if value not in names:
+            self.fail(f"{value!r} is not one of {', '.join(map(repr, names))}", param, ctx)
+        return value
+
+
 @cli.command()
 def run() -> None:
-    """Start the whole stack (workers, beat, folder watcher) and supervise it; Ctrl-C stops it."""
+    """Start the whole stack (every worker, beat and the processes services add) and supervise it;
+    Ctrl-C stops it."""
     from shared.supervisor import run_stack
 
     _configure_logging()
@@ -57,19 +72,20 @@ def run() -> None:
 
 
 @cli.command()
-@click.argument("service", type=click.Choice(["ingest", "classify", "alert"]))
+@click.argument("name", type=WorkerName())
 @click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=2, show_default=True)
-def worker(service: str, concurrency: int) -> None:
-    """Run one service's Celery worker on its own queues."""
-    from shared.task_names import WORKER_QUEUES
+def worker(name: str, concurrency: int) -> None:
+    """Run one service's Celery worker on the queues its service declares."""
+    from shared.services import workers
 
     _configure_logging()
-    app = _worker_app(service)
+    declared = workers()[name]
+    app = declared.load_app()
     app.worker_main(
         [
             "worker",
-            f"--queues={','.join(WORKER_QUEUES[service])}",
-            f"--hostname={service}@%h",
+            f"--queues={','.join(declared.queues)}",
+            f"--hostname={name}@%h",
             f"--concurrency={concurrency}",
             f"--loglevel={base_settings().log_level}",
             "--without-gossip",
@@ -81,13 +97,15 @@ def worker(service: str, concurrency: int) -> None:
 
 @cli.command()
 def beat() -> None:
-    """Run Celery beat: schedules feed polls and delivery retries."""
+    """Run Celery beat: sends every service's periodic tasks at the intervals its settings give."""
     from shared.celery_app import create_celery_app
+    from shared.services import beat_schedule
 
     _configure_logging()
     settings = base_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_celery_app("beat", settings)
+    app.conf.beat_schedule = beat_schedule()
     schedule = settings.data_dir.resolve() / "beat-schedule"
     app.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
 
@@ -107,11 +125,10 @@ def upgrade() -> None:
     click.echo(f"database upgraded: {', '.join(upgraded)}")
 
 
-def _worker_app(service: str) -> Any:
-    points = {point.name: point for point in entry_points(group=WORKERS_GROUP)}
-    if service not in points:
-        raise click.ClickException(f"no worker is installed for {service!r}")
-    return points[service].load()
+def _worker_names() -> list[str]:
+    from shared.services import workers
+
+    return list(workers())
 
 
 def _configure_logging() -> None:

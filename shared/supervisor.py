@@ -1,6 +1,7 @@
 """``rasid run``: the embedded mode. Upgrades the database, then starts and supervises one child
-process per service command (the same commands the compose services run), restarting a child that
-dies and stopping all of them, watcher first, on Ctrl-C or SIGTERM.
+process per command the services declare (every worker, beat, and processes such as a folder
+watcher: the same commands the compose services run), restarting a child that dies and stopping all
+of them on Ctrl-C or SIGTERM, first those that bring work in.
 """
 
 from __future__ import annotations
@@ -16,18 +17,11 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from shared.migrations import upgrade_all
+from shared.services import supervised_processes
 from shared.settings import RasidSettings
 
 log = logging.getLogger("rasid.supervisor")
 
-# Started in this order and stopped in the reverse one: the watcher stops feeding first.
-CHILD_COMMANDS: tuple[tuple[str, ...], ...] = (
-    ("worker", "alert"),
-    ("worker", "classify"),
-    ("worker", "ingest"),
-    ("beat",),
-    ("watch",),
-)
 STOP_GRACE_SECONDS = 15.0
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 MAX_RESTART_DELAY_SECONDS = 30.0
@@ -38,6 +32,7 @@ class Child:
     """One supervised process and its restart state."""
 
     args: tuple[str, ...]
+    stop_first: bool = False
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -93,7 +88,8 @@ def run_stack(settings: RasidSettings) -> int:
     """Run the embedded stack until interrupted; the exit code of ``rasid run``."""
     upgraded = upgrade_all(settings.resolved_database_url)
     log.info("database.upgraded", extra={"services": upgraded, "url": _redacted(settings)})
-    children = [Child(args) for args in CHILD_COMMANDS]
+    # Started in this order and stopped in the reverse one.
+    children = [Child(process.args, stop_first=process.stop_first) for process in supervised_processes()]
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -115,9 +111,10 @@ def run_stack(settings: RasidSettings) -> int:
 
 
 def _stop_all(children: list[Child]) -> None:
+    # What brings work in stops first, so the workers finish what it handed them.
     for child in reversed(children):
         child.stop()
-        if child.args == ("watch",):
+        if child.stop_first:
             child.wait(time.monotonic() + STOP_GRACE_SECONDS)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for child in reversed(children):

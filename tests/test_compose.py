@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from shared.cli import cli
-from shared.supervisor import CHILD_COMMANDS
+from shared.services import supervised_processes
 from tests.e2e.stack import COMPOSE_FILE, compose_commands
 
 WATCH_DIR = "/srv/rasid/inbox"
+CHILD_COMMANDS = [process.args for process in supervised_processes()]
 
 
 @pytest.fixture(scope="module")

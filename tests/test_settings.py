@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import entry_points
 
 import pytest
 
 from shared.errors import ConfigurationError
-from shared.settings import RasidSettings, load_settings
+from shared.settings import SETTINGS_GROUP, RasidSettings, load_settings
 
 
 @pytest.mark.parametrize(
@@ -41,14 +42,12 @@ def test_postgresql_urls_use_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    from alert_service.settings import AlertSettings
-    from classifier_service.settings import ClassifierSettings
-    from ingest_service.settings import IngestSettings
-    from shared.schedule import ScheduleSettings
     from tests.e2e.stack import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for cls in (AlertSettings, ClassifierSettings, IngestSettings, ScheduleSettings):
+    classes = [point.load() for point in entry_points(group=SETTINGS_GROUP)]
+    assert len(classes) >= 3
+    for cls in classes:
         for name in cls.model_fields:
             assert f"`RASID_{name.upper()}`" in readme, name
 

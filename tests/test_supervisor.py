@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from shared.supervisor import CHILD_COMMANDS
+from shared.services import supervised_processes
 from tests.e2e.stack import stack_env
 from tests.peers import wait_for
 
@@ -25,7 +25,7 @@ def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     try:
         children = wait_for(
             lambda: (
-                len(psutil.Process(supervisor.pid).children()) == len(CHILD_COMMANDS)
+                len(psutil.Process(supervisor.pid).children()) == len(supervised_processes())
                 and psutil.Process(supervisor.pid).children()
             ),
             timeout=60,

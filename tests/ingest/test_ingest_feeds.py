@@ -64,8 +64,9 @@ def poll(
 ) -> Any:
     with session_scope(database_url) as session:
         feed_id = add_feed(session, url).id
-    with session_scope(database_url) as session:
-        return poll_feed(session, feed_id, client=client, forward=forwarded, max_bytes=max_bytes)
+    outcome = poll_feed(database_url, feed_id, client=client, max_bytes=max_bytes)
+    forwarded.extend(outcome.articles)
+    return outcome
 
 
 def feed_row(database_url: str, url: str) -> Any:

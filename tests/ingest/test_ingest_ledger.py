@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ingest_service.ledger import confirm_stored, forward_if_new, take_unconfirmed
+from ingest_service.ledger import confirm_stored, record_if_new, take_unconfirmed
 from shared.db import session_scope
 from shared.messages import ArticleIngested, content_id
-from tests.ingest.helpers import Forwarded
 
 HANDED_ON = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 WAIT = timedelta(minutes=5)
@@ -29,7 +28,7 @@ def article(title: str) -> ArticleIngested:
 def hand_on(database_url: str, *articles: ArticleIngested) -> None:
     with session_scope(database_url) as session:
         for item in articles:
-            assert forward_if_new(session, item, forward=Forwarded())
+            assert record_if_new(session, item)
 
 
 def unconfirmed_at(database_url: str, now: datetime) -> list[str]:

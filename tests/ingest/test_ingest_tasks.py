@@ -43,7 +43,7 @@ def test_tasks_are_registered_under_the_shared_names(tasks: tuple[ModuleType, li
     assert {INGEST_FILE, POLL_FEEDS, POLL_FEED} <= set(module.app.tasks)
 
 
-def test_ingest_file_task_sends_one_classify_message_even_when_run_twice(
+def test_ingest_file_sends_one_classify_message_even_when_run_twice(
     tasks: tuple[ModuleType, list[tuple[str, dict[str, Any]]]], tmp_path: Path
 ) -> None:
     module, sent = tasks
@@ -53,8 +53,8 @@ def test_ingest_file_task_sends_one_classify_message_even_when_run_twice(
     stat = path.stat()
     payload = FileReady(path=str(path), size=stat.st_size, mtime_ns=stat.st_mtime_ns).to_payload()
 
-    module.ingest_file_task(payload)
-    module.ingest_file_task(payload)
+    module.ingest_file(payload)
+    module.ingest_file(payload)
 
     assert [name for name, _ in sent] == [CLASSIFY_ARTICLE]
     assert sent[0][1]["payload"]["source"] == "news.txt"
@@ -69,9 +69,9 @@ def test_poll_feeds_fans_out_one_task_per_active_feed(
     with session_scope(database_url) as session:
         ids = [add_feed(session, feed_server.url(path)).id for path in ("/error.xml", "/atom.xml")]
 
-    module.poll_feeds_task()
+    module.poll_feeds()
     for _, kwargs in list(sent):
-        module.poll_feed_task(kwargs["payload"])
+        module.poll_feed(kwargs["payload"])
 
     fan_out = [
         FeedDue.model_validate(kwargs["payload"]).feed_id for name, kwargs in sent if name == POLL_FEED

@@ -1,0 +1,21 @@
+"""What the alert service tells ``shared``: its worker and queues, and the delivery sweep beat sends
+(see :mod:`shared.services`)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from alert_service.settings import alert_settings
+from shared.services import Periodic, Service, Worker
+from shared.task_names import DELIVER_ALERT, SWEEP_DELIVERIES
+
+ALERT_QUEUE: Final = "alert"
+# Deliveries wait on SMTP servers and webhook receivers: a queue of their own keeps a slow receiver
+# from holding up the storing of new articles.
+DELIVER_QUEUE: Final = "deliver"
+
+SERVICE: Final = Service(
+    worker=Worker(name="alert", app="alert_service.tasks:app", queues=(ALERT_QUEUE, DELIVER_QUEUE)),
+    routes={DELIVER_ALERT: DELIVER_QUEUE, "alert.*": ALERT_QUEUE},
+    periodic=(Periodic(SWEEP_DELIVERIES, seconds=lambda: alert_settings().delivery_sweep_seconds),),
+)
