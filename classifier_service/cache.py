@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 _HERE = Path(__file__).resolve().parent
+_MODULES = ("classifier.py", "forms.py", "phrases.py", "matching.py", "taxonomy.py", "gazetteer.py")
 _CODE = (
-    *(_HERE / name for name in ("classifier.py", "matching.py", "taxonomy.py", "gazetteer.py")),
+    *(_HERE / name for name in _MODULES),
     _HERE.parent / "shared" / "arabic.py",
 )
 

@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
 from classifier_service.gazetteer import PACKAGED_GAZETTEER, Gazetteer, load_gazetteer
-from classifier_service.matching import CompiledIndex, Match, Matcher, Owners, PhraseIndex
+from classifier_service.matching import Match, Matcher, Occurrence
+from classifier_service.phrases import CompiledIndex, Owners, PhraseIndex
 from classifier_service.taxonomy import (
     PACKAGED_TAXONOMY,
     Taxonomy,
@@ -58,10 +59,6 @@ class CompiledTerm:
     window: int
     exclude_window: int
     topic_window: int
-
-
-# An occurrence of a context or exclusion group is ``(start, end)``, in tokens.
-Occurrence = tuple[int, int]
 
 
 @dataclass(slots=True)
