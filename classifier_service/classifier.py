@@ -1,25 +1,20 @@
 """The topic classifier: taxonomy terms found in an article's words, weighed in their context.
 
-Each field (title, text) is normalized once and split once into tokens: its words, and a token for
-each sentence end (``. ! ? ؟`` and line breaks), which no phrase contains, so phrases stay inside a
-sentence. One pass over the tokens finds every phrase the taxonomy and the gazetteer know. A term
-occurrence counts when its context (if it needs one) is near it in the same sentence and no
-exclusion (false friend) is; a topic's score is the noisy-or of the weights of the occurrences
-that count. Character offsets are worked out only for the evidence shown.
+Each field (title, text) is read into tokens (:mod:`classifier_service.tokens`). One pass over the
+tokens finds every phrase the taxonomy and the gazetteer know. A term occurrence counts when its
+context (if it needs one) is near it in the same sentence and no exclusion (false friend) is; a
+topic's score is the noisy-or of the weights of the occurrences that count.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
-from itertools import compress, islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
 from classifier_service.gazetteer import PACKAGED_GAZETTEER, Gazetteer, load_gazetteer
@@ -33,16 +28,10 @@ from classifier_service.taxonomy import (
     is_reference,
     load_taxonomy,
 )
-from shared.arabic import Normalized, fold, normalize
+from classifier_service.tokens import FieldWords
+from shared.arabic import fold
 from shared.messages import Classification, Entity, Evidence
 
-FieldName = Literal["title", "text"]
-_SENTENCE_ENDS = frozenset(".!?؟\n")
-_TOKEN = re.compile(r"\w+|[.!?؟\n]")
-# Punctuation that only separates words, and the sentence ends other than line breaks. Replacing
-# them (a fast C scan each) lets ``str.split`` find the same tokens as ``_TOKEN``, much faster.
-_SEPARATORS = ("،", '"', "-", ":", "(", ")", "/", "؛", ",")
-_MARKS = (".", "!", "?", "؟")
 _SCORE_DIGITS = 4
 
 
@@ -59,93 +48,6 @@ class CompiledTerm:
     window: int
     exclude_window: int
     topic_window: int
-
-
-@dataclass(slots=True)
-class FieldWords:
-    """One field of an article, normalized and split into tokens (words and sentence ends)."""
-
-    name: FieldName
-    normalized: Normalized
-    tokens: list[str]
-    # Worked out on first use: a field without a term occurrence that has conditions needs none.
-    _sentence_ends: list[int] | None = None
-
-    @classmethod
-    def read(cls, name: FieldName, text: str) -> FieldWords:
-        """Normalize and split ``text``."""
-        normalized = normalize(text)
-        return cls(name, normalized, split_tokens(normalized.text))
-
-    @property
-    def sentence_ends(self) -> list[int]:
-        """Positions of the sentence-end tokens, ascending."""
-        ends = self._sentence_ends
-        if ends is None:
-            tokens = self.tokens
-            ends = self._sentence_ends = list(
-                compress(range(len(tokens)), map(_SENTENCE_ENDS.__contains__, tokens))
-            )
-        return ends
-
-    def sentence_around(self, token: int) -> tuple[int, int]:
-        """Token span ``[first, end)`` of the sentence holding ``token`` (sentence ends excluded)."""
-        ends = self._sentence_ends
-        if ends is None:
-            ends = self.sentence_ends
-        following = bisect_right(ends, token)
-        first = ends[following - 1] + 1 if following else 0
-        end = ends[following] if following < len(ends) else len(self.tokens)
-        return first, end
-
-    def character_span(self, start: int, end: int) -> tuple[int, int]:
-        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept).
-
-        Only characters that are in no token lie between tokens, so each token is found by
-        searching for it from the end of the one before.
-        """
-        find = self.normalized.text.find
-        position = 0
-        for token in islice(self.tokens, start):
-            position = find(token, position) + len(token)
-        first = position = find(self.tokens[start], position)
-        for token in islice(self.tokens, start, end):
-            position = find(token, position) + len(token)
-        return first, position
-
-    def sentence_span(self, position: int) -> tuple[int, int]:
-        """Normalized character span of the sentence holding character ``position``, between its
-        end marks."""
-        text = self.normalized.text
-        before = max(text.rfind(mark, 0, position) for mark in _SENTENCE_ENDS) + 1
-        after = min(
-            (found for mark in _SENTENCE_ENDS if (found := text.find(mark, position)) >= 0), default=len(text)
-        )
-        return before, after
-
-
-def split_tokens(text: str) -> list[str]:
-    """The tokens of (normalized) ``text``: ``_TOKEN.findall(text)``, by ``str.split`` when the text
-    has no character other than word characters, spaces, line breaks and common punctuation."""
-    spaced = text
-    for separator in _SEPARATORS:
-        if separator in spaced:
-            spaced = spaced.replace(separator, " ")
-    bare = spaced
-    for mark in _MARKS:
-        if mark in spaced:
-            spaced = spaced.replace(mark, f" {mark} ")
-            bare = bare.replace(mark, " ")
-    if not bare.replace(" ", "").replace("\n", "").isalnum():
-        return _TOKEN.findall(text)
-    if "\n" not in spaced:
-        return spaced.split()
-    tokens: list[str] = []
-    for line in spaced.split("\n"):
-        tokens += line.split()
-        tokens.append("\n")
-    tokens.pop()
-    return tokens
 
 
 @dataclass(slots=True)
