@@ -7,8 +7,9 @@ from collections import defaultdict
 
 import pytest
 
-from classifier_service.classifier import Classifier, load_classifier
+from classifier_service.classifier import Classifier
 from classifier_service.forms import EXACT, NAME, PLAIN, key_forms, stem_forms, stem_of, word_key
+from classifier_service.loading import load_classifier
 from classifier_service.matching import Matcher
 from classifier_service.phrases import PhraseIndex
 
@@ -27,7 +28,8 @@ def classifier() -> Classifier:
 
 
 def test_every_written_form_resolves_to_exactly_its_words(classifier: Classifier) -> None:
-    literal, plain, names, feminine, *_ = classifier._compiled_index
+    literal, plain, names, feminine, *_ = classifier.compiled.index
+    matcher = Matcher(classifier.compiled.index)
     keys: dict[int, tuple[str, int]] = {}
     for form, ids in literal.items():
         for word_id in ids:
@@ -43,7 +45,7 @@ def test_every_written_form_resolves_to_exactly_its_words(classifier: Classifier
         expected[form].update(ids)
     assert feminine  # ta marbuta stems are looked up without their ه
     for form, word_ids in expected.items():
-        assert set(classifier._matcher.word_ids(form)) == word_ids, form
+        assert set(matcher.word_ids(form)) == word_ids, form
 
 
 @pytest.mark.parametrize(
