@@ -1,6 +1,8 @@
 """Rasid's classifier service: tags ingested Arabic articles with military topics.
 
-``shared.arabic`` normalizes the text; ``matching`` finds taxonomy and gazetteer phrases with their
-clitics; ``classifier`` weighs them in context into a ``Classification``; ``taxonomy.yaml`` and
-``gazetteer.yaml`` are the data. ``cli`` adds ``rasid classify`` and ``rasid bench classify``.
+``taxonomy.yaml`` and ``gazetteer.yaml`` are the data, read by ``taxonomy`` and ``gazetteer``;
+``compiler`` turns them into an index of phrases (``phrases``, whose words take the clitics and
+endings of ``forms``), which ``loading`` caches on disk (``cache``). ``classifier`` tags an article:
+``tokens`` splits its fields, ``matching`` finds the phrases, ``scoring`` weighs them in context and
+``evidence`` shows why. ``cli`` adds ``rasid classify`` and ``rasid bench classify``.
 """

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier_service.articles import Article, article_from_file, read_json_lines
-from classifier_service.classifier import Classifier, forget_classifiers, load_classifier
+from classifier_service.classifier import Classifier
+from classifier_service.loading import forget_classifiers, load_classifier
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEV_SET = REPOSITORY.parent / "shared" / "eval" / "dev.jsonl"

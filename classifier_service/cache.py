@@ -1,6 +1,6 @@
-"""A per-user cache of compiled classifiers, so a script starts without rebuilding the index.
+"""A per-user cache of compiled taxonomies, so a script starts without rebuilding the index.
 
-The compiled index is plain data (dicts, tuples, lists, frozensets, strings, numbers), written with
+A compiled taxonomy is plain data (dicts, tuples, lists, frozensets, strings, numbers), written with
 :mod:`marshal` under a key that hashes the taxonomy and gazetteer files, the code that compiles them
 and the Python version. A cache that cannot be read or written is ignored: the classifier is built.
 """
@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-_HERE = Path(__file__).resolve().parent
-_CODE = (
-    *(_HERE / name for name in ("classifier.py", "matching.py", "taxonomy.py", "gazetteer.py")),
-    _HERE.parent / "shared" / "arabic.py",
-)
+_PACKAGE = Path(__file__).resolve().parent
+# The code that compiles the index and reads it back: every module of the service, so that no
+# module can be left out of the key (a change to one that does not matter costs one rebuild), and
+# the Arabic folding in shared.
+CODE_FILES = (*sorted(_PACKAGE.glob("*.py")), _PACKAGE.parent / "shared" / "arabic.py")
 
 
 def default_cache_dir() -> Path:
@@ -31,7 +31,7 @@ def default_cache_dir() -> Path:
 def cache_key(data_files: tuple[Path, ...]) -> str:
     """A hash of the data files, the compiling code and the Python (and marshal) version."""
     digest = hashlib.sha256(f"{sys.version}|{marshal.version}".encode())
-    for path in (*data_files, *_CODE):
+    for path in (*data_files, *CODE_FILES):
         digest.update(path.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()[:32]

@@ -71,7 +71,7 @@ def bench_classify_command(path: Path | None, rounds: int, taxonomy: Path | None
 
 
 def _classifier(taxonomy: Path | None) -> Classifier:
-    from classifier_service.classifier import load_classifier
+    from classifier_service.loading import load_classifier
 
     return load_classifier(taxonomy)
 

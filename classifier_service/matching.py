@@ -1,129 +1,33 @@
-"""Finding phrases in folded Arabic text, each word with its clitics, in one pass over the words.
+"""Finding the phrases of a compiled index in the words of an article, in one pass over the words.
 
-A phrase word stands for the surface forms it takes in running text (:func:`surface_forms`):
-proclitics (و ف ب ك ل س and the article ال, with ل + ال written لل) and endings (sound plurals and
-duals, their construct forms, nisba adjectives, attached pronouns, common verb endings, and ta
-marbuta written ت before an ending or replaced by ات in the plural). The forms are not stored:
-a word of an article is split at match time into each proclitic it may start with and each ending
-it may end with (a few candidates, as both lists are short), and the stem left is looked up. What
-a word resolves to is remembered, so a frequent word is split once.
+A word of an article is split at match time into each proclitic it may start with and each ending
+it may end with (a few candidates, as both lists are short, :mod:`classifier_service.forms`), and
+the stem left is looked up. What a word resolves to is remembered, so a frequent word is split once.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import compress
 from typing import TypeVar
 
-from shared.arabic import fold
+from classifier_service.forms import (
+    FEMININE_ENDINGS,
+    NAME_ENDINGS,
+    NOUN_ENDINGS,
+    PROCLITICS,
+    SHORT_WORD,
+    proclitic_fits,
+)
+from classifier_service.phrases import CompiledIndex, Following, routed
 
-PROCLITICS: tuple[str, ...] = (
-    "",
-    "و",
-    "ف",
-    "ب",
-    "ك",
-    "ل",
-    "س",
-    "ال",
-    "وال",
-    "فال",
-    "بال",
-    "كال",
-    "لل",
-    "ولل",
-    "وبال",
-    "وب",
-    "ول",
-    "وس",
-    "فب",
-)
-PRONOUNS: tuple[str, ...] = ("ه", "ها", "هم", "هما", "هن", "ك", "كم", "نا", "ي")
-NOUN_ENDINGS: tuple[str, ...] = (
-    "",
-    "ا",  # accusative tanween: هجوما، صاروخا
-    "ات",
-    "ون",
-    "ين",
-    "ان",
-    "و",  # construct plural: مقاتلو المعارضة
-    "يه",  # nisba feminine: تدريبية، صاروخية
-    *PRONOUNS,
-    "اته",
-    "اتها",
-    "اتهم",
-)
-FEMININE_ENDINGS: tuple[str, ...] = (
-    "ه",
-    "ات",
-    "تان",
-    "تين",
-    "تا",
-    *(f"ت{pronoun}" for pronoun in PRONOUNS),
-    "اته",
-    "اتها",
-    "اتهم",
-)
-NAME_ENDINGS: tuple[str, ...] = ("", "ه", "ون", "ين", "ات", "ان")
-ARTICLE = "ال"
-SHORTEST_STEM_AFTER_ARTICLE = 3
-SHORT_WORD = 2
 V = TypeVar("V")
-
-
-def stem_of(word: str) -> str:
-    """A phrase word without its article, so that every proclitic combination can be put back."""
-    if word.startswith(ARTICLE) and len(word) - len(ARTICLE) >= SHORTEST_STEM_AFTER_ARTICLE:
-        return word[len(ARTICLE) :]
-    return word
-
-
-def surface_forms(word: str, *, exact: bool = False, name: bool = False) -> frozenset[str]:
-    """Every written form of a folded ``word`` that should count as the word itself.
-
-    Words of one or two letters take only و and ف (they would collide with other words otherwise);
-    the future prefix س goes only on verb-like forms (starting ي ت ن ا).
-    """
-    if exact:
-        return frozenset({word})
-    return stem_forms(stem_of(word), name=name)
-
-
-def stem_forms(stem: str, *, name: bool = False) -> frozenset[str]:
-    """The written forms of a stem (a word without its article)."""
-    if len(stem) <= SHORT_WORD:
-        return frozenset({stem, "و" + stem, "ف" + stem})
-    return frozenset(
-        proclitic + form
-        for form in _suffixed_forms(stem, name=name)
-        for proclitic in PROCLITICS
-        if _fits(proclitic, form)
-    )
-
-
-def _fits(proclitic: str, form: str) -> bool:
-    if proclitic.endswith("لل") and form.startswith("ل"):
-        return False
-    return not (proclitic.endswith("س") and not form.startswith(("ي", "ت", "ن", "ا")))
-
-
-def _suffixed_forms(stem: str, *, name: bool) -> set[str]:
-    if name:
-        return {stem + ending for ending in NAME_ENDINGS}
-    forms = {stem + ending for ending in NOUN_ENDINGS}
-    if stem.endswith("ه") and len(stem) > 2:
-        # ta marbuta, folded to ه: قوه → قوتها، قوات، قوتين
-        base = stem[:-1]
-        forms.update(base + ending for ending in FEMININE_ENDINGS)
-    return forms
-
-
-# How a phrase word takes its forms: clitics and noun endings, clitics and name endings, or none.
-PLAIN, NAME, EXACT = 0, 1, 2
-# A phrase word as the index knows it: its stem (the word itself when exact) and how it takes forms.
-WordKey = tuple[str, int]
+# A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.
+# Plain tuples, because an article yields about a hundred of them and this is the hot loop.
+Match = tuple[int, int, int]
+# An occurrence of a context or exclusion group is ``(start, end)``, in words.
+Occurrence = tuple[int, int]
 _PROCLITIC_SET = frozenset(PROCLITICS)
 # Each ending: whether nouns, names and feminine bases (stems without their ه) take it.
 _ENDING_KINDS = {
@@ -137,151 +41,6 @@ _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)
 # Articles share most of their words, so what a word resolves to is remembered; the memory is
 # bounded by forgetting everything when it is full (cheap, and rare once the frequent words are in).
 MEMO_SIZE = 1 << 15
-
-
-def word_key(word: str, *, exact: bool = False, name: bool = False) -> WordKey:
-    """What a folded phrase word stands for. Words of one or two letters take the same forms
-    as names and as nouns, so they get one key."""
-    if exact:
-        return word, EXACT
-    stem = stem_of(word)
-    return stem, (NAME if name and len(stem) > SHORT_WORD else PLAIN)
-
-
-def key_forms(key: WordKey) -> frozenset[str]:
-    """The surface forms of a word key (as :func:`surface_forms`)."""
-    stem, mode = key
-    return frozenset({stem}) if mode == EXACT else stem_forms(stem, name=mode == NAME)
-
-
-# A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.
-# Plain tuples, because an article yields about a hundred of them and this is the hot loop.
-Match = tuple[int, int, int]
-# Every owner already sorted into what it is. ``Owners`` is ``(terms, groups, entities)``: the
-# term ids, context/exclusion group ids and gazetteer entry positions a phrase stands for.
-Owners = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
-# A phrase found after its first two words: the word ids of its other words, and its owners.
-Following = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
-Route = Callable[[int], Owners]
-# The compiled index, plain data so it can be marshalled to a cache:
-# ``(literal, plain, names, feminine, continuations_of, continuations, phrases, routes)``:
-# word ids by written form (exact words, forms of short words), by stem (nouns, names), by stem
-# without its final ta marbuta; the continuations (first words) of each word id; each
-# continuation as ``(owners, ((second word id, phrase ids), ...))``; the phrases; and the
-# routed owners of every owner of a continuation.
-CompiledIndex = tuple[
-    dict[str, tuple[int, ...]],
-    dict[str, int],
-    dict[str, int],
-    dict[str, int],
-    list[tuple[int, ...]],
-    list[tuple[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]]],
-    list[Following],
-    dict[int, Owners],
-]
-
-
-@dataclass
-class PhraseIndex:
-    """Phrases of many owners (terms, lexicons, gazetteer entries), by their words.
-
-    A continuation is what a first word leads to: the owners of the one-word phrases that are that
-    word, and the longer phrases by their second word. Continuations are kept in the order their
-    first words were added; a word of an article that is a form of several first words stands for
-    all their continuations, in that order, each owner and phrase once.
-    """
-
-    _word_ids: dict[WordKey, int] = field(default_factory=dict)
-    _continuation_ids: dict[tuple[str, bool, bool], int] = field(default_factory=dict)
-    _first_words: list[int] = field(default_factory=list)
-    _owners: list[list[int]] = field(default_factory=list)
-    # Per continuation: phrase ids by second word ``(word, exact, name)``, in the order first added.
-    _by_second: list[dict[tuple[str, bool, bool], list[int]]] = field(default_factory=list)
-    _second_word_ids: dict[tuple[str, bool, bool], int] = field(default_factory=dict)
-    # A phrase is ``(text, owner, ids of the words after the second)``; equal phrases are one.
-    _phrase_ids: dict[tuple[str, int, tuple[int, ...]], int] = field(default_factory=dict)
-
-    def add(self, phrase: str, *, owner: int, exact: bool = False, name: bool = False) -> None:
-        """Index ``phrase`` (any spelling; it is folded here) for ``owner``."""
-        words = fold(phrase).split()
-        if not words:
-            raise ValueError(f"phrase {phrase!r} has no words")
-        first = words[0] if exact else stem_of(words[0])
-        continuation = self._continuation((first, exact, name), self._word_id(words[0], exact, name))
-        if len(words) == 1:
-            if owner not in self._owners[continuation]:
-                self._owners[continuation].append(owner)
-            return
-        rest = tuple(self._word_id(word, exact, name) for word in words[2:])
-        phrase_id = self._phrase_ids.setdefault((" ".join(words), owner, rest), len(self._phrase_ids))
-        second = (words[1], exact, name)
-        self._second_word_ids[second] = self._word_id(words[1], exact, name)
-        phrases = self._by_second[continuation].setdefault(second, [])
-        if phrase_id not in phrases:
-            phrases.append(phrase_id)
-
-    def compile(self, route: Route) -> CompiledIndex:
-        """The index as plain data, each owner routed once to terms, groups or entities."""
-        literal: dict[str, list[int]] = {}
-        plain: dict[str, int] = {}
-        names: dict[str, int] = {}
-        feminine: dict[str, int] = {}
-        for (stem, mode), word_id in self._word_ids.items():
-            if mode == EXACT or len(stem) <= SHORT_WORD:
-                for form in key_forms((stem, mode)):
-                    literal.setdefault(form, []).append(word_id)
-            elif mode == NAME:
-                names[stem] = word_id
-            else:
-                plain[stem] = word_id
-                if stem.endswith("ه"):
-                    feminine[stem[:-1]] = word_id
-        continuations_of: list[list[int]] = [[] for _ in self._word_ids]
-        for continuation, word_id in enumerate(self._first_words):
-            continuations_of[word_id].append(continuation)
-        continuations = [
-            (
-                tuple(owners),
-                tuple((self._second_word_ids[second], tuple(ids)) for second, ids in by_second.items()),
-            )
-            for owners, by_second in zip(self._owners, self._by_second, strict=True)
-        ]
-        phrases = [(rest, *_routed([owner], route)) for (_, owner, rest) in self._phrase_ids]
-        routes = {owner: route(owner) for owners in self._owners for owner in owners}
-        return (
-            {form: tuple(ids) for form, ids in literal.items()},
-            plain,
-            names,
-            feminine,
-            [tuple(ids) for ids in continuations_of],
-            continuations,
-            phrases,
-            routes,
-        )
-
-    def _word_id(self, word: str, exact: bool, name: bool) -> int:
-        return self._word_ids.setdefault(word_key(word, exact=exact, name=name), len(self._word_ids))
-
-    def _continuation(self, key: tuple[str, bool, bool], word_id: int) -> int:
-        continuation = self._continuation_ids.get(key)
-        if continuation is None:
-            continuation = self._continuation_ids[key] = len(self._first_words)
-            self._first_words.append(word_id)
-            self._owners.append([])
-            self._by_second.append({})
-        return continuation
-
-
-def _routed(owners: list[int] | tuple[int, ...], route: Route) -> Owners:
-    terms: list[int] = []
-    groups: list[int] = []
-    entities: list[int] = []
-    for owner in owners:
-        owner_terms, owner_groups, owner_entities = route(owner)
-        terms.extend(owner_terms)
-        groups.extend(group for group in owner_groups if group not in groups)
-        entities.extend(owner_entities)
-    return tuple(terms), tuple(groups), tuple(entities)
 
 
 class _Memo(dict[str, V]):
@@ -307,7 +66,7 @@ FollowingSource = tuple[tuple[int, ...], dict[tuple[int, ...], list[Following]]]
 Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], FollowingSource | None]
 # Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
 # occurrences of each group.
-Found = tuple[list[Match], defaultdict[int, list[tuple[int, int]]], list[Match]]
+Found = tuple[list[Match], defaultdict[int, list[Occurrence]], list[Match]]
 
 
 class Matcher:
@@ -346,7 +105,7 @@ class Matcher:
         plain, names, feminine = self._plain, self._names, self._feminine
         for cut in range(min(_LONGEST_PROCLITIC, size - _SHORTEST_STEM) + 1):
             proclitic = token[:cut]
-            if proclitic not in _PROCLITIC_SET or (cut and not _fits(proclitic, token[cut:])):
+            if proclitic not in _PROCLITIC_SET or (cut and not proclitic_fits(proclitic, token[cut:])):
                 continue
             for stop, (noun, name, feminine_ending) in endings:
                 if stop - cut < _SHORTEST_STEM:
@@ -382,7 +141,7 @@ class Matcher:
         owners: list[int] = []
         for continuation in continuations:
             owners.extend(owner for owner in self._continuations[continuation][0] if owner not in owners)
-        terms, groups, entities = _routed(owners, self._routes.__getitem__)
+        terms, groups, entities = routed(owners, self._routes.__getitem__)
         with_following = tuple(c for c in continuations if self._continuations[c][1])
         return terms, groups, entities, ((with_following, {}) if with_following else None)
 
@@ -408,7 +167,7 @@ class Matcher:
         entities as it is found: one pass, no list of raw matches to sort afterwards. The hot loop
         of the classifier, so it is written out flat."""
         terms: list[Match] = []
-        groups: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        groups: defaultdict[int, list[Occurrence]] = defaultdict(list)
         entities: list[Match] = []
         found = list(map(self._entries.__getitem__, tokens))
         word_ids = self._word_ids

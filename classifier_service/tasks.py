@@ -10,7 +10,7 @@ from typing import Any
 
 from celery.signals import worker_init
 
-from classifier_service.classifier import load_classifier
+from classifier_service.loading import load_classifier
 from classifier_service.settings import classifier_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
 from shared.messages import ArticleClassified, ArticleIngested

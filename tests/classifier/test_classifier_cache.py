@@ -1,32 +1,62 @@
-"""The compiled-classifier cache: used on a second load, keyed by the data, ignored when corrupt."""
+"""The compiled-taxonomy cache: used on a second load, keyed by the data and the code, ignored when
+corrupt, and a classifier restored from it classifies exactly like a freshly compiled one."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 from pathlib import Path
 
-from classifier_service.cache import cache_key
-from classifier_service.classifier import Classifier, _load
+import pytest
+
+from classifier_service import loading
+from classifier_service.cache import CODE_FILES, cache_key
+from classifier_service.classifier import Classifier
+from classifier_service.compiler import CompiledTaxonomy
 from classifier_service.gazetteer import PACKAGED_GAZETTEER
+from classifier_service.loading import classifier_of, compiled_taxonomy
 from classifier_service.taxonomy import PACKAGED_TAXONOMY
 
 TITLE = "غارات للتحالف على مواقع الحوثيين في صعدة"
+REPOSITORY = Path(__file__).resolve().parents[2]
+HELDOUT = REPOSITORY / "tests" / "fixtures" / "classifier" / "heldout_feeds.jsonl"
+SEEDS = REPOSITORY / "seeds"
 
 
 def _fresh(tmp_path: Path, taxonomy: Path = PACKAGED_TAXONOMY) -> Classifier:
-    _load.cache_clear()
-    return _load(taxonomy.resolve(), PACKAGED_GAZETTEER.resolve(), tmp_path)
+    loading.forget_classifiers()
+    return classifier_of(taxonomy.resolve(), PACKAGED_GAZETTEER.resolve(), cache_dir=tmp_path)
 
 
-def test_second_load_reads_the_cache(tmp_path: Path) -> None:
+def _not_compiled(*_: object) -> CompiledTaxonomy:
+    raise AssertionError("compiled again instead of read from the cache")
+
+
+def test_second_load_reads_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built = _fresh(tmp_path)
     files = list(tmp_path.glob("classifier-*.bin"))
     assert len(files) == 1
+    monkeypatch.setattr(loading, "compile_files", _not_compiled)
     cached = _fresh(tmp_path)
-    assert "_taxonomy_path" in vars(cached)  # made from the cache, not built
     assert cached.version == built.version
     assert cached.classify(title=TITLE, text="") == built.classify(title=TITLE, text="")
-    assert cached.taxonomy.threshold_of("strikes") == built.taxonomy.threshold_of("strikes")
+
+
+def test_restored_classifier_classifies_like_a_compiled_one(tmp_path: Path) -> None:
+    paths = (PACKAGED_TAXONOMY.resolve(), PACKAGED_GAZETTEER.resolve())
+    compiled = compiled_taxonomy(*paths, cache_dir=None)
+    compiled_taxonomy(*paths, cache_dir=tmp_path)
+    restored = compiled_taxonomy(*paths, cache_dir=tmp_path)
+    assert restored is not compiled
+    assert restored == compiled
+    fresh, from_cache = Classifier(compiled), Classifier(restored)
+    rows = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").split("\n") if line.strip()]
+    articles = [(str(row["title"]), str(row["text"])) for row in rows]
+    articles += [("", seed.read_text(encoding="utf-8-sig")) for seed in sorted(SEEDS.glob("*.txt"))]
+    assert len(articles) > 100
+    for title, text in articles:
+        assert from_cache.classify(title=title, text=text) == fresh.classify(title=title, text=text)
 
 
 def test_changed_taxonomy_gets_a_new_key(tmp_path: Path) -> None:
@@ -37,12 +67,22 @@ def test_changed_taxonomy_gets_a_new_key(tmp_path: Path) -> None:
     assert cache_key((copy, PACKAGED_GAZETTEER)) != before
 
 
+def test_the_key_covers_every_module_of_the_classifier() -> None:
+    loaded = {
+        Path(module.__file__).resolve()
+        for name, module in list(sys.modules.items())
+        if name.startswith("classifier_service.") and module.__file__
+    }
+    assert Path(loading.__file__).resolve() in loaded
+    assert loaded <= set(CODE_FILES)
+    assert REPOSITORY / "shared" / "arabic.py" in CODE_FILES
+
+
 def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:
     built = _fresh(tmp_path)
     (file,) = tmp_path.glob("classifier-*.bin")
     file.write_bytes(b"not marshal data")
     rebuilt = _fresh(tmp_path)
-    assert "_taxonomy_path" not in vars(rebuilt)
     assert rebuilt.classify(title=TITLE, text="") == built.classify(title=TITLE, text="")
     assert len(file.read_bytes()) > 1000  # written over
 

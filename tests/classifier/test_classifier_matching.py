@@ -1,5 +1,5 @@
 """Splitting a word into clitics, stem and ending at match time finds exactly the words whose
-written forms (``surface_forms``, the expansion the index no longer stores) include it."""
+written forms (:func:`surface_forms`, the expansion the index does not store) include it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,19 @@ from collections import defaultdict
 
 import pytest
 
-from classifier_service.classifier import Classifier, load_classifier
-from classifier_service.matching import EXACT, NAME, Matcher, PhraseIndex, key_forms, surface_forms, word_key
+from classifier_service.classifier import Classifier
+from classifier_service.forms import EXACT, NAME, PLAIN, key_forms, stem_forms, stem_of, word_key
+from classifier_service.loading import load_classifier
+from classifier_service.matching import Matcher
+from classifier_service.phrases import PhraseIndex
+
+
+def surface_forms(word: str, *, exact: bool = False, name: bool = False) -> frozenset[str]:
+    """Every written form of a folded phrase ``word`` that counts as the word itself, worked out
+    from the word (not from its key)."""
+    if exact:
+        return frozenset({word})
+    return stem_forms(stem_of(word), name=name)
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +28,14 @@ def classifier() -> Classifier:
 
 
 def test_every_written_form_resolves_to_exactly_its_words(classifier: Classifier) -> None:
-    literal, plain, names, feminine, *_ = classifier._compiled_index
+    literal, plain, names, feminine, *_ = classifier.compiled.index
+    matcher = Matcher(classifier.compiled.index)
     keys: dict[int, tuple[str, int]] = {}
     for form, ids in literal.items():
         for word_id in ids:
             keys.setdefault(word_id, (form, EXACT))
     keys.update({word_id: (stem, NAME) for stem, word_id in names.items()})
-    keys.update({word_id: (stem, 0) for stem, word_id in plain.items()})
+    keys.update({word_id: (stem, PLAIN) for stem, word_id in plain.items()})
     expected: defaultdict[str, set[int]] = defaultdict(set)
     for word_id, key in keys.items():
         if key[1] != EXACT:
@@ -33,7 +45,7 @@ def test_every_written_form_resolves_to_exactly_its_words(classifier: Classifier
         expected[form].update(ids)
     assert feminine  # ta marbuta stems are looked up without their ه
     for form, word_ids in expected.items():
-        assert set(classifier._matcher.word_ids(form)) == word_ids, form
+        assert set(matcher.word_ids(form)) == word_ids, form
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from classifier_service.classifier import load_classifier
 from classifier_service.errors import TaxonomyError
+from classifier_service.loading import load_classifier
 from classifier_service.taxonomy import PACKAGED_TAXONOMY, load_taxonomy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"

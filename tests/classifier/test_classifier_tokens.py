@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier_service.classifier import _TOKEN, FieldWords, split_tokens
+from classifier_service.tokens import TOKEN_PATTERN, FieldWords, split_tokens
 
 TEXTS = [
     "",
@@ -20,13 +20,13 @@ TEXTS = [
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_split_tokens_equals_the_token_pattern(text: str) -> None:
-    assert split_tokens(text) == _TOKEN.findall(text)
+    assert split_tokens(text) == TOKEN_PATTERN.findall(text)
 
 
-@pytest.mark.parametrize("text", [text for text in TEXTS if _TOKEN.findall(text)])
+@pytest.mark.parametrize("text", [text for text in TEXTS if TOKEN_PATTERN.findall(text)])
 def test_character_span_equals_the_token_pattern(text: str) -> None:
     words = FieldWords.read("text", text)
-    spans = [match.span() for match in _TOKEN.finditer(words.normalized.text)]
+    spans = [match.span() for match in TOKEN_PATTERN.finditer(words.normalized.text)]
     for start in range(len(spans)):
         for end in range(start + 1, len(spans) + 1):
             assert words.character_span(start, end) == (spans[start][0], spans[end - 1][1])

@@ -1,0 +1,60 @@
+"""What a classification shows for itself: the words behind each tag, and the entities named.
+
+A tag's evidence is its heaviest counted term occurrence, with the words matched and their sentence
+as written in the original text (offsets into the original field). Entities are gazetteer entries
+counted once per mention, the longest name winning where names overlap.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from classifier_service.compiler import EntityName
+from classifier_service.matching import Match
+from classifier_service.scoring import Counted, FieldMatches
+from shared.messages import Entity, Evidence
+
+
+def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
+    """The evidence of ``topic``: its heaviest counted occurrence, the first of equals."""
+    term, found, match = max(counted, key=lambda item: item[0].weight)
+    words = found.words
+    _, first_word, end_word = match
+    start, end = words.character_span(first_word, end_word)
+    original_start, original_end = words.normalized.to_original(start, end)
+    original_sentence = words.normalized.to_original(*words.sentence_span(start))
+    original = words.normalized.original
+    return Evidence(
+        topic=topic,
+        term=term.term,
+        matched=original[original_start:original_end],
+        field=words.name,
+        start=original_start,
+        end=original_end,
+        sentence=original[original_sentence[0] : original_sentence[1]].strip(),
+    )
+
+
+def entities_named(fields: Iterable[FieldMatches], names: list[EntityName]) -> tuple[Entity, ...]:
+    """The entities mentioned in ``fields``, most mentioned first, then by id."""
+    counts: dict[int, int] = defaultdict(int)
+    for found in fields:
+        for owner, _, _ in without_overlaps(found.entities):
+            counts[owner] += 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], names[item[0]][0]))
+    return tuple(
+        Entity(id=names[index][0], kind=names[index][1], name=names[index][2], mentions=count)
+        for index, count in ranked
+    )
+
+
+def without_overlaps(matches: list[Match]) -> list[Match]:
+    """Longest match first at each position; a match inside an accepted one is dropped."""
+    kept: list[Match] = []
+    covered_until = -1
+    for match in sorted(matches, key=lambda item: (item[1], item[1] - item[2])):
+        if match[1] >= covered_until:
+            kept.append(match)
+            covered_until = match[2]
+    return kept

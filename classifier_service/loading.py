@@ -1,0 +1,86 @@
+"""Loading the classifier: once per process and data files, from the on-disk cache when it is current.
+
+A classifier is compiled from its taxonomy and gazetteer files only when the cache
+(:mod:`classifier_service.cache`) has no current copy; the compiled taxonomy is then written there.
+:func:`load_classifier` is where the classifier's settings are read; everything below it takes paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
+from classifier_service.classifier import Classifier
+from classifier_service.compiler import CompiledTaxonomy, compile_taxonomy
+from classifier_service.gazetteer import PACKAGED_GAZETTEER, load_gazetteer
+from classifier_service.settings import classifier_settings
+from classifier_service.taxonomy import PACKAGED_TAXONOMY, Taxonomy, load_taxonomy
+
+
+def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path | None = None) -> Classifier:
+    """The classifier of a taxonomy file, built once per path.
+
+    Without a path: ``RASID_TAXONOMY_PATH`` if set, else the packaged ``taxonomy.yaml`` (and the
+    same for the gazetteer). The compiled taxonomy is cached in ``RASID_CACHE_DIR`` (default
+    ``~/.cache/rasid``).
+    """
+    settings = classifier_settings()
+    taxonomy = taxonomy_path or settings.taxonomy_path or PACKAGED_TAXONOMY
+    gazetteer = gazetteer_path or settings.gazetteer_path or PACKAGED_GAZETTEER
+    cache_dir = settings.cache_dir or default_cache_dir()
+    return classifier_of(taxonomy.resolve(), gazetteer.resolve(), cache_dir=cache_dir)
+
+
+@cache
+def classifier_of(taxonomy_path: Path, gazetteer_path: Path, *, cache_dir: Path | None) -> Classifier:
+    """The classifier of these data files, made once per process (no cache on disk when
+    ``cache_dir`` is None)."""
+    return Classifier(compiled_taxonomy(taxonomy_path, gazetteer_path, cache_dir=cache_dir))
+
+
+def forget_classifiers() -> None:
+    """Drop the classifiers made so far, so the next load reads the files again (benchmarks, tests)."""
+    classifier_of.cache_clear()
+
+
+def compiled_taxonomy(
+    taxonomy_path: Path, gazetteer_path: Path, *, cache_dir: Path | None
+) -> CompiledTaxonomy:
+    """The compiled taxonomy from the cache if it holds a current one, else compiled and cached."""
+    key = cache_key((taxonomy_path, gazetteer_path))
+    if cache_dir is not None:
+        compiled = _read_compiled(cache_dir, key)
+        if compiled is not None:
+            return compiled
+    compiled = compile_files(taxonomy_path, gazetteer_path)
+    if cache_dir is not None:
+        write_cached(cache_dir, key, compiled.to_plain())
+    return compiled
+
+
+def compile_files(taxonomy_path: Path, gazetteer_path: Path) -> CompiledTaxonomy:
+    """Read, validate and compile the taxonomy and gazetteer files."""
+    taxonomy = load_taxonomy(taxonomy_path)
+    gazetteer = load_gazetteer(gazetteer_path)
+    version = classifier_version(taxonomy, files=(taxonomy_path, gazetteer_path))
+    return compile_taxonomy(taxonomy, gazetteer, version=version)
+
+
+def classifier_version(taxonomy: Taxonomy, *, files: tuple[Path, ...]) -> str:
+    """``<taxonomy version>+<hash of the data files>``: changes whenever a data file changes."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return f"{taxonomy.version}+{digest.hexdigest()[:10]}"
+
+
+def _read_compiled(cache_dir: Path, key: str) -> CompiledTaxonomy | None:
+    plain = read_cached(cache_dir, key)
+    if plain is None:
+        return None
+    try:
+        return CompiledTaxonomy.from_plain(plain)
+    except (ValueError, TypeError):
+        return None  # a corrupt or foreign cache file: compiled again, and written over
