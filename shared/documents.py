@@ -2,10 +2,10 @@
 
 Every reader of files uses this module: the ingest service for dropped files (and feed summaries), and
 ``rasid classify FILE`` on the command line, so both see one title and one text for one file. A ``.txt``
-file's first non-empty line is its title and the rest its text. An HTML file's title is its <title> (or
-first <h1>), its text the body without scripts, styles and navigation. A document that is not sensible
-Arabic text raises :class:`UnreadableDocument` with a reason a person can read. The HTML parser is
-imported only when HTML is read, so reading plain text starts fast.
+file's title is its headline (see :mod:`shared.headlines`), its text every other line. An HTML file's
+title is its <title> (or first <h1>), its text the body without scripts, styles and navigation. A
+document that is not sensible Arabic text raises :class:`UnreadableDocument` with a reason a person can
+read. The HTML parser is imported only when HTML is read, so reading plain text starts fast.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from shared.decoding import arabic_letter_count, decode_bytes
 from shared.errors import UnreadableDocument
+from shared.headlines import split_headline
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser
@@ -57,13 +58,10 @@ def read_document(data: bytes, *, suffix: str) -> Document:
 
 
 def parse_text(data: bytes) -> Document:
-    """A plain-text file: the first non-empty line is the title, the rest is the text."""
+    """A plain-text file: its headline is the title, every other line (in order) the text."""
     decoded = decode_bytes(data)
-    lines = normalize_text(decoded.text).split("\n")
-    while lines and not lines[0]:
-        lines.pop(0)
-    title = lines[0] if lines else ""
-    return Document(title=title, text="\n".join(lines[1:]).strip(), encoding=decoded.encoding)
+    title, text = split_headline(normalize_text(decoded.text))
+    return Document(title=title, text=normalize_text(text), encoding=decoded.encoding)
 
 
 def parse_html(data: bytes) -> Document:
@@ -76,8 +74,8 @@ def parse_html(data: bytes) -> Document:
     title = normalize_text(title_node.text()) if title_node is not None else ""
     text = _visible_text(tree)
     if not title:
-        title, _, text = text.partition("\n")
-    return Document(title=title.replace("\n", " "), text=text.strip(), encoding=decoded.encoding)
+        title, text = split_headline(text)
+    return Document(title=title.replace("\n", " "), text=normalize_text(text), encoding=decoded.encoding)
 
 
 def strip_html(fragment: str) -> str:
