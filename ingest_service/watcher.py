@@ -99,12 +99,15 @@ def is_ignored(path: Path, *, watch_dir: Path, rejected_dir: Path) -> bool:
     if path.is_relative_to(rejected_dir):
         return True
     parts = path.relative_to(watch_dir).parts if path.is_relative_to(watch_dir) else (path.name,)
-    if any(part.startswith(".") for part in parts):
+    return any(part.startswith(".") for part in parts) or _ignored_name(path.name)
+
+
+def _ignored_name(name: str) -> bool:
+    """Whether a file named ``name`` is hidden, temporary or of a type Rasid does not read."""
+    suffix = os.path.splitext(name)[1].lower()
+    if name.startswith((".", "#")) or name.endswith("~") or suffix in TEMPORARY_SUFFIXES:
         return True
-    name = path.name
-    if name.endswith("~") or name.startswith("#") or path.suffix.lower() in TEMPORARY_SUFFIXES:
-        return True
-    return path.suffix.lower() not in SUPPORTED_SUFFIXES
+    return suffix not in SUPPORTED_SUFFIXES
 
 
 class _EventRelay(FileSystemEventHandler):
@@ -247,7 +250,8 @@ class FolderWatcher:
             if handed and (handed[1] is None or time.monotonic() - handed[1] >= self._resubmit_after):
                 # Handed on long ago and still not recorded: its message or its task was lost.
                 del self._handed[path]
-        self._note_changed(path)
+        if not self._was_handed(path, version):
+            self._pending[path] = (version, time.monotonic())
 
     def _guarded(self, path: Path, step: Callable[[], None]) -> None:
         """Run one file's step; a failure is logged and the file left for the next rescan."""
@@ -332,10 +336,8 @@ class FolderWatcher:
             folders[:] = [
                 name for name in folders if not name.startswith(".") and here / name != self.rejected_dir
             ]
-            for name in names:
-                path = here / name
-                if not is_ignored(path, watch_dir=self.watch_dir, rejected_dir=self.rejected_dir):
-                    yield path
+            # The walk skips hidden folders and the rejected one: only the name is left to check.
+            yield from (here / name for name in names if not _ignored_name(name))
 
 
 def _current_version(path: Path) -> _Version | None:
