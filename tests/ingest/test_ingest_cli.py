@@ -4,8 +4,13 @@ group against a migrated database; lists are read through ``--json``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
 
 from ingest_service.models import SeenFile
+from ingest_service.settings import ingest_settings
+from shared.cli import cli
 from shared.db import session_scope
 from tests.commands import json_rows, run
 
@@ -73,3 +78,23 @@ def test_files_list_prints_the_ledger_newest_first(database_url: str) -> None:
     assert "خبر.txt" in output, "Arabic stays readable"
     assert len(json_rows(database_url, "files", "list", "--limit", "1")) == 1
     assert "rejected   /inbox/photo.txt  (not text)" in run(database_url, "files", "list").output
+
+
+def test_watch_stops_at_start_with_advice_when_it_cannot_keep_rejected_files(
+    database_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    env = {
+        "RASID_DATABASE_URL": database_url,
+        "RASID_WATCH_DIR": str(tmp_path / "inbox"),
+        "RASID_REJECTED_DIR": str(tmp_path / "blocked" / "rejected"),
+    }
+    ingest_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["watch"], env=env)
+    finally:
+        ingest_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert "cannot create or write the rejected folder" in result.output and "RASID_UID" in result.output
