@@ -13,6 +13,7 @@ anything else (a malformed message, a bug) fails at once. Every task is declared
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Mapping
 from functools import cache
@@ -113,7 +114,9 @@ def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
     folder = settings.broker_folder
     messages, taken, control = folder / "messages", folder / "taken", folder / "control"
     make_private_folder(folder)
-    folder.chmod(0o700)  # messages hold article text: the broker's folder is its owner's only
+    # Messages hold article text: the broker's folder is its owner's only (another user's is theirs).
+    with contextlib.suppress(PermissionError):
+        folder.chmod(0o700)
     for path in (messages, taken, control):
         path.mkdir(exist_ok=True)
     # Messages kept by earlier versions, article text included.

@@ -12,6 +12,7 @@ folder Rasid creates for its owner only, and no SQL parameter appears in an erro
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -127,12 +128,12 @@ def make_private_folder(folder: Path) -> None:
 def _prepare_private_database(path: Path) -> None:
     make_private_folder(path.parent)
     # Created empty (SQLite takes an empty file as a new database) so it is never world-readable.
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
     for companion in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
-        try:
+        # Missing, or another user's (who made it so): nothing to tighten from here.
+        with contextlib.suppress(FileNotFoundError, PermissionError):
             companion.chmod(0o600)
-        except FileNotFoundError:
-            continue
 
 
 def dispose_engines() -> None:
