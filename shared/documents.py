@@ -165,7 +165,7 @@ _CLOSED_BY_PARSER = frozenset(
 )
 _FOREIGN = frozenset({"svg", "math"})
 _RAW_TEXT = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "plaintext")
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # stops at the next "<": linear even on a run of unclosed "<"
 
 
 def html_shape(text: str) -> HtmlShape:
