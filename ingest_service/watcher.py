@@ -221,7 +221,12 @@ class FolderWatcher:
         next_rescan = time.monotonic()
         while not self._stop.is_set():
             if time.monotonic() >= next_rescan:
-                self.rescan()
+                try:
+                    self.rescan()
+                except Exception:
+                    # One file's steps are guarded already; the walk itself failing must not stop
+                    # the watching either: the next rescan tries again.
+                    log.exception("watch.rescan_failed")
                 next_rescan = time.monotonic() + self._rescan_every
             self._drain_events(timeout=self._settle / 3)
             self.submit_settled()
