@@ -1,11 +1,14 @@
 """Alert emails: an RTL HTML part and a plain-text part, sent with smtplib.
 
 The ``Message-ID`` is derived from the alert id, so a retried alert is recognizably the same mail.
+The subject carries an article title, which comes from anyone's feed: it is reduced to printable text
+with no RFC 2047 encoded word in it, so no title can end the headers, add one or replace the body.
 SMTP 4xx replies, refused connections and timeouts are retried; 5xx replies are permanent.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import smtplib
 from email.message import EmailMessage
@@ -14,6 +17,12 @@ from email.policy import SMTP
 from alert_service.content import AlertContent
 from alert_service.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from alert_service.settings import AlertSettings
+from shared.commands import printable
+
+# A subject line, not the article: long titles are cut (the body has them whole).
+SUBJECT_TITLE_CHARS = 200
+# UTF-8 bytes per encoded word: 52 base64 characters, so "Subject: =?utf-8?b?...?=" fits in 78.
+_ENCODED_WORD_BYTES = 39
 
 
 def message_id(content: AlertContent, sender: str) -> str:
@@ -23,9 +32,35 @@ def message_id(content: AlertContent, sender: str) -> str:
 
 
 def subject(content: AlertContent) -> str:
-    """``[Rasid] strikes, withdrawal: <title>``."""
+    """``[Rasid] strikes, withdrawal: <title>``, safe whatever the title holds."""
     topics = ", ".join(content.matched_topics or tuple(item.topic for item in content.topics))
-    return f"[Rasid] {topics}: {' '.join(content.title.split())}"
+    return f"[Rasid] {topics}: {subject_text(content.title)}"
+
+
+def subject_text(title: str) -> str:
+    """The title as header text: printable, cut to :data:`SUBJECT_TITLE_CHARS`, and with every
+    ``=?`` broken up. Python's header parser decodes an encoded word found in a header's value
+    (``=?utf-8?q?=0D=0A...?=``) and its folding writes the decoded CR LF out raw (CVE-2024-6923 and
+    its relatives): without ``=?`` there is no encoded word to decode."""
+    text = printable(title)
+    if len(text) > SUBJECT_TITLE_CHARS:
+        text = text[: SUBJECT_TITLE_CHARS - 1].rstrip() + "…"
+    return text.replace("=?", "= ?")
+
+
+def encode_header_text(text: str) -> str:
+    """``text`` as RFC 2047 base64 encoded words, one per folded line, each line short enough that
+    no policy folds it again. Spaces are encoded inside the words, so none is lost between them."""
+    words: list[bytes] = []
+    chunk = b""
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > _ENCODED_WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
 
 
 def build_email(content: AlertContent, *, sender: str) -> EmailMessage:
@@ -33,7 +68,9 @@ def build_email(content: AlertContent, *, sender: str) -> EmailMessage:
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = content.target
-    message["Subject"] = subject(content)
+    # Set raw: the policy would parse the value and fold it again, and its folding drops the
+    # spaces between encoded words (and, on some patch levels, writes decoded line breaks).
+    message.set_raw("Subject", encode_header_text(subject(content)))
     message["Message-ID"] = message_id(content, sender)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Rasid-Alert-Id"] = str(content.alert_id)
@@ -51,7 +88,7 @@ def _published(content: AlertContent) -> str:
 def plain_text(content: AlertContent) -> str:
     """The plain-text part."""
     lines = [
-        content.title,
+        printable(content.title),
         "",
         f"المصدر / Source: {content.source}",
         f"الرابط / URL: {content.url or '-'}",
