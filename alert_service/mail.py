@@ -9,10 +9,16 @@ SMTP 4xx replies, refused connections and timeouts are retried; 5xx replies are 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import smtplib
+import socket
+import ssl
+import threading
 from email.message import EmailMessage
 from email.policy import SMTP
+from functools import cache
+from pathlib import Path
 
 from alert_service.content import AlertContent
 from alert_service.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
@@ -119,15 +125,23 @@ def html_text(content: AlertContent) -> str:
 
 
 def send_email(content: AlertContent, settings: AlertSettings) -> str:
-    """Send the alert email; returns the server's reply, raises a :class:`DeliveryError`."""
+    """Send the alert email; returns the server's reply, raises a :class:`DeliveryError`.
+
+    ``RASID_SMTP_TIMEOUT`` is a deadline for the whole conversation: smtplib times each read only, so
+    a server dripping its replies would hold the send (and the alert's claim) for ever. A watchdog
+    shuts the socket down when the deadline passes, wherever the conversation is.
+    """
     message = build_email(content, sender=settings.smtp_from)
+    if settings.sends_password_in_clear:
+        raise PermanentDeliveryError(
+            "SMTP: not sending the password without TLS "
+            "(RASID_SMTP_STARTTLS, RASID_SMTP_ALLOW_PLAINTEXT_AUTH)"
+        )
+    client = _Client(timeout=settings.smtp_timeout)
+    watchdog = _Watchdog(client, seconds=settings.smtp_timeout)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as client:
-            if settings.smtp_starttls:
-                client.starttls()
-            if settings.smtp_username and settings.smtp_password:
-                client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-            client.send_message(message)
+        with watchdog:
+            _converse(client, message, settings)
     except smtplib.SMTPRecipientsRefused as error:
         code, reply = next(iter(error.recipients.values()))
         raise smtp_failure(code, reply) from error
@@ -136,9 +150,71 @@ def send_email(content: AlertContent, settings: AlertSettings) -> str:
     except smtplib.SMTPNotSupportedError as error:
         raise PermanentDeliveryError(f"SMTP: {error}") from error
     except (smtplib.SMTPException, OSError) as error:
-        # Disconnections, refused connections, timeouts: the server may be back later.
+        if watchdog.fired:
+            detail = f"SMTP: no complete exchange within the {settings.smtp_timeout:g}s deadline"
+            raise RetryableDeliveryError(detail) from error
+        # Disconnections, refused connections, timeouts, certificates: the server may be fixed later.
         raise RetryableDeliveryError(f"SMTP: {type(error).__name__}: {error}") from error
+    finally:
+        client.close()
     return "SMTP accepted"
+
+
+class _Client(smtplib.SMTP):
+    """smtplib's client, built unconnected so that the watchdog guards the greeting too."""
+
+    def open(self, host: str, port: int) -> None:
+        """Connect and read the greeting; STARTTLS verifies the certificate against ``host``."""
+        # smtplib only learns the name to verify when given it at construction, which also connects.
+        self._host = host
+        self.connect(host, port)
+
+
+def _converse(client: _Client, message: EmailMessage, settings: AlertSettings) -> None:
+    client.open(settings.smtp_host, settings.smtp_port)
+    if settings.smtp_starttls:
+        client.starttls(context=tls_context(settings.smtp_verify, settings.smtp_ca_file))
+    if settings.smtp_username and settings.smtp_password:
+        client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+    client.send_message(message)
+    # The server has the mail: a failed goodbye must not make the alert be sent again.
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        client.quit()
+
+
+@cache
+def tls_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
+    """The TLS settings of STARTTLS: the server's certificate and name verified against the system's
+    CAs (or ``ca_file``), unless verification is turned off."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class _Watchdog:
+    """Shuts ``client``'s socket down ``seconds`` after the block starts, unless the block ended."""
+
+    def __init__(self, client: smtplib.SMTP, *, seconds: float) -> None:
+        self.client = client
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def __enter__(self) -> None:
+        self._timer.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def _cut(self) -> None:
+        self.fired = True
+        sock = self.client.sock
+        if sock is not None:
+            # shutdown(), not close(): it wakes a read blocked in another thread.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 def smtp_failure(code: int, reply: bytes | str) -> DeliveryError:

@@ -6,6 +6,7 @@ Read from ``RASID_...`` variables by :func:`alert_settings`, once per process.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -21,9 +22,22 @@ class AlertSettings(RasidSettings):
     smtp_username: str | None = Field(default=None, description="SMTP login; none means no AUTH.")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_verify: bool = Field(
+        default=True, description="Verify the SMTP server's certificate and name after STARTTLS."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA certificates (PEM) to verify the SMTP server with, not the system's."
+    )
+    smtp_allow_plaintext_auth: bool = Field(
+        default=False, description="Allow sending the SMTP password over a connection without TLS."
+    )
     smtp_from: str = Field(default="rasid@localhost", min_length=3, description="Sender address of alerts.")
-    smtp_timeout: float = Field(default=10.0, gt=0, description="Seconds before an SMTP exchange times out.")
-    webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds before a webhook POST times out.")
+    smtp_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds one whole SMTP conversation may take (a deadline)."
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds one whole webhook POST may take, response included."
+    )
     retry_base_seconds: float = Field(
         default=2.0, gt=0, description="First retry delay bound (backoff base)."
     )
@@ -48,6 +62,21 @@ class AlertSettings(RasidSettings):
                 "RASID_DELIVERY_LEASE_SECONDS must exceed twice RASID_SMTP_TIMEOUT and RASID_WEBHOOK_TIMEOUT"
             )
         return self
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> Self:
+        if self.sends_password_in_clear:
+            raise ValueError(
+                "RASID_SMTP_PASSWORD would be sent without TLS: set RASID_SMTP_STARTTLS=true, or "
+                "RASID_SMTP_ALLOW_PLAINTEXT_AUTH=true for a server on a trusted network"
+            )
+        return self
+
+    @property
+    def sends_password_in_clear(self) -> bool:
+        """Whether logging in to the SMTP server would send the password unencrypted."""
+        login = bool(self.smtp_username and self.smtp_password)
+        return login and not self.smtp_starttls and not self.smtp_allow_plaintext_auth
 
 
 @cache
