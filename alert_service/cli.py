@@ -13,13 +13,15 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from alert_service.delivery import resend_alerts
 from alert_service.errors import AlertError
 from alert_service.models import STATUSES
-from alert_service.reports import ArticleRow, recent_alerts, recent_articles
+from alert_service.reports import ArticleRow, alerts_by_id, recent_alerts, recent_articles
 from alert_service.rules import parse_topics
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import Channel, list_subscriptions, remove_subscription, subscribe
 from shared.commands import command_session, echo_json, echo_json_lines, fields_of, json_option
+from shared.db import utc_now
 
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal."
 # What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
@@ -167,6 +169,30 @@ def alerts_list(limit: int, status: str | None, as_json: bool) -> None:
     for row in rows:
         head = f"{row.id:>5} {row.subscription_id:>4}  {row.article_id[:16]:<16}"
         click.echo(f"{head}  {row.status:<9} {row.attempts:>5}  {(row.last_error or '')[:60]}".rstrip())
+
+
+@alerts_group.command("retry")
+@click.argument("alert_id", type=int, required=False)
+@click.option("--failed", "every_failed", is_flag=True, help="Re-send every failed alert.")
+@json_option
+def alerts_retry(alert_id: int | None, every_failed: bool, as_json: bool) -> None:
+    """Send ALERT_ID again, or every failed alert with --failed.
+
+    The alert is due at once and gets the whole retry schedule again; its attempts so far stay in
+    its history. The delivery sweep sends it (within RASID_DELIVERY_SWEEP_SECONDS).
+    """
+    if (alert_id is not None) == every_failed:
+        raise click.UsageError("give an alert id or --failed")
+    with _session() as session:
+        resent = resend_alerts(session, None if alert_id is None else [alert_id], now=utc_now())
+        rows = alerts_by_id(session, resent)
+    if as_json:
+        echo_json_lines(fields_of(row, ALERT_FIELDS) for row in rows)
+        return
+    if not rows:
+        click.echo("no failed alerts")
+    for row in rows:
+        click.echo(f"alert {row.id}: {row.status}, due now ({row.attempts} attempt(s) so far)")
 
 
 def article_json(row: ArticleRow) -> dict[str, Any]:

@@ -5,13 +5,33 @@ Read from ``RASID_...`` variables by :func:`alert_settings`, once per process.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings import RasidSettings, load_settings
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_schedule(value: str) -> tuple[float, ...]:
+    """``"5s,5m,2h"`` (or plain seconds, ``"0.5,1"``) as seconds; raises ValueError on anything else."""
+    steps = []
+    for raw in value.split(","):
+        item = raw.strip().lower()
+        scale = _UNITS.get(item[-1:])
+        number = item[:-1] if scale else item
+        try:
+            seconds = float(number) * (scale or 1.0)
+        except ValueError:
+            raise ValueError(f"{item!r} is not a duration such as 30, 30s, 5m, 2h or 1d") from None
+        if not (seconds > 0 and math.isfinite(seconds)):
+            raise ValueError(f"{item!r}: every wait must be longer than zero")
+        steps.append(seconds)
+    return tuple(steps)
 
 
 class AlertSettings(RasidSettings):
@@ -38,11 +58,11 @@ class AlertSettings(RasidSettings):
     webhook_timeout: float = Field(
         default=10.0, gt=0, description="Seconds one whole webhook POST may take, response included."
     )
-    retry_base_seconds: float = Field(
-        default=2.0, gt=0, description="First retry delay bound (backoff base)."
+    retry_schedule: str = Field(
+        default="5s,5m,30m,2h,5h,10h",
+        description="Waits after a failed attempt: the first, the second, ...; the last repeats.",
     )
-    retry_cap_seconds: float = Field(default=3600.0, gt=0, description="Longest delay between two attempts.")
-    max_attempts: int = Field(default=8, ge=1, description="Attempts before an alert is marked failed.")
+    max_attempts: int = Field(default=12, ge=1, description="Attempts before an alert is marked failed.")
     delivery_lease_seconds: float = Field(
         default=120.0, gt=0, description="How long a claimed alert stays claimed before another worker may."
     )
@@ -53,6 +73,17 @@ class AlertSettings(RasidSettings):
         default=60.0, gt=0, description="How long the sweep waits before re-sending a delivery message."
     )
     sweep_batch: int = Field(default=500, ge=1, description="Most alerts one sweep dispatches.")
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @property
+    def retry_steps(self) -> tuple[float, ...]:
+        """The retry schedule in seconds: the wait after attempt 1, 2, ...; the last one repeats."""
+        return parse_schedule(self.retry_schedule)
 
     @model_validator(mode="after")
     def _lease_outlives_sending(self) -> Self:

@@ -15,7 +15,8 @@ import json
 import os
 import socket
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -29,6 +30,8 @@ from shared.db import utc_now
 USER_AGENT = "Rasid/0.1"
 EVENT_TYPE = "article.tagged"
 RETRYABLE_STATUSES = frozenset({408, 429})
+# The statuses whose Retry-After means "come back then" (RFC 9110 §10.2.3).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 # The status decides; the body is read only so far, whatever the receiver sends.
 RESPONSE_CAP = 64 * 1024
 
@@ -192,5 +195,16 @@ def check_response(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.isdigit() else None
+    """Seconds the receiver asked us to wait (Retry-After: seconds or an HTTP date), if it did."""
+    if response.status_code not in RETRY_AFTER_STATUSES:
+        return None
+    value = response.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - utc_now()).total_seconds())
