@@ -30,6 +30,8 @@ from shared.commands import (
     redacted_url,
 )
 from shared.db import utc_now
+from shared.errors import RasidError
+from shared.services import known_topics
 
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal."
 # What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
@@ -56,10 +58,22 @@ def _target(target: str) -> str:
 
 
 def _topics(raw: str) -> list[str]:
+    """The topics asked for, each one a topic the classifier's taxonomy defines."""
     try:
-        return parse_topics(raw)
+        topics = parse_topics(raw)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--topics") from error
+    try:
+        known = known_topics()
+    except RasidError as error:
+        raise click.ClickException(f"cannot read the known topics: {error}") from error
+    unknown = [topic for topic in topics if known is not None and topic not in known]
+    if unknown and known is not None:
+        listed = ", ".join(sorted(known))
+        raise click.BadParameter(
+            f"unknown topic: {', '.join(unknown)} (known topics: {listed})", param_hint="--topics"
+        )
+    return topics
 
 
 @click.group("subscribe")
