@@ -85,7 +85,7 @@ def send_webhook(
     deadline = Deadline(settings.webhook_timeout)
     try:
         with deadline:
-            status = _post(client, content.target, body=body, headers=headers, deadline=deadline)
+            response = _post(client, content.target, body=body, headers=headers, deadline=deadline)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
         raise PermanentDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
     except httpx.TransportError as error:
@@ -93,7 +93,7 @@ def send_webhook(
             detail = f"HTTP: Timeout: no answer within the {settings.webhook_timeout:g}s deadline"
             raise RetryableDeliveryError(detail) from error
         raise RetryableDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
-    return check_response(status)
+    return check_response(response)
 
 
 def _post(
