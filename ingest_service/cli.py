@@ -15,7 +15,7 @@ from ingest_service.errors import IngestError, WatchFolderError
 from ingest_service.feeds import add_feed, list_feeds, remove_feed
 from ingest_service.ledger import FileVersion, recorded_files
 from ingest_service.models import Feed, SeenFile
-from ingest_service.paths import path_from_text, readable_path
+from ingest_service.paths import decoded_path, path_from_text
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import IngestSettings, ingest_settings
 from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders
@@ -139,7 +139,7 @@ def files_list(limit: int, as_json: bool) -> None:
     for seen in rows:
         detail = f"  ({printable(seen.reason)})" if seen.reason else ""
         seen_at = seen.seen_at.isoformat(timespec="seconds")
-        path = printable(readable_path(path_from_text(seen.path)))  # a name not in UTF-8 shows \xNN
+        path = printable(decoded_path(path_from_text(seen.path)))  # a name not in UTF-8 shows \xNN
         click.echo(f"{seen_at}  {seen.status:<9}  {path}{detail}")
 
 

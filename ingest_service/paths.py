@@ -35,7 +35,11 @@ def path_from_text(text: str) -> Path:
     return Path(text)
 
 
+def decoded_path(path: Path | str) -> str:
+    """``path`` as text with its bytes that are not UTF-8 written as ``\\xNN``, nothing else changed."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def readable_path(path: Path | str) -> str:
     """``path`` for a person: bytes that are not UTF-8 and control characters written as ``\\xNN``."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", decoded_path(path))
