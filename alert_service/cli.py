@@ -20,6 +20,8 @@ from alert_service.rules import parse_topics
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import Channel, list_subscriptions, remove_subscription, subscribe
 from shared.commands import command_session, echo_json, echo_json_lines, fields_of, json_option
+from shared.net import TargetPolicy
+from shared.settings import load_settings
 
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal."
 # What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
@@ -54,7 +56,8 @@ def subscribe_group() -> None:
 
 def _subscribe(channel: Channel, target: str, topics: list[str], *, as_json: bool) -> None:
     with _session() as session:
-        created = subscribe(session, channel, target=target, topics=topics)
+        policy = TargetPolicy.from_settings(load_settings(AlertSettings))
+        created = subscribe(session, channel, target=target, topics=topics, policy=policy)
     if as_json:
         row = {"id": created.id, "channel": channel, "target": target, "topics": topics}
         echo_json({**row, "secret": created.secret})
