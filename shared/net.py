@@ -150,8 +150,10 @@ class TargetPolicy:
             reason = refusal_reason(ipaddress.ip_address(address))
             if reason:
                 named = host if literal is not None else f"{host} resolves to {address}, which"
+                article = "an" if reason[0] in "aeiou" else "a"
                 raise TargetRefused(
-                    f"{named} is a {reason} address: refused (set {SETTING}=true to allow private targets)"
+                    f"{named} is {article} {reason} address: refused"
+                    f" (set {SETTING}=true to allow private targets)"
                 )
         return found
 
@@ -161,7 +163,8 @@ def check_target(url: str, *, policy: TargetPolicy) -> str:
     accepted: it is checked again on every connection, from where the request is made."""
     parsed = parse_target(url)
     with suppress(socket.gaierror, UnicodeError):
-        policy.addresses(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        host = parsed.raw_host.decode("ascii")  # IDNA-encoded, as it is looked up when connecting
+        policy.addresses(host, parsed.port or (443 if parsed.scheme == "https" else 80))
     return str(parsed)
 
 
