@@ -8,10 +8,8 @@ guard refuses, so a "public" host is a name that an injected resolver answers an
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -32,7 +30,7 @@ from shared.net import (
     parse_target,
 )
 from shared.settings import RasidSettings
-from tests.peers import ACCEPT, HttpPeer, http_peer, redirect
+from tests.peers import ACCEPT, HttpPeer, header_dripper, http_peer, redirect
 
 STRICT = TargetPolicy()
 
@@ -199,39 +197,8 @@ def test_every_redirect_hop_is_checked(peer: HttpPeer, location: str) -> None:
     assert [request.path for request in peer.received()] == ["/moved"]
 
 
-@contextmanager
-def header_dripper(*, pause: float, lines: int) -> Iterator[int]:
-    """A raw TCP server that answers a status line, then one header byte every ``pause`` seconds:
-    every read is quick, the headers never end. Yields its port."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        connection, _ = server.accept()
-        with connection:
-            connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\n")
-            for _ in range(lines):
-                for byte in b"X-Drip: 1\r\n":
-                    if stop.is_set():
-                        return
-                    try:
-                        connection.sendall(bytes([byte]))
-                    except OSError:
-                        return
-                    time.sleep(pause)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        server.close()
-
-
 def test_one_deadline_bounds_the_whole_exchange_even_while_headers_drip() -> None:
-    with header_dripper(pause=0.05, lines=1000) as port:
+    with header_dripper(pause=0.05) as port:
         client = guarded_client(TargetPolicy(allow_private=True), timeout=5)
         started = time.monotonic()
         with client, deadline(0.6), pytest.raises(httpx.TimeoutException):

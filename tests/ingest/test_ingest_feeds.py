@@ -1,13 +1,11 @@
-"""Feeds: mapping entries to articles (table-driven), and polling a real HTTP server on 127.0.0.1."""
+"""Feeds: mapping entries to articles (table-driven), polling a real HTTP server on 127.0.0.1, the
+guard on internal addresses and redirects, one deadline per download, and hostile feeds."""
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +28,7 @@ from ingest_service.models import TITLE_LENGTH
 from shared.db import session_scope
 from shared.net import TargetPolicy
 from tests.ingest.helpers import FEED_FIXTURES, RSS, Forwarded
-from tests.peers import HttpPeer, Reply, answer, redirect
+from tests.peers import HttpPeer, Reply, answer, header_dripper, redirect
 
 CASES = json.loads((FEED_FIXTURES / "cases.json").read_text(encoding="utf-8"))
 MAX_BYTES = 1_000_000
@@ -235,39 +233,12 @@ def test_redirects_between_allowed_hosts_are_followed_a_bounded_number_of_times(
     assert len(feed_server.received()) < 2 + 8
 
 
-@contextmanager
-def header_dripper(*, pause: float) -> Iterator[str]:
-    """A raw TCP server that answers a status line and then one header byte every ``pause`` seconds,
-    without end: no single read is slow. Yields a feed URL on it."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        connection, _ = server.accept()
-        with connection:
-            connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n")
-            while not stop.is_set():
-                try:
-                    connection.sendall(b"X")
-                except OSError:
-                    return
-                time.sleep(pause)
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}/feed.xml"
-    finally:
-        stop.set()
-        server.close()
-
-
 def test_a_server_dripping_its_headers_cannot_outlast_the_feed_timeout(
     database_url: str, forwarded: Forwarded
 ) -> None:
-    with header_dripper(pause=0.05) as url:
+    with header_dripper(pause=0.05) as port:
         started = time.monotonic()
-        outcome = poll_with(database_url, url, LOCAL, forwarded, timeout=1.0)
+        outcome = poll_with(database_url, f"http://127.0.0.1:{port}/feed.xml", LOCAL, forwarded, timeout=1.0)
         elapsed = time.monotonic() - started
 
     assert "timed out" in (outcome.error or "")
