@@ -7,9 +7,15 @@ guard refuses, so a "public" host is a name that an injected resolver answers an
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -254,3 +260,35 @@ def test_the_webhook_sender_refuses_an_internal_receiver(peer: HttpPeer) -> None
     with pytest.raises(PermanentDeliveryError, match="refused"):
         send_webhook(content, settings)
     assert peer.received() == []
+
+
+def test_tls_names_the_host_not_the_address(tmp_path: Path) -> None:
+    """The client connects to the checked address, but the TLS handshake names the URL's host (SNI),
+    so a certificate is verified against the host. The server's certificate is self-signed, so the
+    handshake then fails verification, as it must."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _socket, name, _context: names.append(name)  # type: ignore[assignment,func-returns-value]
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    policy = TargetPolicy(
+        resolver=CountingResolver("feeds.example.test"), trusted_hosts=frozenset({"feeds.example.test"})
+    )
+    with server, guarded_client(policy, timeout=5) as client, pytest.raises(httpx.ConnectError, match="CERT"):
+        client.get(f"https://feeds.example.test:{server.getsockname()[1]}/rss.xml")
+    assert names == ["feeds.example.test"]
