@@ -13,14 +13,26 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from alert_service.delivery import resend_alerts
 from alert_service.errors import AlertError
 from alert_service.models import STATUSES
-from alert_service.reports import ArticleRow, recent_alerts, recent_articles
+from alert_service.reports import ArticleRow, alerts_by_id, recent_alerts, recent_articles
 from alert_service.rules import parse_topics
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import Channel, list_subscriptions, remove_subscription, subscribe
-from shared.commands import command_session, echo_json, echo_json_lines, fields_of, json_option
+from shared.commands import (
+    command_session,
+    echo_json,
+    echo_json_lines,
+    fields_of,
+    json_option,
+    printable,
+    redacted_url,
+)
+from shared.db import utc_now
+from shared.errors import RasidError
 from shared.net import TargetPolicy
+from shared.services import known_topics
 from shared.settings import load_settings
 
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal."
@@ -42,11 +54,28 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def _target(target: str) -> str:
+    """A subscription's address or URL as a table shows it: one line, no credentials."""
+    return printable(redacted_url(target))
+
+
 def _topics(raw: str) -> list[str]:
+    """The topics asked for, each one a topic the classifier's taxonomy defines."""
     try:
-        return parse_topics(raw)
+        topics = parse_topics(raw)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--topics") from error
+    try:
+        known = known_topics()
+    except RasidError as error:
+        raise click.ClickException(f"cannot read the known topics: {error}") from error
+    unknown = [topic for topic in topics if known is not None and topic not in known]
+    if unknown and known is not None:
+        listed = ", ".join(sorted(known))
+        raise click.BadParameter(
+            f"unknown topic: {', '.join(unknown)} (known topics: {listed})", param_hint="--topics"
+        )
+    return topics
 
 
 @click.group("subscribe")
@@ -62,7 +91,7 @@ def _subscribe(channel: Channel, target: str, topics: list[str], *, as_json: boo
         row = {"id": created.id, "channel": channel, "target": target, "topics": topics}
         echo_json({**row, "secret": created.secret})
         return
-    click.echo(f"subscription {created.id}: {channel} {target} topics={','.join(topics)}")
+    click.echo(f"subscription {created.id}: {channel} {_target(target)} topics={','.join(topics)}")
     if created.secret:
         click.echo(f"signing secret (shown once, keep it): {created.secret}")
 
@@ -98,7 +127,8 @@ def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
     with _session() as session:
         rows = list_subscriptions(session, include_inactive=include_inactive)
     if as_json:
-        echo_json_lines(fields_of(row, SUBSCRIPTION_FIELDS) for row in rows)
+        shown = ({**fields_of(row, SUBSCRIPTION_FIELDS), "target": redacted_url(row.target)} for row in rows)
+        echo_json_lines(shown)
         return
     if not rows:
         click.echo("no subscriptions")
@@ -107,9 +137,8 @@ def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
     for row in rows:
         state = "" if row.active else " (removed)"
         topics = ",".join(row.topics)
-        click.echo(
-            f"{row.id:>4}  {row.channel:<8} {_when(row.created_at):<16}  {topics:<28} {row.target}{state}"
-        )
+        head = f"{row.id:>4}  {row.channel:<8} {_when(row.created_at):<16}  {topics:<28}"
+        click.echo(f"{head} {_target(row.target)}{state}")
 
 
 @subscriptions_group.command("remove")
@@ -142,9 +171,9 @@ def articles_list(limit: int, topic: str | None, as_json: bool) -> None:
     for row in rows:
         # The Arabic title goes on its own line so bidi reordering cannot scramble the columns.
         topics = ", ".join(f"{topic} {score:.2f}" for topic, score in row.topics) or "-"
-        click.echo(f"{row.id[:16]}  {_when(row.published_at or row.stored_at)}  {row.source}")
+        click.echo(f"{row.id[:16]}  {_when(row.published_at or row.stored_at)}  {printable(row.source)}")
         click.echo(f"    topics: {topics}")
-        click.echo(f"    {' '.join(row.title.split())}")
+        click.echo(f"    {printable(row.title)}")
 
 
 @click.group("alerts")
@@ -169,7 +198,32 @@ def alerts_list(limit: int, status: str | None, as_json: bool) -> None:
     click.echo(f"{'ID':>5} {'SUB':>4}  {'ARTICLE':<16}  {'STATUS':<9} {'TRIES':>5}  LAST ERROR")
     for row in rows:
         head = f"{row.id:>5} {row.subscription_id:>4}  {row.article_id[:16]:<16}"
-        click.echo(f"{head}  {row.status:<9} {row.attempts:>5}  {(row.last_error or '')[:60]}".rstrip())
+        error = printable(row.last_error or "")[:60]
+        click.echo(f"{head}  {row.status:<9} {row.attempts:>5}  {error}".rstrip())
+
+
+@alerts_group.command("retry")
+@click.argument("alert_id", type=int, required=False)
+@click.option("--failed", "every_failed", is_flag=True, help="Re-send every failed alert.")
+@json_option
+def alerts_retry(alert_id: int | None, every_failed: bool, as_json: bool) -> None:
+    """Send ALERT_ID again, or every failed alert with --failed.
+
+    The alert is due at once and gets the whole retry schedule again; its attempts so far stay in
+    its history. The delivery sweep sends it (within RASID_DELIVERY_SWEEP_SECONDS).
+    """
+    if (alert_id is not None) == every_failed:
+        raise click.UsageError("give an alert id or --failed")
+    with _session() as session:
+        resent = resend_alerts(session, None if alert_id is None else [alert_id], now=utc_now())
+        rows = alerts_by_id(session, resent)
+    if as_json:
+        echo_json_lines(fields_of(row, ALERT_FIELDS) for row in rows)
+        return
+    if not rows:
+        click.echo("no failed alerts")
+    for row in rows:
+        click.echo(f"alert {row.id}: {row.status}, due now ({row.attempts} attempt(s) so far)")
 
 
 def article_json(row: ArticleRow) -> dict[str, Any]:

@@ -7,14 +7,17 @@ and may be taken again. Each claim counts an attempt and writes a :class:`Delive
 outcome is recorded only while the claim is still ours (the attempt number fences it).
 
 Retries are rows, not Celery retries: a retryable failure puts the alert back to 'pending' with a
-``next_attempt_at`` chosen by exponential backoff with full jitter; the sweep dispatches it when due.
+``next_attempt_at`` taken from the retry schedule (Standard Webhooks': 5 s, 5 min, 30 min, 2 h, 5 h,
+then every 10 h, with jitter: about three days in all), or later if the receiver asked so
+(Retry-After); the sweep dispatches it when due. An operator re-sends a failed alert with
+:func:`resend_alerts` (``rasid alerts retry``): due now, with the whole schedule again.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -23,7 +26,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from alert_service.content import AlertContent, load_content
-from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
+from alert_service.errors import AlertError, PermanentDeliveryError, RetryableDeliveryError
 from alert_service.mail import send_email
 from alert_service.models import Alert, DeliveryAttempt, Subscription
 from alert_service.settings import AlertSettings
@@ -35,16 +38,24 @@ log = logging.getLogger(__name__)
 Sender = Callable[[AlertContent, AlertSettings], str]
 Clock = Callable[[], datetime]
 SENDERS: Mapping[str, Sender] = {"email": send_email, "webhook": send_webhook}
-# Bounds the exponent so a huge attempt count cannot overflow; the cap applies long before.
-_MAX_EXPONENT = 60
+# Each wait is drawn within ±20 % of its step, so receivers that failed together are not all retried
+# at the same instant.
+JITTER = 0.2
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The right to send one alert, as its ``attempt``-th attempt."""
+    """The right to send one alert, as its ``attempt``-th attempt (``attempt - resent_after`` since
+    an operator last re-sent it)."""
 
     alert_id: int
     attempt: int
+    resent_after: int = 0
+
+    @property
+    def attempt_of_round(self) -> int:
+        """The attempt's number counted from the last re-send: what the schedule and limit count."""
+        return self.attempt - self.resent_after
 
 
 @dataclass(frozen=True)
@@ -75,16 +86,17 @@ def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds
         .values(
             status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=Alert.attempts + 1
         )
-        .returning(Alert.attempts)
+        .returning(Alert.attempts, Alert.attempts_before_resend)
         .execution_options(synchronize_session=False)
     )
-    attempt = session.execute(statement).scalar_one_or_none()
-    if attempt is None:
+    claimed = session.execute(statement).one_or_none()
+    if claimed is None:
         return None
+    attempt, resent_after = claimed
     _close_abandoned_attempts(session, alert_id, now=now)
     session.add(DeliveryAttempt(alert_id=alert_id, attempt=attempt, started_at=now))
     session.flush()
-    return Claim(alert_id=alert_id, attempt=attempt)
+    return Claim(alert_id=alert_id, attempt=attempt, resent_after=resent_after)
 
 
 def _close_abandoned_attempts(session: Session, alert_id: int, *, now: datetime) -> None:
@@ -98,28 +110,28 @@ def _close_abandoned_attempts(session: Session, alert_id: int, *, now: datetime)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """When to try again: exponential backoff with full jitter, up to ``max_attempts``."""
+    """When to try again: after attempt n wait ``steps[n-1]`` (the last step repeats), within
+    ±:data:`JITTER`, up to ``max_attempts``."""
 
-    base_seconds: float
-    cap_seconds: float
+    steps: tuple[float, ...]
     max_attempts: int
     rng: random.Random = field(default_factory=random.SystemRandom, compare=False)
 
     @classmethod
     def from_settings(cls, settings: AlertSettings) -> RetryPolicy:
         """The policy the settings describe."""
-        return cls(settings.retry_base_seconds, settings.retry_cap_seconds, settings.max_attempts)
+        return cls(settings.retry_steps, settings.max_attempts)
 
-    def ceiling(self, attempt: int) -> float:
-        """The longest delay after the ``attempt``-th attempt: ``min(cap, base * 2**(attempt-1))``."""
-        exponent = min(attempt - 1, _MAX_EXPONENT)
-        return float(min(self.cap_seconds, self.base_seconds * 2.0**exponent))
+    def step(self, attempt: int) -> float:
+        """The scheduled wait after the ``attempt``-th attempt, before jitter."""
+        return self.steps[min(attempt, len(self.steps)) - 1]
 
     def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
-        """Seconds before the next attempt; honours the receiver's Retry-After up to the cap."""
-        delay = self.rng.uniform(0, self.ceiling(attempt))
+        """Seconds before the next attempt; a receiver's Retry-After is honoured up to the longest step
+        (a receiver cannot park an alert for longer than the schedule would)."""
+        delay = self.step(attempt) * self.rng.uniform(1 - JITTER, 1 + JITTER)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.cap_seconds))
+            delay = max(delay, min(retry_after, max(self.steps)))
         return delay
 
 
@@ -150,13 +162,13 @@ def _next_state(claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryP
         return {**done, "status": "delivered", "delivered_at": now, "last_error": None}
     if outcome.kind == "failed":
         return {**done, "status": "failed", "last_error": outcome.detail}
-    if claim.attempt >= policy.max_attempts:
+    if claim.attempt_of_round >= policy.max_attempts:
         return {
             **done,
             "status": "failed",
-            "last_error": f"gave up after {claim.attempt} attempts: {outcome.detail}",
+            "last_error": f"gave up after {claim.attempt_of_round} attempts: {outcome.detail}",
         }
-    delay = policy.delay(claim.attempt, retry_after=outcome.retry_after)
+    delay = policy.delay(claim.attempt_of_round, retry_after=outcome.retry_after)
     return {
         **done,
         "status": "pending",
@@ -242,7 +254,11 @@ def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int) -> No
     # A worker that died during the last allowed attempt leaves a 'sending' alert nobody may retry.
     session.execute(
         update(Alert)
-        .where(Alert.status == "sending", Alert.lease_until < now, Alert.attempts >= max_attempts)
+        .where(
+            Alert.status == "sending",
+            Alert.lease_until < now,
+            Alert.attempts - Alert.attempts_before_resend >= max_attempts,
+        )
         .values(
             status="failed",
             lease_until=None,
@@ -250,3 +266,50 @@ def _fail_exhausted(session: Session, *, now: datetime, max_attempts: int) -> No
         )
         .execution_options(synchronize_session=False)
     )
+
+
+class ResendError(AlertError):
+    """An alert the operator asked to re-send cannot be."""
+
+
+def resend_alerts(session: Session, alert_ids: Sequence[int] | None, *, now: datetime) -> list[int]:
+    """Make alerts due now, with the whole retry schedule again: the named ones (failed or pending),
+    or every failed one when ``alert_ids`` is None. Their attempts and attempt history are kept; the
+    sweep sends them. Returns the ids re-sent, oldest first."""
+    if alert_ids is not None:
+        _check_resendable(session, alert_ids)
+    active = select(Subscription.id).where(Subscription.active.is_(True))
+    statuses = ("failed", "pending") if alert_ids is not None else ("failed",)
+    statement = (
+        update(Alert)
+        .where(Alert.status.in_(statuses), Alert.subscription_id.in_(active))
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            dispatched_at=None,
+            lease_until=None,
+            attempts_before_resend=Alert.attempts,
+        )
+        .returning(Alert.id)
+        .execution_options(synchronize_session=False)
+    )
+    if alert_ids is not None:
+        statement = statement.where(Alert.id.in_(alert_ids))
+    return sorted(session.execute(statement).scalars())
+
+
+def _check_resendable(session: Session, alert_ids: Sequence[int]) -> None:
+    rows = session.execute(
+        select(Alert.id, Alert.status, Subscription.active)
+        .join(Subscription, Subscription.id == Alert.subscription_id)
+        .where(Alert.id.in_(alert_ids))
+    ).all()
+    found = {alert_id: (status, active) for alert_id, status, active in rows}
+    for alert_id in alert_ids:
+        if alert_id not in found:
+            raise ResendError(f"no alert {alert_id}")
+        status, active = found[alert_id]
+        if not active:
+            raise ResendError(f"alert {alert_id} belongs to a removed subscription")
+        if status not in ("failed", "pending"):
+            raise ResendError(f"alert {alert_id} is {status}; only failed or pending alerts are re-sent")

@@ -110,6 +110,8 @@ class Alert(Base):
 
     ``lease_until`` bounds a claim: a 'sending' alert whose lease expired belongs to a dead worker.
     ``dispatched_at`` is when a delivery message was last sent for it, so the sweep does not flood.
+    ``attempts_before_resend`` is ``attempts`` when an operator last re-sent it (``rasid alerts retry``):
+    the retry schedule and the attempt limit count from there.
     """
 
     __tablename__ = "alert_alerts"
@@ -124,6 +126,7 @@ class Alert(Base):
     article_id: Mapped[str] = mapped_column(ForeignKey("alert_articles.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_before_resend: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

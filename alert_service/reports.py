@@ -66,3 +66,8 @@ def recent_alerts(session: Session, *, limit: int, status: str | None = None) ->
     if status:
         query = query.where(Alert.status == status)
     return list(session.execute(query).scalars())
+
+
+def alerts_by_id(session: Session, alert_ids: list[int]) -> list[Alert]:
+    """The alerts ``alert_ids``, oldest first."""
+    return list(session.execute(select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.id)).scalars())

@@ -101,7 +101,7 @@ def main() -> None:
             "RASID_RESEND_AFTER_SECONDS": "300",
             "RASID_RESEND_SWEEP_SECONDS": "60",
             "RASID_DELIVERY_SWEEP_SECONDS": "5",
-            "RASID_RETRY_BASE_SECONDS": "2",
+            "RASID_RETRY_SCHEDULE": "5s,5m,30m,2h,5h,10h",
         }
         if options.database == "postgresql":
             name = f"rasid_bench_{uuid.uuid4().hex[:8]}"

@@ -17,7 +17,7 @@ from ingest_service.models import Feed, SeenFile
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import IngestSettings, ingest_settings
 from ingest_service.watcher import FolderWatcher, WatchConfig
-from shared.commands import command_session, echo_json_lines, fields_of, json_option
+from shared.commands import command_session, echo_json_lines, fields_of, json_option, printable
 from shared.logs import configure_logging
 from shared.net import TargetPolicy
 from shared.settings import load_settings
@@ -68,7 +68,7 @@ def feeds_add(url: str) -> None:
         policy = TargetPolicy.from_settings(load_settings(IngestSettings))
         feed = add_feed(session, url, policy=policy)
         feed_id, feed_url = feed.id, feed.url
-    click.echo(f"feed {feed_id}: {feed_url}")
+    click.echo(f"feed {feed_id}: {printable(feed_url)}")
     try:
         send_message(producer(), POLL_FEED, FeedDue(feed_id=feed_id), retry=False)
     except OperationalError as error:
@@ -96,7 +96,7 @@ def feeds_remove(key: str) -> None:
     """Remove the feed with this URL or id."""
     with _session() as session:
         feed = remove_feed(session, key)
-        click.echo(f"removed feed {feed.id}: {feed.url}")
+        click.echo(f"removed feed {feed.id}: {printable(feed.url)}")
 
 
 def describe_feed(feed: Feed) -> str:
@@ -104,10 +104,10 @@ def describe_feed(feed: Feed) -> str:
     state = "active" if feed.active else "paused"
     polled = feed.last_polled_at.isoformat(timespec="seconds") if feed.last_polled_at else "never"
     success = feed.last_success_at.isoformat(timespec="seconds") if feed.last_success_at else "never"
-    lines = [f"{feed.id}  {feed.url}  [{state}]", f"    title: {feed.title or '-'}"]
+    lines = [f"{feed.id}  {printable(feed.url)}  [{state}]", f"    title: {printable(feed.title or '-')}"]
     lines.append(f"    last poll: {polled}   last success: {success}")
     if feed.last_error:
-        lines.append(f"    last error ({feed.error_count} in a row): {feed.last_error}")
+        lines.append(f"    last error ({feed.error_count} in a row): {printable(feed.last_error)}")
     return "\n".join(lines)
 
 
@@ -128,8 +128,9 @@ def files_list(limit: int, as_json: bool) -> None:
         echo_json_lines(fields_of(seen, SEEN_FILE_FIELDS) for seen in rows)
         return
     for seen in rows:
-        detail = f"  ({seen.reason})" if seen.reason else ""
-        click.echo(f"{seen.seen_at.isoformat(timespec='seconds')}  {seen.status:<9}  {seen.path}{detail}")
+        detail = f"  ({printable(seen.reason)})" if seen.reason else ""
+        seen_at = seen.seen_at.isoformat(timespec="seconds")
+        click.echo(f"{seen_at}  {seen.status:<9}  {printable(seen.path)}{detail}")
 
 
 def _session() -> AbstractContextManager[Session]:

@@ -30,13 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from ingest_service.documents import Document, check_document, strip_html
 from ingest_service.errors import (
     FeedError,
     FeedFetchError,
     FeedParseError,
     FeedTooLargeError,
-    RejectedFile,
     UnknownFeedError,
 )
 from ingest_service.ledger import record_if_new
@@ -49,6 +47,8 @@ from ingest_service.models import (
     Feed,
 )
 from shared.db import session_scope, utc_now
+from shared.documents import Document, check_document, strip_html
+from shared.errors import UnreadableDocument
 from shared.messages import ArticleIngested, content_id
 from shared.net import (
     InvalidTargetError,
@@ -243,7 +243,7 @@ def parse_feed(
     for entry in parsed.entries:
         try:
             articles.append(entry_to_article(entry, source=source, ingested_at=now, encoding=encoding))
-        except RejectedFile as rejected:
+        except UnreadableDocument as rejected:
             skipped.append(rejected.reason)
             log.info("feed.entry_skipped", extra={"reason": rejected.reason, "link": _link(entry)})
     return ParsedFeed(title=title, articles=articles, skipped=tuple(skipped))
@@ -252,7 +252,7 @@ def parse_feed(
 def entry_to_article(
     entry: Any, *, source: str, ingested_at: datetime, encoding: str = "utf-8"
 ) -> ArticleIngested:
-    """The article one feed entry announces; :class:`RejectedFile` with the reason when the entry does
+    """The article one feed entry announces; :class:`UnreadableDocument` with the reason when the entry does
     not pass the checks a dropped file must pass."""
     title = one_line(strip_html(entry.get("title", "")))
     # PostgreSQL text cannot hold NUL; any other control character is left for the checks to count.

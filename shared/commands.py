@@ -1,5 +1,7 @@
 """What the services' commands share: a database session that first checks the schema is current,
-and one way to print rows as JSON lines (``--json``) for scripts.
+one way to print rows as JSON lines (``--json``) for scripts, one way to make text from feeds and
+files safe to print on a terminal line (:func:`printable`), and URLs shown without their credentials
+(:func:`redacted_url`).
 
 A command opens the database with :func:`command_session`; configuration errors, a schema that needs
 ``rasid db upgrade``, an unreachable database and the service's own errors end the command with their
@@ -9,10 +11,12 @@ message instead of a traceback.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from sqlalchemy.engine import make_url
@@ -25,6 +29,32 @@ from shared.migrations import require_current_schema
 from shared.settings import RasidSettings, load_settings
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
+
+# C0 and C1 controls (ESC starts terminal escape sequences, U+009B is a one-byte CSI), DEL, the
+# bidi embeddings, overrides and isolates (they reorder what follows them, even past the column),
+# and the interlinear annotation marks. The marks Arabic needs (RLM, LRM, ALM, ZWJ, ZWNJ) stay.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufff9-\ufffb]")
+
+
+def printable(text: str) -> str:
+    """``text`` as one line that cannot drive a terminal or a mail header: every run of whitespace
+    (line breaks included) becomes one space, and control characters and bidi overrides are removed."""
+    return " ".join(_UNPRINTABLE.sub("", " ".join(text.split())).split())
+
+
+def redacted_url(text: str) -> str:
+    """``text`` with the password (or a lone token) of a URL's ``user:password@`` replaced by
+    ``***``; anything that is not such a URL (an email address) is returned as it is."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    if not parts.scheme or "@" not in parts.netloc:
+        return text
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
 
 
 @contextmanager

@@ -2,10 +2,11 @@
 
 A service declares one :class:`Service` object and names it in the ``rasid.services`` entry point
 group of ``pyproject.toml``: its worker and the queues that worker consumes, where its tasks are
-routed, its periodic tasks (each interval read from the service's own settings) and the extra
-processes it needs. ``shared`` never names a service: ``rasid worker NAME``, the Celery routes,
-beat's schedule and the children of ``rasid run`` are all assembled here from the declarations, so
-adding a service needs no edit in ``shared``.
+routed, its periodic tasks (each interval read from the service's own settings), the extra
+processes it needs, and the topics it can tag articles with. ``shared`` never names a service:
+``rasid worker NAME``, the Celery routes, beat's schedule, the children of ``rasid run`` and the
+topics ``rasid subscribe`` accepts are all assembled here from the declarations, so adding a service
+needs no edit in ``shared``.
 
 Declaration modules stay light (task names, queue names, settings): they are loaded by every
 process that sends a message, and by ``rasid worker`` before it knows which worker to start.
@@ -67,6 +68,9 @@ class Service:
     routes: Mapping[str, str]
     periodic: tuple[Periodic, ...] = ()
     processes: tuple[Process, ...] = ()
+    # The topic names this service tags articles with, read from its own data when asked (so a
+    # service may subscribe people only to topics that exist, without importing the tagger).
+    topics: Callable[[], frozenset[str]] | None = None
 
 
 @cache
@@ -104,6 +108,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         for service in installed_services()
         for periodic in service.periodic
     }
+
+
+def known_topics() -> frozenset[str] | None:
+    """Every topic an installed service can tag articles with; None when no service declares any."""
+    declared = [service.topics() for service in installed_services() if service.topics]
+    return frozenset().union(*declared) if declared else None
 
 
 def supervised_processes() -> tuple[Process, ...]:

@@ -48,7 +48,7 @@ def classified_message(
 
 
 def at(hours: float) -> datetime:
-    """A moment ``hours`` after NOW; two hours apart is past any backoff (capped at one hour)."""
+    """A moment ``hours`` after NOW; two hours apart is past the first four waits of the schedule."""
     return NOW + timedelta(hours=hours)
 
 

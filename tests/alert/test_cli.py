@@ -139,3 +139,36 @@ def test_a_bad_database_url_names_the_variable() -> None:
     result = run("mysql://nope", "articles", "list")
     assert result.exit_code == 1
     assert "RASID_DATABASE_URL" in result.output
+
+
+def test_subscribe_refuses_an_unknown_topic_and_lists_the_known_ones(database_url: str) -> None:
+    result = run(database_url, "subscribe", "email", "analyst@example.org", "--topics", "strikes,ceasefire")
+    assert result.exit_code != 0
+    assert "unknown topic: ceasefire" in result.output
+    assert "known topics: strikes, training, withdrawal" in result.output
+    assert json_rows(database_url, "subscriptions", "list") == []
+
+
+def test_subscribe_knows_the_topics_of_the_configured_taxonomy(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classifier_service.taxonomy import PACKAGED_TAXONOMY
+
+    taxonomy = PACKAGED_TAXONOMY.read_text(encoding="utf-8").replace("\n  strikes:\n", "\n  ceasefire:\n")
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(taxonomy, encoding="utf-8")
+    monkeypatch.setenv("RASID_TAXONOMY_PATH", str(path))
+    [created] = json_rows(database_url, "subscribe", "email", "analyst@example.org", "--topics", "ceasefire")
+    assert created["topics"] == ["ceasefire"]
+    result = run(database_url, "subscribe", "email", "analyst@example.org", "--topics", "strikes")
+    assert "unknown topic: strikes" in result.output
+
+
+def test_subscribe_reports_an_unreadable_taxonomy(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RASID_TAXONOMY_PATH", str(tmp_path / "missing.yaml"))
+    result = run(database_url, "subscribe", "email", "analyst@example.org", "--topics", "strikes")
+    assert result.exit_code != 0
+    assert "missing.yaml" in result.output
+    assert "Traceback" not in result.output

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 
-import pytest
-
 from alert_service.content import AlertContent
-from alert_service.delivery import RetryPolicy, claim_alert, deliver_alert, dispatch_due
+from alert_service.delivery import claim_alert, deliver_alert, dispatch_due
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import remove_subscription
 from shared.db import session_scope
@@ -158,20 +155,3 @@ def test_sweep_fails_an_alert_whose_worker_died_on_the_last_attempt(
     with session_scope(database_url) as session:
         assert dispatch_due(session, now=at(1), settings=one) == []
     assert alert(database_url, alert_id).status == "failed"
-
-
-@pytest.mark.parametrize(
-    ("attempt", "ceiling"), [(1, 2.0), (2, 4.0), (3, 8.0), (8, 256.0), (12, 3600.0), (500, 3600.0)]
-)
-def test_backoff_ceiling_doubles_up_to_the_cap(attempt: int, ceiling: float) -> None:
-    policy = RetryPolicy(base_seconds=2.0, cap_seconds=3600.0, max_attempts=8, rng=random.Random(7))
-    assert policy.ceiling(attempt) == ceiling
-    delays = [policy.delay(attempt) for _ in range(200)]
-    assert all(0 <= delay <= ceiling for delay in delays)
-    assert max(delays) > ceiling / 2  # full jitter spreads over the whole range
-
-
-def test_backoff_honours_retry_after_up_to_the_cap() -> None:
-    policy = RetryPolicy(base_seconds=2.0, cap_seconds=60.0, max_attempts=8, rng=random.Random(7))
-    assert policy.delay(1, retry_after=30) == 30
-    assert policy.delay(1, retry_after=7200) == 60

@@ -99,9 +99,11 @@ def test_a_retry_waits_for_its_backoff(
     record = alert(database_url, alert_id)
     assert record.status == "pending"
     assert record.last_error == "HTTP 503"
-    assert NOW <= record.next_attempt_at <= at(settings.retry_base_seconds / 3600)
-    # Whatever the jitter drew, the retry is due once the cap (one hour) has passed.
-    assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(1.01)) == "delivered"
+    first_wait = settings.retry_steps[0]
+    assert at(0.8 * first_wait / 3600) <= record.next_attempt_at <= at(1.2 * first_wait / 3600)
+    assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) is None
+    # Whatever the jitter drew, the retry is due once the first step and its jitter have passed.
+    assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: at(0.01)) == "delivered"
 
 
 @pytest.mark.parametrize("status", PERMANENT)
@@ -152,7 +154,7 @@ def test_status_table(case: dict[str, Any]) -> None:
         check_response(response)
 
 
-def test_retry_after_is_read() -> None:
+def test_retry_after_is_read_on_429() -> None:
     with pytest.raises(RetryableDeliveryError) as caught:
         check_response(httpx.Response(429, headers={"retry-after": "120"}))
     assert caught.value.retry_after == 120.0

@@ -119,7 +119,7 @@ def stack_env(
             "RASID_CACHE_DIR": str(workdir / "cache"),
             "RASID_LOG_LEVEL": "INFO",
             "RASID_DELIVERY_SWEEP_SECONDS": "1",
-            "RASID_RETRY_BASE_SECONDS": "0.5",
+            "RASID_RETRY_SCHEDULE": "0.5,1,2",
             "RASID_RESEND_AFTER_SECONDS": "5",
             "RASID_RESEND_SWEEP_SECONDS": "1",
             # The receivers and feeds of a test stack run on 127.0.0.1, which the guard refuses by default.
