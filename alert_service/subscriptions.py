@@ -20,12 +20,10 @@ from sqlalchemy.orm import Session
 from alert_service.errors import SubscriptionError
 from alert_service.models import Alert, Subscription
 from shared.db import utc_now
-from shared.net import InvalidTargetError, TargetPolicy, TargetRefused, check_target
+from shared.net import PUBLIC_ONLY, InvalidTargetError, TargetPolicy, TargetRefused, check_target
 
 Channel = Literal["email", "webhook"]
 SECRET_BYTES = 32
-# Webhook targets when the caller names no policy: public addresses only.
-STRICT = TargetPolicy()
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def subscribe(  # noqa: PLR0913 -- past the second, every argument is keyword-on
     *,
     target: str,
     topics: list[str],
-    policy: TargetPolicy = STRICT,
+    policy: TargetPolicy = PUBLIC_ONLY,
     now: datetime | None = None,
 ) -> NewSubscription:
     """Add a subscription after validating its target (a webhook URL against ``policy``); topics are

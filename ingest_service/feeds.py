@@ -51,6 +51,7 @@ from shared.documents import Document, check_document, strip_html
 from shared.errors import UnreadableDocument
 from shared.messages import ArticleIngested, content_id
 from shared.net import (
+    PUBLIC_ONLY,
     InvalidTargetError,
     TargetPolicy,
     TargetRefused,
@@ -125,7 +126,7 @@ class PollOutcome:
         return len(self.articles)
 
 
-def add_feed(session: Session, url: str, *, policy: TargetPolicy) -> Feed:
+def add_feed(session: Session, url: str, *, policy: TargetPolicy = PUBLIC_ONLY) -> Feed:
     """Add (or re-activate) the feed at ``url``, normalised; :class:`FeedError` when it is not an
     http(s) URL or points at an address ``policy`` refuses."""
     try:

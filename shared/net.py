@@ -158,6 +158,10 @@ class TargetPolicy:
         return found
 
 
+PUBLIC_ONLY = TargetPolicy()
+"""The policy when a caller names none: public addresses only."""
+
+
 def check_target(url: str, *, policy: TargetPolicy) -> str:
     """The normalised ``url`` if the policy lets it through now. A name that does not resolve here is
     accepted: it is checked again on every connection, from where the request is made."""
