@@ -53,4 +53,4 @@ class Classifier:
 
     def _match(self, words: FieldWords) -> FieldMatches:
         terms, groups, entities = self._matcher.find_sorted(words.tokens)
-        return FieldMatches(words, terms, groups, entities)
+        return FieldMatches(words, terms, groups, entities, self._matcher.longest)
