@@ -99,7 +99,9 @@ def run_shape(classifier: Classifier, name: str, *, budget: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=float, default=30.0, help="Seconds one size may take before the shape stops.")
+    parser.add_argument(
+        "--budget", type=float, default=30.0, help="Seconds one size may take before the shape stops."
+    )
     parser.add_argument("--shape", choices=sorted(SHAPES), action="append", help="Only these shapes.")
     arguments = parser.parse_args()
     classifier = Classifier(load_classifier().compiled)

@@ -61,7 +61,12 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
 
 
 def near(
-    occurrences: list[Occurrence] | None, match: Match, sentence: tuple[int, int], window: int, *, longest: int
+    occurrences: list[Occurrence] | None,
+    match: Match,
+    sentence: tuple[int, int],
+    window: int,
+    *,
+    longest: int,
 ) -> bool:
     """Whether an occurrence is in ``sentence`` (a token span) and within ``window`` words of ``match``
     (0: anywhere in the sentence). ``occurrences`` are sorted by start and none is longer than
@@ -77,12 +82,8 @@ def near(
         return False
     first, last = sentence
     if window:
-        before, stop = match[1] - window, match[2] + window
-        lowest = before - longest + 1
-        if lowest < first:  # comparisons, not min() and max(): this runs for every condition checked
-            lowest = first
-        if stop > last:
-            stop = last
+        before, after = match[1] - window, match[2] + window
+        lowest, stop = max(first, before - longest + 1), min(after, last)
     else:
         before, lowest, stop = -1, first, last
     size = len(occurrences)
