@@ -1,15 +1,18 @@
 """Celery entry points of the classifier service: tag an ingested article, hand it on.
 
 Retried (``TASK_OPTIONS``): the broker unavailable when the result is sent on; tagging is pure, so
-a second run is harmless.
+a second run is harmless. An article too long to classify is handed on untagged, with a warning
+that names it and says why: it is stored like any other, so nothing is lost.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery.signals import worker_init
 
+from classifier_service.errors import ArticleTooLargeError
 from classifier_service.loading import load_classifier
 from classifier_service.settings import classifier_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
@@ -17,6 +20,7 @@ from shared.messages import ArticleClassified, ArticleIngested
 from shared.task_names import CLASSIFY_ARTICLE, STORE_CLASSIFIED
 
 app = create_celery_app("classify")
+log = logging.getLogger(__name__)
 
 
 @worker_init.connect
@@ -31,6 +35,11 @@ def classify_article(payload: dict[str, Any]) -> None:
     """Tag one ingested article and hand it to the alert service. Safe to run twice: it stores nothing."""
     article = ArticleIngested.from_payload(payload)
     classifier = load_classifier(classifier_settings().taxonomy_path)
-    classification = classifier.classify(title=article.title, text=article.text)
+    try:
+        classification = classifier.classify(title=article.title, text=article.text)
+    except ArticleTooLargeError as error:
+        reason = str(error)
+        log.warning("classifier.article_refused", extra={"article_id": article.article_id, "reason": reason})
+        classification = classifier.untagged()
     message = ArticleClassified(article=article, classification=classification)
     send_message(app, STORE_CLASSIFIED, message)
