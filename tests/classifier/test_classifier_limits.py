@@ -66,7 +66,8 @@ def test_an_article_over_a_cap_is_refused_with_the_reason(limited: None, text: s
 
 
 def test_title_and_text_count_together() -> None:
-    classifier = Classifier(load_classifier().compiled, limits=ArticleLimits(max_characters=10, max_tokens=10))
+    limits = ArticleLimits(max_characters=10, max_tokens=10)
+    classifier = Classifier(load_classifier().compiled, limits=limits)
     classifier.classify(title="12345", text="67890")
     with pytest.raises(ArticleTooLargeError):
         classifier.classify(title="123456", text="67890")
