@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from click.testing import CliRunner
 
 from classifier_service.classifier import ArticleLimits, Classifier
@@ -124,3 +125,33 @@ def test_the_task_hands_a_refused_article_on_untagged_with_a_warning(
     assert record.levelno == logging.WARNING
     assert record.__dict__["article_id"] == "a" * 64
     assert "over the cap of 2,000 (RASID_MAX_ARTICLE_CHARACTERS)" in record.__dict__["reason"]
+
+
+def test_the_task_hands_on_untagged_an_article_whose_classifying_outlives_the_soft_limit(
+    task_module: tuple[ModuleType, list[tuple[str, dict[str, Any]]]],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the worker's soft time limit raises inside the task (tests/test_task_time_limits.py shows
+    a real worker raising it), raised here where classifying runs."""
+    module, sent = task_module
+
+    def outlive(self: Classifier, *, title: str, text: str) -> None:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(Classifier, "classify", outlive)
+    article = ArticleIngested(
+        article_id="b" * 64,
+        title="انسحاب",
+        text=WITHDRAWAL,
+        source="slow.txt",
+        source_kind="file",
+        ingested_at=datetime.now(UTC),
+    )
+    with caplog.at_level(logging.WARNING, logger="classifier_service.tasks"):
+        module.classify_article(article.to_payload())
+    ((name, kwargs),) = sent
+    assert name == STORE_CLASSIFIED
+    assert ArticleClassified.from_payload(kwargs["payload"]).classification.tags == ()
+    (record,) = [record for record in caplog.records if record.message == "classifier.article_refused"]
+    assert record.__dict__["reason"] == "classifying outlived RASID_TASK_SOFT_TIME_LIMIT"
