@@ -1,21 +1,20 @@
-"""Reading articles for the command line: plain text files in common encodings, and JSON lines.
+"""Reading articles for the command line: files through the shared reader of documents, and JSON lines.
 
-A plain file's first non-empty line is its title. Encodings tried, in order: a UTF-8 or UTF-16 byte
-order mark, UTF-8, then Windows-1256 (Arabic). The ingest service has the full decoder; this one is
-small on purpose so that ``rasid classify`` starts fast.
+A ``.txt`` or ``.html`` file is read exactly as the ingest service reads a dropped file
+(:mod:`shared.documents`), so ``rasid classify FILE`` tags the title and text the pipeline would ingest.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from classifier_service.errors import ArticleInputError
-
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+from shared.documents import read_document
+from shared.errors import UnreadableDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,40 +26,13 @@ class Article:
     text: str
 
 
-def decode(data: bytes) -> str:
-    """Text of a file's bytes: BOM first, then UTF-8, then Windows-1256."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding)
-    if _looks_like_utf16(data):
-        return data.decode("utf-16-le" if data[1] == 0 else "utf-16-be")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1256", errors="replace")
-
-
-def _looks_like_utf16(data: bytes) -> bool:
-    """UTF-16 without a BOM: many NUL bytes, all on the same side of each pair."""
-    sample = data[:200]
-    if len(sample) < 4 or sample.count(0) < len(sample) // 4:
-        return False
-    return sample[1::2].count(0) > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4
-
-
-def split_title(content: str) -> tuple[str, str]:
-    """The first non-empty line as title, the rest as text."""
-    lines = content.lstrip("\ufeff").splitlines()
-    for index, line in enumerate(lines):
-        if line.strip():
-            return line.strip(), "\n".join(lines[index + 1 :])
-    return "", ""
-
-
 def article_from_file(name: str, data: bytes) -> Article:
-    """An article from a plain file's name and bytes."""
-    title, text = split_title(decode(data))
-    return Article(name, title, text)
+    """An article from a file's name (its suffix says how to read it) and bytes."""
+    try:
+        document = read_document(data, suffix=PurePath(name).suffix)
+    except UnreadableDocument as error:
+        raise ArticleInputError(f"{name}: {error.reason}") from None
+    return Article(name, document.title, document.text)
 
 
 def read_json_lines(lines: Iterable[str]) -> Iterator[Article]:

@@ -37,7 +37,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 def classify_command(
     files: tuple[Path, ...], jsonl: IO[str] | None, labeled: IO[str] | None, taxonomy: Path | None
 ) -> None:
-    """Tag articles: FILE... (first non-empty line is the title), --jsonl FILE, or --evaluate FILE."""
+    """Tag articles: FILE... (.txt or .html, read as dropped files are), --jsonl FILE, or --evaluate FILE."""
     from classifier_service.errors import ArticleTooLargeError, ClassifierError
 
     if not files and jsonl is None and labeled is None:
@@ -94,8 +94,13 @@ def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Articl
 
 
 def _classification_line(classifier: Classifier, article: Article) -> str:
+    from shared.messages import content_id
+
     result = classifier.classify(title=article.title, text=article.text)
-    row = {"id": article.id, **result.model_dump(mode="json")}
+    # The title read and the id the pipeline gives the same article, so a reader can see which line
+    # became the headline and find the article in `rasid articles list`.
+    identity = {"title": article.title, "article_id": content_id(article.title, article.text)}
+    row = {"id": article.id, **identity, **result.model_dump(mode="json")}
     row["tags"] = list(result.tags)
     return json.dumps(row, ensure_ascii=False)
 

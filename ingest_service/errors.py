@@ -2,7 +2,8 @@
 
 RasidError                     (shared.errors)
  └── IngestError
-      ├── RejectedFile         a dropped file cannot become an article; ``reason`` says why
+      ├── RejectedFile         a dropped file is over the size limit; ``reason`` says why (a file that
+      │                        is no article raises shared's UnreadableDocument; both are rejected alike)
       ├── FeedError            one feed could not be polled; recorded on the feed, others go on
       │    ├── FeedFetchError  network failure, timeout or an HTTP error status
       │    ├── FeedTooLargeError    the response is bigger than RASID_FEED_MAX_BYTES
@@ -18,7 +19,7 @@ class IngestError(RasidError):
 
 
 class RejectedFile(IngestError):  # noqa: N818 -- reads as a verdict: raise RejectedFile(reason)
-    """A dropped file cannot be turned into an article. ``reason`` is written for a person."""
+    """A dropped file is not even read: it is over the size limit. ``reason`` is written for a person."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -23,7 +23,6 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingest_service.documents import strip_html
 from ingest_service.errors import (
     FeedError,
     FeedFetchError,
@@ -34,6 +33,7 @@ from ingest_service.errors import (
 from ingest_service.ledger import record_if_new
 from ingest_service.models import Feed
 from shared.db import session_scope, utc_now
+from shared.documents import strip_html
 from shared.messages import ArticleIngested, content_id
 
 log = logging.getLogger(__name__)

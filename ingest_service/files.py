@@ -18,12 +18,13 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingest_service.documents import Document, parse_document, read_limited
 from ingest_service.errors import RejectedFile
 from ingest_service.ledger import record_if_new
 from ingest_service.models import SeenFile
 from ingest_service.schemas import FileReady
 from shared.db import insert_ignore, utc_now
+from shared.documents import Document, read_document
+from shared.errors import UnreadableDocument
 from shared.messages import ArticleIngested, content_id
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,8 @@ def ingest_file(session: Session, ready: FileReady, *, rejected_dir: Path, max_b
         return FileOutcome(status="changed")
     try:
         data = read_limited(path, max_bytes=max_bytes)
-        document = parse_document(data, suffix=path.suffix)
-    except RejectedFile as error:
+        document = read_document(data, suffix=path.suffix)
+    except (RejectedFile, UnreadableDocument) as error:
         return _reject(session, ready, reason=error.reason, rejected_dir=rejected_dir)
     article = article_from_document(document, source=path.name)
     if record_if_new(session, article):
@@ -72,6 +73,15 @@ def ingest_file(session: Session, ready: FileReady, *, rejected_dir: Path, max_b
         extra={"path": ready.path, "status": outcome.status, "article_id": outcome.article_id},
     )
     return outcome
+
+
+def read_limited(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of the file at ``path``; :class:`RejectedFile` when there are more than ``max_bytes``."""
+    with path.open("rb") as file:
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise RejectedFile(f"the file is too large (over {max_bytes} bytes, the configured limit)")
+    return data
 
 
 def article_from_document(document: Document, *, source: str) -> ArticleIngested:

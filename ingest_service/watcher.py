@@ -24,9 +24,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from ingest_service.documents import SUPPORTED_SUFFIXES
 from ingest_service.schemas import FileReady
 from ingest_service.settings import IngestSettings
+from shared.documents import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 

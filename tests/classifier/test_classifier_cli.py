@@ -65,12 +65,16 @@ def test_jsonl_from_stdin_prints_one_line_per_article() -> None:
     assert result.exit_code == 0, result.output
     first, second = (json.loads(line) for line in result.output.splitlines())
     assert first["id"] == "a" and first["tags"] == ["strikes"]
-    assert set(first) == {"id", "tags", "scores", "evidence", "entities", "classifier_version"}
+    assert set(first) == {
+        "id", "title", "article_id", "tags", "scores", "evidence", "entities", "classifier_version"
+    }
+    assert first["title"] == "غارات جوية على المدينة"
     assert first["evidence"][0]["field"] == "title"
     assert second["id"] == "b" and second["tags"] == []
 
 
-def test_plain_files_in_utf16_and_cp1256(tmp_path: Path) -> None:
+def test_plain_files_are_read_as_dropped_files_are(tmp_path: Path) -> None:
+    # Every encoding and HTML against the pipeline: tests/test_one_reading.py.
     content = "\n\nانسحاب القوات من القاعدة\nبدأت القوات الأجنبية الانسحاب من القاعدة الجوية.\n"
     utf16 = tmp_path / "utf16.txt"
     utf16.write_bytes(content.encode("utf-16"))
@@ -80,9 +84,17 @@ def test_plain_files_in_utf16_and_cp1256(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for line, path in zip(result.output.splitlines(), (utf16, cp1256), strict=True):
         row = json.loads(line)
-        assert row["id"] == str(path)
+        assert (row["id"], row["title"]) == (str(path), "انسحاب القوات من القاعدة")
         assert row["tags"] == ["withdrawal"]
         assert row["evidence"][0]["field"] == "title"
+
+
+def test_unreadable_file_is_a_clean_error_that_names_it(tmp_path: Path) -> None:
+    english = tmp_path / "english.txt"
+    english.write_text("Troops withdraw\nThe troops left the base this morning.\n", encoding="utf-8")
+    result = CliRunner().invoke(_rasid(), ["classify", str(english)])
+    assert result.exit_code == 1
+    assert f"{english}: too little Arabic text" in result.output
 
 
 def test_bad_input_is_a_clean_error(tmp_path: Path) -> None:

@@ -1,20 +1,25 @@
-"""Dropped files as documents: a title and a text, read from ``.txt`` or ``.html``/``.htm`` bytes.
+"""Reading a document: the bytes of a ``.txt`` or ``.html``/``.htm`` file to a title and a text.
 
-A ``.txt`` file's first non-empty line is its title and the rest its text. An HTML file's title is its
-<title> (or first <h1>), its text the body without scripts, styles and navigation. A document that is not
-sensible Arabic text raises :class:`RejectedFile` with a reason a person can read.
+Every reader of files uses this module: the ingest service for dropped files (and feed summaries), and
+``rasid classify FILE`` on the command line, so both see one title and one text for one file. A ``.txt``
+file's title is its headline (see :mod:`shared.headlines`), its text every other line. An HTML file's
+title is its <title> (or first <h1>), its text the body without scripts, styles and navigation. A
+document that is not sensible Arabic text raises :class:`UnreadableDocument` with a reason a person can
+read. The HTML parser is imported only when HTML is read, so reading plain text starts fast.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from selectolax.lexbor import LexborHTMLParser
+from shared.decoding import arabic_letter_count, decode_bytes
+from shared.errors import UnreadableDocument
+from shared.headlines import split_headline
 
-from ingest_service.decoding import arabic_letter_count, decode_bytes
-from ingest_service.errors import RejectedFile
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser
 
 TEXT_SUFFIXES = frozenset({".txt"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -38,17 +43,8 @@ class Document:
     encoding: str
 
 
-def read_limited(path: Path, *, max_bytes: int) -> bytes:
-    """The bytes of the file at ``path``; :class:`RejectedFile` when there are more than ``max_bytes``."""
-    with path.open("rb") as file:
-        data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise RejectedFile(f"the file is too large (over {max_bytes} bytes, the configured limit)")
-    return data
-
-
-def parse_document(data: bytes, *, suffix: str) -> Document:
-    """Parse the bytes of a ``.txt`` or ``.html`` file into a checked document."""
+def read_document(data: bytes, *, suffix: str) -> Document:
+    """The checked document in the bytes of a file whose name ends with ``suffix`` (``.txt``, ``.html``)."""
     suffix = suffix.lower()
     if suffix in TEXT_SUFFIXES:
         document = parse_text(data)
@@ -56,37 +52,38 @@ def parse_document(data: bytes, *, suffix: str) -> Document:
         document = parse_html(data)
     else:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise RejectedFile(f"unsupported file type {suffix or '(none)'}; Rasid reads {supported} files")
+        raise UnreadableDocument(f"unsupported file type {suffix or '(none)'}; Rasid reads {supported} files")
     check_document(document)
     return document
 
 
 def parse_text(data: bytes) -> Document:
-    """A plain-text file: the first non-empty line is the title, the rest is the text."""
+    """A plain-text file: its headline is the title, every other line (in order) the text."""
     decoded = decode_bytes(data)
-    lines = normalize_text(decoded.text).split("\n")
-    while lines and not lines[0]:
-        lines.pop(0)
-    title = lines[0] if lines else ""
-    return Document(title=title, text="\n".join(lines[1:]).strip(), encoding=decoded.encoding)
+    title, text = split_headline(normalize_text(decoded.text))
+    return Document(title=title, text=normalize_text(text), encoding=decoded.encoding)
 
 
 def parse_html(data: bytes) -> Document:
     """An HTML file, decoded with its declared charset when it has one."""
+    from selectolax.lexbor import LexborHTMLParser
+
     decoded = decode_bytes(data, declared=declared_charset(data))
     tree = LexborHTMLParser(decoded.text)
     title_node = tree.css_first("title") or tree.css_first("h1")
     title = normalize_text(title_node.text()) if title_node is not None else ""
     text = _visible_text(tree)
     if not title:
-        title, _, text = text.partition("\n")
-    return Document(title=title.replace("\n", " "), text=text.strip(), encoding=decoded.encoding)
+        title, text = split_headline(text)
+    return Document(title=title.replace("\n", " "), text=normalize_text(text), encoding=decoded.encoding)
 
 
 def strip_html(fragment: str) -> str:
     """The readable text of an HTML fragment (a feed entry's summary, say)."""
     if "<" not in fragment and "&" not in fragment:
         return normalize_text(fragment)
+    from selectolax.lexbor import LexborHTMLParser
+
     return _visible_text(LexborHTMLParser(f"<body>{fragment}</body>"))
 
 
@@ -109,19 +106,19 @@ def normalize_text(text: str) -> str:
 
 
 def check_document(document: Document) -> None:
-    """Raise :class:`RejectedFile` unless the document is sensible Arabic text."""
+    """Raise :class:`UnreadableDocument` unless the document is sensible Arabic text."""
     if not document.title:
-        raise RejectedFile("the file has no title (no non-empty first line or <title>)")
+        raise UnreadableDocument("the file has no title (no non-empty first line or <title>)")
     if not document.text:
-        raise RejectedFile("the file has a title but no text after it")
+        raise UnreadableDocument("the file has a title but no text after it")
     body = f"{document.title}\n{document.text}"
     controls = len(_CONTROLS.findall(body))
     if controls > MAX_CONTROL_SHARE * len(body):
-        raise RejectedFile("the text is full of control characters: it looks like a binary file")
+        raise UnreadableDocument("the text is full of control characters: it looks like a binary file")
     letters = len(_LETTERS.findall(body))
     arabic = arabic_letter_count(body)
     if arabic < MIN_ARABIC_LETTERS or arabic < MIN_ARABIC_SHARE * letters:
-        raise RejectedFile(
+        raise UnreadableDocument(
             f"too little Arabic text ({arabic} Arabic letters of {letters} letters, "
             f"encoding read as {document.encoding})"
         )

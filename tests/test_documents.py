@@ -1,4 +1,5 @@
-"""Decoding and title extraction, table-driven from tests/fixtures/ingest/files/cases.json."""
+"""The reader of documents: decoding, titles and checks, table-driven from
+tests/fixtures/ingest/files/cases.json (the files are the ones dropped in the ingest tests)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from ingest_service.documents import parse_document, strip_html
-from ingest_service.errors import RejectedFile
+from shared.documents import Document, read_document, strip_html
+from shared.errors import UnreadableDocument
 from shared.messages import content_id
 from tests.ingest.helpers import FILE_FIXTURES
 
 CASES = json.loads((FILE_FIXTURES / "cases.json").read_text(encoding="utf-8"))
 
 
-def _parse(name: str) -> Any:
+def _parse(name: str) -> Document:
     path = FILE_FIXTURES / name
-    return parse_document(path.read_bytes(), suffix=path.suffix)
+    return read_document(path.read_bytes(), suffix=path.suffix)
 
 
 @pytest.mark.parametrize("case", CASES["accepted"], ids=lambda case: case["file"])
@@ -44,20 +45,10 @@ def test_one_text_has_one_content_id_whatever_its_encoding(case: dict[str, Any])
 
 @pytest.mark.parametrize("case", CASES["rejected"], ids=lambda case: case["file"])
 def test_unreadable_file_is_rejected_with_a_reason(case: dict[str, Any]) -> None:
-    with pytest.raises(RejectedFile) as caught:
+    with pytest.raises(UnreadableDocument) as caught:
         _parse(case["file"])
 
     assert case["reason"] in caught.value.reason
-
-
-def test_file_over_the_size_limit_is_rejected(tmp_path: Any) -> None:
-    from ingest_service.documents import read_limited
-
-    path = tmp_path / "big.txt"
-    path.write_bytes((FILE_FIXTURES / "utf8.txt").read_bytes() * 10)
-
-    with pytest.raises(RejectedFile, match="too large"):
-        read_limited(path, max_bytes=1000)
 
 
 @pytest.mark.parametrize(
