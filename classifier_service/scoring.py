@@ -16,8 +16,8 @@ from classifier_service.matching import Match, Occurrence
 from classifier_service.tokens import FieldWords
 
 SCORE_DIGITS = 4
-# Occurrence lists up to this long are scanned from their start rather than bisected.
-_SCANNED = 16
+# Occurrence lists up to this long are scanned from their start, faster than bisecting them.
+_SCANNED = 64
 
 
 @dataclass(slots=True)
@@ -72,27 +72,47 @@ def near(
     (0: anywhere in the sentence). ``occurrences`` are sorted by start and none is longer than
     ``longest`` words.
 
-    A long list is entered by bisection at the first occurrence that can qualify (one starting
-    ``longest`` words before the window can still reach into it; an earlier one cannot), and left at
-    the first one past the window: each call looks at a few occurrences, not at every one in the
-    field, so an article full of term hits and context words is still classified in linear time.
-    A short list (most of them) is scanned from its start, which is faster than bisecting it.
+    A short list (nearly all of them) is scanned with plain loops: this runs for every term
+    occurrence's conditions. A long one is bisected (:func:`_near_in_long`), so that an article full
+    of term hits and context words is still classified in time linear in its length.
     """
     if not occurrences:
         return False
+    if len(occurrences) > _SCANNED:
+        return _near_in_long(occurrences, match, sentence, window, longest=longest)
+    first, last = sentence
+    if window:
+        before, after = match[1] - window, match[2] + window
+        for start, end in occurrences:
+            if start >= first and end <= last and start < after and end > before:
+                return True
+        return False
+    for start, end in occurrences:  # noqa: SIM110 (a loop is faster than any() over a generator)
+        if start >= first and end <= last:
+            return True
+    return False
+
+
+def _near_in_long(
+    occurrences: list[Occurrence], match: Match, sentence: tuple[int, int], window: int, *, longest: int
+) -> bool:
+    """:func:`near` for a long list: entered by bisection at the first occurrence that can qualify
+    (one starting ``longest`` words before the window can still reach into it; an earlier one
+    cannot), and left at the first one past the window, so each call looks at a few occurrences,
+    not at every one in the field."""
     first, last = sentence
     if window:
         before, after = match[1] - window, match[2] + window
         lowest, stop = max(first, before - longest + 1), min(after, last)
     else:
         before, lowest, stop = -1, first, last
+    index = bisect_left(occurrences, (lowest, -1))
     size = len(occurrences)
-    index = bisect_left(occurrences, (lowest, -1)) if size > _SCANNED else 0
     while index < size:
         start, end = occurrences[index]
         if start >= stop:
             return False
-        if start >= lowest and end <= last and end > before:
+        if end <= last and end > before:
             return True
         index += 1
     return False
