@@ -29,6 +29,10 @@ class RasidSettings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     broker_url: str = Field(default=EMBEDDED_BROKER_URL, description="Celery broker URL.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
+    allow_private_targets: bool = Field(
+        default=False,
+        description="Let feeds and webhooks reach loopback, private and link-local addresses (home labs).",
+    )
     task_soft_time_limit: float = Field(
         default=120.0, gt=0, description="Seconds after which a running task is asked to stop."
     )
