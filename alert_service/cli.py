@@ -31,7 +31,9 @@ from shared.commands import (
 )
 from shared.db import utc_now
 from shared.errors import RasidError
+from shared.net import TargetPolicy
 from shared.services import known_topics
+from shared.settings import load_settings
 
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal."
 # What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
@@ -83,7 +85,8 @@ def subscribe_group() -> None:
 
 def _subscribe(channel: Channel, target: str, topics: list[str], *, as_json: bool) -> None:
     with _session() as session:
-        created = subscribe(session, channel, target=target, topics=topics)
+        policy = TargetPolicy.from_settings(load_settings(AlertSettings))
+        created = subscribe(session, channel, target=target, topics=topics, policy=policy)
     if as_json:
         row = {"id": created.id, "channel": channel, "target": target, "topics": topics}
         echo_json({**row, "secret": created.secret})

@@ -14,13 +14,13 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from typing import Literal
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alert_service.errors import SubscriptionError
 from alert_service.models import Alert, Subscription
 from shared.db import utc_now
+from shared.net import PUBLIC_ONLY, InvalidTargetError, TargetPolicy, TargetRefused, check_target
 
 Channel = Literal["email", "webhook"]
 SECRET_BYTES = 32
@@ -50,22 +50,26 @@ def validate_email(address: str) -> str:
     return parsed.addr_spec
 
 
-def validate_url(url: str) -> str:
-    """The URL, if it is an absolute http(s) URL."""
+def validate_url(url: str, *, policy: TargetPolicy) -> str:
+    """The URL, normalised, if it is an absolute http(s) URL whose host ``policy`` lets through."""
     try:
-        parsed = httpx.URL(url.strip())
-    except httpx.InvalidURL as error:
-        raise SubscriptionError(f"{url!r} is not a URL: {error}") from error
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise SubscriptionError(f"{url!r} is not an http:// or https:// URL")
-    return str(parsed)
+        return check_target(url, policy=policy)
+    except (InvalidTargetError, TargetRefused) as error:
+        raise SubscriptionError(str(error)) from error
 
 
-def subscribe(
-    session: Session, channel: Channel, *, target: str, topics: list[str], now: datetime | None = None
+def subscribe(  # noqa: PLR0913 -- past the second, every argument is keyword-only and named
+    session: Session,
+    channel: Channel,
+    *,
+    target: str,
+    topics: list[str],
+    policy: TargetPolicy = PUBLIC_ONLY,
+    now: datetime | None = None,
 ) -> NewSubscription:
-    """Add a subscription after validating its target; topics are validated by the caller."""
-    target = validate_email(target) if channel == "email" else validate_url(target)
+    """Add a subscription after validating its target (a webhook URL against ``policy``); topics are
+    validated by the caller."""
+    target = validate_email(target) if channel == "email" else validate_url(target, policy=policy)
     if not topics:
         raise SubscriptionError("at least one topic is needed")
     secret = new_secret() if channel == "webhook" else None

@@ -26,6 +26,7 @@ from alert_service.content import AlertContent
 from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.settings import AlertSettings
 from shared.db import utc_now
+from shared.net import TargetPolicy, guarded_client
 
 USER_AGENT = "Rasid/0.1"
 EVENT_TYPE = "article.tagged"
@@ -81,7 +82,8 @@ def send_webhook(
     body = json.dumps(webhook_payload(content), ensure_ascii=False, separators=(",", ":"))
     # Signed at send time: receivers reject timestamps more than a few minutes off.
     headers = signed_headers(content, body, timestamp=utc_now().replace(microsecond=0))
-    client = client or shared_client(timeout=settings.webhook_timeout)
+    policy = TargetPolicy.from_settings(settings)
+    client = client or shared_client(timeout=settings.webhook_timeout, policy=policy)
     deadline = Deadline(settings.webhook_timeout)
     try:
         with deadline:
@@ -167,17 +169,18 @@ class Deadline:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def shared_client(*, timeout: float) -> httpx.Client:
+def shared_client(*, timeout: float, policy: TargetPolicy) -> httpx.Client:
     """This process's webhook client: building one costs tens of milliseconds (its TLS context), and
-    one client keeps connections to receivers open. Keyed by process id: a pool must not cross a fork."""
-    key = (os.getpid(), timeout)
+    one client keeps connections to receivers open. Keyed by process id: a pool must not cross a fork.
+    It refuses receivers on internal addresses unless ``policy`` allows them (:mod:`shared.net`)."""
+    key = (os.getpid(), timeout, policy)
     client = _CLIENTS.get(key)
     if client is None:
-        client = _CLIENTS[key] = httpx.Client(timeout=timeout, follow_redirects=False)
+        client = _CLIENTS[key] = guarded_client(policy, timeout=timeout, follow_redirects=False)
     return client
 
 
-_CLIENTS: dict[tuple[int, float], httpx.Client] = {}
+_CLIENTS: dict[tuple[int, float, TargetPolicy], httpx.Client] = {}
 
 
 def check_response(response: httpx.Response) -> str:

@@ -4,13 +4,18 @@ Each field (title, text) is read into tokens (:mod:`~classifier_service.tokens`)
 finds every phrase the taxonomy and the gazetteer know (:mod:`~classifier_service.matching`); each
 term occurrence is weighed in its sentence and each topic scored (:mod:`~classifier_service.scoring`);
 the tags come with their evidence and the entities named (:mod:`~classifier_service.evidence`).
+
+Every step is linear in the article's length (or n log n); an article over the caps of its
+:class:`ArticleLimits` is refused with :class:`~classifier_service.errors.ArticleTooLargeError`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from classifier_service.compiler import CompiledTaxonomy
+from classifier_service.errors import ArticleTooLargeError
 from classifier_service.evidence import entities_named, evidence_of
 from classifier_service.matching import Matcher
 from classifier_service.scoring import Counted, FieldMatches, counts, noisy_or
@@ -18,12 +23,38 @@ from classifier_service.tokens import FieldWords
 from shared.messages import Classification
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleLimits:
+    """The longest article classified: characters of title and text together, and their tokens."""
+
+    max_characters: int
+    max_tokens: int
+
+    def check_characters(self, characters: int) -> None:
+        """Refuse an article of ``characters`` characters if it is over the cap."""
+        if characters > self.max_characters:
+            raise ArticleTooLargeError(
+                f"article too long to classify: {characters:,} characters, over the cap of "
+                f"{self.max_characters:,} (RASID_MAX_ARTICLE_CHARACTERS)"
+            )
+
+    def check_tokens(self, tokens: int) -> None:
+        """Refuse an article of ``tokens`` tokens if it is over the cap."""
+        if tokens > self.max_tokens:
+            raise ArticleTooLargeError(
+                f"article too long to classify: {tokens:,} words and sentence marks, over the cap of "
+                f"{self.max_tokens:,} (RASID_MAX_ARTICLE_TOKENS)"
+            )
+
+
 class Classifier:
     """Tags articles with the topics of a compiled taxonomy (load one with
-    :func:`classifier_service.loading.load_classifier`)."""
+    :func:`classifier_service.loading.load_classifier`, which sets the limits from the settings;
+    without limits, any article is classified)."""
 
-    def __init__(self, compiled: CompiledTaxonomy) -> None:
+    def __init__(self, compiled: CompiledTaxonomy, *, limits: ArticleLimits | None = None) -> None:
         self.compiled = compiled
+        self.limits = limits
         self.version = compiled.version
         self.topics = compiled.topics
         self._thresholds = compiled.thresholds
@@ -32,8 +63,18 @@ class Classifier:
         self._matcher = Matcher(compiled.index)
 
     def classify(self, *, title: str, text: str) -> Classification:
-        """Score every topic, tag those at or above their threshold, with evidence and entities."""
-        fields = [self._match(FieldWords.read("title", title)), self._match(FieldWords.read("text", text))]
+        """Score every topic, tag those at or above their threshold, with evidence and entities.
+
+        Raises :class:`~classifier_service.errors.ArticleTooLargeError` for an article over the
+        limits, before any matching.
+        """
+        limits = self.limits
+        if limits is not None:
+            limits.check_characters(len(title) + len(text))
+        read = [FieldWords.read("title", title), FieldWords.read("text", text)]
+        if limits is not None:
+            limits.check_tokens(len(read[0].tokens) + len(read[1].tokens))
+        fields = [self._match(words) for words in read]
         counted: dict[str, list[Counted]] = defaultdict(list)
         for found in fields:
             for match in found.terms:
@@ -51,6 +92,12 @@ class Classifier:
             classifier_version=self.version,
         )
 
+    def untagged(self) -> Classification:
+        """The classification of an article that was not classified: no tag, every score 0."""
+        return Classification(
+            tags=(), scores=dict.fromkeys(self.topics, 0.0), classifier_version=self.version
+        )
+
     def _match(self, words: FieldWords) -> FieldMatches:
         terms, groups, entities = self._matcher.find_sorted(words.tokens)
-        return FieldMatches(words, terms, groups, entities)
+        return FieldMatches(words, terms, groups, entities, self._matcher.longest)

@@ -1,8 +1,9 @@
 """Command line of the classifier service, plugged into ``rasid`` through entry points.
 
 ``rasid classify`` tags files or JSON lines (one JSON line out per article, flushed, so it works as
-a filter), or with ``--evaluate`` scores a labeled file. ``rasid bench classify`` measures speed and
-memory. Imports are lazy so the command starts fast and never loads Celery.
+a filter; an article too long to classify is named on stderr with the reason, the others are still
+tagged, and the command exits with 1), or with ``--evaluate`` scores a labeled file. ``rasid bench
+classify`` measures speed and memory. Imports are lazy so the command starts fast and never loads Celery.
 """
 
 from __future__ import annotations
@@ -37,20 +38,27 @@ def classify_command(
     files: tuple[Path, ...], jsonl: IO[str] | None, labeled: IO[str] | None, taxonomy: Path | None
 ) -> None:
     """Tag articles: FILE... (.txt or .html, read as dropped files are), --jsonl FILE, or --evaluate FILE."""
-    from classifier_service.errors import ClassifierError
+    from classifier_service.errors import ArticleTooLargeError, ClassifierError
 
     if not files and jsonl is None and labeled is None:
         raise click.UsageError("give FILE..., --jsonl FILE or --evaluate FILE")
+    refused = 0
     try:
         classifier = _classifier(taxonomy)
         if labeled is not None:
             _print_evaluation(classifier, labeled)
             return
         for article in _articles(files, jsonl):
-            click.echo(_classification_line(classifier, article))
+            try:
+                click.echo(_classification_line(classifier, article))
+            except ArticleTooLargeError as error:
+                click.echo(f"{article.id}: {error}", err=True)
+                refused += 1
             sys.stdout.flush()
     except ClassifierError as error:
         raise click.ClickException(str(error)) from None
+    if refused:
+        raise click.ClickException(f"{refused} article(s) not classified")
 
 
 @click.group("bench")

@@ -5,7 +5,8 @@ RasidError                       (shared.errors)
       ├── DataFileError          a YAML data file is malformed; names the file, line and reason
       │    ├── TaxonomyError     ... the taxonomy (topics, terms, lexicons)
       │    └── GazetteerError    ... the gazetteer (countries, groups, places)
-      └── ArticleInputError      an article given to the CLI cannot be read (bad JSON, missing field)
+      ├── ArticleInputError      an article given to the CLI cannot be read (bad JSON, missing field)
+      └── ArticleTooLargeError   an article is over the size or token cap; it is not classified
 """
 
 from __future__ import annotations
@@ -38,3 +39,8 @@ class GazetteerError(DataFileError):
 
 class ArticleInputError(ClassifierError):
     """An input article is unreadable: bad JSON, a missing field, an undecodable file."""
+
+
+class ArticleTooLargeError(ClassifierError):
+    """An article is longer than the classifier takes (characters or tokens); the message says
+    how long it is, the cap, and the setting that raises it."""

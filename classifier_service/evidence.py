@@ -1,8 +1,10 @@
 """What a classification shows for itself: the words behind each tag, and the entities named.
 
 A tag's evidence is its heaviest counted term occurrence, with the words matched and their sentence
-as written in the original text (offsets into the original field). Entities are gazetteer entries
-counted once per mention, the longest name winning where names overlap.
+as written in the original text (offsets into the original field). A sentence longer than the
+match and :data:`EVIDENCE_CONTEXT` characters either side of it is cut at word boundaries, with an
+ellipsis where it was cut: a line with no sentence mark can be a whole article long. Entities are
+gazetteer entries counted once per mention, the longest name winning where names overlap.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from classifier_service.matching import Match
 from classifier_service.scoring import Counted, FieldMatches
 from shared.messages import Entity, Evidence
 
+# Characters of the sentence shown on each side of the match, at most (then cut at a space): more
+# than any sentence of a real article in the development sets needs, so only run-on lines are cut.
+EVIDENCE_CONTEXT = 500
+ELLIPSIS = "…"
+
 
 def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
     """The evidence of ``topic``: its heaviest counted occurrence, the first of equals."""
@@ -25,6 +32,7 @@ def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
     original_start, original_end = words.normalized.to_original(start, end)
     original_sentence = words.normalized.to_original(*words.sentence_span(start))
     original = words.normalized.original
+    sentence = excerpt(original, original_sentence, match=(original_start, original_end))
     return Evidence(
         topic=topic,
         term=term.term,
@@ -32,8 +40,25 @@ def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
         field=words.name,
         start=original_start,
         end=original_end,
-        sentence=original[original_sentence[0] : original_sentence[1]].strip(),
+        sentence=sentence,
     )
+
+
+def excerpt(text: str, sentence: tuple[int, int], *, match: tuple[int, int]) -> str:
+    """The ``sentence`` span of ``text`` around ``match``, stripped, and cut to
+    :data:`EVIDENCE_CONTEXT` characters either side of the match at the nearest space inside that
+    reach (or at the limit, in a word that long), with an ellipsis where it was cut."""
+    start, end = sentence
+    prefix = suffix = ""
+    if match[0] - start > EVIDENCE_CONTEXT:
+        limit = match[0] - EVIDENCE_CONTEXT
+        space = text.find(" ", limit, match[0])
+        start, prefix = (limit if space < 0 else space), ELLIPSIS
+    if end - match[1] > EVIDENCE_CONTEXT:
+        limit = match[1] + EVIDENCE_CONTEXT
+        space = text.rfind(" ", match[1], limit)
+        end, suffix = (limit if space < 0 else space), ELLIPSIS
+    return prefix + text[start:end].strip() + suffix
 
 
 def entities_named(fields: Iterable[FieldMatches], names: list[EntityName]) -> tuple[Entity, ...]:

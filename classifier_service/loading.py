@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
-from classifier_service.classifier import Classifier
+from classifier_service.classifier import ArticleLimits, Classifier
 from classifier_service.compiler import CompiledTaxonomy, compile_taxonomy
 from classifier_service.gazetteer import PACKAGED_GAZETTEER, load_gazetteer
 from classifier_service.settings import classifier_settings
@@ -24,20 +24,24 @@ def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path |
 
     Without a path: ``RASID_TAXONOMY_PATH`` if set, else the packaged ``taxonomy.yaml`` (and the
     same for the gazetteer). The compiled taxonomy is cached in ``RASID_CACHE_DIR`` (default
-    ``~/.cache/rasid``).
+    ``~/.cache/rasid``). Longer articles than ``RASID_MAX_ARTICLE_CHARACTERS`` and
+    ``RASID_MAX_ARTICLE_TOKENS`` are refused.
     """
     settings = classifier_settings()
     taxonomy = taxonomy_path or settings.taxonomy_path or PACKAGED_TAXONOMY
     gazetteer = gazetteer_path or settings.gazetteer_path or PACKAGED_GAZETTEER
     cache_dir = settings.cache_dir or default_cache_dir()
-    return classifier_of(taxonomy.resolve(), gazetteer.resolve(), cache_dir=cache_dir)
+    limits = ArticleLimits(settings.max_article_characters, settings.max_article_tokens)
+    return classifier_of(taxonomy.resolve(), gazetteer.resolve(), cache_dir=cache_dir, limits=limits)
 
 
 @cache
-def classifier_of(taxonomy_path: Path, gazetteer_path: Path, *, cache_dir: Path | None) -> Classifier:
+def classifier_of(
+    taxonomy_path: Path, gazetteer_path: Path, *, cache_dir: Path | None, limits: ArticleLimits | None = None
+) -> Classifier:
     """The classifier of these data files, made once per process (no cache on disk when
-    ``cache_dir`` is None)."""
-    return Classifier(compiled_taxonomy(taxonomy_path, gazetteer_path, cache_dir=cache_dir))
+    ``cache_dir`` is None; any article classified when ``limits`` is None)."""
+    return Classifier(compiled_taxonomy(taxonomy_path, gazetteer_path, cache_dir=cache_dir), limits=limits)
 
 
 def forget_classifiers() -> None:

@@ -84,6 +84,8 @@ class Matcher:
             self._routes,
         ) = compiled
         self._merged: dict[tuple[int, ...], Entry] = {}
+        # The most words a phrase has: a one-word phrase, or the first two words and the rest.
+        self.longest = max((2 + len(phrase[0]) for phrase in self._phrases), default=1)
         self._word_ids: _Memo[tuple[int, ...]] = _Memo(self._word_ids_of)
         self._entries: _Memo[Entry | None] = _Memo(self._entry_of)
 

@@ -7,6 +7,7 @@ count.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from classifier_service.matching import Match, Occurrence
 from classifier_service.tokens import FieldWords
 
 SCORE_DIGITS = 4
+# Occurrence lists up to this long are scanned from their start, faster than bisecting them.
+_SCANNED = 64
 
 
 @dataclass(slots=True)
@@ -25,6 +28,8 @@ class FieldMatches:
     terms: list[Match]
     groups: dict[int, list[Occurrence]]
     entities: list[Match]
+    # The most words any phrase has: no occurrence is longer.
+    longest: int
 
 
 # A term occurrence that counts: the term, the field it is in, and where.
@@ -45,21 +50,36 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
         return True
     sentence = found.words.sentence_around(match[1])
     for group in exclusions or ():
-        if near(groups[group], match, sentence, term.exclude_window):
+        if near(groups[group], match, sentence, term.exclude_window, longest=found.longest):
             return False
     for group in topic_exclusions:
-        if near(groups[group], match, sentence, term.topic_window):
+        if near(groups[group], match, sentence, term.topic_window, longest=found.longest):
             return False
     if contexts is None:
         return True
-    return any(near(groups[group], match, sentence, term.window) for group in contexts)
+    return any(near(groups[group], match, sentence, term.window, longest=found.longest) for group in contexts)
 
 
-def near(occurrences: list[Occurrence] | None, match: Match, sentence: tuple[int, int], window: int) -> bool:
+def near(
+    occurrences: list[Occurrence] | None,
+    match: Match,
+    sentence: tuple[int, int],
+    window: int,
+    *,
+    longest: int,
+) -> bool:
     """Whether an occurrence is in ``sentence`` (a token span) and within ``window`` words of ``match``
-    (0: anywhere in the sentence). Plain loops: this runs for every term occurrence's conditions."""
+    (0: anywhere in the sentence). ``occurrences`` are sorted by start and none is longer than
+    ``longest`` words.
+
+    A short list (nearly all of them) is scanned with plain loops: this runs for every term
+    occurrence's conditions. A long one is bisected (:func:`_near_in_long`), so that an article full
+    of term hits and context words is still classified in time linear in its length.
+    """
     if not occurrences:
         return False
+    if len(occurrences) > _SCANNED:
+        return _near_in_long(occurrences, match, sentence, window, longest=longest)
     first, last = sentence
     if window:
         before, after = match[1] - window, match[2] + window
@@ -70,6 +90,31 @@ def near(occurrences: list[Occurrence] | None, match: Match, sentence: tuple[int
     for start, end in occurrences:  # noqa: SIM110 (a loop is faster than any() over a generator)
         if start >= first and end <= last:
             return True
+    return False
+
+
+def _near_in_long(
+    occurrences: list[Occurrence], match: Match, sentence: tuple[int, int], window: int, *, longest: int
+) -> bool:
+    """:func:`near` for a long list: entered by bisection at the first occurrence that can qualify
+    (one starting ``longest`` words before the window can still reach into it; an earlier one
+    cannot), and left at the first one past the window, so each call looks at a few occurrences,
+    not at every one in the field."""
+    first, last = sentence
+    if window:
+        before, after = match[1] - window, match[2] + window
+        lowest, stop = max(first, before - longest + 1), min(after, last)
+    else:
+        before, lowest, stop = -1, first, last
+    index = bisect_left(occurrences, (lowest, -1))
+    size = len(occurrences)
+    while index < size:
+        start, end = occurrences[index]
+        if start >= stop:
+            return False
+        if end <= last and end > before:
+            return True
+        index += 1
     return False
 
 

@@ -22,6 +22,8 @@ from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders
 from shared.commands import command_session, echo_json_lines, fields_of, json_option, printable
 from shared.db import session_scope
 from shared.logs import configure_logging
+from shared.net import TargetPolicy
+from shared.settings import load_settings
 from shared.task_names import INGEST_FILE, POLL_FEED
 
 # What ``--json`` prints of each feed and each dropped file.
@@ -75,7 +77,8 @@ def feeds_add(url: str) -> None:
     from shared.celery_app import producer, send_message  # Celery is loaded only for this command
 
     with _session() as session:
-        feed = add_feed(session, url)
+        policy = TargetPolicy.from_settings(load_settings(IngestSettings))
+        feed = add_feed(session, url, policy=policy)
         feed_id, feed_url = feed.id, feed.url
     click.echo(f"feed {feed_id}: {printable(feed_url)}")
     try:
@@ -146,3 +149,4 @@ def files_list(limit: int, as_json: bool) -> None:
 def _session() -> AbstractContextManager[Session]:
     """A session on a current schema; the ingest service's errors end the command with their message."""
     return command_session(IngestSettings, errors=(IngestError,))
+

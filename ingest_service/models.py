@@ -23,6 +23,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.db import UTCDateTime, make_metadata
 
 FILE_STATUSES = ("ingested", "duplicate", "rejected")
+# Column sizes that feeds must respect before they write (a feed's title, validators and links are
+# whatever its server sends).
+URL_LENGTH = 2048
+TITLE_LENGTH = 1024
+SOURCE_LENGTH = 1024
+ETAG_LENGTH = 1024
+LAST_MODIFIED_LENGTH = 128
 
 
 class Base(DeclarativeBase):
@@ -62,9 +69,9 @@ class SeenArticle(Base):
     __tablename__ = "ingest_articles"
 
     article_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    source: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str] = mapped_column(String(SOURCE_LENGTH))
     source_kind: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str | None] = mapped_column(String(2048))
+    url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Until the alert service confirms it stored the article, the message is kept to be sent again.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -79,10 +86,10 @@ class Feed(Base):
     __tablename__ = "ingest_feeds"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
-    title: Mapped[str | None] = mapped_column(String(1024))
-    etag: Mapped[str | None] = mapped_column(String(1024))
-    last_modified: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)
+    title: Mapped[str | None] = mapped_column(String(TITLE_LENGTH))
+    etag: Mapped[str | None] = mapped_column(String(ETAG_LENGTH))
+    last_modified: Mapped[str | None] = mapped_column(String(LAST_MODIFIED_LENGTH))
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)

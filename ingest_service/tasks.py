@@ -22,6 +22,7 @@ from ingest_service.settings import ingest_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
 from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested, ArticleStored
+from shared.net import TargetPolicy
 from shared.task_names import (
     CLASSIFY_ARTICLE,
     CONFIRM_STORED,
@@ -75,7 +76,8 @@ def poll_feed(payload: dict[str, Any]) -> None:
     """Poll one feed and hand on its new articles. Safe to run twice: articles are de-duplicated."""
     due = FeedDue.from_payload(payload)
     settings = ingest_settings()
-    with feeds.make_client(timeout=settings.feed_timeout) as client:
+    policy = TargetPolicy.from_settings(settings)
+    with feeds.make_client(timeout=settings.feed_timeout, policy=policy) as client:
         outcome = feeds.poll_feed(
             settings.resolved_database_url, due.feed_id, client=client, max_bytes=settings.feed_max_bytes
         )

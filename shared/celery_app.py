@@ -9,6 +9,11 @@ Retries: a task that fails because the database or the broker is briefly unavail
 (:data:`TRANSIENT_ERRORS`) is retried with exponential backoff and jitter (:data:`TASK_OPTIONS`);
 anything else (a malformed message, a bug) fails at once. Every task is declared with
 ``@app.task(name=..., **TASK_OPTIONS)``.
+
+Time limits: every task of every app made here is asked to stop after ``RASID_TASK_SOFT_TIME_LIMIT``
+seconds (``SoftTimeLimitExceeded`` is raised in it) and its process is killed after
+``RASID_TASK_TIME_LIMIT``; the worker replaces the process and goes on with the next message. Both
+are below the broker's visibility timeout, so a task still running is never handed to a second worker.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from shared.db import make_private_folder
+from shared.errors import ConfigurationError
 from shared.messages import Message
 from shared.services import task_routes
 from shared.settings import EMBEDDED_BROKER_URL, RasidSettings, base_settings
@@ -53,8 +59,8 @@ TASK_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
 )
 
 # Redis re-delivers a message not acknowledged within this time (a worker died holding it). Longer
-# than any task runs (feed downloads and deliveries time out in seconds); a re-delivery of a task
-# that is still running is harmless, since every task is idempotent.
+# than any task may run (the task time limits, checked against it when an app is made); a
+# re-delivery of a task that is still running is harmless, since every task is idempotent.
 VISIBILITY_TIMEOUT_SECONDS = 600
 # Kombu's file-system transport, writing each message atomically.
 EMBEDDED_TRANSPORT = "shared.file_broker:Transport"
@@ -99,6 +105,7 @@ def _common_config(settings: RasidSettings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "timezone": "UTC",
+        **_time_limits(settings),
     }
     if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
         config["broker_transport"] = EMBEDDED_TRANSPORT
@@ -108,6 +115,19 @@ def _common_config(settings: RasidSettings) -> dict[str, Any]:
     else:
         config["broker_transport_options"] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
     return config
+
+
+def _time_limits(settings: RasidSettings) -> dict[str, float]:
+    """Every task's soft and hard time limits (prefork workers enforce them, with either broker)."""
+    if settings.task_time_limit >= VISIBILITY_TIMEOUT_SECONDS:
+        raise ConfigurationError(
+            f"invalid configuration: RASID_TASK_TIME_LIMIT ({settings.task_time_limit:g}) must be below "
+            f"the broker's visibility timeout ({VISIBILITY_TIMEOUT_SECONDS} s)"
+        )
+    return {
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+    }
 
 
 def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:

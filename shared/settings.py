@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
@@ -29,6 +29,16 @@ class RasidSettings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     broker_url: str = Field(default=EMBEDDED_BROKER_URL, description="Celery broker URL.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
+    allow_private_targets: bool = Field(
+        default=False,
+        description="Let feeds and webhooks reach loopback, private and link-local addresses (home labs).",
+    )
+    task_soft_time_limit: float = Field(
+        default=120.0, gt=0, description="Seconds after which a running task is asked to stop."
+    )
+    task_time_limit: float = Field(
+        default=150.0, gt=0, description="Seconds after which a running task's process is killed."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -53,6 +63,15 @@ class RasidSettings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @model_validator(mode="after")
+    def _soft_limit_first(self) -> RasidSettings:
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError(
+                f"{ENV_PREFIX}TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit:g}) must be below "
+                f"{ENV_PREFIX}TASK_TIME_LIMIT ({self.task_time_limit:g})"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -193,6 +193,34 @@ def delayed(route: Route, seconds: float) -> Route:
     return lambda request: replace(route(request), delay=seconds)
 
 
+@contextmanager
+def header_dripper(*, pause: float) -> Iterator[int]:
+    """A raw TCP server on 127.0.0.1 (yields its port) that answers one request with a status line and
+    then one header byte every ``pause`` seconds, without end: no single read is slow, the headers
+    never finish. (The HTTP peer cannot: its headers go out in one write.)"""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n")
+            while not stop.is_set():
+                try:
+                    connection.sendall(b"X")
+                except OSError:
+                    return  # the client gave up, as such a test wants
+                time.sleep(pause)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        server.close()
+
+
 class HttpPeer:
     """An HTTP server on 127.0.0.1 (start it with :func:`http_peer`) that records every request and
     answers each path from its script first (each scripted reply is used once, in order), then from its

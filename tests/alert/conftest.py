@@ -12,6 +12,12 @@ from tests.alert.helpers import MessageFactory, classified_message
 from tests.peers import ACCEPT, HttpPeer, SmtpSink, http_peer, smtp_sink
 
 
+@pytest.fixture(autouse=True)
+def private_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers run on 127.0.0.1, which the outbound guard refuses unless the operator allows it."""
+    monkeypatch.setenv("RASID_ALLOW_PRIVATE_TARGETS", "true")
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpSink]:
     with smtp_sink() as sink:

@@ -16,6 +16,7 @@ from alert_service.store import store_classified
 from alert_service.subscriptions import Channel, NewSubscription, subscribe
 from shared.db import session_scope
 from shared.messages import ArticleClassified
+from shared.net import TargetPolicy
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "alert"
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -53,7 +54,8 @@ def at(hours: float) -> datetime:
 
 def add_subscription(url: str, channel: Channel, target: str, topics: list[str]) -> NewSubscription:
     with session_scope(url) as session:
-        return subscribe(session, channel, target=target, topics=topics, now=NOW)
+        policy = TargetPolicy(allow_private=True)  # the test receivers run on 127.0.0.1
+        return subscribe(session, channel, target=target, topics=topics, policy=policy, now=NOW)
 
 
 def store(url: str, message: ArticleClassified) -> list[int]:

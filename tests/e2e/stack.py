@@ -122,6 +122,8 @@ def stack_env(
             "RASID_RETRY_SCHEDULE": "0.5,1,2",
             "RASID_RESEND_AFTER_SECONDS": "5",
             "RASID_RESEND_SWEEP_SECONDS": "1",
+            # The receivers and feeds of a test stack run on 127.0.0.1, which the guard refuses by default.
+            "RASID_ALLOW_PRIVATE_TARGETS": "true",
             "PYTHONUNBUFFERED": "1",
             **(extra or {}),
         }

@@ -10,6 +10,12 @@ from tests.ingest.helpers import Forwarded, feed_routes
 from tests.peers import HttpPeer, http_peer
 
 
+@pytest.fixture(autouse=True)
+def private_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed server runs on 127.0.0.1, which the outbound guard refuses unless the operator allows it."""
+    monkeypatch.setenv("RASID_ALLOW_PRIVATE_TARGETS", "true")
+
+
 @pytest.fixture
 def forwarded() -> Forwarded:
     return Forwarded()

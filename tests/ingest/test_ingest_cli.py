@@ -43,7 +43,7 @@ def test_feed_commands_add_list_and_remove(database_url: str) -> None:
     assert "last poll: never" in human and "other.xml" in human
     assert removed.exit_code == 0 and removed_by_url.exit_code == 0
     assert unknown.exit_code == 1 and "no feed with URL or id" in unknown.output
-    assert bad.exit_code == 1 and "not an http(s) URL" in bad.output
+    assert bad.exit_code == 1 and "not an http:// or https:// URL" in bad.output
     assert json_rows(database_url, "feeds", "list") == []
     assert "no feeds" in run(database_url, "feeds", "list").output
 

@@ -13,6 +13,7 @@ import pytest
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import ingest_settings
 from shared.db import session_scope
+from shared.net import TargetPolicy
 from shared.settings import base_settings
 from shared.task_names import CLASSIFY_ARTICLE, INGEST_FILE, POLL_FEED, POLL_FEEDS
 from tests.ingest.helpers import FILE_FIXTURES
@@ -67,7 +68,9 @@ def test_poll_feeds_fans_out_one_task_per_active_feed(
 
     module, sent = tasks
     with session_scope(database_url) as session:
-        ids = [add_feed(session, feed_server.url(path)).id for path in ("/error.xml", "/atom.xml")]
+        local = TargetPolicy(allow_private=True)
+        paths = ("/error.xml", "/atom.xml")
+        ids = [add_feed(session, feed_server.url(path), policy=local).id for path in paths]
 
     module.poll_feeds()
     for _, kwargs in list(sent):

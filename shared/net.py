@@ -1,0 +1,343 @@
+"""Outbound HTTP to addresses users give: one guard, so a URL cannot reach inside the host's network.
+
+Feeds and webhooks fetch URLs that people type. Unguarded, such a URL (or a redirect it answers with,
+or a name that resolves differently a second later) reaches the services beside Rasid: Redis on
+127.0.0.1:6379, a cloud's metadata service on 169.254.169.254, anything on the private network. So:
+
+- only ``http`` and ``https`` URLs with a host are targets (:func:`parse_target`);
+- the host is resolved once and refused when any of its addresses is not a public unicast address:
+  loopback, link-local, private, shared (CGNAT, 100.64/10), unique-local (fc00::/7), multicast,
+  unspecified, reserved, and IPv4 addresses carried in IPv6 (mapped, translated, compatible, 6to4,
+  NAT64, Teredo) are judged by the IPv4 address they carry (:func:`refusal_reason`);
+- the client built by :func:`guarded_client` checks when it connects, on every connection (so every
+  redirect hop), and connects to exactly the address it checked: no second lookup that a DNS server
+  could answer differently. The Host header and the TLS server name stay the URL's host.
+
+``RASID_ALLOW_PRIVATE_TARGETS=true`` lets private addresses through (tests, home labs); they are still
+resolved once and connected to directly. Checking a URL when it is entered (:func:`check_target`) only
+gives an early, clear refusal; the check when connecting is the one that protects.
+
+:func:`deadline` bounds a whole exchange: every connect, read and write inside it (redirects included)
+gets at most the time left, so a server that drips its headers one byte at a time cannot outlast it.
+
+Errors: :class:`InvalidTargetError` (not an http(s) URL) and :class:`TargetRefused` (an address the
+policy refuses; an :class:`httpx.UnsupportedProtocol`, so every httpx caller treats it as a request that
+can never succeed as addressed, not as a network failure worth retrying).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+import typing
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import httpcore
+import httpx
+
+from shared.errors import RasidError
+from shared.settings import RasidSettings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+"""Answers ``(host, port)`` with the host's addresses, as strings; raises :class:`socket.gaierror`."""
+
+SCHEMES = ("http", "https")
+SETTING = "RASID_ALLOW_PRIVATE_TARGETS"
+
+_CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")
+
+
+class InvalidTargetError(RasidError, ValueError):
+    """The text is not an absolute http(s) URL with a host."""
+
+
+class TargetRefused(httpx.UnsupportedProtocol, RasidError):  # noqa: N818 -- reads as a verdict
+    """The URL's host is, or resolves to, an address the policy refuses."""
+
+
+def parse_target(url: str) -> httpx.URL:
+    """``url`` as an absolute http(s) URL, normalised (scheme and host in lower case, IDNA host);
+    :class:`InvalidTargetError` with a reason otherwise."""
+    text = url.strip()
+    if any(character.isspace() for character in text):
+        raise InvalidTargetError(f"{url!r} contains a space or a line break; encode it as %20 if it is meant")
+    try:
+        parsed = httpx.URL(text)
+    except httpx.InvalidURL as error:
+        raise InvalidTargetError(f"{url!r} is not a URL: {error}") from error
+    if parsed.scheme not in SCHEMES:
+        raise InvalidTargetError(f"{url!r} is not an http:// or https:// URL")
+    if not parsed.host:
+        raise InvalidTargetError(f"{url!r} has no host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise InvalidTargetError(f"{url!r} has no valid port (1 to 65535)")
+    return parsed
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """What kind of non-public address ``address`` is, or None for a public unicast address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = _carried_ipv4(address)
+        if carried is not None:
+            reason = refusal_reason(carried)
+            return f"{reason} (IPv4 {carried} inside IPv6)" if reason else None
+    kinds = (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("unspecified", address.is_unspecified),
+        ("shared (CGNAT)", address in _CGNAT),
+        ("unique-local", address in _UNIQUE_LOCAL),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+        ("non-public", not address.is_global),
+    )
+    return next((kind for kind, found in kinds if found), None)
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, if it is one of the forms that carry one."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # the client: the address the packets end up at
+    if address in _NAT64 or address in _TRANSLATED or (address in _COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The host's addresses from the system resolver, in its order, without repeats."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """Which addresses outbound requests may reach. ``trusted_hosts`` are names whose addresses are not
+    checked (tests stand a public host in with them); ``resolver`` answers names (tests inject one)."""
+
+    allow_private: bool = False
+    resolver: Resolver = system_resolver
+    trusted_hosts: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_settings(cls, settings: RasidSettings) -> TargetPolicy:
+        """The operator's policy: private targets only when ``RASID_ALLOW_PRIVATE_TARGETS`` is on."""
+        return cls(allow_private=settings.allow_private_targets)
+
+    def addresses(self, host: str, port: int, *, timeout: float | None = None) -> list[str]:
+        """The addresses to connect to for ``host``, every one checked; :class:`TargetRefused` when any
+        is refused, :class:`socket.gaierror` when the name does not resolve (within ``timeout``)."""
+        literal = _ip_literal(host)
+        found = [str(literal)] if literal is not None else _within(timeout, lambda: self.resolver(host, port))
+        if self.allow_private or host.lower() in self.trusted_hosts:
+            return found
+        for address in found:
+            reason = refusal_reason(ipaddress.ip_address(address))
+            if reason:
+                named = host if literal is not None else f"{host} resolves to {address}, which"
+                article = "an" if reason[0] in "aeiou" else "a"
+                raise TargetRefused(
+                    f"{named} is {article} {reason} address: refused"
+                    f" (set {SETTING}=true to allow private targets)"
+                )
+        return found
+
+
+PUBLIC_ONLY = TargetPolicy()
+"""The policy when a caller names none: public addresses only."""
+
+
+def check_target(url: str, *, policy: TargetPolicy) -> str:
+    """The normalised ``url`` if the policy lets it through now. A name that does not resolve here is
+    accepted: it is checked again on every connection, from where the request is made."""
+    parsed = parse_target(url)
+    with suppress(socket.gaierror, UnicodeError):
+        host = parsed.raw_host.decode("ascii")  # IDNA-encoded, as it is looked up when connecting
+        policy.addresses(host, parsed.port or (443 if parsed.scheme == "https" else 80))
+    return str(parsed)
+
+
+def _ip_literal(host: str) -> IPAddress | None:
+    """The address ``host`` spells, in any form the C library reads as one (``2130706433``,
+    ``0x7f000001`` and ``127.1`` are all 127.0.0.1), or None for a name."""
+    try:
+        return ipaddress.ip_address(host.replace("%25", "%"))
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, UnicodeError, ValueError):
+        return None
+
+
+def _within(timeout: float | None, resolve: Callable[[], list[str]]) -> list[str]:
+    """``resolve()``, given up after ``timeout``: the system resolver has no timeout of its own."""
+    if timeout is None:
+        return resolve()
+    outcome: list[list[str] | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(resolve())
+        except BaseException as error:  # handed to the caller's thread below
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True, name="rasid-resolve")
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise httpcore.ConnectTimeout("the host name did not resolve in time")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+# -- the deadline ---------------------------------------------------------------------------------
+
+_DEADLINE: ContextVar[float | None] = ContextVar("rasid_net_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Inside the block, every connection, TLS handshake, read and write of a guarded client ends
+    ``seconds`` from now at the latest (an enclosing, earlier deadline still holds)."""
+    end = time.monotonic() + seconds
+    current = _DEADLINE.get()
+    token = _DEADLINE.set(end if current is None else min(current, end))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left of the deadline; ``expired`` raised once it has passed."""
+    end = _DEADLINE.get()
+    if end is None:
+        return timeout
+    left = end - time.monotonic()
+    if left <= 0:
+        raise expired("the deadline of the whole exchange has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write gets at most the time left of the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        # The handshake is several reads inside ssl: a timer ends one that drips past the deadline.
+        raw: socket.socket | None = self._inner.get_extra_info("socket")
+        watchdog = None
+        if left is not None and raw is not None and _DEADLINE.get() is not None:
+            watchdog = threading.Timer(left, _shut, args=(raw,))
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+def _shut(raw: socket.socket) -> None:
+    with suppress(OSError):  # already closed: the handshake ended on its own
+        raw.shutdown(socket.SHUT_RDWR)
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's network layer with the policy in it: resolve once, check, connect to that address."""
+
+    def __init__(self, policy: TargetPolicy) -> None:
+        self._policy = policy
+        self._system = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        try:
+            addresses = self._policy.addresses(host, port, timeout=left)
+        except (socket.gaierror, UnicodeError) as error:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {error}") from error
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:
+            try:
+                stream = self._system.connect_tcp(
+                    address,
+                    port,
+                    timeout=_time_left(timeout, httpcore.ConnectTimeout),
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error
+                continue
+            return _DeadlineStream(stream)
+        raise failure or httpcore.ConnectError(f"no address for {host}")
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[typing.Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("a Unix socket is not an outbound target")
+
+
+def guarded_client(
+    policy: TargetPolicy,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    follow_redirects: bool = False,
+) -> httpx.Client:
+    """An httpx client that checks every connection against ``policy`` and honours :func:`deadline`.
+    Proxy variables are ignored: a proxy would resolve and connect where the guard cannot see."""
+    ssl_context = httpx.create_ssl_context()
+    transport = httpx.HTTPTransport(verify=ssl_context)
+    # httpx takes no network backend; its connection pool does. The versions are pinned and
+    # tests/test_net.py fails if the guard stops taking effect.
+    backend = _GuardedBackend(policy)
+    transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=backend)
+    return httpx.Client(
+        transport=transport,
+        timeout=timeout,
+        headers=headers,
+        follow_redirects=follow_redirects,
+        trust_env=False,
+    )

@@ -1,0 +1,44 @@
+"""An evidence sentence is the match's sentence as written, cut around the match when it is longer
+than the evidence context either side; the match's offsets still point into the original text."""
+
+from __future__ import annotations
+
+from classifier_service.evidence import ELLIPSIS, EVIDENCE_CONTEXT, excerpt
+from classifier_service.loading import load_classifier
+
+FILLER = "كلام عادي في خبر طويل بلا علامة "
+
+
+def test_a_sentence_within_the_context_is_shown_whole() -> None:
+    text = "  قال المتحدث إن القوات بدأت الانسحاب من المدينة  "
+    start = text.index("الانسحاب")
+    assert excerpt(text, (0, len(text)), match=(start, start + 8)) == text.strip()
+
+
+def test_a_run_on_line_is_cut_around_the_match_at_spaces() -> None:
+    before, after = FILLER * 200, FILLER * 300
+    text = before + "بدأ انسحاب القوات من المدينة " + after
+    start = text.index("انسحاب")
+    shown = excerpt(text, (0, len(text)), match=(start, start + 6))
+    assert shown.startswith(ELLIPSIS) and shown.endswith(ELLIPSIS)
+    inner = shown.removeprefix(ELLIPSIS).removesuffix(ELLIPSIS)
+    assert inner in text and "انسحاب القوات" in inner
+    assert len(inner) <= 2 * EVIDENCE_CONTEXT + 6
+    assert inner.split() == text[text.index(inner) : text.index(inner) + len(inner)].split()
+    assert text[text.index(inner) - 1] == " " and text[text.index(inner) + len(inner)] == " "
+
+
+def test_a_word_longer_than_the_context_is_cut_inside() -> None:
+    text = "ب" * 2000 + "انسحاب" + "ت" * 2000
+    start, end = 2000, 2006
+    shown = excerpt(text, (0, len(text)), match=(start, end))
+    assert shown == ELLIPSIS + text[start - EVIDENCE_CONTEXT : end + EVIDENCE_CONTEXT] + ELLIPSIS
+
+
+def test_evidence_of_an_article_on_one_line_stays_short_with_original_offsets() -> None:
+    text = FILLER * 5000 + "وبدأت القوات الأمريكية الانسحاب من قاعدة عين الأسد " + FILLER * 5000
+    classification = load_classifier().classify(title="", text=text)
+    (evidence,) = [item for item in classification.evidence if item.topic == "withdrawal"]
+    assert len(evidence.sentence) <= 2 * EVIDENCE_CONTEXT + len(evidence.matched) + 2
+    assert text[evidence.start : evidence.end] == evidence.matched
+    assert evidence.matched in evidence.sentence
