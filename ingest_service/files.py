@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -114,6 +115,9 @@ def _document(ready: FileReady, data: bytes) -> Document:
         return read_document(data, suffix=path.suffix)
     except UnreadableDocument:
         raise
+    except SoftTimeLimitExceeded as error:
+        # Reading one file for minutes is the file's doing: sent again, it would take as long again.
+        raise UnreadableDocument("reading the file took longer than a task may run") from error
     except Exception as error:  # a flaw in the reader must still leave the file with a reason
         log.exception("ingest.reader_failed", extra={"path": readable_path(path)})
         raise UnreadableDocument(

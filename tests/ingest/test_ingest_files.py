@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 
 from ingest_service import files
@@ -377,3 +378,15 @@ def test_a_reader_failure_is_a_rejection_with_a_reason(
     outcome = run(database_url, drop(watch_dir, "utf8.txt"), forwarded)
 
     assert outcome.status == "rejected" and "could not read" in (outcome.reason or "")
+
+
+def test_a_file_whose_reading_outlasts_the_task_time_limit_is_rejected(
+    database_url: str, watch_dir: Path, forwarded: Forwarded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def endless_reader(data: bytes, *, suffix: str) -> Any:
+        raise SoftTimeLimitExceeded()  # what the worker raises in a task past its soft time limit
+
+    monkeypatch.setattr(files, "read_document", endless_reader)
+    outcome = run(database_url, drop(watch_dir, "utf8.txt"), forwarded)
+
+    assert outcome.status == "rejected" and "longer than a task may run" in (outcome.reason or "")
