@@ -11,13 +11,16 @@ from kombu.exceptions import OperationalError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingest_service.errors import IngestError
+from ingest_service.errors import IngestError, WatchFolderError
 from ingest_service.feeds import add_feed, list_feeds, remove_feed
+from ingest_service.ledger import FileVersion, recorded_files
 from ingest_service.models import Feed, SeenFile
+from ingest_service.paths import decoded_path, path_from_text
 from ingest_service.schemas import FeedDue, FileReady
 from ingest_service.settings import IngestSettings, ingest_settings
-from ingest_service.watcher import FolderWatcher, WatchConfig
+from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders
 from shared.commands import command_session, echo_json_lines, fields_of, json_option, printable
+from shared.db import session_scope
 from shared.logs import configure_logging
 from shared.net import TargetPolicy
 from shared.settings import load_settings
@@ -38,11 +41,20 @@ def watch() -> None:
 
     settings = ingest_settings()
     configure_logging(settings.log_level)
+    config = WatchConfig.from_settings(settings)
+    try:
+        check_folders(config)
+    except WatchFolderError as error:
+        raise click.ClickException(str(error)) from error
 
     def submit(ready: FileReady) -> None:
         send_message(producer(), INGEST_FILE, ready)
 
-    watcher = FolderWatcher(WatchConfig.from_settings(settings), submit)
+    def recorded() -> set[FileVersion]:
+        with session_scope(settings.resolved_database_url) as session:
+            return recorded_files(session)
+
+    watcher = FolderWatcher(config, submit, recorded=recorded)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         watcher.stop()
@@ -130,7 +142,8 @@ def files_list(limit: int, as_json: bool) -> None:
     for seen in rows:
         detail = f"  ({printable(seen.reason)})" if seen.reason else ""
         seen_at = seen.seen_at.isoformat(timespec="seconds")
-        click.echo(f"{seen_at}  {seen.status:<9}  {printable(seen.path)}{detail}")
+        path = printable(decoded_path(path_from_text(seen.path)))  # a name not in UTF-8 shows \xNN
+        click.echo(f"{seen_at}  {seen.status:<9}  {path}{detail}")
 
 
 def _session() -> AbstractContextManager[Session]:

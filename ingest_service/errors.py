@@ -2,8 +2,10 @@
 
 RasidError                     (shared.errors)
  └── IngestError
-      ├── RejectedFile         a dropped file is over the size limit; ``reason`` says why (a file that
-      │                        is no article raises shared's UnreadableDocument; both are rejected alike)
+      ├── RejectedFile         a dropped file cannot be read: a link, a special file, unreadable, over
+      │                        the size limit; ``reason`` says why (a file that is no article raises
+      │                        shared's UnreadableDocument; both are rejected alike)
+      ├── WatchFolderError     the watched folder cannot be read or the rejected folder written
       ├── FeedError            one feed could not be polled; recorded on the feed, others go on
       │    ├── FeedFetchError  network failure, timeout or an HTTP error status
       │    ├── FeedTooLargeError    the response is bigger than RASID_FEED_MAX_BYTES
@@ -19,11 +21,17 @@ class IngestError(RasidError):
 
 
 class RejectedFile(IngestError):  # noqa: N818 -- reads as a verdict: raise RejectedFile(reason)
-    """A dropped file is not even read: it is over the size limit. ``reason`` is written for a person."""
+    """A dropped file is not read: a link, a special file, unreadable or over the size limit.
+    ``reason`` is written for a person."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class WatchFolderError(IngestError):
+    """The watched folder cannot be read, or the rejected folder cannot be created or written; the
+    message says how to run Rasid as the folder's owner."""
 
 
 class FeedError(IngestError):

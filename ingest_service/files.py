@@ -1,26 +1,41 @@
 """Ingesting one dropped file: the ledger of files seen, de-duplication, and rejection.
 
-A file version (path, size, mtime_ns) is handled once: a second event for it is a no-op. A file that
-cannot be an article is moved to the rejected folder beside ``<name>.reason.txt``; nothing else in the
-watched folder is touched. Rejected files are moved before they are recorded, so a crash in between
-leaves them rejected, not stuck in the folder.
+A file version (path, size, mtime_ns) is handled once: a second event for it is a no-op. Only a
+regular file inside the watched folder is read: it is opened without following a link and without
+waiting on a FIFO, checked on the open descriptor (``fstat``), read once up to the size limit, and
+hashed from the bytes read, so a link to ``/dev/zero`` or to a file elsewhere is never read.
+
+A file that cannot be an article (a link, a FIFO or device, an unreadable or oversized file, a
+document that is not Arabic text) is moved to the rejected folder beside ``<name>.reason.txt``;
+nothing else in the watched folder is touched. A link is moved as a link, never its target; each
+name in the rejected folder is claimed atomically, so two workers never overwrite each other's
+files. Rejected files are moved before they are recorded, so a crash in between leaves them
+rejected, not stuck in the folder; a file that cannot be moved is recorded as rejected where it is.
+A file that vanished meanwhile is gone, not an error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import itertools
 import logging
-import shutil
+import os
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest_service.errors import RejectedFile
 from ingest_service.ledger import record_if_new
 from ingest_service.models import SeenFile
+from ingest_service.paths import readable_path
 from ingest_service.schemas import FileReady
 from shared.db import insert_ignore, utc_now
 from shared.documents import Document, read_document
@@ -30,6 +45,14 @@ from shared.messages import ArticleIngested, content_id
 log = logging.getLogger(__name__)
 
 FileStatus = Literal["ingested", "duplicate", "rejected", "already_seen", "changed", "missing"]
+REASON_SUFFIX = ".reason.txt"
+# The longest file name most file systems take, in bytes; a rejected file's reason adds its suffix.
+MAX_NAME_BYTES = 255
+# The ledger's path column; a longer path is rejected (a shallower folder or a shorter name fixes it).
+MAX_PATH_CHARACTERS = 1024
+# Not following a link (ELOOP instead), not waiting for a FIFO's writer.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,41 +67,102 @@ class FileOutcome:
     article: ArticleIngested | None = None
 
 
-def ingest_file(session: Session, ready: FileReady, *, rejected_dir: Path, max_bytes: int) -> FileOutcome:
+class _NewerVersionError(Exception):
+    """The file on disk is a newer version than the one the event names."""
+
+
+class _Outside(RejectedFile):
+    """The file is reached through a linked folder: it lives outside the watched folder."""
+
+
+def ingest_file(
+    session: Session, ready: FileReady, *, watch_dir: Path, rejected_dir: Path, max_bytes: int
+) -> FileOutcome:
     """Ingest the file version ``ready`` names: record its article if new (the outcome carries it, to be
     handed on after the commit), else record why not."""
-    path = Path(ready.path)
     if _already_seen(session, ready):
         return FileOutcome(status="already_seen")
+    path = ready.local_path()
     try:
-        stat = path.stat()
+        data = read_dropped_file(
+            path, watch_dir=watch_dir, size=ready.size, mtime_ns=ready.mtime_ns, max_bytes=max_bytes
+        )
     except FileNotFoundError:
         return FileOutcome(status="missing")
-    if (stat.st_size, stat.st_mtime_ns) != (ready.size, ready.mtime_ns):
+    except _NewerVersionError:
         # A newer version exists; the watcher sends its own event for it.
         return FileOutcome(status="changed")
+    except RejectedFile as error:
+        # A file outside the watched folder is never moved: it is not Rasid's to touch.
+        keep_in = None if isinstance(error, _Outside) else rejected_dir
+        return _reject(session, ready, reason=error.reason, rejected_dir=keep_in)
+    sha256 = hashlib.sha256(data).hexdigest()
     try:
-        data = read_limited(path, max_bytes=max_bytes)
-        document = read_document(data, suffix=path.suffix)
-    except (RejectedFile, UnreadableDocument) as error:
-        return _reject(session, ready, reason=error.reason, rejected_dir=rejected_dir)
-    article = article_from_document(document, source=path.name)
+        document = _document(ready, data)
+    except UnreadableDocument as error:
+        return _reject(session, ready, reason=error.reason, rejected_dir=rejected_dir, sha256=sha256)
+    return _record_document(session, ready, document, sha256=sha256)
+
+
+def _document(ready: FileReady, data: bytes) -> Document:
+    """The document in ``data``; every failure is an :class:`UnreadableDocument` with a reason."""
+    path = ready.local_path()
+    if len(ready.path) > MAX_PATH_CHARACTERS:
+        raise UnreadableDocument(
+            f"the file's path is longer than {MAX_PATH_CHARACTERS} characters: move it to a shallower folder"
+        )
+    try:
+        return read_document(data, suffix=path.suffix)
+    except UnreadableDocument:
+        raise
+    except SoftTimeLimitExceeded as error:
+        # Reading one file for minutes is the file's doing: sent again, it would take as long again.
+        raise UnreadableDocument("reading the file took longer than a task may run") from error
+    except Exception as error:  # a flaw in the reader must still leave the file with a reason
+        log.exception("ingest.reader_failed", extra={"path": readable_path(path)})
+        raise UnreadableDocument(
+            f"Rasid could not read this file (its reader failed with {type(error).__name__})"
+        ) from error
+
+
+def _record_document(session: Session, ready: FileReady, document: Document, *, sha256: str) -> FileOutcome:
+    path = ready.local_path()
+    article = article_from_document(document, source=readable_path(path.name))
     if record_if_new(session, article):
         outcome = FileOutcome(status="ingested", article_id=article.article_id, article=article)
     else:
         outcome = FileOutcome(status="duplicate", article_id=article.article_id)
-    _record(session, ready, outcome=outcome, sha256=hashlib.sha256(data).hexdigest())
+    _record(session, ready, outcome=outcome, sha256=sha256)
     log.info(
         "ingest.file_done",
-        extra={"path": ready.path, "status": outcome.status, "article_id": outcome.article_id},
+        extra={"path": readable_path(path), "status": outcome.status, "article_id": outcome.article_id},
     )
     return outcome
 
 
-def read_limited(path: Path, *, max_bytes: int) -> bytes:
-    """The bytes of the file at ``path``; :class:`RejectedFile` when there are more than ``max_bytes``."""
-    with path.open("rb") as file:
-        data = file.read(max_bytes + 1)
+def read_dropped_file(path: Path, *, watch_dir: Path, size: int, mtime_ns: int, max_bytes: int) -> bytes:
+    """The bytes of the regular file at ``path``, inside ``watch_dir``, if it is still the version
+    (``size``, ``mtime_ns``). :class:`RejectedFile` says why it cannot be read; FileNotFoundError
+    means it is gone."""
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise RejectedFile(_unopenable(error)) from error
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise RejectedFile(
+                f"the file is {_kind(info.st_mode)}, not a regular file; Rasid reads only regular files"
+            )
+        if (info.st_size, info.st_mtime_ns) != (size, mtime_ns):
+            raise _NewerVersionError
+        if not _inside(path, info, watch_dir=watch_dir):
+            raise _Outside("the file is outside the watched folder (it is reached through a linked folder)")
+        data = _read_at_most(descriptor, max_bytes + 1)
+    finally:
+        os.close(descriptor)
     if len(data) > max_bytes:
         raise RejectedFile(f"the file is too large (over {max_bytes} bytes, the configured limit)")
     return data
@@ -97,37 +181,84 @@ def article_from_document(document: Document, *, source: str) -> ArticleIngested
 
 
 def move_rejected(path: Path, *, rejected_dir: Path, reason: str) -> Path:
-    """Move ``path`` into ``rejected_dir`` (never over another file) beside a ``.reason.txt``."""
+    """Move ``path`` (a link itself, not its target) into ``rejected_dir`` beside a ``.reason.txt``.
+
+    Never over another file: each name is claimed by creating it (the reason with ``O_EXCL``, the file
+    by a hard link), not checked first, so a worker rejecting a file of the same name meanwhile takes
+    the next one. Names too long for the file system are shortened, keeping the extension.
+    FileNotFoundError when ``path`` is gone.
+    """
     rejected_dir.mkdir(parents=True, exist_ok=True)
-    target = _free_name(rejected_dir, path.name)
-    shutil.move(path, target)
     when = utc_now().isoformat(timespec="seconds")
-    note = f"Rasid did not ingest this file.\n\nReason: {reason}\nWhen: {when}\nOriginal path: {path}\n"
-    target.with_name(f"{target.name}.reason.txt").write_text(note, encoding="utf-8")
-    return target
+    note = (
+        f"Rasid did not ingest this file.\n\nReason: {reason}\nWhen: {when}\n"
+        f"Original path: {readable_path(path)}\n"
+    )
+    for name in _rejected_names(path.name):
+        target = rejected_dir / name
+        reason_file = target.with_name(target.name + REASON_SUFFIX)
+        try:
+            claim = os.open(reason_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            continue
+        try:
+            _place(path, target)
+        except BaseException as error:
+            os.close(claim)
+            reason_file.unlink()
+            if isinstance(error, FileExistsError):
+                continue
+            raise
+        with open(claim, "w", encoding="utf-8") as file:
+            file.write(note)
+        # Gone already when another worker moved it meanwhile: both copies are in the rejected folder.
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return target
+    raise AssertionError("unreachable: the names never run out")
 
 
-def _reject(session: Session, ready: FileReady, *, reason: str, rejected_dir: Path) -> FileOutcome:
-    sha256 = _sha256_file(Path(ready.path))
-    moved_to = move_rejected(Path(ready.path), rejected_dir=rejected_dir, reason=reason)
+def _reject(
+    session: Session,
+    ready: FileReady,
+    *,
+    reason: str,
+    rejected_dir: Path | None,
+    sha256: str | None = None,
+) -> FileOutcome:
+    """Move the file to ``rejected_dir`` (None: leave it where it is) and record why."""
+    path = ready.local_path()
+    moved_to = None
+    if rejected_dir is not None:
+        try:
+            moved_to = move_rejected(path, rejected_dir=rejected_dir, reason=reason)
+        except FileNotFoundError:
+            return FileOutcome(status="missing")
+        except OSError as error:
+            log.warning("ingest.reject_move_failed", extra={"path": readable_path(path), "error": str(error)})
+            reason = f"{reason} (the file stays where it is: it could not be moved to the rejected folder: "
+            reason += f"{error.strerror or error})"
     outcome = FileOutcome(status="rejected", reason=reason, moved_to=moved_to)
     _record(session, ready, outcome=outcome, sha256=sha256)
+    moved = readable_path(moved_to) if moved_to else None
     log.warning(
-        "ingest.file_rejected", extra={"path": ready.path, "moved_to": str(moved_to), "reason": reason}
+        "ingest.file_rejected", extra={"path": readable_path(path), "moved_to": moved, "reason": reason}
     )
     return outcome
 
 
 def _already_seen(session: Session, ready: FileReady) -> bool:
     statement = select(SeenFile.id).where(
-        SeenFile.path == ready.path, SeenFile.size == ready.size, SeenFile.mtime_ns == ready.mtime_ns
+        SeenFile.path == ready.path[:MAX_PATH_CHARACTERS],
+        SeenFile.size == ready.size,
+        SeenFile.mtime_ns == ready.mtime_ns,
     )
     return session.execute(statement).first() is not None
 
 
-def _record(session: Session, ready: FileReady, *, outcome: FileOutcome, sha256: str) -> None:
+def _record(session: Session, ready: FileReady, *, outcome: FileOutcome, sha256: str | None) -> None:
     values = {
-        "path": ready.path,
+        "path": ready.path[:MAX_PATH_CHARACTERS],
         "size": ready.size,
         "mtime_ns": ready.mtime_ns,
         "sha256": sha256,
@@ -139,18 +270,98 @@ def _record(session: Session, ready: FileReady, *, outcome: FileOutcome, sha256:
     insert_ignore(session, SeenFile.__table__, values, conflict_columns=["path", "size", "mtime_ns"])
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _unopenable(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "the file is a symbolic link; Rasid reads only regular files inside the watched folder"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "Rasid may not read the file (permission denied): make it readable by the user Rasid runs as"
+    if error.errno == errno.ENXIO:
+        return "the file is a socket, not a regular file; Rasid reads only regular files"
+    return f"the file could not be opened: {error.strerror or error}"
 
 
-def _free_name(folder: Path, name: str) -> Path:
-    stem, suffix = Path(name).stem, Path(name).suffix
-    candidate, number = folder / name, 1
-    while candidate.exists() or candidate.with_name(f"{candidate.name}.reason.txt").exists():
-        number += 1
-        candidate = folder / f"{stem} ({number}){suffix}"
-    return candidate
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a special file"
+
+
+def _inside(path: Path, info: os.stat_result, *, watch_dir: Path) -> bool:
+    """Whether the file opened as ``path`` (``info``) is the one its resolved path names inside
+    ``watch_dir``: a folder of the path may be a link to elsewhere."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(watch_dir.resolve()):
+        return False
+    try:
+        here = resolved.stat()
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (info.st_dev, info.st_ino)
+
+
+def _read_at_most(descriptor: int, limit: int) -> bytes:
+    chunks, remaining = [], limit
+    while remaining > 0:
+        chunk = os.read(descriptor, min(remaining, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _place(path: Path, target: Path) -> None:
+    """Give ``path``'s file (or link) the name ``target`` too; FileExistsError when it is taken."""
+    try:
+        os.link(path, target, follow_symlinks=False)
+        return
+    except OSError as error:
+        # Another file system, or one that refuses hard links: copy, still claiming the name.
+        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP):
+            raise
+    if path.is_symlink():
+        os.symlink(os.readlink(path), target)
+        return
+    source = os.open(path, _OPEN_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(source).st_mode):
+            raise OSError(errno.EOPNOTSUPP, "a special file cannot be copied to another file system")
+        copy = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            while chunk := os.read(source, _READ_CHUNK):
+                os.write(copy, chunk)
+        finally:
+            os.close(copy)
+    finally:
+        os.close(source)
+
+
+def _rejected_names(name: str) -> Iterator[str]:
+    """``name``, then ``stem (2).ext``, ``stem (3).ext``..., each short enough that its reason file's
+    name fits the file system."""
+    raw = os.fsencode(name)
+    dot = raw.rfind(b".")
+    stem, suffix = (raw[:dot], raw[dot:]) if dot > 0 and len(raw) - dot <= 16 else (raw, b"")
+    budget = MAX_NAME_BYTES - len(REASON_SUFFIX.encode())
+    for number in itertools.count(1):
+        counter = f" ({number})".encode() if number > 1 else b""
+        room = budget - len(suffix) - len(counter)
+        yield os.fsdecode(_cut(stem, room) + counter + suffix)
+
+
+def _cut(raw: bytes, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``raw``, not ending inside a UTF-8 character."""
+    if len(raw) <= limit:
+        return raw
+    cut = raw[:limit]
+    while cut and cut[-1] & 0xC0 == 0x80:  # a continuation byte: drop back to the character's start
+        cut = cut[:-1]
+    if cut and cut[-1] & 0xC0 == 0xC0:  # the start of a character whose rest was cut
+        cut = cut[:-1]
+    return cut

@@ -1,4 +1,5 @@
-"""The ledger of articles seen: an article is handed on only if its content id is new.
+"""The ledger of files and articles seen: an article is handed on only if its content id is new, and a
+file is done once the ledger records it (:func:`recorded_files`).
 
 Order, so that no broker send happens inside a transaction and a crash never drops an article:
 record the article with its message (:func:`record_if_new`) → commit → hand it on. The ledger keeps
@@ -9,6 +10,10 @@ the way (a worker killed holding the message) is made again by the resend sweep
 would hold the transaction (and SQLite's one write lock) open while the broker answers.
 A second send of one article (a re-run, a resend of a slow one) is harmless: downstream is idempotent
 by ``article_id``.
+
+Files work the same way: whatever happened to a file's message (the database down through every
+retry, a lost message, a killed worker), the watcher submits again every file in the folder that the
+ledger has not recorded as ingested, duplicate or rejected.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from ingest_service.models import SeenArticle
+from ingest_service.models import SeenArticle, SeenFile
 from shared.db import insert_ignore
 from shared.messages import ArticleIngested
 
@@ -47,6 +52,16 @@ def record_if_new(session: Session, article: ArticleIngested) -> bool:
         extra={"article_id": article.article_id, "source_kind": article.source_kind},
     )
     return True
+
+
+FileVersion = tuple[str, int, int]
+"""A file version as the ledger keys it: (path text, size, mtime_ns)."""
+
+
+def recorded_files(session: Session) -> set[FileVersion]:
+    """Every file version the ledger records an outcome for, in one query (the watcher's rescan)."""
+    statement = select(SeenFile.path, SeenFile.size, SeenFile.mtime_ns)
+    return {(path, size, mtime_ns) for path, size, mtime_ns in session.execute(statement)}
 
 
 def confirm_stored(session: Session, article_id: str, *, now: datetime) -> bool:

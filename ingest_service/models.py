@@ -39,7 +39,12 @@ class Base(DeclarativeBase):
 
 
 class SeenFile(Base):
-    """One version of one dropped file, identified by (path, size, mtime_ns), and what became of it."""
+    """One version of one dropped file, identified by (path, size, mtime_ns), and what became of it.
+
+    ``path`` is written by :func:`ingest_service.paths.path_text` (a name that is not UTF-8 is kept as
+    its bytes); ``sha256`` is None for a file rejected before it was read (a link, a FIFO, an
+    unreadable or oversized file).
+    """
 
     __tablename__ = "ingest_files"
     __table_args__ = (
@@ -51,7 +56,7 @@ class SeenFile(Base):
     path: Mapped[str] = mapped_column(String(1024))
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64))
     article_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)

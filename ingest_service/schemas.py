@@ -6,8 +6,11 @@ in ``shared.messages``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
+from ingest_service.paths import path_from_text, path_text
 from shared.messages import Message
 
 
@@ -16,9 +19,22 @@ class FileReady(Message):
 
     summary_fields = ("path", "size")
 
-    path: str = Field(min_length=1, description="Absolute path of the file.")
+    path: str = Field(
+        min_length=1,
+        description="Absolute path of the file, or base64: and its bytes when they are not UTF-8 "
+        "(ingest_service.paths).",
+    )
     size: int = Field(ge=0)
     mtime_ns: int = Field(ge=0)
+
+    @classmethod
+    def of(cls, path: Path, *, size: int, mtime_ns: int) -> FileReady:
+        """The message for one version of the file at ``path``, whatever bytes its name is."""
+        return cls(path=path_text(path), size=size, mtime_ns=mtime_ns)
+
+    def local_path(self) -> Path:
+        """The file's path on this machine, byte for byte as the watcher saw it."""
+        return path_from_text(self.path)
 
 
 class FeedDue(Message):

@@ -52,7 +52,11 @@ def ingest_file(payload: dict[str, Any]) -> None:
     settings = ingest_settings()
     with session_scope(settings.resolved_database_url) as session:
         outcome = files.ingest_file(
-            session, ready, rejected_dir=settings.rejected_folder, max_bytes=settings.max_file_bytes
+            session,
+            ready,
+            watch_dir=settings.watch_dir,
+            rejected_dir=settings.rejected_folder,
+            max_bytes=settings.max_file_bytes,
         )
     _hand_on([outcome.article] if outcome.article else [])
 

@@ -18,6 +18,8 @@ are below the broker's visibility timeout, so a task still running is never hand
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
@@ -28,6 +30,7 @@ import sqlalchemy.exc
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from shared.db import make_private_folder
 from shared.errors import ConfigurationError
 from shared.messages import Message
 from shared.services import task_routes
@@ -129,16 +132,22 @@ def _time_limits(settings: RasidSettings) -> dict[str, float]:
 
 def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
     folder = settings.broker_folder
-    messages, processed, control = folder / "messages", folder / "processed", folder / "control"
-    for path in (messages, processed, control):
-        path.mkdir(parents=True, exist_ok=True)
-    # Taken messages are renamed into ``processed`` (same file system, so the rename is atomic
-    # and two workers never take the same message).
+    messages, taken, control = folder / "messages", folder / "taken", folder / "control"
+    make_private_folder(folder)
+    # Messages hold article text: the broker's folder is its owner's only (another user's is theirs).
+    with contextlib.suppress(PermissionError):
+        folder.chmod(0o700)
+    for path in (messages, taken, control):
+        path.mkdir(exist_ok=True)
+    # Messages kept by earlier versions, article text included.
+    shutil.rmtree(folder / "processed", ignore_errors=True)
+    # A taken message is renamed into ``taken`` (same file system, so the rename is atomic and two
+    # workers never take the same message), read, and deleted (shared.file_broker).
     return {
         "data_folder_in": str(messages),
         "data_folder_out": str(messages),
-        "processed_folder": str(processed),
-        "store_processed": True,
+        "processed_folder": str(taken),
+        "store_processed": False,
         "control_folder": str(control),
         "polling_interval": EMBEDDED_POLL_SECONDS,
     }

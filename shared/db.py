@@ -4,14 +4,20 @@ on PostgreSQL and SQLite.
 
 Each service declares its own ``DeclarativeBase`` on :func:`make_metadata` and owns its tables;
 every timestamp column is a :class:`UTCDateTime` and every "now" comes from :func:`utc_now`.
+
+The database holds webhook secrets and article text: an SQLite file (and the WAL and shared-memory
+files beside it, which SQLite creates with the file's own mode) is readable by its owner only, in a
+folder Rasid creates for its owner only, and no SQL parameter appears in an error or a log line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +30,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    make_url,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,14 +105,35 @@ def get_engine(url: str) -> Engine:
 
 
 def _build_engine(url: str) -> Engine:
+    # Parameters carry secrets and article text: errors and logs show the statement only.
     if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        database = make_url(url).database
+        if database and database != ":memory:":
+            _prepare_private_database(Path(database).absolute())
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` (and missing parents) readable by its owner only; an existing one is left
+    as it is, since it may be a shared place such as /tmp."""
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode passes through the umask
+
+
+def _prepare_private_database(path: Path) -> None:
+    make_private_folder(path.parent)
+    # Created empty (SQLite takes an empty file as a new database) so it is never world-readable.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    for companion in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        # Missing, or another user's (who made it so): nothing to tighten from here.
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            companion.chmod(0o600)
 
 
 def dispose_engines() -> None:

@@ -5,6 +5,12 @@ NUL bytes), then strict UTF-8, then the single-byte encodings. Among single-byte
 yields the most Arabic letters wins: Windows-1256 first, charset-normalizer's guesses after it, because
 a detector alone often calls Arabic bytes Windows-1252 or similar. The detector is imported only on that
 last path, so reading a UTF-8 or UTF-16 file (``rasid classify`` on the command line) does not pay for it.
+
+Only the text encodings in :data:`KNOWN_CHARSETS` are ever used, whatever a document declares or a
+detector guesses: Python's codec registry also holds punycode (quadratic, and raising errors of its
+own), UTF-7 (which turns plain ASCII into Arabic letters), rot13 and base64. A charset outside the list
+is ignored, as a browser ignores an unknown label; every decoding failure is an
+:class:`UnreadableDocument` with a reason.
 """
 
 from __future__ import annotations
@@ -15,8 +21,43 @@ from dataclasses import dataclass
 
 from shared.errors import UnreadableDocument
 
+# Web labels (the WHATWG Encoding Standard's, for the encodings Arabic text comes in) and the DOS
+# Arabic code pages and UTF-32, mapped to the Python codec that decodes them. The standard reads ASCII
+# and Latin-1 as Windows-1252, a superset of both.
+_WINDOWS_1252_LABELS = (
+    "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 "
+    "iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252"
+)
+_ISO_8859_6_LABELS = (
+    "arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e "
+    "iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987"
+)
+KNOWN_CHARSETS: dict[str, str] = {
+    **dict.fromkeys(
+        ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"], "utf-8"
+    ),
+    **dict.fromkeys(
+        ["csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"], "utf-16-le"
+    ),
+    **dict.fromkeys(["unicodefffe", "utf-16be"], "utf-16-be"),
+    **dict.fromkeys(["utf-32", "utf-32le"], "utf-32-le"),
+    "utf-32be": "utf-32-be",
+    **dict.fromkeys(["cp1256", "windows-1256", "x-cp1256"], "cp1256"),
+    **dict.fromkeys(_ISO_8859_6_LABELS.split(), "iso8859-6"),
+    **dict.fromkeys(["cp720", "ibm720", "dos-720"], "cp720"),
+    **dict.fromkeys(["cp864", "ibm864", "dos-864"], "cp864"),
+    **dict.fromkeys(_WINDOWS_1252_LABELS.split(), "cp1252"),
+}
+# The Python codecs those labels name (and the BOM readers'), as codecs.lookup() spells them.
+_KNOWN_CODECS = frozenset(
+    codecs.lookup(name).name for name in (*KNOWN_CHARSETS.values(), "utf-8-sig", "utf-16", "utf-32")
+)
+
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
+    # Before UTF-16: a UTF-32 LE mark begins with the UTF-16 LE one.
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
@@ -68,12 +109,14 @@ def _decode_by_bom(data: bytes) -> Decoded | None:
     return None
 
 
+def known_charset(label: str) -> str | None:
+    """The Python codec for a charset label a document declares, or None when Rasid does not read it."""
+    return KNOWN_CHARSETS.get(label.strip().lower())
+
+
 def _decode_declared(data: bytes, declared: str | None) -> Decoded | None:
-    if not declared:
-        return None
-    try:
-        encoding = codecs.lookup(declared).name
-    except LookupError:
+    encoding = known_charset(declared) if declared else None
+    if encoding is None:
         return None
     return _decode_strict(data, encoding)
 
@@ -92,8 +135,10 @@ def _decode_utf16_by_nuls(data: bytes) -> Decoded | None:
 
 def _decode_strict(data: bytes, encoding: str) -> Decoded | None:
     try:
+        if codecs.lookup(encoding).name not in _KNOWN_CODECS:
+            return None
         return Decoded(text=data.decode(encoding), encoding=encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):
         return None
 
 

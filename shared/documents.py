@@ -6,10 +6,16 @@ file's title is its headline (see :mod:`shared.headlines`), its text every other
 title is its <title> (or first <h1>), its text the body without scripts, styles and navigation. A
 document that is not sensible Arabic text raises :class:`UnreadableDocument` with a reason a person can
 read. The HTML parser is imported only when HTML is read, so reading plain text starts fast.
+
+HTML is measured before it is parsed (:func:`html_shape`, one linear pass over its tags): the parser's
+time grows with the square of the nesting depth (100,000 nested <div>s took minutes), so a document
+nested deeper than :data:`MAX_HTML_DEPTH` or holding more than :data:`MAX_HTML_ELEMENTS` elements is
+rejected, and a feed's fragment that deep is flattened to its text instead of parsed.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,6 +35,9 @@ MIN_ARABIC_SHARE = 0.5  # of all letters: Arabic articles quote Latin names, but
 MAX_CONTROL_SHARE = 0.01
 _HIDDEN_TAGS = "script, style, nav, noscript, template, iframe, svg"
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article")
+# Real articles nest a few dozen levels and hold a few thousand elements, whole saved pages included.
+MAX_HTML_DEPTH = 512
+MAX_HTML_ELEMENTS = 100_000
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -69,6 +78,11 @@ def parse_html(data: bytes) -> Document:
     from selectolax.lexbor import LexborHTMLParser
 
     decoded = decode_bytes(data, declared=declared_charset(data))
+    shape = html_shape(decoded.text)
+    if shape.depth > MAX_HTML_DEPTH:
+        raise UnreadableDocument(f"the HTML is nested too deeply (over {MAX_HTML_DEPTH} levels of elements)")
+    if shape.elements > MAX_HTML_ELEMENTS:
+        raise UnreadableDocument(f"the HTML has too many elements (over {MAX_HTML_ELEMENTS:,})")
     tree = LexborHTMLParser(decoded.text)
     title_node = tree.css_first("title") or tree.css_first("h1")
     title = normalize_text(title_node.text()) if title_node is not None else ""
@@ -82,6 +96,9 @@ def strip_html(fragment: str) -> str:
     """The readable text of an HTML fragment (a feed entry's summary, say)."""
     if "<" not in fragment and "&" not in fragment:
         return normalize_text(fragment)
+    shape = html_shape(fragment)
+    if shape.depth > MAX_HTML_DEPTH or shape.elements > MAX_HTML_ELEMENTS:
+        return normalize_text(html.unescape(_TAG.sub(" ", fragment)))
     from selectolax.lexbor import LexborHTMLParser
 
     return _visible_text(LexborHTMLParser(f"<body>{fragment}</body>"))
@@ -91,6 +108,106 @@ def declared_charset(data: bytes) -> str | None:
     """The charset an HTML document declares in a <meta> tag near its start, if any."""
     match = _META_CHARSET.search(data[:4096])
     return match.group(1).decode("ascii") if match else None
+
+
+@dataclass(frozen=True)
+class HtmlShape:
+    """How many elements an HTML text opens, and how deeply they nest at most."""
+
+    elements: int
+    depth: int
+
+
+# Elements that never hold others, and elements a parser closes when the next one of their kind
+# (or their container's end) comes: unclosed <p>, <li> or <td> do not nest, so they are not counted.
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "keygen",
+        "frame",
+        "basefont",
+    ]
+)
+_CLOSED_BY_PARSER = frozenset(
+    [
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "option",
+        "optgroup",
+        "tr",
+        "td",
+        "th",
+        "thead",
+        "tbody",
+        "tfoot",
+        "colgroup",
+        "caption",
+        "a",
+        "button",
+        "nobr",
+        "form",
+    ]
+)
+_FOREIGN = frozenset({"svg", "math"})
+_RAW_TEXT = ("script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "plaintext")
+_TAG = re.compile(r"<[^<>]*>")  # stops at the next "<": linear even on a run of unclosed "<"
+
+
+def html_shape(text: str) -> HtmlShape:
+    """Count the elements of ``text`` and the deepest nesting of its tags, in one linear pass.
+
+    An approximation of what a parser builds, made to err towards deeper: an unclosed element counts
+    as open to the end, except the ones a parser closes by itself; ``<x/>`` closes only inside SVG
+    and MathML, as in a parser (an HTML ``<div/>`` stays open). Comments and the text of scripts and
+    styles hold no tags. Counting stops once either limit is passed: the caller rejects it anyway.
+    """
+    lowered = text.lower()
+    elements = depth = deepest = foreign = 0
+    position = lowered.find("<")
+    while position != -1 and deepest <= MAX_HTML_DEPTH and elements <= MAX_HTML_ELEMENTS:
+        if lowered.startswith("<!--", position):
+            end = lowered.find("-->", position + 4)
+            position = lowered.find("<", end + 3) if end != -1 else -1
+            continue
+        end = lowered.find(">", position)
+        if end == -1:
+            break
+        tag = lowered[position + 1 : end]
+        closing = tag.startswith("/")
+        name = tag.lstrip("/").split(None, 1)[0].rstrip("/") if tag.strip("/ ") else ""
+        if name and name[0].isalpha() and name not in _VOID and name not in _CLOSED_BY_PARSER:
+            if closing:
+                depth = max(0, depth - 1)
+                foreign = max(0, foreign - (name in _FOREIGN))
+            elif not (foreign and tag.endswith("/")):
+                elements += 1
+                depth += 1
+                deepest = max(deepest, depth)
+                foreign += name in _FOREIGN
+        elif name and not closing:
+            elements += 1
+        position = end + 1
+        if not closing and name in _RAW_TEXT:
+            close = lowered.find(f"</{name}", position)
+            position = close if close != -1 else len(lowered)
+            continue
+        position = lowered.find("<", position)
+    return HtmlShape(elements=elements, depth=deepest)
 
 
 # Unicode category Cc (C0, DEL, C1) but for line feeds and tabs.

@@ -3,13 +3,16 @@ UTC, on SQLite (which keeps no zone) as on PostgreSQL."""
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+import sqlalchemy.exc
+from sqlalchemy import select, text
 
 from ingest_service.models import Feed
-from shared.db import UTCDateTime, session_scope, utc_now
+from shared.db import UTCDateTime, dispose_engines, session_scope, utc_now
 
 BAGHDAD = timezone(timedelta(hours=3))
 
@@ -34,3 +37,35 @@ def test_timestamps_come_back_aware_utc_whatever_zone_they_were_written_in(datab
 def test_a_naive_timestamp_is_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         UTCDateTime().process_bind_param(datetime(2026, 11, 29, 12, 0), dialect=None)  # type: ignore[arg-type]
+
+
+def test_the_sqlite_database_and_its_folder_are_for_their_owner_only(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'rasid.db'}"
+    with session_scope(url) as session:
+        session.execute(text("CREATE TABLE secrets (value TEXT)"))
+        session.execute(text("INSERT INTO secrets VALUES ('whsec_x')"))
+
+    files = sorted(path.name for path in (tmp_path / "var").iterdir())
+    assert "rasid.db" in files and "rasid.db-wal" in files
+    for name in files:
+        assert stat.S_IMODE((tmp_path / "var" / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+    dispose_engines()
+
+
+def test_an_existing_world_readable_database_is_made_owner_only(tmp_path: Path) -> None:
+    database = tmp_path / "rasid.db"
+    database.touch(mode=0o644)
+    database.chmod(0o644)
+    with session_scope(f"sqlite:///{database}") as session:
+        session.execute(text("SELECT 1"))
+
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    dispose_engines()
+
+
+def test_sql_parameters_stay_out_of_errors(database_url: str) -> None:
+    with pytest.raises(sqlalchemy.exc.DBAPIError) as caught, session_scope(database_url) as session:
+        session.execute(text("INSERT INTO no_such_table VALUES (:secret)"), {"secret": "whsec_hidden"})
+
+    assert "whsec_hidden" not in str(caught.value)

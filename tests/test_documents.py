@@ -62,3 +62,99 @@ def test_unreadable_file_is_rejected_with_a_reason(case: dict[str, Any]) -> None
 )
 def test_strip_html_keeps_only_readable_text(fragment: str, expected: str) -> None:
     assert strip_html(fragment) == expected
+
+
+ARTICLE_TITLE = "انسحاب القوات من القاعدة"
+ARTICLE_BODY = "أعلنت وزارة الدفاع سحب القوات من القاعدة العسكرية خلال الأشهر المقبلة. " * 3
+
+
+def _page(head: str, body: str) -> str:
+    return f"<html><head>{head}<title>{ARTICLE_TITLE}</title></head><body>{body}</body></html>"
+
+
+@pytest.mark.parametrize("codec", ["punycode", "utf-7", "rot13", "base64", "idna", "unicode_escape"])
+def test_a_charset_that_is_not_a_web_text_encoding_is_never_used(codec: str) -> None:
+    page = _page(f'<meta charset="{codec}">', f"<p>{ARTICLE_BODY}</p>").encode()
+
+    document = read_document(page, suffix=".html")
+
+    assert document.encoding == "utf-8"
+    assert document.title == ARTICLE_TITLE
+
+
+def test_ascii_that_would_read_as_arabic_in_utf7_is_not_decoded_as_utf7() -> None:
+    # "+BicGRAZF-" is UTF-7 for Arabic letters: a detector must not turn ASCII into an article.
+    page = b'<meta charset="utf-7"><title>+BicGRAZF-</title><p>' + b"+BicGRAZFBkQGRQYnBkQGRAZF- " * 30
+
+    with pytest.raises(UnreadableDocument) as caught:
+        read_document(page, suffix=".html")
+
+    assert "utf_7" not in caught.value.reason and "utf-7" not in caught.value.reason
+
+
+def test_malformed_bytes_in_a_declared_charset_are_a_rejection_with_a_reason() -> None:
+    # All ASCII, so the punycode codec would try it, and fail with a UnicodeError of its own.
+    page = b'<meta charset="punycode"><title>abc</title><p>ab-9999999999'
+
+    with pytest.raises(UnreadableDocument) as caught:
+        read_document(page, suffix=".html")
+
+    assert caught.value.reason
+
+
+@pytest.mark.parametrize("label", ["windows-1256", "x-cp1256", "cp1256", "ISO-8859-6", "arabic", "asmo-708"])
+def test_arabic_charsets_are_known_under_their_web_labels(label: str) -> None:
+    codec = "cp1256" if "1256" in label else "iso8859-6"
+    page = _page(f'<meta charset="{label}">', f"<p>{ARTICLE_BODY}</p>").encode(codec)
+
+    document = read_document(page, suffix=".html")
+
+    assert (document.title, document.encoding) == (ARTICLE_TITLE, codec)
+
+
+@pytest.mark.parametrize("codec", ["utf-32", "utf-32-be"])
+def test_utf32_with_a_byte_order_mark_is_read(codec: str) -> None:
+    text = f"{ARTICLE_TITLE}\n\n{ARTICLE_BODY}"
+    data = text.encode("utf-32") if codec == "utf-32" else "\ufeff".encode("utf-32-be") + text.encode(codec)
+
+    document = read_document(data, suffix=".txt")
+
+    assert document.title == ARTICLE_TITLE
+
+
+def test_html_nested_deeper_than_the_limit_is_rejected_before_it_is_parsed() -> None:
+    depth = 5_000
+    page = _page("", "<div>" * depth + f"<p>{ARTICLE_BODY}</p>" + "</div>" * depth).encode()
+
+    with pytest.raises(UnreadableDocument) as caught:
+        read_document(page, suffix=".html")
+
+    assert "nested" in caught.value.reason
+
+
+def test_html_with_too_many_elements_is_rejected() -> None:
+    page = _page("", f"<p>{ARTICLE_BODY}</p>" + "<span>x</span>" * 200_000).encode()
+
+    with pytest.raises(UnreadableDocument) as caught:
+        read_document(page, suffix=".html")
+
+    assert "elements" in caught.value.reason
+
+
+def test_ordinary_pages_with_unclosed_paragraphs_and_items_are_not_deep() -> None:
+    items = "<ul>" + "<li>بند" * 2_000 + "</ul>"
+    paragraphs = f"<p>{ARTICLE_BODY}" * 600
+    icons = "<svg><g>" + '<path d="M0 0"/>' * 1_000 + "</g></svg>"
+    page = _page(
+        '<meta charset="utf-8"><link rel=x>', f"<div>{icons}{paragraphs}{items}<br><img src=x></div>"
+    )
+
+    document = read_document(page.encode(), suffix=".html")
+
+    assert document.title == ARTICLE_TITLE
+
+
+def test_a_deeply_nested_fragment_is_flattened_to_its_text() -> None:
+    fragment = "<b>" * 10_000 + "نص الخبر &amp; تفاصيله" + "</b>" * 10_000
+
+    assert strip_html(fragment) == "نص الخبر & تفاصيله"

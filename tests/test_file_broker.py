@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 from kombu import Connection
 
 from shared import file_broker
+from shared.celery_app import _embedded_broker_options
+from shared.settings import RasidSettings
 
 
 @pytest.fixture
@@ -53,3 +56,18 @@ def test_messages_come_out_in_order_and_per_queue(channel: Any) -> None:
     assert channel._get("alert") == {"number": 99}
     with pytest.raises(Empty):
         channel._get("classify")
+
+
+def test_embedded_broker_keeps_no_message_and_writes_each_for_its_owner_only(tmp_path: Path) -> None:
+    settings = RasidSettings(data_dir=tmp_path / "var")
+    options = _embedded_broker_options(settings)
+    with Connection(transport=file_broker.Transport, transport_options=options) as connection:
+        channel: Any = connection.channel()
+        channel._put("ingest", {"body": "نص المقال"})
+        (message,) = [path for path in (tmp_path / "var").rglob("*") if path.name.endswith(".msg")]
+        assert stat.S_IMODE(message.stat().st_mode) == 0o600
+        assert channel._get("ingest") == {"body": "نص المقال"}
+
+    kept = [path for path in (tmp_path / "var").rglob("*") if path.is_file() and ".msg" in path.name]
+    assert kept == []
+    assert stat.S_IMODE(settings.broker_folder.stat().st_mode) == 0o700

@@ -73,7 +73,9 @@ def _drop(folder: Path, name: str, data: bytes) -> FileReady:
 def _ingested(database_url: str, ready: FileReady) -> ArticleIngested:
     rejected_dir = Path(ready.path).parent / "rejected"
     with session_scope(database_url) as session:
-        outcome = ingest_file(session, ready, rejected_dir=rejected_dir, max_bytes=1_000_000)
+        outcome = ingest_file(
+            session, ready, watch_dir=rejected_dir.parent, rejected_dir=rejected_dir, max_bytes=1_000_000
+        )
     assert outcome.status == "ingested", outcome.reason
     assert outcome.article is not None  # the message the ingest service hands on
     return outcome.article

@@ -3,9 +3,16 @@ group against a migrated database; lists are read through ``--json``."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
 
 from ingest_service.models import SeenFile
+from ingest_service.paths import path_text
+from ingest_service.settings import ingest_settings
+from shared.cli import cli
 from shared.db import session_scope
 from tests.commands import json_rows, run
 
@@ -73,3 +80,43 @@ def test_files_list_prints_the_ledger_newest_first(database_url: str) -> None:
     assert "خبر.txt" in output, "Arabic stays readable"
     assert len(json_rows(database_url, "files", "list", "--limit", "1")) == 1
     assert "rejected   /inbox/photo.txt  (not text)" in run(database_url, "files", "list").output
+
+
+def test_watch_stops_at_start_with_advice_when_it_cannot_keep_rejected_files(
+    database_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    env = {
+        "RASID_DATABASE_URL": database_url,
+        "RASID_WATCH_DIR": str(tmp_path / "inbox"),
+        "RASID_REJECTED_DIR": str(tmp_path / "blocked" / "rejected"),
+    }
+    ingest_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["watch"], env=env)
+    finally:
+        ingest_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert "cannot create or write the rejected folder" in result.output and "RASID_UID" in result.output
+
+
+def test_files_list_shows_a_name_that_is_not_utf8_with_its_bytes_escaped(database_url: str) -> None:
+    name = os.fsdecode(b"/inbox/" + "خبر.txt".encode("cp1256"))
+    with session_scope(database_url) as session:
+        session.add(
+            SeenFile(
+                path=path_text(Path(name)),
+                size=1,
+                mtime_ns=1,
+                sha256="0" * 64,
+                status="rejected",
+                reason="too little Arabic text",
+                seen_at=datetime(2026, 11, 29, 6, 0, tzinfo=UTC),
+            )
+        )
+
+    output = run(database_url, "files", "list").output
+
+    assert r"/inbox/\xce\xc8\xd1.txt  (too little Arabic text)" in output

@@ -4,8 +4,12 @@ and hands on again what was never confirmed (real SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ingest_service.ledger import confirm_stored, record_if_new, take_unconfirmed
+from sqlalchemy import event, insert
+
+from ingest_service.ledger import confirm_stored, record_if_new, recorded_files, take_unconfirmed
+from ingest_service.models import SeenFile
 from shared.db import session_scope
 from shared.messages import ArticleIngested, content_id
 
@@ -65,3 +69,33 @@ def test_the_message_handed_on_again_is_the_original(database_url: str) -> None:
     with session_scope(database_url) as session:
         (again,) = take_unconfirmed(session, now=HANDED_ON + WAIT * 2, older_than=WAIT, limit=10)
     assert again == lost
+
+
+def test_the_files_recorded_are_read_in_one_query_however_many_there_are(database_url: str) -> None:
+    rows = [
+        {
+            "path": f"/inbox/{number}.txt",
+            "size": number,
+            "mtime_ns": number,
+            "sha256": "0" * 64,
+            "status": "ingested",
+            "seen_at": HANDED_ON,
+        }
+        for number in range(10_000)
+    ]
+    with session_scope(database_url) as session:
+        session.execute(insert(SeenFile), rows)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with session_scope(database_url) as session:
+        event.listen(session.get_bind(), "before_cursor_execute", count)
+        try:
+            recorded = recorded_files(session)
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", count)
+
+    assert len(recorded) == 10_000 and ("/inbox/7.txt", 7, 7) in recorded
+    assert len(statements) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest_service.errors import WatchFolderError
 from ingest_service.schemas import FileReady
-from ingest_service.watcher import FolderWatcher, WatchConfig, is_ignored
+from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders, is_ignored
 from tests.ingest.helpers import FILE_FIXTURES
 
 ARTICLE = (FILE_FIXTURES / "utf8.txt").read_bytes()
@@ -183,3 +185,149 @@ def test_a_failed_submit_is_offered_again(tmp_path: Path) -> None:
         thread.join(timeout=5)
 
     assert attempts[0] == attempts[1]
+
+
+def run_watcher(watcher: FolderWatcher) -> threading.Thread:
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_watcher(watcher: FolderWatcher, thread: threading.Thread) -> None:
+    watcher.stop()
+    thread.join(timeout=5)
+
+
+def test_a_name_in_windows_1256_bytes_neither_stops_the_watcher_nor_is_lost(tmp_path: Path) -> None:
+    name = "خبر.txt".encode("cp1256")
+    with open(os.path.join(os.fsencode(tmp_path), name), "wb") as file:
+        file.write(ARTICLE)
+    (tmp_path / "good.txt").write_bytes(ARTICLE)
+    submitted: list[FileReady] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", settle_seconds=0.1)
+    watcher = FolderWatcher(config, submitted.append)
+    thread = run_watcher(watcher)
+    try:
+        wait_until(lambda: len(submitted) >= 2)
+        (tmp_path / "later.txt").write_bytes(ARTICLE)
+        wait_until(lambda: len(submitted) >= 3)
+    finally:
+        stop_watcher(watcher, thread)
+
+    odd = next(ready for ready in submitted if not ready.path.endswith(".txt"))
+    assert os.path.basename(os.fsencode(FileReady.from_payload(odd.to_payload()).local_path())) == name
+    assert sorted(Path(ready.path).name for ready in submitted if ready is not odd) == [
+        "good.txt",
+        "later.txt",
+    ]
+
+
+def test_a_file_the_ledger_has_not_recorded_is_submitted_again_at_a_rescan(tmp_path: Path) -> None:
+    (tmp_path / "news.txt").write_bytes(ARTICLE)
+    recorded: set[tuple[str, int, int]] = set()
+    submitted: list[FileReady] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", resubmit_after_seconds=0.2)
+    watcher = FolderWatcher(config, submitted.append, recorded=lambda: recorded)
+
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+    assert len(submitted) == 1
+    # Its task was lost (the database was down through every retry, the broker lost the message...).
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+    assert len(submitted) == 1, "still in flight: not sent twice at once"
+    time.sleep(0.3)
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+    assert len(submitted) == 2 and submitted[1] == submitted[0]
+
+    recorded.add((submitted[0].path, submitted[0].size, submitted[0].mtime_ns))
+    time.sleep(0.3)
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+    assert len(submitted) == 2, "recorded in the ledger: done"
+
+
+def test_a_restarted_watcher_submits_only_what_the_ledger_has_not_recorded(tmp_path: Path) -> None:
+    for name in ("done.txt", "new.txt"):
+        (tmp_path / name).write_bytes(ARTICLE)
+    stat = (tmp_path / "done.txt").stat()
+    recorded = {(str(tmp_path / "done.txt"), stat.st_size, stat.st_mtime_ns)}
+    queries: list[int] = []
+    submitted: list[FileReady] = []
+
+    def ledger() -> set[tuple[str, int, int]]:
+        queries.append(1)
+        return recorded
+
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
+    watcher = FolderWatcher(config, submitted.append, recorded=ledger)
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+
+    assert [Path(ready.path).name for ready in submitted] == ["new.txt"]
+    assert queries == [1], "one look at the ledger per rescan"
+
+
+def test_a_rescan_goes_on_when_the_ledger_cannot_be_read(tmp_path: Path) -> None:
+    (tmp_path / "news.txt").write_bytes(ARTICLE)
+    submitted: list[FileReady] = []
+
+    def ledger() -> set[tuple[str, int, int]]:
+        raise ConnectionError("database down")
+
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
+    watcher = FolderWatcher(config, submitted.append, recorded=ledger)
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+
+    assert [Path(ready.path).name for ready in submitted] == ["news.txt"]
+
+
+def test_links_and_special_files_are_handed_on_without_being_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    submitted: list[FileReady] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", settle_seconds=0.1)
+    watcher = FolderWatcher(config, submitted.append)
+    thread = run_watcher(watcher)
+    try:
+        wait_until(lambda: len(submitted) >= 3)
+    finally:
+        stop_watcher(watcher, thread)
+
+    # The worker rejects each with a reason; the watcher only looked (lstat), never opened.
+    assert sorted(Path(ready.path).name for ready in submitted) == ["dangling.txt", "pipe.txt", "zero.txt"]
+
+
+def test_one_failing_file_does_not_stop_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_bytes(ARTICLE)
+    submitted: list[FileReady] = []
+
+    def submit(ready: FileReady) -> None:
+        if ready.path.endswith("a.txt"):
+            raise ValueError("a bug on one file")
+        submitted.append(ready)
+
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
+    watcher = FolderWatcher(config, submit)
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+
+    assert [Path(ready.path).name for ready in submitted] == ["b.txt"]
+
+
+def test_watching_stops_at_start_with_advice_when_rejected_files_cannot_be_kept(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    config = WatchConfig(watch_dir=inbox, rejected_dir=tmp_path / "blocked" / "rejected")
+
+    with pytest.raises(WatchFolderError) as caught:
+        check_folders(config)
+
+    message = str(caught.value)
+    assert "blocked" in message and "RASID_UID" in message and "RASID_REJECTED_DIR" in message
+    check_folders(WatchConfig(watch_dir=inbox, rejected_dir=inbox / "rejected"))
