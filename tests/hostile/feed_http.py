@@ -93,7 +93,7 @@ def feed_cases(peer: HttpPeer) -> list[FeedCase]:
 def run_feeds(run: FolderRun, peer: HttpPeer, sink: SmtpSink, database_url: str) -> list[Outcome]:
     """Serve and add every feed, wait for their polls, and judge them."""
     cases = feed_cases(peer)
-    offsets = run._log_offsets()
+    offsets = run.log_offsets()
     run.stack.rasid("subscribe", "email", "analyst@example.org", "--topics", "withdrawal")
     for case in cases:
         peer.route(case.path, case.route)
@@ -111,7 +111,7 @@ def run_feeds(run: FolderRun, peer: HttpPeer, sink: SmtpSink, database_url: str)
             break
         time.sleep(1)
     time.sleep(3)  # let the alerts of the stored items go out
-    tracebacks = run._new_tracebacks(offsets)
+    tracebacks = run.new_tracebacks(offsets)
     outcomes = [_judge(case, feeds.get(peer.url(case.path)), titles, tracebacks) for case in cases]
     outcomes += _judge_mails(sink)
     outcomes += _judge_listings(run)

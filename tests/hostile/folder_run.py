@@ -156,7 +156,7 @@ class FolderRun:
     def run_family(self, family: str, samples: Sequence[Sample]) -> list[Outcome]:
         """Drop one family, wait for it within its budget, judge it, and clear up after it."""
         started = time.monotonic()
-        offsets = self._log_offsets()
+        offsets = self.log_offsets()
         markers = self.drop_family(family, samples)
         budget = FAMILY_BUDGETS.get(family, BASE_BUDGET + PER_INPUT_BUDGET * len(samples))
         deadline = time.monotonic() + budget
@@ -191,7 +191,7 @@ class FolderRun:
         busy: set[str],
         offsets: dict[str, int],
     ) -> list[Outcome]:
-        tracebacks = self._new_tracebacks(offsets)
+        tracebacks = self.new_tracebacks(offsets)
         dead = [name for name, alive in self.stack.alive().items() if not alive]
         leaked = self._leaked()
         outcomes = [
@@ -232,7 +232,7 @@ class FolderRun:
             if sample.expect == "reject":
                 return Outcome(family, token, "wrong", "ingested, but it is not an article")
             return Outcome(family, token, "accepted")
-        if sample.kind in ("vanishing",) or (sample.special and sample.kind != "growing"):
+        if sample.special and sample.kind != "growing":  # a link, a FIFO, a vanished file: left alone
             return Outcome(family, token, "ignored", "never read")
         if tracebacks:
             return Outcome(
@@ -306,13 +306,15 @@ class FolderRun:
             texts += [_message_text(raw) for raw in self.broker.lrange(queue, 0, -1)]
         return {token for token in tokens if any(token in text for text in texts)}
 
-    def _log_offsets(self) -> dict[str, int]:
+    def log_offsets(self) -> dict[str, int]:
+        """How far each process's log goes now, so what it logs next can be read alone."""
         return {name: self._log(name).stat().st_size for name in self.stack.processes}
 
     def _log(self, name: str) -> Path:
         return self.stack.workdir / f"{name}.log"
 
-    def _new_tracebacks(self, offsets: dict[str, int]) -> list[str]:
+    def new_tracebacks(self, offsets: dict[str, int]) -> list[str]:
+        """The exception of each traceback the processes logged past ``offsets``."""
         found = []
         for name in self.stack.processes:
             with self._log(name).open("rb") as file:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.stack import ROOT
 from tests.hostile.conftest import report
 from tests.hostile.corpus import file_corpus
 from tests.hostile.outcomes import (
@@ -62,7 +63,7 @@ def classify_corpus(folder: Path) -> list[Outcome]:
     outcomes = run_each(
         [sys.executable, "-m", "shared", "classify"],
         inputs,
-        env=dict(os.environ),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         budget=lambda family: BUDGETS.get(family, DEFAULT_BUDGET),
         judge=judge,
     )

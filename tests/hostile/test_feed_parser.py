@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.stack import ROOT
 from tests.hostile.conftest import report
 from tests.hostile.corpus import feed_corpus
 from tests.hostile.outcomes import (
@@ -65,7 +66,7 @@ def parse_corpus(folder: Path) -> list[Outcome]:
     outcomes = run_each(
         [sys.executable, "-m", "tests.hostile.parse_feeds"],
         inputs,
-        env=dict(os.environ),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         budget=lambda _family: BUDGET,
         judge=judge,
     )
