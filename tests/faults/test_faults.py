@@ -352,7 +352,7 @@ def fill_disk(seconds: float) -> Fault:
     """Fill the data folder's file system (SQLite and the file broker live there), then free it."""
 
     def fault(run: Run) -> None:
-        run.dropper.wait(3)
+        wait_for(run.smtp.sink.received, timeout=120, what="a first mail: the stack is up and flowing")
         filler = Path(run.stack.env["RASID_DATA_DIR"]) / "filler"
         with filler.open("wb", buffering=0) as handle, contextlib.suppress(OSError):
             while True:
