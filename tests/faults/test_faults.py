@@ -1,8 +1,14 @@
 """Fault scenarios, one test each: the compose services run as local processes (or ``rasid run``),
 real articles flow into the watched folder, one fault is injected while they flow and then healed,
-and the ledger (:mod:`tests.faults.ledger`) judges what came out. Long outages are compressed: the
-retry schedule is scaled by the same factor as the outage, so a 10-minute SMTP outage becomes 30 s
-against a schedule 20 times shorter.
+and the ledger (:mod:`tests.faults.ledger`) judges what came out. "Time to recover" is how long after
+the fault healed the ledger was first satisfied (it must then stay so for ``QUIET_SECONDS``). Long
+outages are compressed: the retry schedule is scaled by the same factor as the outage, so a 10-minute
+SMTP outage becomes 20 s against a schedule 30 times shorter.
+
+Scenarios run one at a time (``make faults``, also run by CI after ``make test``): each starts a whole
+stack of worker processes on a 2-core machine. Outside CI a scenario whose tool is missing (a tmpfs
+mount needs root; libfaketime) is skipped with the reason; with ``CI=true`` it fails instead, since
+CI's machine has both (``.ci/run`` installs ``faketime``).
 
 A scenario that fails today because of a finding of issue 7 is marked ``xfail(strict=True)`` with
 the finding's number: when the fix lands it passes, the mark fails the run, and the mark goes."""
@@ -383,6 +389,7 @@ def kill_embedded_worker(run: Run) -> None:
 
 
 def children(pid: int) -> list[tuple[int, list[str]]]:
+    """The child processes of ``pid``, with their command lines."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
@@ -392,6 +399,7 @@ def children(pid: int) -> list[tuple[int, list[str]]]:
 
 
 def nothing(run: Run) -> None:
+    """No fault: the baseline every other row is read against."""
     run.dropper.wait(len(run.dropper.articles))
 
 
@@ -482,12 +490,20 @@ SCENARIOS = [
 
 
 def params() -> list[Any]:
-    marks = lambda s: [pytest.mark.xfail(reason=s.xfail, strict=True)] if s.xfail else []  # noqa: E731
-    return [pytest.param(s, id=s.name, marks=marks(s)) for s in SCENARIOS]
+    """One test per scenario, the ones a known finding breaks today marked so, strictly."""
+    return [
+        pytest.param(
+            scenario,
+            id=scenario.name,
+            marks=[pytest.mark.xfail(reason=scenario.xfail, strict=True)] if scenario.xfail else [],
+        )
+        for scenario in SCENARIOS
+    ]
 
 
 @contextmanager
 def tmpfs(folder: Path, size: str) -> Iterator[None]:
+    """A small file system of its own at ``folder``, so that filling it fills nothing else."""
     folder.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True,
@@ -520,6 +536,7 @@ def database(scenario: Scenario, workdir: Path, request: pytest.FixtureRequest) 
 
 
 def observe(engine: Any, run: Run) -> Snapshot:
+    """What came out so far: the database's rows and what the peers received."""
     titles, topics, channels, alerts = read_database(engine)
     message_ids = [str(mail.message["Message-ID"]) for mail in run.smtp.sink.received()]
     return Snapshot(titles, topics, channels, alerts, run.wire.exchanges(), mail_alert_ids(message_ids))
