@@ -446,13 +446,17 @@ class Scenario:
     tmpfs_data: bool = False
     drop_every: float = DROP_EVERY  # 0: every article at once (messages pile up in the queues)
     budget: float = RECOVERY_SECONDS
+    # False only where the fault cannot be aimed exactly: the known finding breaks the run only when
+    # it hits at the wrong moment.
+    strict: bool = True
     xfail: str | None = None
 
 
 FINDING_4 = "finding 4: a file whose ingest message is lost is never submitted again"
 FINDING_4_UNACKED = (
-    "finding 4: the ingest message a worker had taken when Redis died stays unacknowledged until the"
-    " 600 s visibility timeout, and the file is not submitted again"
+    "finding 4: an ingest message a worker had taken, but not finished, when Redis died stays"
+    " unacknowledged until the 600 s visibility timeout, and the file is not submitted again"
+    " (only when the crash finds the worker so: not every run)"
 )
 FINDING_5 = "finding 5: failed deliveries stop retrying after about 2 minutes (compressed here)"
 FINDING_6 = "finding 6: a slow receiver outlives the lease and the alert is sent again meanwhile"
@@ -478,8 +482,13 @@ SCENARIOS = [
         persistent_redis=True,
         drop_every=0,
         xfail=FINDING_4_UNACKED,
+        strict=False,
     ),
-    Scenario("PostgreSQL down 60 s (20 s)", cut_database(20), database_proxy=True),
+    # Tasks that lost the database retry with exponential backoff (up to 2**n s, full jitter): after a
+    # 20 s outage the sixth retry can be 64 s away, so the ledger waits that long on top.
+    Scenario(
+        "PostgreSQL down 60 s (20 s)", cut_database(20), database_proxy=True, budget=RECOVERY_SECONDS + 64
+    ),
     Scenario(
         "SMTP down 10 min (20 s)",
         smtp_down(20),
@@ -531,7 +540,9 @@ def params() -> list[Any]:
         pytest.param(
             scenario,
             id=scenario.name,
-            marks=[pytest.mark.xfail(reason=scenario.xfail, strict=True)] if scenario.xfail else [],
+            marks=[pytest.mark.xfail(reason=scenario.xfail, strict=scenario.strict)]
+            if scenario.xfail
+            else [],
         )
         for scenario in SCENARIOS
     ]
