@@ -1,11 +1,13 @@
-# Rasid: `make run` starts the embedded stack, `make test` runs every test.
+# Rasid: `make run` starts the embedded stack, `make test` runs every test, `make faults` the fault suite.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The pipeline benchmark's database: sqlite, or postgresql (with the local PostgreSQL and Redis).
 BENCH_DATABASE ?= sqlite
+# Where the fault suite keeps each scenario's folder and process logs (emptied at the start of a run).
+FAULTS_TMP ?= /tmp/rasid-faults
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test faults lint bench clean
 
 $(BIN)/rasid: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# One scenario at a time: each runs a whole stack of worker processes.
+faults: install
+	$(BIN)/pytest -m faults tests/faults --basetemp=$(FAULTS_TMP)
 
 bench: install
 	$(BIN)/rasid bench classify

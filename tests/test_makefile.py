@@ -50,7 +50,7 @@ def problems_of(words: list[str]) -> list[str]:
     problems = [] if found else [f"no program {program}"]
     if Path(program).name == "rasid":
         return problems + rasid_problems(args)
-    if "-m" in args:
+    if "-m" in args and Path(program).name.startswith("python"):  # pytest's -m selects markers
         module = args[args.index("-m") + 1]
         if not module_exists(module):
             problems.append(f"no module {module}")
