@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from ingest_service.paths import path_from_text
 from tests.e2e.stack import Stack, compose_commands
 from tests.hostile.corpus import Sample, article_text, good_article
 from tests.hostile.outcomes import Outcome
@@ -273,7 +274,8 @@ class FolderRun:
             for path, size, status, reason, article_id in connection.execute(
                 "SELECT path, size, status, reason, article_id FROM ingest_files"
             ):
-                name = os.path.basename(path)
+                # A name that is not UTF-8 is kept in the ledger as base64 of its bytes.
+                name = os.fsencode(path_from_text(path).name).decode("ascii", "replace")
                 if len(name) > 5 and name[0] == "h" and name[5] == "-":
                     ledger.rows.setdefault(name[:6], []).append(Row(size, status, reason, article_id))
             for article_id, title in connection.execute("SELECT id, title FROM alert_articles"):

@@ -31,13 +31,7 @@ SAMPLES = [sample for sample in file_corpus() if not sample.special]
 BUDGETS = {"long-line": 30.0, "deep-html": 30.0}
 DEFAULT_BUDGET = 10.0
 # Families that fail on today's code, with the finding of the issue that covers them.
-XFAIL: dict[str, str] = {
-    "encodings": "finding 8: a UTF-8 BOM before Windows-1256 bytes, or UTF-16 of odd length, raises "
-    "UnicodeDecodeError out of rasid classify instead of a rejection with a reason",
-    "truncated-multibyte": "finding 8: UTF-16 with its last byte cut raises UnicodeDecodeError out of "
-    "rasid classify instead of a rejection with a reason",
-    "long-line": "finding 3: a 5 MB article takes rasid classify minutes (quadratic matching, no size cap)",
-}
+XFAIL: dict[str, str] = {}
 
 
 def judge(family: str, token: str, row: dict[str, object] | None, stderr: str) -> Outcome:

@@ -49,21 +49,7 @@ FAMILIES = [
     if family in os.environ.get("RASID_HOSTILE_FAMILIES", family).split(",")
 ]
 # Families that fail on today's code, with the finding of the issue that covers them.
-XFAIL: dict[str, str] = {
-    "long-line": "finding 3: a 5 MB article holds the classify worker for minutes (quadratic matching, "
-    "no size cap, no task time limit)",
-    "deep-html": "finding 8: 100,000 nested <div>s hold the ingest worker past the budget (no depth limit)",
-    "html-odd-charset": "finding 8: any codec named in <meta charset> is used; 'undefined' raises an "
-    "uncaught UnicodeError and the file is left with no reason",
-    "name-cp1256-bytes": "finding 2: a file name that is not UTF-8 fails FileReady validation outside "
-    "the try and the watcher dies",
-    "name-255-bytes": "finding low (251-byte name): rejecting a file whose name is near 255 bytes fails "
-    "on its .reason.txt name (ENAMETOOLONG); no reason is written",
-    "symlink-outside": "finding 7: a symlink to a file outside the folder is ingested",
-    "symlink-dev-zero": "finding 7: x.txt -> /dev/zero: hashing the rejected file never ends",
-    "symlink-loop": "finding 7: a symlink loop: the watcher's stat() raises ELOOP and the watcher dies",
-    "fifo": "finding 7: a FIFO blocks an ingest worker in open() forever",
-}
+XFAIL: dict[str, str] = {}
 
 FEED_FAMILIES = [
     "feed-http-long-title",
@@ -72,14 +58,7 @@ FEED_FAMILIES = [
     "feed-http-redirects",
     "feed-http-malformed",
 ]
-FEED_XFAIL: dict[str, str] = {
-    "feed-http-long-title": "finding low (feed title longer than its column): a 10 KB feed title fails the "
-    "poll with StringDataRightTruncation and the feed is never marked polled",
-    "feed-http-crlf-titles": "finding 1: an RFC 2047 encoded word in an item title puts CR/LF + Bcc: into "
-    "the alert mail's Subject",
-    "feed-http-escapes": "finding low (terminal escapes): rasid articles list prints a feed title's "
-    "escape sequences raw",
-}
+FEED_XFAIL: dict[str, str] = {}
 
 
 @contextmanager
