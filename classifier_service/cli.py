@@ -19,6 +19,7 @@ import click
 if TYPE_CHECKING:
     from classifier_service.articles import Article
     from classifier_service.classifier import Classifier
+    from classifier_service.errors import ArticleInputError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -38,7 +39,7 @@ def classify_command(
     files: tuple[Path, ...], jsonl: IO[str] | None, labeled: IO[str] | None, taxonomy: Path | None
 ) -> None:
     """Tag articles: FILE... (.txt or .html, read as dropped files are), --jsonl FILE, or --evaluate FILE."""
-    from classifier_service.errors import ArticleTooLargeError, ClassifierError
+    from classifier_service.errors import ArticleInputError, ArticleTooLargeError, ClassifierError
 
     if not files and jsonl is None and labeled is None:
         raise click.UsageError("give FILE..., --jsonl FILE or --evaluate FILE")
@@ -49,6 +50,11 @@ def classify_command(
             _print_evaluation(classifier, labeled)
             return
         for article in _articles(files, jsonl):
+            # A file that cannot be read or an article too large is reported; the others go on.
+            if isinstance(article, ArticleInputError):
+                click.echo(str(article), err=True)
+                refused += 1
+                continue
             try:
                 click.echo(_classification_line(classifier, article))
             except ArticleTooLargeError as error:
@@ -84,13 +90,18 @@ def _classifier(taxonomy: Path | None) -> Classifier:
     return load_classifier(taxonomy)
 
 
-def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Article]:
+def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Article | ArticleInputError]:
+    """The articles to tag; a file that cannot be read as one comes as its error, in its place."""
     from classifier_service.articles import article_from_file, read_json_lines
+    from classifier_service.errors import ArticleInputError
 
     if jsonl is not None:
         yield from read_json_lines(jsonl)
     for path in files:
-        yield article_from_file(str(path), path.read_bytes())
+        try:
+            yield article_from_file(str(path), path.read_bytes())
+        except ArticleInputError as error:
+            yield error
 
 
 def _classification_line(classifier: Classifier, article: Article) -> str:

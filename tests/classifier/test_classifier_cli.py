@@ -12,6 +12,7 @@ from classifier_service.cli import bench_group, classify_command
 from shared.cli import cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
+SEEDS = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 
 
 def _rasid() -> click.Group:
@@ -95,6 +96,16 @@ def test_unreadable_file_is_a_clean_error_that_names_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(_rasid(), ["classify", str(english)])
     assert result.exit_code == 1
     assert f"{english}: too little Arabic text" in result.output
+
+
+def test_an_unreadable_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    result = CliRunner().invoke(_rasid(), ["classify", str(empty), str(SEEDS[0])])
+    assert result.exit_code == 1
+    assert f"{empty}: " in result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [row["id"] for row in rows] == [str(SEEDS[0])]
 
 
 def test_bad_input_is_a_clean_error(tmp_path: Path) -> None:
