@@ -149,6 +149,7 @@ def _run_once(
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True).start()  # type: ignore[union-attr]
     outcomes: list[Outcome] = []
+    passed_over: list[int] = []  # outcomes judged again from the whole stderr once the command ends
     position = 0
     deadline = time.monotonic() + 15 + budget(inputs[0][0])  # the first input also pays for start-up
     while position < len(inputs):
@@ -164,6 +165,7 @@ def _run_once(
             process.wait()
             time.sleep(0.2)
             stderr = b"".join(errors).decode("utf-8", "replace")
+            _judge_passed_over(outcomes, passed_over, stderr, judge=judge)
             if process.returncode == 0:
                 return outcomes, False
             if "Traceback" in stderr:
@@ -179,6 +181,7 @@ def _run_once(
         # Inputs passed over before the one this line is about were refused (with a message on
         # stderr, the judge decides from the whole of it at the end).
         for skipped_family, skipped_token, _ in inputs[position : position + tokens.index(found.group())]:
+            passed_over.append(len(outcomes))
             outcomes.append(judge(skipped_family, skipped_token, None, "(skipped)"))
         position += tokens.index(found.group())
         outcomes.append(judge(inputs[position][0], inputs[position][1], row, ""))
@@ -186,7 +189,17 @@ def _run_once(
         if position < len(inputs):
             deadline = time.monotonic() + budget(inputs[position][0])
     process.wait()
+    time.sleep(0.2)
+    _judge_passed_over(outcomes, passed_over, b"".join(errors).decode("utf-8", "replace"), judge=judge)
     return outcomes, False
+
+
+def _judge_passed_over(outcomes: list[Outcome], passed_over: list[int], stderr: str, *, judge: Judge) -> None:
+    """Judge again, from the command's whole stderr, the inputs it passed over without a line."""
+    for index in passed_over:
+        outcome = outcomes[index]
+        outcomes[index] = judge(outcome.family, outcome.token, None, stderr)
+    passed_over.clear()
 
 
 def _pump(stream: object, lines: queue.Queue[bytes | None]) -> None:

@@ -41,8 +41,9 @@ def judge(family: str, token: str, row: dict[str, object] | None, stderr: str) -
             return Outcome(family, token, "accepted")
         error = row.get("error") or row.get("reason")
         return Outcome(family, token, "rejected" if error else "no-reason", str(error or row))
-    if token in stderr or "Error" in stderr:
-        return Outcome(family, token, "rejected", stderr.strip().splitlines()[-1])
+    said = [line for line in stderr.splitlines() if token in line]
+    if said:  # the message names the file and says why it was not classified
+        return Outcome(family, token, "rejected", said[-1].split(": ", 1)[-1])
     return Outcome(family, token, "no-reason", f"no line and no message {stderr.strip()[-200:]!r}")
 
 
