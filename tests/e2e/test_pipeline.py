@@ -19,6 +19,7 @@ import redis
 from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.stack import ROOT, Stack, compose_commands, compose_stack, embedded_stack, stack_env
+from tests.helpers import own_redis_database
 from tests.peers import ACCEPT, HttpPeer, SmtpSink, error, http_peer, serve_file, smtp_sink, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -29,7 +30,6 @@ TOPIC = "withdrawal"
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 FEED = ROOT / "tests" / "fixtures" / "ingest" / "feeds" / "bbc_arabic_middleeast_2018_sample.rss.xml"
 QUIET_SECONDS = 3.0
-BROKER_LOCK = "rasid-test-broker-lock"  # how long to watch for a duplicate after the expected deliveries
 
 
 def drop(stack: Stack, name: str, data: bytes) -> Path:
@@ -148,20 +148,9 @@ def peers() -> Iterator[tuple[SmtpSink, HttpPeer]]:
 
 @pytest.fixture
 def redis_broker(redis_url: str) -> Iterator[str]:
-    """A Redis database of this test's own: another test run on the machine at the same time must
-    not consume this stack's messages. A database is taken with a lock key (1 to 15; 0 is left alone)."""
-    base = redis_url.rsplit("/", 1)[0]
-    for index in range(1, 16):
-        client = redis.Redis.from_url(f"{base}/{index}")
-        if client.set(BROKER_LOCK, "taken", nx=True, ex=1800):
-            break
-    else:
-        pytest.fail("every Redis database 1-15 is taken by another test run")
-    for key in client.scan_iter():
-        if key != BROKER_LOCK.encode():
-            client.delete(key)
-    yield f"{base}/{index}"
-    client.flushdb()
+    """A Redis database of this test's own."""
+    with own_redis_database(redis_url) as url:
+        yield url
 
 
 def peer_env(sink: SmtpSink) -> dict[str, str]:

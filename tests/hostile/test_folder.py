@@ -20,8 +20,7 @@ import pytest
 import redis
 
 from tests.e2e.stack import compose_stack, stack_env
-from tests.e2e.test_pipeline import BROKER_LOCK
-from tests.helpers import POSTGRES_ADMIN_URL, REDIS_URL, unavailable
+from tests.helpers import POSTGRES_ADMIN_URL, own_redis_database, unavailable
 from tests.hostile.conftest import report
 from tests.hostile.corpus import feed_corpus, file_corpus
 from tests.hostile.feed_http import run_feeds
@@ -78,29 +77,6 @@ def fresh_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextmanager
-def own_broker() -> Iterator[str]:
-    """A Redis database of this run's own, taken with the lock the end-to-end tests use."""
-    base = REDIS_URL.rsplit("/", 1)[0]
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as error:
-        unavailable("Redis", error)
-    for index in range(1, 16):
-        client = redis.Redis.from_url(f"{base}/{index}")
-        if client.set(BROKER_LOCK, "taken", nx=True, ex=1800):
-            break
-    else:
-        pytest.fail("every Redis database 1-15 is taken by another test run")
-    for key in client.scan_iter():
-        if key != BROKER_LOCK.encode():
-            client.delete(key)
-    try:
-        yield f"{base}/{index}"
-    finally:
-        client.flushdb()
-
-
 def stack_extra(sink: SmtpSink) -> dict[str, str]:
     """The settings the stack runs with, beyond the end-to-end tests' own."""
     return {
@@ -121,7 +97,12 @@ def run_stack(workdir: Path) -> dict[str, list[Outcome]]:
     family, then serve them the hostile feeds."""
     outside = workdir / "outside"
     outside.mkdir(parents=True)
-    with fresh_database() as database, own_broker() as broker, smtp_sink() as sink, http_peer() as peer:
+    with (
+        fresh_database() as database,
+        own_redis_database() as broker,
+        smtp_sink() as sink,
+        http_peer() as peer,
+    ):
         url = database.replace("postgresql://", "postgresql+psycopg://")
         env = stack_env(workdir=workdir, database_url=url, broker_url=broker, extra=stack_extra(sink))
         with compose_stack(env, workdir) as stack:
