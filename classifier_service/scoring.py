@@ -1,7 +1,7 @@
 """Weighing term occurrences: whether each counts in its context, and a topic's score.
 
-A term occurrence counts when its context (if it needs one) is near it in the same sentence and no
-exclusion (false friend) is; a topic's score is the noisy-or of the weights of the occurrences that
+A term occurrence counts when its context (if it needs one, and its second condition if it has one)
+is near it in the same sentence and no exclusion (false friend) is; a topic's score is the noisy-or of the weights of the occurrences that
 count.
 """
 
@@ -46,7 +46,10 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
     contexts = [group for group in term.context if group in groups] if term.context else None
     if contexts == []:
         return False
-    if not exclusions and not topic_exclusions and contexts is None:
+    also = [group for group in term.also if group in groups] if term.also else None
+    if also == []:
+        return False
+    if not exclusions and not topic_exclusions and contexts is None and also is None:
         return True
     sentence = found.words.sentence_around(match[1])
     for group in exclusions or ():
@@ -55,6 +58,10 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
     for group in topic_exclusions:
         if near(groups[group], match, sentence, term.topic_window, longest=found.longest):
             return False
+    if also is not None and not any(
+        near(groups[group], match, sentence, term.also_window, longest=found.longest) for group in also
+    ):
+        return False
     if contexts is None:
         return True
     return any(near(groups[group], match, sentence, term.window, longest=found.longest) for group in contexts)
