@@ -2,7 +2,8 @@
 
 The taxonomy is data (``taxonomy.yaml``), validated here. A term is a word or phrase with a weight;
 it may require context (a lexicon or phrase near it in the same sentence), and a second condition
-besides (``also``: an actor as well as a verb of demand, say), and may be cancelled by exclusions (false friends such as withdrawing from an agreement, or a penalty kick). In context and
+besides (``also``: an armed actor as well as a word of demand, say), and may be cancelled by
+exclusions (false friends such as withdrawing from an agreement, or a penalty kick). In context and
 exclusion lists, a lexicon is named (lowercase ASCII, as topics are), a gazetteer kind is written
 ``@kind`` (any country, group, ... the gazetteer knows), and anything else is a literal Arabic phrase,
 in which a word ``@kind`` stands for each name of that kind (``من @country``: "from" followed by a
