@@ -39,6 +39,18 @@ def test_senses_and_false_friends(classifier: Classifier, case: dict[str, Any]) 
     assert list(result.tags) == case["tags"], result.evidence
 
 
+@pytest.mark.parametrize("case", _cases("error_classes.yaml"))
+def test_classes_of_error(classifier: Classifier, case: dict[str, Any]) -> None:
+    """Each class of error stays fixed, and a tag names the term and sentence that carry it."""
+    result = classifier.classify(title="", text=case["text"])
+    assert list(result.tags) == case["tags"], result.evidence
+    for evidence in result.evidence:
+        assert evidence.sentence.strip() == case["text"]
+        assert evidence.matched in case["text"]
+    for topic, term in case.get("evidence", {}).items():
+        assert [e.term for e in result.evidence if e.topic == topic] == [term], result.evidence
+
+
 def test_evidence_offsets_point_at_the_original_text(classifier: Classifier) -> None:
     title = "تقرير"
     text = "قال المتحدث.\nوقد شَنَّتْ الطائراتُ غاراتٍ جَوِّيَّةً على مواقعِ المسلحين في المدينة."
