@@ -40,7 +40,9 @@ _LONGEST_PROCLITIC = max(map(len, PROCLITICS))
 _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)))
 # Articles share most of their words, so what a word resolves to is remembered; the memory is
 # bounded by forgetting everything when it is full (cheap, and rare once the frequent words are in).
-MEMO_SIZE = 1 << 15
+# It holds the vocabulary of a season of news: the 1,150 labeled articles have 40,515 distinct
+# words, and a smaller memory was emptied over and over by them, resolving every word again.
+MEMO_SIZE = 1 << 16
 
 
 class _Memo(dict[str, V]):
