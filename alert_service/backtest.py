@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alert_service.models import Article, ArticleEntity, Tag
 from alert_service.rules import ArticleFacts, RuleMatch, WatchRule, evaluate
+from shared.gazetteer import EntityFinder
 
 BATCH = 500
 # Words shown on either side of a keyword when it is the evidence.
@@ -68,12 +69,18 @@ class Backtest:
 
 
 def run_backtest(
-    session: Session, rule: WatchRule, *, since: datetime, grouping: Grouping = one_per_article
+    session: Session,
+    rule: WatchRule,
+    *,
+    since: datetime,
+    finder: EntityFinder,
+    grouping: Grouping = one_per_article,
 ) -> Backtest:
-    """Evaluate ``rule`` against every article stored since ``since``; writes nothing."""
+    """Evaluate ``rule`` against every article stored since ``since`` (the places an article names
+    lie within what ``finder``'s gazetteer says); writes nothing."""
     hits: list[Hit] = []
     scanned = 0
-    for article, facts, evidence in _stored_articles(session, since=since):
+    for article, facts, evidence in _stored_articles(session, since=since, finder=finder):
         scanned += 1
         match = evaluate(rule, facts)
         if match is not None:
@@ -85,7 +92,7 @@ def run_backtest(
 StoredArticle = tuple[Article, ArticleFacts, dict[str, list[dict[str, Any]]]]
 
 
-def _stored_articles(session: Session, *, since: datetime) -> Iterator[StoredArticle]:
+def _stored_articles(session: Session, *, since: datetime, finder: EntityFinder) -> Iterator[StoredArticle]:
     """Each article stored since ``since`` with its facts and its evidence by topic, in batches."""
     query = select(Article).where(Article.stored_at >= since).order_by(Article.stored_at, Article.id)
     articles = session.execute(query.execution_options(yield_per=BATCH)).scalars()
@@ -103,6 +110,7 @@ def _stored_articles(session: Session, *, since: datetime) -> Iterator[StoredArt
                 source_kind=article.source_kind,
                 feed_id=article.feed_id,
                 url=article.url,
+                finder=finder,
             )
             yield article, facts, {topic: tag.evidence for topic, tag in mine.items()}
 

@@ -43,7 +43,7 @@ from shared.commands import (
 )
 from shared.db import utc_now
 from shared.errors import RasidError
-from shared.gazetteer import entity_finder
+from shared.gazetteer import EntityFinder, entity_finder
 from shared.net import TargetPolicy
 from shared.services import known_topics
 from shared.settings import load_settings
@@ -118,10 +118,18 @@ def _known_topics() -> frozenset[str] | None:
     return None if known is None else frozenset(known)
 
 
+def _finder() -> EntityFinder:
+    """The gazetteer's names (RASID_GAZETTEER_PATH, else the packaged one); a bad file ends the command."""
+    try:
+        return entity_finder(load_settings(AlertSettings).gazetteer_path)
+    except RasidError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def read_rule(text: str, *, criteria: list[str] | None = None) -> WatchRule:
     """The rule of ``text`` and further ``criteria`` (each one ``kind:value``, already split),
     entities resolved with the gazetteer and topics checked against the taxonomy."""
-    reader = RuleReader(entity_finder(), known_topics=_known_topics())
+    reader = RuleReader(_finder(), known_topics=_known_topics())
     try:
         return reader.read_criteria([*_split_rule(text), *(criteria or [])])
     except RuleError as error:
@@ -295,7 +303,7 @@ def _since(text: str) -> datetime:
 
 def _backtest(rule: WatchRule, *, since: datetime, examples: int, as_json: bool) -> None:
     with _session() as session:
-        outcome = run_backtest(session, rule, since=since)
+        outcome = run_backtest(session, rule, since=since, finder=_finder())
     if as_json:
         echo_json_lines(
             hit_json(number, hit) for number, group in enumerate(outcome.groups, 1) for hit in group

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from shared.arabic import fold
 from shared.forms import key_forms, word_key
-from shared.gazetteer import entity_finder
+from shared.gazetteer import EntityFinder
 from shared.messages import TOPIC_NAME_RULE, EntityId, TopicName, is_topic_name
 
 RULE_VERSION: Literal[1] = 1
@@ -132,11 +132,13 @@ class ArticleFacts:
         source_kind: str,
         feed_id: int | None,
         url: str | None,
+        finder: EntityFinder,
     ) -> ArticleFacts:
-        """The facts of an article: its tags' scores, the entities it names and those they lie within."""
+        """The facts of an article: its tags' scores, the entities it names and (with ``finder``'s
+        gazetteer) those they lie within."""
         return cls(
             scores=dict(scores),
-            entities=entity_finder().with_containers(frozenset(entity_ids)),
+            entities=finder.with_containers(frozenset(entity_ids)),
             words=article_words(title, text),
             source_kind=source_kind,
             feed_id=feed_id,

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from alert_service.models import Alert, Article, ArticleEntity, Subscription, Tag
 from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
+from alert_service.settings import alert_settings
 from shared.db import insert_ignore, utc_now
+from shared.gazetteer import EntityFinder, entity_finder
 from shared.messages import ArticleClassified, ArticleIngested, Classification
 
 log = logging.getLogger(__name__)
@@ -28,20 +30,26 @@ ALERTS = cast(Table, Alert.__table__)
 
 
 def store_classified(
-    session: Session, message: ArticleClassified, *, now: datetime | None = None
+    session: Session,
+    message: ArticleClassified,
+    *,
+    now: datetime | None = None,
+    finder: EntityFinder | None = None,
 ) -> list[int]:
-    """Store the article and its tags, then create its alerts; returns the ids of new alerts."""
+    """Store the article and its tags, then create the alerts its subscriptions' rules call for (with
+    the configured gazetteer unless ``finder`` is given); returns the ids of new alerts."""
     now = now or utc_now()
+    finder = finder or entity_finder(alert_settings().gazetteer_path)
     article, classification = message.article, message.classification
     if _store_article(session, article, now=now):
         log.info("article.stored", extra={"article_id": article.article_id})
     _store_tags(session, article.article_id, classification=classification)
     _store_entities(session, article.article_id, classification=classification)
-    subscription_ids = matching_subscriptions(active_rules(session), facts_of(message))
+    subscription_ids = matching_subscriptions(active_rules(session), facts_of(message, finder=finder))
     return create_alerts(session, article.article_id, subscription_ids=subscription_ids, now=now)
 
 
-def facts_of(message: ArticleClassified) -> ArticleFacts:
+def facts_of(message: ArticleClassified, *, finder: EntityFinder) -> ArticleFacts:
     """What the watch rules look at in a classified article."""
     article, classification = message.article, message.classification
     return ArticleFacts.of_article(
@@ -52,6 +60,7 @@ def facts_of(message: ArticleClassified) -> ArticleFacts:
         source_kind=article.source_kind,
         feed_id=article.feed_id,
         url=article.url,
+        finder=finder,
     )
 
 

@@ -162,7 +162,11 @@ class EntityFinder:
         return frozenset(found)
 
 
+def entity_finder(path: Path | None = None) -> EntityFinder:
+    """The finder of the gazetteer at ``path`` (the packaged one when None), made once per process."""
+    return _finder_of((path or PACKAGED_GAZETTEER).resolve())
+
+
 @cache
-def entity_finder(path: Path = PACKAGED_GAZETTEER) -> EntityFinder:
-    """The finder of the gazetteer at ``path``, made once per process."""
+def _finder_of(path: Path) -> EntityFinder:
     return EntityFinder(gazetteer_of(path))

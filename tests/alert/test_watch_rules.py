@@ -67,6 +67,7 @@ def test_a_rule_matches_an_article(reader: RuleReader, case: dict[str, Any]) -> 
         source_kind=article.get("source_kind", "feed"),
         feed_id=article.get("feed_id"),
         url=article.get("url"),
+        finder=entity_finder(),
     )
     assert (evaluate(reader.read(case["rule"]), facts) is not None) == case["expected"]
 
