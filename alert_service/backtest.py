@@ -19,12 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alert_service.models import Article, ArticleEntity, Tag
-from alert_service.rules import ArticleFacts, RuleMatch, WatchRule, evaluate
+from alert_service.rules import TOKEN_PATTERN, ArticleFacts, RuleMatch, WatchRule, article_text, evaluate
+from shared.arabic import normalize, sentences
 from shared.gazetteer import EntityFinder
 
 BATCH = 500
-# Words shown on either side of a keyword when it is the evidence.
-KEYWORD_CONTEXT = 8
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def run_backtest(
         scanned += 1
         match = evaluate(rule, facts)
         if match is not None:
-            hits.append(_hit(article, match, facts=facts, evidence=evidence))
+            hits.append(_hit(article, match, evidence=evidence))
     hits.sort(key=lambda hit: (hit.when, hit.article_id))
     return Backtest(since=since, scanned=scanned, groups=grouping(hits))
 
@@ -134,9 +133,7 @@ def _entities(session: Session, article_ids: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def _hit(
-    article: Article, match: RuleMatch, *, facts: ArticleFacts, evidence: dict[str, list[dict[str, Any]]]
-) -> Hit:
+def _hit(article: Article, match: RuleMatch, *, evidence: dict[str, list[dict[str, Any]]]) -> Hit:
     return Hit(
         article_id=article.id,
         title=article.title,
@@ -144,20 +141,33 @@ def _hit(
         url=article.url,
         when=article.published_at or article.stored_at,
         match=match,
-        evidence=_evidence(match, facts=facts, evidence=evidence),
+        evidence=_evidence(article, match, evidence=evidence),
     )
 
 
-def _evidence(match: RuleMatch, *, facts: ArticleFacts, evidence: dict[str, list[dict[str, Any]]]) -> str:
-    """The sentence behind the first matched topic, else the words around the first keyword, else
-    the entities matched."""
+def _evidence(article: Article, match: RuleMatch, *, evidence: dict[str, list[dict[str, Any]]]) -> str:
+    """The sentence behind the first matched topic, else the sentence of the first keyword as
+    written, else the entities matched."""
     for topic in match.topics:
         for item in evidence.get(topic, []):
             if item.get("sentence"):
                 return str(item["sentence"])
     if match.keywords:
-        _, position = match.keywords[0]
-        start = max(0, position - KEYWORD_CONTEXT)
-        window = facts.words[start : position + KEYWORD_CONTEXT]
-        return " ".join(word for word in window if word != "\n")
+        return keyword_sentence(article_text(article.title, article.text), match.keywords[0][1])
     return ", ".join(match.entities)
+
+
+def keyword_sentence(text: str, position: int) -> str:
+    """The sentence of ``text``, as written, holding its word at ``position`` (a position in
+    :func:`~alert_service.rules.article_words`)."""
+    normalized = normalize(text)
+    for index, token in enumerate(TOKEN_PATTERN.finditer(normalized.text)):
+        if index == position:
+            start, _ = normalized.to_original(*token.span())
+            break
+    else:
+        return ""
+    for first, end in sentences(text):
+        if first <= start < end:
+            return " ".join(text[first:end].split())
+    return ""

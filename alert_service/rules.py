@@ -29,7 +29,8 @@ from shared.gazetteer import EntityFinder
 from shared.messages import TOPIC_NAME_RULE, EntityId, TopicName, is_topic_name
 
 RULE_VERSION: Literal[1] = 1
-_TOKEN = re.compile(r"\w+|[.!?؟\n]")
+# A word, or a sentence end: what keywords are matched against (the classifier's tokens).
+TOKEN_PATTERN = re.compile(r"\w+|[.!?؟\n]")
 SENTENCE_ENDS = frozenset(".!?؟\n")
 SourceKind = Literal["feed", "host", "folder"]
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -155,9 +156,15 @@ class RuleMatch:
     keywords: tuple[tuple[str, int], ...]  # (keyword, position of its first word in the words)
 
 
+def article_text(title: str, text: str) -> str:
+    """An article's title and text as one text, the title its first line."""
+    return f"{title}\n{text}"
+
+
 def article_words(title: str, text: str) -> tuple[str, ...]:
-    """The folded words of an article (title, then text) with its sentence ends, as keywords see them."""
-    return tuple(_TOKEN.findall(fold(f"{title}\n{text}").casefold()))
+    """The folded words of an article (:func:`article_text`) with its sentence ends, as keywords see
+    them; a word's position is that of its match of :data:`TOKEN_PATTERN` in the folded text."""
+    return tuple(token.casefold() for token in TOKEN_PATTERN.findall(fold(article_text(title, text))))
 
 
 def url_host(url: str | None) -> str | None:
@@ -172,7 +179,8 @@ def url_host(url: str | None) -> str | None:
 
 def keyword_words(keyword: str) -> list[str]:
     """The folded words of a keyword (its punctuation left out)."""
-    return [word for word in _TOKEN.findall(fold(keyword).casefold()) if word not in SENTENCE_ENDS]
+    words = (token.casefold() for token in TOKEN_PATTERN.findall(fold(keyword)))
+    return [word for word in words if word not in SENTENCE_ENDS]
 
 
 @cache

@@ -108,6 +108,9 @@ def test_rules_test_prints_what_would_have_been_sent_and_creates_no_alert(
     assert "2 article(s) stored since" in human.output and "1 alert(s) would have been sent" in human.output
     assert "  2026-11-20     1\n" in human.output
     assert "why: topic strikes, keyword قاعدة عين الأسد" in human.output
+    # A keyword's evidence is its sentence as written (hamza, alif), whatever spelling the rule used.
+    [by_keyword] = json_rows(database_url, "rules", "test", 'keyword:"قاعده عين الاسد"', "--since", "3650d")
+    assert by_keyword["evidence"] == IRAQ_STRIKE.removesuffix(".")
     nothing = json_rows(database_url, "rules", "test", "entity:Yemen", "--since", "3650d")
     assert nothing == []
     with session_scope(database_url) as session:
