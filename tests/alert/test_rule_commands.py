@@ -127,3 +127,25 @@ def test_subscriptions_test_runs_the_stored_rule(database_url: str, make_message
     assert recent == []
     bad = run(database_url, "subscriptions", "test", str(created["id"]), "--since", "a month")
     assert bad.exit_code == 2 and "not a duration" in bad.output
+
+
+def test_sources_by_feed_id_host_and_folder(database_url: str, make_message: MessageFactory) -> None:
+    rules = {
+        "source:feed:7": True,
+        "source:feed:8": False,
+        "source:example.org": True,
+        "source:folder": False,
+    }
+    ids = {
+        rule: json_rows(database_url, "subscribe", "email", "a@example.org", "--rule", rule)[0]["id"]
+        for rule in rules
+    }
+    message = make_message("7" * 32)
+    from_feed = message.model_copy(update={"article": message.article.model_copy(update={"feed_id": 7})})
+    store(database_url, from_feed)
+    alerted = {row["subscription_id"] for row in json_rows(database_url, "alerts", "list")}
+    assert {rule for rule, subscription_id in ids.items() if subscription_id in alerted} == {
+        rule for rule, expected in rules.items() if expected
+    }
+    [hit] = json_rows(database_url, "subscriptions", "test", str(ids["source:feed:7"]), "--since", "3650d")
+    assert hit["article_id"] == "7" * 32, "the feed id is stored with the article"
