@@ -7,7 +7,6 @@ prints a table for people, or one JSON object per row with ``--json`` for script
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from alert_service.delivery import resend_alerts
 from alert_service.errors import AlertError, RuleError
 from alert_service.models import STATUSES
 from alert_service.reports import ArticleRow, alerts_by_id, recent_alerts, recent_articles
-from alert_service.rule_text import RuleReader, format_rule
+from alert_service.rule_text import RuleReader, format_rule, split_rule
 from alert_service.rules import WatchRule, parse_topics
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import (
@@ -97,10 +96,7 @@ def _topics(raw: str) -> list[str]:
         topics = parse_topics(raw)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--topics") from error
-    try:
-        known = known_topics()
-    except RasidError as error:
-        raise click.ClickException(f"cannot read the known topics: {error}") from error
+    known = _known_topics()
     unknown = [topic for topic in topics if known is not None and topic not in known]
     if unknown and known is not None:
         listed = ", ".join(sorted(known))
@@ -131,18 +127,9 @@ def read_rule(text: str, *, criteria: list[str] | None = None) -> WatchRule:
     entities resolved with the gazetteer and topics checked against the taxonomy."""
     reader = RuleReader(_finder(), known_topics=_known_topics())
     try:
-        return reader.read_criteria([*_split_rule(text), *(criteria or [])])
+        return reader.read_criteria([*split_rule(text), *(criteria or [])])
     except RuleError as error:
         raise click.BadParameter(str(error), param_hint="the rule") from None
-
-
-def _split_rule(text: str) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError as error:
-        raise click.BadParameter(
-            f'{error} (quote a value with spaces in "...")', param_hint="--rule"
-        ) from None
 
 
 def rule_options(command: CommandT) -> CommandT:

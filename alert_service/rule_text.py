@@ -43,7 +43,7 @@ class RuleReader:
 
     def read(self, text: str) -> WatchRule:
         """The rule ``text`` describes; :class:`RuleError` says what is wrong with it."""
-        return self.read_criteria(_split(text))
+        return self.read_criteria(split_rule(text))
 
     def read_criteria(self, criteria: Iterable[str]) -> WatchRule:
         """The rule of criteria already split (``kind:value`` or ``-kind:value`` each)."""
@@ -99,7 +99,8 @@ class RuleReader:
             raise RuleError(str(error)) from None
 
 
-def _split(text: str) -> list[str]:
+def split_rule(text: str) -> list[str]:
+    """The criteria of rule text, split at spaces outside quotes."""
     try:
         return shlex.split(text)
     except ValueError as error:
