@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -113,14 +113,32 @@ class WatchRule(BaseModel):
 @dataclass(frozen=True)
 class ArticleFacts:
     """What a rule may look at in an article: its topics with their scores, the entities it names
-    (with the places and countries they lie within), its folded words, and where it came from."""
+    (with the places and countries they lie within), its words, and where it came from."""
 
     scores: Mapping[str, float] = field(default_factory=dict)
     entities: frozenset[str] = frozenset()
-    words: tuple[str, ...] = ()
+    title: str = ""
+    text: str = ""
     source_kind: str = ""
     feed_id: int | None = None
     host: str | None = None
+
+    @cached_property
+    def words(self) -> tuple[str, ...]:
+        """The article's folded words (:func:`article_words`), split only when a rule has keywords."""
+        return article_words(self.title, self.text)
+
+    @cached_property
+    def distinct_words(self) -> frozenset[str]:
+        """The article's words, each once: most keywords are ruled out by one set operation."""
+        return frozenset(self.words)
+
+    def find(self, keyword: str) -> int | None:
+        """Where ``keyword`` first occurs in the article's words, or None."""
+        forms = _keyword_forms(keyword)
+        if not forms or any(word_forms.isdisjoint(self.distinct_words) for word_forms in forms):
+            return None
+        return find_keyword(self.words, keyword)
 
     @classmethod
     def of_article(  # noqa: PLR0913 -- past the first, every argument is keyword-only and named
@@ -140,7 +158,8 @@ class ArticleFacts:
         return cls(
             scores=dict(scores),
             entities=finder.with_containers(frozenset(entity_ids)),
-            words=article_words(title, text),
+            title=title,
+            text=text,
             source_kind=source_kind,
             feed_id=feed_id,
             host=url_host(url),
@@ -216,7 +235,7 @@ def evaluate(rule: WatchRule, facts: ArticleFacts) -> RuleMatch | None:
     keywords = tuple(
         (keyword, position)
         for keyword in rule.keywords
-        if (position := find_keyword(facts.words, keyword)) is not None
+        if (position := facts.find(keyword)) is not None
     )
     wanted = ((rule.topics, topics), (rule.entities, entities), (rule.keywords, keywords))
     if any(asked and not found for asked, found in wanted):
@@ -230,7 +249,7 @@ def _vetoed(rule: WatchRule, facts: ArticleFacts) -> bool:
     return (
         any(topic in facts.scores for topic in rule.exclude_topics)
         or any(entity in facts.entities for entity in rule.exclude_entities)
-        or any(find_keyword(facts.words, keyword) is not None for keyword in rule.exclude_keywords)
+        or any(facts.find(keyword) is not None for keyword in rule.exclude_keywords)
     )
 
 
