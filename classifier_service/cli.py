@@ -39,7 +39,12 @@ def classify_command(
     files: tuple[Path, ...], jsonl: IO[str] | None, labeled: IO[str] | None, taxonomy: Path | None
 ) -> None:
     """Tag articles: FILE... (.txt or .html, read as dropped files are), --jsonl FILE, or --evaluate FILE."""
-    from classifier_service.errors import ArticleInputError, ArticleTooLargeError, ClassifierError
+    from classifier_service.errors import (
+        ArticleInputError,
+        ArticleTooLargeError,
+        ClassifierError,
+        DataFileError,
+    )
 
     if not files and jsonl is None and labeled is None:
         raise click.UsageError("give FILE..., --jsonl FILE or --evaluate FILE")
@@ -61,7 +66,7 @@ def classify_command(
                 click.echo(f"{article.id}: {error}", err=True)
                 refused += 1
             sys.stdout.flush()
-    except ClassifierError as error:
+    except (ClassifierError, DataFileError) as error:
         raise click.ClickException(str(error)) from None
     if refused:
         raise click.ClickException(f"{refused} article(s) not classified")

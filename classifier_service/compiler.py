@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from classifier_service.gazetteer import Gazetteer
 from classifier_service.phrases import CompiledIndex, Owners, PhraseIndex
 from classifier_service.taxonomy import Taxonomy, Term, is_entity_kind, is_reference
 from shared.arabic import fold
+from shared.gazetteer import Gazetteer
 from shared.messages import EntityKind
 
 # A gazetteer entry as a classification names it: ``(id, kind, name)``.

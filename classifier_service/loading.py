@@ -14,9 +14,9 @@ from pathlib import Path
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
 from classifier_service.classifier import ArticleLimits, Classifier
 from classifier_service.compiler import CompiledTaxonomy, compile_taxonomy
-from classifier_service.gazetteer import PACKAGED_GAZETTEER, load_gazetteer
 from classifier_service.settings import classifier_settings
 from classifier_service.taxonomy import PACKAGED_TAXONOMY, Taxonomy, load_taxonomy
+from shared.gazetteer import PACKAGED_GAZETTEER, load_gazetteer
 
 
 def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path | None = None) -> Classifier:

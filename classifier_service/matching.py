@@ -1,7 +1,7 @@
 """Finding the phrases of a compiled index in the words of an article, in one pass over the words.
 
 A word of an article is split at match time into each proclitic it may start with and each ending
-it may end with (a few candidates, as both lists are short, :mod:`classifier_service.forms`), and
+it may end with (a few candidates, as both lists are short, :mod:`shared.forms`), and
 the stem left is looked up. What a word resolves to is remembered, so a frequent word is split once.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Callable
 from itertools import compress
 from typing import TypeVar
 
-from classifier_service.forms import (
+from classifier_service.phrases import CompiledIndex, Following, routed
+from shared.forms import (
     FEMININE_ENDINGS,
     NAME_ENDINGS,
     NOUN_ENDINGS,
@@ -20,7 +21,6 @@ from classifier_service.forms import (
     SHORT_WORD,
     proclitic_fits,
 )
-from classifier_service.phrases import CompiledIndex, Following, routed
 
 V = TypeVar("V")
 # A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.

@@ -24,7 +24,6 @@ class ClassifierSettings(RasidSettings):
     classified for minutes: the caps keep every task well inside its time limit."""
 
     taxonomy_path: Path | None = Field(default=None, description="Taxonomy YAML (RASID_TAXONOMY_PATH).")
-    gazetteer_path: Path | None = Field(default=None, description="Gazetteer YAML (RASID_GAZETTEER_PATH).")
     cache_dir: Path | None = Field(
         default=None, description="Compiled-classifier cache (RASID_CACHE_DIR; default ~/.cache/rasid)."
     )

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from classifier_service.datafile import load_data_file
 from classifier_service.errors import TaxonomyError
 from shared.arabic import fold, words
+from shared.datafile import load_data_file
 from shared.messages import ENTITY_KINDS, TOPIC_NAME_RULE, is_topic_name
 
 PACKAGED_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")

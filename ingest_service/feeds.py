@@ -368,7 +368,9 @@ def _record_articles(session: Session, feed: Feed, *, fetched: FetchResult) -> P
         fetched.content, content_type=fetched.content_type, fallback_title=feed.title or feed.url
     )
     feed.title = parsed.title or feed.title
-    new = tuple(article for article in parsed.articles if record_if_new(session, article))
+    # Each article names its feed, so a watch rule can ask for the feed by id.
+    articles = [article.model_copy(update={"feed_id": feed.id}) for article in parsed.articles]
+    new = tuple(article for article in articles if record_if_new(session, article))
     return PollOutcome(
         feed_id=feed.id,
         articles=new,

@@ -91,9 +91,15 @@ def content_id(title: str, text: str) -> str:
 
 
 class ArticleIngested(Message):
-    """A new article, decoded and de-duplicated by the ingest service."""
+    """A new article, decoded and de-duplicated by the ingest service.
+
+    Version 2 adds ``feed_id``, the ingest service's id of the feed a feed article came from; a
+    version 1 message has none.
+    """
 
     summary_fields = ("article_id", "source_kind", "source")
+
+    schema_version: Literal[1, 2] = 2  # type: ignore[assignment]
 
     article_id: Annotated[str, Field(min_length=16, max_length=64)]
     title: str
@@ -101,6 +107,7 @@ class ArticleIngested(Message):
     source: str = Field(description="File name or feed title the article came from.")
     source_kind: Literal["file", "feed"]
     url: str | None = None
+    feed_id: int | None = Field(default=None, description="The feed's id, for a feed article.")
     published_at: datetime | None = None
     ingested_at: datetime
 

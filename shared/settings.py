@@ -29,6 +29,11 @@ class RasidSettings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     broker_url: str = Field(default=EMBEDDED_BROKER_URL, description="Celery broker URL.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
+    gazetteer_path: Path | None = Field(
+        default=None,
+        description="Gazetteer YAML (RASID_GAZETTEER_PATH), read by the classifier and the alert service; "
+        "unset means the packaged shared/gazetteer.yaml.",
+    )
     allow_private_targets: bool = Field(
         default=False,
         description="Let feeds and webhooks reach loopback, private and link-local addresses (home labs).",

@@ -14,9 +14,9 @@ from classifier_service import loading
 from classifier_service.cache import CODE_FILES, cache_key
 from classifier_service.classifier import Classifier
 from classifier_service.compiler import CompiledTaxonomy
-from classifier_service.gazetteer import PACKAGED_GAZETTEER
 from classifier_service.loading import classifier_of, compiled_taxonomy
 from classifier_service.taxonomy import PACKAGED_TAXONOMY
+from shared.gazetteer import PACKAGED_GAZETTEER
 
 TITLE = "غارات للتحالف على مواقع الحوثيين في صعدة"
 REPOSITORY = Path(__file__).resolve().parents[2]
