@@ -210,20 +210,33 @@ def deliver_alert(
         claim = claim_alert(session, alert_id, now=clock(), lease_seconds=settings.delivery_lease_seconds)
         content = load_content(session, alert_id) if claim else None
     if claim is None or content is None:
-        log.info("alert.not_claimed", extra={"alert_id": alert_id})
+        log.debug("alert.not_claimed", extra={"alert_id": alert_id})
         return None
     outcome = send_alert(content, settings, senders=senders)
     with session_scope(database_url) as session:
         policy = RetryPolicy.from_settings(settings)
         status = record_outcome(session, claim, outcome=outcome, now=clock(), policy=policy)
-    extra = {
-        "alert_id": alert_id,
+        alert = session.get(Alert, alert_id) if status == "pending" else None
+        retry_at = alert.next_attempt_at if alert is not None else None
+    retry_in = retry_at - clock() if retry_at is not None else None
+    _log_outcome(content, claim, status=status, detail=outcome.detail, retry_in=retry_in)
+    return status
+
+
+def _log_outcome(
+    content: AlertContent, claim: Claim, *, status: str, detail: str, retry_in: timedelta | None
+) -> None:
+    """One line per attempt: ``alert.delivered``, ``alert.retrying`` (with when) or ``alert.failed``."""
+    extra: dict[str, object] = {
+        "alert_id": content.alert_id,
         "attempt": claim.attempt,
         "channel": content.channel,
-        "detail": outcome.detail,
+        "detail": detail,
     }
-    log.log(logging.INFO if status == "delivered" else logging.WARNING, f"alert.{status}", extra=extra)
-    return status
+    if retry_in is not None:
+        extra["retry_in"] = f"{max(retry_in.total_seconds(), 0):.0f}s"
+    event = "alert.retrying" if status == "pending" else f"alert.{status}"
+    log.log(logging.INFO if status == "delivered" else logging.WARNING, event, extra=extra)
 
 
 def dispatch_due(session: Session, *, now: datetime, settings: AlertSettings) -> list[int]:

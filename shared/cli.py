@@ -136,7 +136,8 @@ def _configure_logging() -> None:
     from shared.logs import configure_logging
 
     check_all_settings()
-    configure_logging(base_settings().log_level)
+    settings = base_settings()
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def main() -> None:
