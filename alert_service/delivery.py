@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from alert_service.content import AlertContent, load_content
 from alert_service.errors import AlertError, PermanentDeliveryError, RetryableDeliveryError
-from alert_service.mail import send_email
+from alert_service.mailbox import deliver_email
 from alert_service.models import Alert, DeliveryAttempt, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 Sender = Callable[[AlertContent, AlertSettings], str]
 Clock = Callable[[], datetime]
-SENDERS: Mapping[str, Sender] = {"email": send_email, "webhook": send_webhook}
+# Email goes to the SMTP server, or to the local mailbox when no SMTP host is set.
+SENDERS: Mapping[str, Sender] = {"email": deliver_email, "webhook": send_webhook}
 # Each wait is drawn within ±20 % of its step, so receivers that failed together are not all retried
 # at the same instant.
 JITTER = 0.2
