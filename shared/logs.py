@@ -18,14 +18,16 @@ from typing import Any, Final, Literal
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
-# Loggers of the libraries Rasid runs on, and the beginnings of their INFO messages that are
-# housekeeping (an empty tuple: every INFO message of that logger). Their WARNINGs and ERRORs stay.
+# Loggers of the libraries Rasid runs on, and the beginnings of their messages that are housekeeping
+# (an empty tuple: every message of that logger up to WARNING). Their ERRORs always stay.
 HOUSEKEEPING: Final[Mapping[str, tuple[str, ...]]] = {
     "celery.worker.strategy": (),  # "Task x[id] received"
     "celery.app.trace": ("Task %(name)s[%(id)s] succeeded",),
     "celery.beat": ("Scheduler: Sending due task",),
     "alembic.runtime.plugins": (),
     "alembic.runtime.migration": ("Context impl", "Will assume"),
+    # Said by every connection to the embedded file broker, whose URL has no host by design.
+    "kombu.connection": ("No hostname was supplied",),
 }
 
 
@@ -76,7 +78,7 @@ class HousekeepingFilter(logging.Filter):
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.INFO and is_housekeeping(record):
+        if logging.INFO <= record.levelno <= logging.WARNING and is_housekeeping(record):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return record.levelno >= self.level
 
