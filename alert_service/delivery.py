@@ -235,9 +235,19 @@ def _log_outcome(
         "detail": detail,
     }
     if retry_in is not None:
-        extra["retry_in"] = f"{max(retry_in.total_seconds(), 0):.0f}s"
+        extra["retry_in"] = _duration(retry_in.total_seconds())
     event = "alert.retrying" if status == "pending" else f"alert.{status}"
     log.log(logging.INFO if status == "delivered" else logging.WARNING, event, extra=extra)
+
+
+def _duration(seconds: float) -> str:
+    """``42s``, ``5m``, ``2h``: a wait as a person reads it (the schedule's own units)."""
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
 
 
 def dispatch_due(session: Session, *, now: datetime, settings: AlertSettings) -> list[int]:
