@@ -89,6 +89,8 @@ def worker(name: str, concurrency: int) -> None:
     app = declared.load_app()
     app.worker_main(
         [
+            # No startup banner on stdout: the configuration is the environment's, and the logs say "ready".
+            "--quiet",
             "worker",
             f"--queues={','.join(declared.queues)}",
             f"--hostname={name}@%h",
@@ -113,7 +115,7 @@ def beat() -> None:
     app = create_celery_app("beat", settings)
     app.conf.beat_schedule = beat_schedule()
     schedule = settings.data_dir.resolve() / "beat-schedule"
-    app.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
+    app.start(["--quiet", "beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
 
 
 @cli.command()

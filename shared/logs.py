@@ -100,3 +100,6 @@ def configure_logging(level: str, log_format: Literal["text", "json"] = "text") 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Python's warnings (a library's deprecation, Celery's warning about running as root) become
+    # records too, so a JSON log stays JSON.
+    logging.captureWarnings(True)
