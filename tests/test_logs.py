@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -33,6 +34,7 @@ def stderr(capsys: pytest.CaptureFixture[str]) -> Iterator[Stderr]:
     yield Stderr(capsys)
     root.handlers[:] = handlers
     root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 def test_json_lines_carry_the_event_and_its_fields(stderr: Stderr) -> None:
@@ -92,6 +94,13 @@ def test_what_happened_is_shown_at_info(stderr: Stderr) -> None:
     assert "retry: database locked" in lines[0]
     expected = "INFO classifier_service.tasks article.tagged article_id='ab12' topics='strikes 0.93'"
     assert lines[1].endswith(expected)
+
+
+def test_python_warnings_are_json_lines_too(stderr: Stderr) -> None:
+    configure_logging("INFO", "json")
+    warnings.warn("running as root", UserWarning, stacklevel=1)
+    [entry] = [json.loads(line) for line in stderr.getvalue().splitlines()]
+    assert entry["level"] == "WARNING" and "UserWarning: running as root" in entry["event"]
 
 
 def test_log_format_setting(monkeypatch: pytest.MonkeyPatch) -> None:
