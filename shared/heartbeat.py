@@ -47,6 +47,8 @@ class Heartbeat:
     def stop(self, **_: Any) -> None:
         """Stop beating and remove the file (a Celery ``worker_shutdown`` receiver)."""
         self._stopped.set()
+        if self._thread.is_alive():  # a beat in progress must not write the file back
+            self._thread.join(timeout=HEARTBEAT_SECONDS)
         self.path.unlink(missing_ok=True)
 
     def _remove_stale(self) -> None:
