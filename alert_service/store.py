@@ -42,7 +42,7 @@ def store_classified(
     finder = finder or entity_finder(alert_settings().gazetteer_path)
     article, classification = message.article, message.classification
     if _store_article(session, article, now=now):
-        log.info("article.stored", extra={"article_id": article.article_id})
+        log.debug("article.stored", extra={"article_id": article.article_id})
     _store_tags(session, article.article_id, classification=classification)
     _store_entities(session, article.article_id, classification=classification)
     subscription_ids = matching_subscriptions(active_rules(session), facts_of(message, finder=finder))
@@ -150,5 +150,5 @@ def create_alerts(
         if alert_id is not None:
             created.append(int(alert_id))
     if created:
-        log.info("alerts.created", extra={"article_id": article_id, "alert_ids": created})
+        log.debug("alerts.created", extra={"article_id": article_id, "alert_ids": created})
     return created

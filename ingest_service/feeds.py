@@ -341,7 +341,9 @@ def record_poll(session: Session, request: FeedRequest, *, fetched: FetchResult 
     feed.etag = _validator(fetched.etag, ETAG_LENGTH, feed.etag)
     feed.last_modified = _validator(fetched.last_modified, LAST_MODIFIED_LENGTH, feed.last_modified)
     feed.last_success_at, feed.last_error, feed.error_count = request.polled_at, None, 0
-    log.info(
+    # A poll that brought nothing new is housekeeping.
+    log.log(
+        logging.INFO if outcome.new else logging.DEBUG,
         "feed.polled",
         extra={
             "feed_id": feed.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +33,9 @@ class RasidSettings(BaseSettings):
         default=None,
         description="Gazetteer YAML (RASID_GAZETTEER_PATH), read by the classifier and the alert service; "
         "unset means the packaged shared/gazetteer.yaml.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as readable text, or one JSON object per line."
     )
     allow_private_targets: bool = Field(
         default=False,
@@ -60,6 +63,11 @@ class RasidSettings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "filesystem://", "amqp://", "memory://")):
             raise ValueError("must be a redis:// URL, or filesystem:// for the embedded broker")
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
