@@ -78,12 +78,21 @@ class Classifier:
         Raises :class:`~classifier_service.errors.ArticleTooLargeError` for an article over the
         limits, before any matching.
         """
+        return self.classify_read(self.read(title=title, text=text))
+
+    def read(self, *, title: str, text: str) -> list[FieldWords]:
+        """The article's title and text, normalized and split, within the limits (else
+        :class:`~classifier_service.errors.ArticleTooLargeError`)."""
         limits = self.limits
         if limits is not None:
             limits.check_characters(len(title) + len(text))
         read = [FieldWords.read("title", title), FieldWords.read("text", text)]
         if limits is not None:
             limits.check_tokens(len(read[0].tokens) + len(read[1].tokens))
+        return read
+
+    def classify_read(self, read: list[FieldWords]) -> Classification:
+        """:meth:`classify` of an article already :meth:`read`."""
         hits = self.hits(read)
         rule_scores = {topic: hits[topic].rule_score for topic in self.topics}
         model = self.model.current() if self.model is not None else None

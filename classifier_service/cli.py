@@ -246,12 +246,14 @@ def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Articl
 
 
 def _classification_line(classifier: Classifier, article: Article) -> str:
-    from shared.messages import content_id
+    from shared.messages import content_id_of_folded
 
-    result = classifier.classify(title=article.title, text=article.text)
+    read = classifier.read(title=article.title, text=article.text)
+    result = classifier.classify_read(read)
     # The title read and the id the pipeline gives the same article, so a reader can see which line
-    # became the headline and find the article in `rasid articles list`.
-    identity = {"title": article.title, "article_id": content_id(article.title, article.text)}
+    # became the headline and find the article in `rasid articles list`. The fields are folded once.
+    article_id = content_id_of_folded(read[0].normalized.text, read[1].normalized.text)
+    identity = {"title": article.title, "article_id": article_id}
     row = {"id": article.id, **identity, **result.model_dump(mode="json")}
     row["tags"] = list(result.tags)
     return json.dumps(row, ensure_ascii=False)

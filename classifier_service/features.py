@@ -3,7 +3,8 @@
 For each topic, features are drawn only from what the rules matched (a bag of words over the whole
 article does poorly on narrow topics, where one sentence decides): which terms counted and which a
 missing context or an exclusion stopped, how many, how spread over sentences, whether in the title,
-and the words within :data:`NEIGHBOURHOOD` words of each occurrence in its sentence, lightly stemmed.
+and the words within :data:`NEIGHBOURHOOD` words of the first occurrences in their sentence, lightly
+stemmed.
 A feature is a name; the model weighs the names it knows and ignores the others.
 """
 
@@ -16,6 +17,9 @@ from classifier_service.scoring import Counted
 
 # Words either side of an occurrence read as its context.
 NEIGHBOURHOOD = 8
+# Occurrences whose neighbourhoods are read, in each list (counted, stopped): the first ones, so an
+# article full of a frequent term costs no more than a short one.
+READ_OCCURRENCES = 10
 # Proclitics and the article stripped from a context word, longest first, when a stem of three
 # letters or more is left: one feature for و/ب/ل/ال forms of the same word.
 _PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
@@ -82,10 +86,24 @@ def _missing(counted: list[Counted]) -> float:
 
 
 def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: str) -> None:
-    for _, found, match in occurrences:
+    around: set[str] = set()
+    for _, found, match in occurrences[:READ_OCCURRENCES]:
         words = found.words
         tokens = words.tokens
         first, end = words.sentence_around(match[1])
-        for position in range(max(first, match[1] - NEIGHBOURHOOD), min(end, match[2] + NEIGHBOURHOOD)):
-            if position < match[1] or position >= match[2]:
-                features[prefix + light_stem(tokens[position])] = 1.0
+        around.update(tokens[max(first, match[1] - NEIGHBOURHOOD) : match[1]])
+        around.update(tokens[match[2] : min(end, match[2] + NEIGHBOURHOOD)])
+    names = _NAMES[prefix]
+    for token in around:
+        name = names.get(token)
+        if name is None:
+            if len(names) >= _NAMES_SIZE:
+                names.clear()
+            name = names[token] = prefix + light_stem(token)
+        features[name] = 1.0
+
+
+# Feature names of context words by prefix, remembered: stemming is the costly part, and articles
+# share most of their words. Forgotten all at once when full.
+_NAMES: dict[str, dict[str, str]] = {"w:": {}, "v:": {}}
+_NAMES_SIZE = 1 << 15

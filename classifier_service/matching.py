@@ -37,25 +37,32 @@ _ENDING_KINDS = {
 # Stems looked up by splitting have three letters or more; feminine bases, one fewer.
 _SHORTEST_STEM = SHORT_WORD
 _LONGEST_PROCLITIC = max(map(len, PROCLITICS))
+# Letters of a stem's start that are checked before a word is split (no stem is shorter).
+_START = _SHORTEST_STEM
 _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)))
-# Articles share most of their words, so what a word resolves to is remembered; the memory is
-# bounded by forgetting everything when it is full (cheap, and rare once the frequent words are in).
-MEMO_SIZE = 1 << 15
+# Articles share most of their words, so what a word resolves to is remembered. The memory is
+# bounded in two generations: when the current one is full it becomes the previous one (the older
+# is forgotten), and a word found in the previous one is carried over. Frequent words survive a
+# turnover, so a vocabulary a little larger than the memo does not resolve every word again.
+MEMO_SIZE = 1 << 16
 
 
 class _Memo(dict[str, V]):
     """Values of ``resolve`` by key, worked out on first use (from C, by ``__getitem__``)."""
 
-    __slots__ = ("_resolve",)
+    __slots__ = ("_previous", "_resolve")
 
     def __init__(self, resolve: Callable[[str], V]) -> None:
         super().__init__()
         self._resolve = resolve
+        self._previous: dict[str, V] = {}
 
     def __missing__(self, key: str) -> V:
         if len(self) >= MEMO_SIZE:
+            self._previous = dict(self)
             self.clear()
-        value = self[key] = self._resolve(key)
+        previous = self._previous
+        value = self[key] = previous[key] if key in previous else self._resolve(key)
         return value
 
 
@@ -86,6 +93,11 @@ class Matcher:
         self._merged: dict[tuple[int, ...], Entry] = {}
         # The most words a phrase has: a one-word phrase, or the first two words and the rest.
         self.longest = max((2 + len(phrase[0]) for phrase in self._phrases), default=1)
+        # The first letters of every stem a split word can be looked up by: a word none of whose
+        # stems could start so resolves to its literal forms alone, without trying its splits.
+        self._starts = frozenset(
+            stem[:_START] for table in (self._plain, self._names, self._feminine) for stem in table
+        )
         self._word_ids: _Memo[tuple[int, ...]] = _Memo(self._word_ids_of)
         self._entries: _Memo[Entry | None] = _Memo(self._entry_of)
 
@@ -96,6 +108,12 @@ class Matcher:
     def _word_ids_of(self, token: str) -> tuple[int, ...]:
         found = list(self._literal.get(token, ()))
         size = len(token)
+        starts = self._starts
+        if not any(
+            token[cut : cut + _START] in starts
+            for cut in range(min(_LONGEST_PROCLITIC, size - _SHORTEST_STEM) + 1)
+        ):
+            return tuple(found)
         # The endings the word may have and the proclitics it may start with: a few of each.
         endings = [
             (size - length, kinds)
