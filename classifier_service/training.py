@@ -25,6 +25,8 @@ from classifier_service.model import Calibration, Model, TopicModel
 from classifier_service.tokens import FieldWords
 
 MIN_LABELS = 20
+# Digits kept of the fitted numbers, so the same labels give the same file in any process.
+DIGITS = 5
 TAG_PROBABILITY = 0.5
 
 
@@ -106,7 +108,11 @@ def fit_topic(examples: Sequence[Example], topic: str, recipe: Recipe) -> TopicM
         return TopicModel(0.0, {}, _constant(constant), no_hit)
     bias, weights = fit_logistic(rows, labels, recipe)
     raw = _out_of_fold_raw(hit, topic, recipe)
-    return TopicModel(bias, weights, isotonic(raw, labels), no_hit)
+    calibration = isotonic(raw, labels)
+    # Rounded: a feature's order in an article (a set's, which varies between processes) can move
+    # the last bits of a raw score, and the file must not change with it.
+    rounded = Calibration(tuple(round(x, DIGITS) for x in calibration.x), calibration.y)
+    return TopicModel(bias, weights, rounded, round(no_hit, DIGITS))
 
 
 def _constant(probability: float) -> Calibration:
@@ -142,7 +148,7 @@ def fit_logistic(
     entries = [
         (row_index, index, value)
         for row_index, row in enumerate(rows)
-        for name, value in row.items()
+        for name, value in sorted(row.items())
         if (index := column.get(name)) is not None
     ]
     matrix = _Sparse(
@@ -154,7 +160,7 @@ def fit_logistic(
     target = np.asarray(labels, dtype=np.float64)
     bias, weights = _adam(matrix, target, recipe)
     kept = zip(vocabulary, weights.tolist(), strict=True)
-    return bias, {name: round(weight, 5) for name, weight in kept if abs(weight) >= 1e-4}
+    return round(bias, DIGITS), {name: round(weight, DIGITS) for name, weight in kept if abs(weight) >= 1e-4}
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ synthetic scores, hot reload of a new model file, and the gate on a topic's numb
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +97,19 @@ def test_training_is_deterministic(sample: Path, model_path: Path, tmp_path: Pat
     assert _train(sample).exit_code == 0
     assert _train(sample, "--output", str(again)).exit_code == 0
     assert again.read_bytes() == model_path.read_bytes()
+
+
+def test_training_gives_the_same_file_in_processes_of_different_hash_seeds(
+    sample: Path, tmp_path: Path
+) -> None:
+    outputs = []
+    for seed in ("1", "2"):
+        output = tmp_path / f"model-{seed}.json"
+        command = [sys.executable, "-m", "shared", "train", "--labeled", str(sample), "--no-feedback"]
+        environment = {**os.environ, "PYTHONHASHSEED": seed, "RASID_MODEL_PATH": str(output)}
+        subprocess.run([*command, "--output", str(output)], env=environment, check=True, capture_output=True)
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1]
 
 
 def test_without_a_model_file_the_rules_score_alone(model_path: Path) -> None:
