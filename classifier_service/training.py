@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from math import exp
 
 import numpy as np
 
@@ -281,8 +280,3 @@ def cross_validated(
                     tagged = probability >= TAG_PROBABILITY and bool(example.features[topic])
                     figures[topic].add(probability, tagged=tagged, label=example.labels[topic])
     return figures
-
-
-def sigmoid(value: float) -> float:
-    """The logistic function."""
-    return 1.0 / (1.0 + exp(-value))
