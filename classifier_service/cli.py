@@ -214,8 +214,11 @@ def _feedback_labels() -> list[Label]:
     from classifier_service.settings import ClassifierSettings
     from shared.commands import command_session
 
-    with command_session(ClassifierSettings) as session:
-        return latest_labels(session)
+    try:
+        with command_session(ClassifierSettings) as session:
+            return latest_labels(session)
+    except click.ClickException as error:
+        raise click.ClickException(f"{error.message} (or --no-feedback: the labeled files alone)") from None
 
 
 def _shipped(paths: tuple[Path, ...]) -> tuple[Path, ...]:
