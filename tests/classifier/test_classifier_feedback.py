@@ -79,3 +79,28 @@ def test_feedback_overrides_the_labeled_file_for_training(tmp_path: Path) -> Non
     texts = {text.article_id: text for text in labeled_texts([labeled], feedback, topics=TOPICS)}
     assert texts[ARTICLE_ID].labels == {"withdrawal": False, "training": False, "strikes": False}
     assert texts["f" * 32].labels == {"training": True}
+
+
+def test_training_reads_the_stored_feedback(database_url: str, tmp_path: Path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    rows = [
+        {"id": str(number), "title": "", "text": text, "withdrawal": 0, "training": 0, "strikes": label}
+        for number in range(25)
+        for text, label in ((f"{TEXT} {number}", 1), (f"أعلن العمال الإضراب عن العمل {number}.", 0))
+    ]
+    labeled.write_text(
+        "\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n", encoding="utf-8"
+    )
+    article = str(_article_file(tmp_path))
+    assert (
+        run(
+            database_url, "feedback", ARTICLE_ID, "--topic", "strikes", "--is", "1", "--jsonl", article
+        ).exit_code
+        == 0
+    )
+    output = tmp_path / "model.json"
+    result = run(database_url, "train", "--labeled", str(labeled), "--output", str(output))
+    assert result.exit_code == 0, result.output
+    # 50 articles of the file and the one labeled through feedback; only strikes has labels of both kinds.
+    assert "labeled articles: 51; topics trained: strikes" in result.output
+    assert output.exists()
