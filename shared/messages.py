@@ -86,7 +86,13 @@ class Message(BaseModel):
 def content_id(title: str, text: str) -> str:
     """An article's id: a hash of its normalized words, so one text has one id whatever its
     encoding, file name, spacing or diacritics."""
-    words = fold(f"{title}\n{text}").split()
+    return content_id_of_folded(fold(title), fold(text))
+
+
+def content_id_of_folded(title: str, text: str) -> str:
+    """:func:`content_id` of an article whose title and text are already folded (folding works
+    character by character, so the two folded apart are the whole folded)."""
+    words = title.split() + text.split()
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:32]
 
 

@@ -18,11 +18,16 @@ from sqlalchemy.orm import Session
 from alert_service.migrations import SCRIPT_LOCATION as ALERT_MIGRATIONS
 from alert_service.models import Alert, Article, ArticleEntity, DeliveryAttempt, Subscription, Tag
 from alert_service.models import Base as AlertBase
+from classifier_service.feedback import Base as ClassifierBase
 from ingest_service.models import Base as IngestBase
 from shared.db import get_engine, session_scope
 from shared.migrations import MIGRATIONS_GROUP, alembic_config, upgrade_all
 
-SERVICES: dict[str, MetaData] = {"ingest": IngestBase.metadata, "alert": AlertBase.metadata}
+SERVICES: dict[str, MetaData] = {
+    "ingest": IngestBase.metadata,
+    "classify": ClassifierBase.metadata,
+    "alert": AlertBase.metadata,
+}
 
 
 def test_every_service_with_migrations_is_checked_and_prefixes_its_tables() -> None:
