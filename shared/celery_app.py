@@ -71,6 +71,10 @@ VISIBILITY_TIMEOUT_SECONDS = 600
 BROKER_SOCKET_TIMEOUT_SECONDS = 30.0
 BROKER_CONNECT_TIMEOUT_SECONDS = 10.0
 BROKER_HEALTH_CHECK_SECONDS = 10
+# Kombu's Redis transport, whose channels report a collected connection as a lost connection
+# (shared.redis_broker), for the URL schemes that name Redis.
+REDIS_TRANSPORT = "shared.redis_broker:Transport"
+REDIS_SCHEMES = ("redis://", "rediss://")
 # Kombu's file-system transport, writing each message atomically.
 EMBEDDED_TRANSPORT = "shared.file_broker:Transport"
 # How often the embedded broker looks for new message files. A worker holding its prefetched
@@ -123,6 +127,8 @@ def _common_config(settings: RasidSettings) -> dict[str, Any]:
         config["worker_enable_remote_control"] = False
     else:
         config["broker_transport_options"] = _redis_broker_options()
+        if settings.broker_url.startswith(REDIS_SCHEMES):
+            config["broker_transport"] = REDIS_TRANSPORT
     return config
 
 
