@@ -12,9 +12,7 @@ import base64
 import contextlib
 import html
 import smtplib
-import socket
 import ssl
-import threading
 from email.message import EmailMessage
 from email.policy import SMTP
 from functools import cache
@@ -24,6 +22,7 @@ from alert_service.content import AlertContent
 from alert_service.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from alert_service.settings import AlertSettings
 from shared.commands import printable
+from shared.net import deadline
 
 # A subject line, not the article: long titles are cut (the body has them whole).
 SUBJECT_TITLE_CHARS = 200
@@ -131,8 +130,8 @@ def send_email(content: AlertContent, settings: AlertSettings) -> str:
     """Send the alert email; returns the server's reply, raises a :class:`DeliveryError`.
 
     ``RASID_SMTP_TIMEOUT`` is a deadline for the whole conversation: smtplib times each read only, so
-    a server dripping its replies would hold the send (and the alert's claim) for ever. A watchdog
-    shuts the socket down when the deadline passes, wherever the conversation is.
+    a server dripping its replies would hold the send (and the alert's claim) for ever. The deadline
+    (:func:`shared.net.deadline`) shuts the socket down when it passes, wherever the conversation is.
     """
     message = build_email(content, sender=settings.smtp_from)
     if settings.sends_password_in_clear:
@@ -141,9 +140,10 @@ def send_email(content: AlertContent, settings: AlertSettings) -> str:
             "(RASID_SMTP_STARTTLS, RASID_SMTP_ALLOW_PLAINTEXT_AUTH)"
         )
     client = _Client(timeout=settings.smtp_timeout)
-    watchdog = _Watchdog(client, seconds=settings.smtp_timeout)
+    limit = deadline(settings.smtp_timeout)
+    limit.watch(lambda: client.sock)
     try:
-        with watchdog:
+        with limit:
             _converse(client, message, settings)
     except smtplib.SMTPRecipientsRefused as error:
         code, reply = next(iter(error.recipients.values()))
@@ -153,7 +153,7 @@ def send_email(content: AlertContent, settings: AlertSettings) -> str:
     except smtplib.SMTPNotSupportedError as error:
         raise PermanentDeliveryError(f"SMTP: {error}") from error
     except (smtplib.SMTPException, OSError) as error:
-        if watchdog.fired:
+        if limit.passed:
             detail = f"SMTP: no complete exchange within the {settings.smtp_timeout:g}s deadline"
             raise RetryableDeliveryError(detail) from error
         # Disconnections, refused connections, timeouts, certificates: the server may be fixed later.
@@ -164,7 +164,7 @@ def send_email(content: AlertContent, settings: AlertSettings) -> str:
 
 
 class _Client(smtplib.SMTP):
-    """smtplib's client, built unconnected so that the watchdog guards the greeting too."""
+    """smtplib's client, built unconnected so that the deadline guards the greeting too."""
 
     def open(self, host: str, port: int) -> None:
         """Connect and read the greeting; STARTTLS verifies the certificate against ``host``."""
@@ -194,30 +194,6 @@ def tls_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-class _Watchdog:
-    """Shuts ``client``'s socket down ``seconds`` after the block starts, unless the block ended."""
-
-    def __init__(self, client: smtplib.SMTP, *, seconds: float) -> None:
-        self.client = client
-        self.fired = False
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
-
-    def __enter__(self) -> None:
-        self._timer.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
-
-    def _cut(self) -> None:
-        self.fired = True
-        sock = self.client.sock
-        if sock is not None:
-            # shutdown(), not close(): it wakes a read blocked in another thread.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 def smtp_failure(code: int, reply: bytes | str) -> DeliveryError:

@@ -3,18 +3,16 @@
 2xx is delivered. 408, 429, 5xx, timeouts and connection errors are retried. Redirects are not
 followed and, like 410 and every other 4xx, fail the alert at once.
 
-``RASID_WEBHOOK_TIMEOUT`` is a deadline for the whole POST: httpx times each read only, so a receiver
-dripping its answer would hold the send past the claim's lease (and a second worker would send the
-alert again). The response is streamed and at most :data:`RESPONSE_CAP` bytes of its body are read.
+``RASID_WEBHOOK_TIMEOUT`` is a deadline for the whole POST (:func:`shared.net.deadline`): httpx times
+each read only, so a receiver dripping its answer would hold the send past the claim's lease (and a
+second worker would send the alert again). The response is streamed and at most :data:`RESPONSE_CAP`
+bytes of its body are read.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
-import threading
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -26,7 +24,7 @@ from alert_service.content import AlertContent
 from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.settings import AlertSettings
 from shared.db import utc_now
-from shared.net import TargetPolicy, guarded_client
+from shared.net import TargetPolicy, deadline, guarded_client
 
 USER_AGENT = "Rasid/0.1"
 EVENT_TYPE = "article.tagged"
@@ -84,31 +82,25 @@ def send_webhook(
     headers = signed_headers(content, body, timestamp=utc_now().replace(microsecond=0))
     policy = TargetPolicy.from_settings(settings)
     client = client or shared_client(timeout=settings.webhook_timeout, policy=policy)
-    deadline = Deadline(settings.webhook_timeout)
+    limit = deadline(settings.webhook_timeout)
     try:
-        with deadline:
-            response = _post(client, content.target, body=body, headers=headers, deadline=deadline)
+        with limit:
+            response = _post(client, content.target, body=body, headers=headers)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
         raise PermanentDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
     except httpx.TransportError as error:
-        if deadline.fired:
+        if limit.passed:
             detail = f"HTTP: Timeout: no answer within the {settings.webhook_timeout:g}s deadline"
             raise RetryableDeliveryError(detail) from error
         raise RetryableDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
     return check_response(response)
 
 
-def _post(
-    client: httpx.Client, url: str, *, body: str, headers: dict[str, str], deadline: Deadline
-) -> httpx.Response:
+def _post(client: httpx.Client, url: str, *, body: str, headers: dict[str, str]) -> httpx.Response:
     """The receiver's response, its body read up to :data:`RESPONSE_CAP` within the deadline."""
-    # A fresh connection per POST: the deadline can only cut a connection whose socket it saw open.
+    # A fresh connection per POST: the deadline watches the connections opened under it.
     request = client.build_request(
-        "POST",
-        url,
-        content=body.encode("utf-8"),
-        headers={**headers, "connection": "close"},
-        extensions={"trace": deadline.trace},
+        "POST", url, content=body.encode("utf-8"), headers={**headers, "connection": "close"}
     )
     response = client.send(request, stream=True)
     try:
@@ -128,45 +120,6 @@ def read_capped(response: httpx.Response) -> bytes:
         if len(received) >= RESPONSE_CAP:
             break
     return bytes(received)
-
-
-class Deadline:
-    """Shuts the request's connection down ``seconds`` after the block starts, wherever the exchange
-    is (connecting, sending, waiting for headers, reading the body). httpcore reports each new
-    connection's socket through the request's ``trace`` extension."""
-
-    def __init__(self, seconds: float) -> None:
-        self.fired = False
-        self._socket: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
-
-    def __enter__(self) -> None:
-        self._timer.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
-
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        """httpcore's trace hook: remember the socket once connected (and once TLS wraps it)."""
-        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            stream = info.get("return_value")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            with self._lock:
-                self._socket = sock
-                fired = self.fired
-            if fired:
-                self._cut()
-
-    def _cut(self) -> None:
-        with self._lock:
-            self.fired = True
-            sock = self._socket
-        if sock is not None:
-            # shutdown(), not close(): it wakes a read blocked in another thread.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 def shared_client(*, timeout: float, policy: TargetPolicy) -> httpx.Client:

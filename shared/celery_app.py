@@ -62,6 +62,19 @@ TASK_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
 # than any task may run (the task time limits, checked against it when an app is made); a
 # re-delivery of a task that is still running is harmless, since every task is idempotent.
 VISIBILITY_TIMEOUT_SECONDS = 600
+# Every Redis connection of every process (kombu's transport options): a broker command waits at most
+# BROKER_SOCKET_TIMEOUT_SECONDS for its answer, so a connection that died without closing (a broker
+# that crashed or failed over behind a NAT or proxy) fails and is reconnected instead of holding a
+# publish or a consumer's cleanup for ever; an idle connection is checked with a PING before it is
+# used again, and kombu drops a consumer's BRPOP or pub/sub connection whose answer is overdue by the
+# health-check interval. Kombu's BRPOP asks the server to answer within 1 s, far inside the timeout.
+BROKER_SOCKET_TIMEOUT_SECONDS = 30.0
+BROKER_CONNECT_TIMEOUT_SECONDS = 10.0
+BROKER_HEALTH_CHECK_SECONDS = 10
+# Kombu's Redis transport, whose channels report a collected connection as a lost connection
+# (shared.redis_broker), for the URL schemes that name Redis.
+REDIS_TRANSPORT = "shared.redis_broker:Transport"
+REDIS_SCHEMES = ("redis://", "rediss://")
 # Kombu's file-system transport, writing each message atomically.
 EMBEDDED_TRANSPORT = "shared.file_broker:Transport"
 # How often the embedded broker looks for new message files. A worker holding its prefetched
@@ -113,8 +126,20 @@ def _common_config(settings: RasidSettings) -> dict[str, Any]:
         # The file transport has no fan-out exchange for remote control.
         config["worker_enable_remote_control"] = False
     else:
-        config["broker_transport_options"] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+        config["broker_transport_options"] = _redis_broker_options()
+        if settings.broker_url.startswith(REDIS_SCHEMES):
+            config["broker_transport"] = REDIS_TRANSPORT
     return config
+
+
+def _redis_broker_options() -> dict[str, Any]:
+    return {
+        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        "socket_timeout": BROKER_SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": BROKER_CONNECT_TIMEOUT_SECONDS,
+        "socket_keepalive": True,
+        "health_check_interval": BROKER_HEALTH_CHECK_SECONDS,
+    }
 
 
 def _time_limits(settings: RasidSettings) -> dict[str, float]:

@@ -17,8 +17,11 @@ or a name that resolves differently a second later) reaches the services beside 
 resolved once and connected to directly. Checking a URL when it is entered (:func:`check_target`) only
 gives an early, clear refusal; the check when connecting is the one that protects.
 
-:func:`deadline` bounds a whole exchange: every connect, read and write inside it (redirects included)
-gets at most the time left, so a server that drips its headers one byte at a time cannot outlast it.
+:func:`deadline` bounds a whole exchange, of any protocol: every connect, read and write of a guarded
+client inside it (redirects included) gets at most the time left, and when it passes every connection
+it watches is shut down (a TLS handshake, smtplib's conversation), so a server that drips its headers
+or its replies one byte at a time cannot outlast it. Feed downloads, webhook POSTs and alert emails
+all use this one deadline.
 
 Errors: :class:`InvalidTargetError` (not an http(s) URL) and :class:`TargetRefused` (an address the
 policy refuses; an :class:`httpx.UnsupportedProtocol`, so every httpx caller treats it as a request that
@@ -28,14 +31,15 @@ can never succeed as addressed, not as a network failure worth retrying).
 from __future__ import annotations
 
 import ipaddress
+import math
 import socket
 import ssl
 import threading
 import time
 import typing
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 import httpcore
@@ -209,44 +213,126 @@ def _within(timeout: float | None, resolve: Callable[[], list[str]]) -> list[str
 
 # -- the deadline ---------------------------------------------------------------------------------
 
-_DEADLINE: ContextVar[float | None] = ContextVar("rasid_net_deadline", default=None)
+SocketSource = Callable[[], socket.socket | None]
+"""Answers the socket a conversation is using now (None before it connects); asked when the
+deadline passes, so a socket replaced midway (wrapped by TLS) is the one shut down."""
+
+_CURRENT: ContextVar[Deadline | None] = ContextVar("rasid_net_deadline", default=None)
 
 
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Inside the block, every connection, TLS handshake, read and write of a guarded client ends
-    ``seconds`` from now at the latest (an enclosing, earlier deadline still holds)."""
-    end = time.monotonic() + seconds
-    current = _DEADLINE.get()
-    token = _DEADLINE.set(end if current is None else min(current, end))
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
+class Deadline:
+    """One wall-clock deadline for a whole exchange, whatever its protocol: ``seconds`` after the
+    block starts (or at an enclosing deadline, if that is earlier) every connection it watches is
+    shut down, wherever the exchange is (connecting, a TLS handshake, waiting for a reply, reading a
+    body that drips). Client libraries time each read, not the whole, so without it a server that
+    answers one byte at a time holds the caller for ever.
+
+    Inside the block a :func:`guarded_client` watches every connection it opens and gives every
+    read and write at most the time left; other clients call :meth:`watch` (smtplib's socket).
+    :attr:`passed` tells a failure caused by the deadline from one the server caused."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = math.inf
+        self._fired = False
+        self._left_at = math.inf  # when the block ended: a failure judged later is judged as of then
+        self._sources: list[SocketSource] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._token: Token[Deadline | None] | None = None
+
+    def __enter__(self) -> Deadline:
+        enclosing = _CURRENT.get()
+        self.end = time.monotonic() + self.seconds
+        if enclosing is not None:
+            self.end = min(self.end, enclosing.end)
+        self._token = _CURRENT.set(self)
+        self._timer = threading.Timer(max(0.0, self.end - time.monotonic()), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._left_at = time.monotonic()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._token is not None:
+            _CURRENT.reset(self._token)
+
+    @property
+    def passed(self) -> bool:
+        """Whether the deadline has passed (a read timed out at it, or its connections were shut)."""
+        return self._fired or min(time.monotonic(), self._left_at) >= self.end
+
+    def watch(self, source: SocketSource) -> None:
+        """Shut down the socket ``source`` answers when the deadline passes (at once if it has)."""
+        with self._lock:
+            self._sources.append(source)
+            fired = self._fired
+        if fired:
+            _shut(source())
+
+    def time_left(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        """``timeout`` shortened to what is left; ``expired`` raised once the deadline has passed."""
+        left = self.end - time.monotonic()
+        if self._fired or left <= 0:
+            raise expired(f"the deadline of the whole exchange ({self.seconds:g} s) has passed")
+        return left if timeout is None else min(timeout, left)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._fired = True
+            sources = list(self._sources)
+        for source in sources:
+            _shut(source())
+
+
+def deadline(seconds: float) -> Deadline:
+    """A :class:`Deadline` of ``seconds``, to use as ``with deadline(seconds) as limit:``."""
+    return Deadline(seconds)
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    # shutdown(), not close(): it wakes a read blocked in another thread, and the owner still closes.
+    with suppress(OSError):  # already closed: the exchange ended on its own
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
-    """``timeout`` shortened to what is left of the deadline; ``expired`` raised once it has passed."""
-    end = _DEADLINE.get()
-    if end is None:
-        return timeout
-    left = end - time.monotonic()
-    if left <= 0:
-        raise expired("the deadline of the whole exchange has passed")
-    return left if timeout is None else min(timeout, left)
+    """``timeout`` shortened to what is left of the current deadline, if there is one."""
+    current = _CURRENT.get()
+    return timeout if current is None else current.time_left(timeout, expired)
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write gets at most the time left of the deadline."""
+    """A connection watched by the deadline it was opened under, whose every read and write gets at
+    most the time left. A read cut short by the deadline is reported as a timeout, not as the
+    server closing the connection."""
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, limit: Deadline | None) -> None:
         self._inner = inner
+        self._limit = limit
+        if limit is not None:
+            limit.watch(lambda: self._inner.get_extra_info("socket"))
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+        try:
+            data = self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+        except httpcore.ReadError as error:
+            self._raise_if_expired(httpcore.ReadTimeout, error)
+            raise
+        if not data:
+            self._raise_if_expired(httpcore.ReadTimeout, None)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+        try:
+            self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+        except httpcore.WriteError as error:
+            self._raise_if_expired(httpcore.WriteTimeout, error)
+            raise
 
     def close(self) -> None:
         self._inner.close()
@@ -255,26 +341,22 @@ class _DeadlineStream(httpcore.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
         left = _time_left(timeout, httpcore.ConnectTimeout)
-        # The handshake is several reads inside ssl: a timer ends one that drips past the deadline.
-        raw: socket.socket | None = self._inner.get_extra_info("socket")
-        watchdog = None
-        if left is not None and raw is not None and _DEADLINE.get() is not None:
-            watchdog = threading.Timer(left, _shut, args=(raw,))
-            watchdog.daemon = True
-            watchdog.start()
+        # The handshake is several reads inside ssl: the deadline ends one that drips past it by
+        # shutting the watched socket down. The wrapped stream replaces the plain one in place, so
+        # the deadline then watches the TLS socket.
         try:
-            return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
-        finally:
-            if watchdog is not None:
-                watchdog.cancel()
+            self._inner = self._inner.start_tls(ssl_context, server_hostname, left)
+        except httpcore.ConnectError as error:
+            self._raise_if_expired(httpcore.ConnectTimeout, error)
+            raise
+        return self
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)
 
-
-def _shut(raw: socket.socket) -> None:
-    with suppress(OSError):  # already closed: the handshake ended on its own
-        raw.shutdown(socket.SHUT_RDWR)
+    def _raise_if_expired(self, expired: type[Exception], cause: Exception | None) -> None:
+        if self._limit is not None and self._limit.passed:
+            raise expired("the deadline of the whole exchange has passed") from cause
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -310,7 +392,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 failure = error
                 continue
-            return _DeadlineStream(stream)
+            return _DeadlineStream(stream, _CURRENT.get())
         raise failure or httpcore.ConnectError(f"no address for {host}")
 
     def connect_unix_socket(

@@ -213,6 +213,23 @@ def test_one_deadline_bounds_the_whole_exchange_even_while_headers_drip() -> Non
         assert time.monotonic() - started < 3
 
 
+def test_an_enclosing_earlier_deadline_shuts_what_an_inner_one_watches() -> None:
+    # What smtplib does: a plain socket, watched by the deadline, read with no timeout of its own.
+    ours, theirs = socket.socketpair()
+    with ours, theirs, deadline(0.3) as outer:
+        with deadline(60) as inner:
+            inner.watch(lambda: ours)
+            assert ours.recv(1) == b"", "the socket was not shut down at the outer deadline"
+        assert inner.passed and outer.passed
+
+
+def test_a_deadline_that_did_not_pass_says_so() -> None:
+    client = guarded_client(TargetPolicy(allow_private=True), timeout=5)
+    with http_peer(fallback=ACCEPT) as peer, client, deadline(30) as limit:
+        assert client.get(peer.url("/quick")).status_code == 200
+    assert not limit.passed
+
+
 def test_subscribe_webhook_refuses_an_internal_url(tmp_path: object, database_url: str) -> None:
     runner = CliRunner()
     env = {"RASID_DATABASE_URL": database_url, "RASID_ALLOW_PRIVATE_TARGETS": "false"}

@@ -468,10 +468,6 @@ SCENARIOS = [
         restart_redis,
         persistent_redis=True,
         drop_every=0,
-        known_failure=(
-            "in some runs, after Redis comes back from its append-only file, the ingest worker takes no"
-            " more messages: the watcher submits the files again every few seconds and none is ingested"
-        ),
     ),
     # Tasks that lost the database retry with exponential backoff (up to 2**n s, full jitter): after a
     # 20 s outage the sixth retry can be 64 s away, so the ledger waits that long on top.

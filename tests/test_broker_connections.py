@@ -1,0 +1,72 @@
+"""Redis broker connections: a broker that accepts a connection and never answers (one that died behind
+a NAT or a proxy, or hangs) fails a send with a broker error instead of holding the sending process for
+ever; and a worker that loses Redis while it holds messages goes through Celery's teardown of the lost
+connection with a connection error, not a crash (:mod:`shared.redis_broker`)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kombu import Queue
+from kombu.common import ignore_errors
+from kombu.exceptions import OperationalError
+
+from shared import celery_app
+from shared.settings import RasidSettings, load_settings
+from shared.task_names import INGEST_FILE
+from tests.faults.servers import private_redis
+
+HANG_GUARD_SECONDS = 60  # not a timing assertion: only so that a hanging send fails the test
+
+
+def _settings(**update: Any) -> RasidSettings:
+    return load_settings(RasidSettings).model_copy(update=update)
+
+
+def test_a_broker_that_never_answers_fails_the_send_instead_of_holding_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(celery_app, "BROKER_SOCKET_TIMEOUT_SECONDS", 0.5)
+    # The kernel completes connections to a listening socket by itself: this broker is reached, and
+    # never says a word.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        app = celery_app.create_celery_app("silent", _settings(broker_url=url))
+        outcome: list[BaseException | None] = []
+
+        def send() -> None:
+            try:
+                app.send_task(INGEST_FILE, kwargs={})
+                outcome.append(None)
+            except Exception as error:  # handed to the test's thread below
+                outcome.append(error)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        sender.join(HANG_GUARD_SECONDS)
+        assert not sender.is_alive(), "the send is still waiting for a broker that never answers"
+    assert isinstance(outcome[0], OperationalError), outcome
+
+
+def test_a_channel_holding_messages_closed_after_its_connection_was_collected_reports_a_lost_connection(
+    tmp_path: Path,
+) -> None:
+    with private_redis(tmp_path / "redis") as server:
+        app = celery_app.create_celery_app("lost", _settings(broker_url=server.url))
+        connection = app.connection_for_read()
+        channel = connection.default_channel
+        queue = Queue("held", routing_key="held")
+        connection.Producer().publish({"n": 1}, routing_key="held", declare=[queue])
+        assert channel.basic_get("held", no_ack=False) is not None  # taken, not acknowledged
+        server.crash()
+        # What a worker's consumer is left with when Redis dies and the channel's first close fails:
+        # Connection.collect() has dropped the transport's connection settings, the channel is still
+        # open and holds the message. Celery then closes it again, ignoring connection errors only;
+        # anything else stops the worker's consumer for good.
+        channel.connection.client = None
+        ignore_errors(connection, channel.close)
+        assert channel.closed
