@@ -172,13 +172,13 @@ class GroupingSettings:
     """How articles are grouped; the defaults are the tuned ones."""
 
     window: timedelta = timedelta(hours=72)
-    threshold: float = 0.15
+    threshold: float = 0.13
     lead_words: int = 120
     title_weight: float = 3.0
     vector_terms: int = 60
     title_share: float = 0.10
     number_share: float = 0.10
-    hourly_penalty: float = 0.002
+    hourly_penalty: float = 0.01
     link_share: float = 0.5
 
 
