@@ -20,16 +20,17 @@ hours between them. The weights were chosen by leave-one-day-out over labeled da
 from __future__ import annotations
 
 import gzip
+import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 
-from shared.arabic import fold, words
+from shared.arabic import fold, word_texts
 
 # Prefixes taken off a word, longest first: conjunction or preposition + article, then the article,
 # then a lone conjunction on a long word (a short one may begin with و or ف as a root letter).
@@ -42,6 +43,7 @@ _YEAR = re.compile(r"(19|20)\d\d")
 IDF_RESOURCE = "story_idf.tsv.gz"
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A folded word without its attached article, conjunction or preposition and common endings."""
     for prefix in _ARTICLE_PREFIXES:
@@ -61,7 +63,7 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The terms of ``text``: stems of its folded words of two letters or more, numbers kept."""
-    return [stem(word) for word, _, _ in words(fold(text)) if len(word) > 1 or word.isdigit()]
+    return [stem(word) for word in word_texts(fold(text)) if len(word) > 1 or word.isdigit()]
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,15 @@ class IdfTable:
 
     def idf(self, term: str) -> float:
         """log(N / df), a missing term counted as half the table's smallest frequency."""
-        frequency = self.frequencies.get(term, self.min_frequency / 2)
-        return math.log(self.documents / frequency)
+        return self._weights.get(term, self._rare)
+
+    @cached_property
+    def _weights(self) -> dict[str, float]:
+        return {term: math.log(self.documents / count) for term, count in self.frequencies.items()}
+
+    @cached_property
+    def _rare(self) -> float:
+        return math.log(self.documents / (self.min_frequency / 2))
 
     def dump(self) -> bytes:
         """The table as gzip'd TSV: a header line, then ``term<TAB>frequency`` most frequent first."""
@@ -138,6 +147,15 @@ class Profile:
     numbers: frozenset[str]
     title_key: str
 
+    @cached_property
+    def ranked_terms(self) -> tuple[str, ...]:
+        """The vector's terms, heaviest first."""
+        return tuple(sorted(self.vector, key=lambda term: (-self.vector[term], term)))
+
+    def keys(self, count: int) -> frozenset[str]:
+        """The ``count`` heaviest terms: two articles are compared only when they share one."""
+        return frozenset(self.ranked_terms[:count])
+
     def to_json(self) -> dict[str, object]:
         """The profile's comparable parts, as stored beside a story member."""
         return {
@@ -178,6 +196,7 @@ class GroupingSettings:
     vector_terms: int = 60
     title_share: float = 0.10
     number_share: float = 0.10
+    key_terms: int = 12
     hourly_penalty: float = 0.01
     link_share: float = 0.5
 
@@ -197,7 +216,8 @@ def _numbers(title_terms: list[str], lead_terms: list[str]) -> frozenset[str]:
 def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings) -> Profile:
     """The profile grouping compares for ``article``."""
     title_terms = terms(article.title)
-    lead_terms = terms(article.text)[: settings.lead_words]
+    # Arabic news words average about six characters with their space: the opening is within this many.
+    lead_terms = terms(article.text[: settings.lead_words * 12])[: settings.lead_words]
     counts: dict[str, float] = dict(Counter(lead_terms))
     for term in title_terms:
         counts[term] = counts.get(term, 0.0) + settings.title_weight
@@ -213,9 +233,8 @@ def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings)
 
 
 def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:
-    if len(left) > len(right):
-        left, right = right, left
-    return sum(weight * right.get(term, 0.0) for term, weight in left.items())
+    # fsum: exact whatever the order of the shared terms, so every process decides alike.
+    return math.fsum([left[term] * right[term] for term in left.keys() & right.keys()])
 
 
 def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> float:
@@ -232,90 +251,142 @@ def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> 
 
 
 @dataclass(frozen=True)
-class Member:
-    """An article already grouped: its profile and its story."""
+class StoryCandidate:
+    """A story an arriving article may join: its members within the window, oldest first."""
 
-    profile: Profile
     story_id: int
+    members: tuple[Profile, ...]
+
+    @cached_property
+    def centroid(self) -> tuple[dict[str, float], float]:
+        """The sum of the members' vectors and its length."""
+        total: dict[str, float] = {}
+        for member in self.members:
+            for term, weight in member.vector.items():
+                total[term] = total.get(term, 0.0) + weight
+        return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
 
 
-def choose_story(new: Profile, candidates: Iterable[Member], *, settings: GroupingSettings) -> int | None:
-    """The story ``new`` joins among the candidates within the window, or None to start one.
+def choose_story(
+    new: Profile, candidates: Iterable[StoryCandidate], *, settings: GroupingSettings
+) -> int | None:
+    """The story ``new`` joins among the stories within the window, or None to start one.
 
-    A story's score blends the similarity of its closest member with the mean over its members
-    (``link_share``): the closest alone chains different events about one person into one story,
-    the mean alone splits a long story whose reports drift. The best story wins when its score
-    reaches the threshold; ties go to the earlier story, so the order of candidates does not matter.
+    Only members that share one of ``new``'s key terms (and are within the window) are compared. A
+    story's score blends the similarity of its closest such member with the cosine of ``new`` and
+    the story's centroid (``link_share``): the closest alone chains different events about one
+    person into one story, the centroid alone splits a long story whose reports drift. The best
+    story wins when its score reaches the threshold; ties go to the earlier story.
     """
-    members: dict[int, list[Profile]] = {}
-    for member in candidates:
-        if abs(member.profile.published - new.published) <= settings.window:
-            members.setdefault(member.story_id, []).append(member.profile)
+    keys = new.keys(settings.key_terms)
     best: tuple[float, int] | None = None
-    for story_id, profiles in members.items():
-        score = _story_score(new, profiles, settings=settings)
-        if score >= settings.threshold and (best is None or (score, -story_id) > (best[0], -best[1])):
-            best = (score, story_id)
+    for story in candidates:
+        score = _story_score(new, story, keys=keys, settings=settings)
+        if score is None or score < settings.threshold:
+            continue
+        if best is None or (score, -story.story_id) > (best[0], -best[1]):
+            best = (score, story.story_id)
     return None if best is None else best[1]
 
 
-def _story_score(new: Profile, profiles: list[Profile], *, settings: GroupingSettings) -> float:
-    closest = max(similarity(new, other, settings=settings) for other in profiles)
-    if len(profiles) == 1:
+def _story_score(
+    new: Profile, story: StoryCandidate, *, keys: frozenset[str], settings: GroupingSettings
+) -> float | None:
+    window = settings.window
+    compared = [
+        similarity(new, member, settings=settings)
+        for member in story.members
+        if abs(member.published - new.published) <= window
+        and not keys.isdisjoint(member.keys(settings.key_terms))
+    ]
+    if not compared:
+        return None
+    closest = max(compared)
+    if len(story.members) == 1:
         return closest
-    centroid: dict[str, float] = {}
-    for other in profiles:
-        for term, weight in other.vector.items():
-            centroid[term] = centroid.get(term, 0.0) + weight
-    norm = math.sqrt(sum(weight * weight for weight in centroid.values())) or 1.0
+    centroid, norm = story.centroid
     together = _cosine(new.vector, centroid) / norm
     return settings.link_share * closest + (1 - settings.link_share) * together
+
+
+def candidates_of(members: Iterable[tuple[int, Profile]]) -> list[StoryCandidate]:
+    """Stories from (story, member) pairs: each story's members oldest first."""
+    grouped: dict[int, list[Profile]] = {}
+    for story_id, member in members:
+        grouped.setdefault(story_id, []).append(member)
+    return [
+        StoryCandidate(story_id, tuple(sorted(profiles, key=lambda item: (item.published, item.article_id))))
+        for story_id, profiles in sorted(grouped.items())
+    ]
 
 
 @dataclass
 class StoryIndex:
     """Grouping in memory, in arrival order, as the pipeline groups: for ``rasid stories`` and the
-    benchmark. Members older than the window behind the newest article are dropped; an inverted
-    index over their terms limits the comparisons to articles that share a term."""
+    benchmark. Members older than the window behind the newest article are dropped; an index of the
+    members' key terms finds the stories worth comparing."""
 
     settings: GroupingSettings = field(default_factory=GroupingSettings)
     idf: IdfTable = field(default_factory=default_idf)
-    _members: dict[str, Member] = field(default_factory=dict)
-    _postings: dict[str, set[str]] = field(default_factory=dict)
+    _stories: dict[int, StoryCandidate] = field(default_factory=dict)
+    _story_of: dict[str, int] = field(default_factory=dict)
+    _postings: dict[str, dict[str, int]] = field(default_factory=dict)
+    _by_time: list[tuple[datetime, str, int]] = field(default_factory=list)
+    _held: dict[str, Profile] = field(default_factory=dict)
+    _members: dict[int, dict[str, Profile]] = field(default_factory=dict)
     _next_story: int = 1
+
+    @property
+    def held(self) -> int:
+        """How many articles the index holds (those within the window)."""
+        return len(self._held)
 
     def add(self, article: StoryArticle) -> int:
         """The story ``article`` joins or starts; the same article added again gets the same story."""
-        known = self._members.get(article.id)
+        known = self._story_of.get(article.id)
         if known is not None:
-            return known.story_id
+            return known
         new = profile(article, idf=self.idf, settings=self.settings)
         self._forget_before(article.published - self.settings.window)
         story_id = choose_story(new, self._candidates(new), settings=self.settings)
         if story_id is None:
             story_id, self._next_story = self._next_story, self._next_story + 1
-        self._remember(Member(new, story_id))
+        self._remember(new, story_id)
         return story_id
 
-    def _candidates(self, new: Profile) -> Iterator[Member]:
-        seen: set[str] = set()
-        for term in new.vector:
-            for article_id in self._postings.get(term, ()):
-                if article_id not in seen:
-                    seen.add(article_id)
-                    yield self._members[article_id]
+    def _candidates(self, new: Profile) -> list[StoryCandidate]:
+        found: set[int] = set()
+        for term in new.keys(self.settings.key_terms):
+            found.update(self._postings.get(term, {}).values())
+        return [self._stories[story_id] for story_id in sorted(found)]
 
-    def _remember(self, member: Member) -> None:
-        self._members[member.profile.article_id] = member
-        for term in member.profile.vector:
-            self._postings.setdefault(term, set()).add(member.profile.article_id)
+    def _remember(self, new: Profile, story_id: int) -> None:
+        self._story_of[new.article_id] = story_id
+        self._held[new.article_id] = new
+        self._members.setdefault(story_id, {})[new.article_id] = new
+        heapq.heappush(self._by_time, (new.published, new.article_id, story_id))
+        for term in new.keys(self.settings.key_terms):
+            self._postings.setdefault(term, {})[new.article_id] = story_id
+        self._restore(story_id)
+
+    def _restore(self, story_id: int) -> None:
+        """Rebuild a story's candidate after its members changed, so its centroid is computed afresh."""
+        members = self._members.get(story_id)
+        if not members:
+            self._members.pop(story_id, None)
+            self._stories.pop(story_id, None)
+            return
+        ordered = tuple(sorted(members.values(), key=lambda item: (item.published, item.article_id)))
+        self._stories[story_id] = StoryCandidate(story_id, ordered)
 
     def _forget_before(self, oldest: datetime) -> None:
-        stale = [key for key, member in self._members.items() if member.profile.published < oldest]
-        for article_id in stale:
-            member = self._members.pop(article_id)
-            for term in member.profile.vector:
+        while self._by_time and self._by_time[0][0] < oldest:
+            _, article_id, story_id = heapq.heappop(self._by_time)
+            member = self._held.pop(article_id)
+            del self._members[story_id][article_id]
+            for term in member.keys(self.settings.key_terms):
                 postings = self._postings[term]
-                postings.discard(article_id)
+                postings.pop(article_id, None)
                 if not postings:
                     del self._postings[term]
+            self._restore(story_id)

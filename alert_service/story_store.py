@@ -18,9 +18,10 @@ from alert_service.models import Story, StoryMember
 from alert_service.stories import (
     GroupingSettings,
     IdfTable,
-    Member,
     Profile,
     StoryArticle,
+    StoryCandidate,
+    candidates_of,
     choose_story,
     default_idf,
     profile,
@@ -41,23 +42,23 @@ def story_of(session: Session, article_id: str) -> int | None:
     return session.execute(select(StoryMember.story_id).where(StoryMember.article_id == article_id)).scalar()
 
 
-def candidates(session: Session, published: datetime, *, settings: GroupingSettings) -> list[Member]:
-    """The grouped articles within the window either side of ``published``."""
+def candidates(session: Session, published: datetime, *, settings: GroupingSettings) -> list[StoryCandidate]:
+    """The stories of the grouped articles within the window either side of ``published``."""
     rows = session.execute(
         select(StoryMember).where(
             StoryMember.published_at >= published - settings.window,
             StoryMember.published_at <= published + settings.window,
         )
     ).scalars()
-    return [
-        Member(
+    return candidates_of(
+        (
+            row.story_id,
             Profile.from_json(
                 row.article_id, source=row.source, published=row.published_at, data=row.profile
             ),
-            row.story_id,
         )
         for row in rows
-    ]
+    )
 
 
 def assign_story(
