@@ -41,6 +41,7 @@ _NUMBER = re.compile(r"\d+")
 # Numbers that say little about an event: years, and the small counts every story has.
 _YEAR = re.compile(r"(19|20)\d\d")
 IDF_RESOURCE = "story_idf.tsv.gz"
+CENTROID_MEMBERS = 20
 
 
 @lru_cache(maxsize=200_000)
@@ -259,9 +260,10 @@ class StoryCandidate:
 
     @cached_property
     def centroid(self) -> tuple[dict[str, float], float]:
-        """The sum of the members' vectors and its length."""
+        """The sum of the vectors of the latest members (``CENTROID_MEMBERS``) and its length: a long
+        story is what it has lately been about, and its cost stays bounded."""
         total: dict[str, float] = {}
-        for member in self.members:
+        for member in self.members[-CENTROID_MEMBERS:]:
             for term, weight in member.vector.items():
                 total[term] = total.get(term, 0.0) + weight
         return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
