@@ -197,7 +197,7 @@ class GroupingSettings:
     vector_terms: int = 60
     title_share: float = 0.10
     number_share: float = 0.10
-    key_terms: int = 12
+    key_terms: int = 20
     hourly_penalty: float = 0.01
     link_share: float = 0.5
 
