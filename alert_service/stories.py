@@ -42,6 +42,8 @@ _NUMBER = re.compile(r"\d+")
 _YEAR = re.compile(r"(19|20)\d\d")
 IDF_RESOURCE = "story_idf.tsv.gz"
 CENTROID_MEMBERS = 20
+# How many of an article's heaviest terms find the articles it is compared with.
+KEY_TERMS = 20
 
 
 @lru_cache(maxsize=200_000)
@@ -149,13 +151,20 @@ class Profile:
     title_key: str
 
     @cached_property
-    def ranked_terms(self) -> tuple[str, ...]:
-        """The vector's terms, heaviest first."""
-        return tuple(sorted(self.vector, key=lambda term: (-self.vector[term], term)))
+    def keys(self) -> frozenset[str]:
+        """The :data:`KEY_TERMS` heaviest terms: two articles are compared only when they share one."""
+        ranked = sorted(self.vector, key=lambda term: (-self.vector[term], term))
+        return frozenset(ranked[:KEY_TERMS])
 
-    def keys(self, count: int) -> frozenset[str]:
-        """The ``count`` heaviest terms: two articles are compared only when they share one."""
-        return frozenset(self.ranked_terms[:count])
+    @cached_property
+    def term_set(self) -> frozenset[str]:
+        """The vector's terms."""
+        return frozenset(self.vector)
+
+    @cached_property
+    def title_term_set(self) -> frozenset[str]:
+        """The title vector's terms."""
+        return frozenset(self.title_vector)
 
     def to_json(self) -> dict[str, object]:
         """The profile's comparable parts, as stored beside a story member."""
@@ -197,7 +206,6 @@ class GroupingSettings:
     vector_terms: int = 60
     title_share: float = 0.10
     number_share: float = 0.10
-    key_terms: int = 20
     hourly_penalty: float = 0.01
     link_share: float = 0.5
 
@@ -233,17 +241,18 @@ def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings)
     )
 
 
-def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:
+def _dot(left: Mapping[str, float], right: Mapping[str, float], shared: Iterable[str]) -> float:
     # fsum: exact whatever the order of the shared terms, so every process decides alike.
-    return math.fsum([left[term] * right[term] for term in left.keys() & right.keys()])
+    return math.fsum([left[term] * right[term] for term in shared])
 
 
 def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> float:
     """How likely two articles report the same event, roughly 0 to 1."""
     if left.title_key and left.title_key == right.title_key:
         return 1.0
-    score = (1 - settings.title_share) * _cosine(left.vector, right.vector)
-    score += settings.title_share * _cosine(left.title_vector, right.title_vector)
+    body = _dot(left.vector, right.vector, left.term_set & right.term_set)
+    title = _dot(left.title_vector, right.title_vector, left.title_term_set & right.title_term_set)
+    score = (1 - settings.title_share) * body + settings.title_share * title
     if left.numbers and right.numbers:
         shared = len(left.numbers & right.numbers) / min(len(left.numbers), len(right.numbers))
         score += settings.number_share * shared
@@ -280,7 +289,7 @@ def choose_story(
     person into one story, the centroid alone splits a long story whose reports drift. The best
     story wins when its score reaches the threshold; ties go to the earlier story.
     """
-    keys = new.keys(settings.key_terms)
+    keys = new.keys
     best: tuple[float, int] | None = None
     for story in candidates:
         score = _story_score(new, story, keys=keys, settings=settings)
@@ -299,7 +308,7 @@ def _story_score(
         similarity(new, member, settings=settings)
         for member in story.members
         if abs(member.published - new.published) <= window
-        and not keys.isdisjoint(member.keys(settings.key_terms))
+        and not keys.isdisjoint(member.keys)
     ]
     if not compared:
         return None
@@ -307,7 +316,7 @@ def _story_score(
     if len(story.members) == 1:
         return closest
     centroid, norm = story.centroid
-    together = _cosine(new.vector, centroid) / norm
+    together = _dot(new.vector, centroid, new.term_set & centroid.keys()) / norm
     return settings.link_share * closest + (1 - settings.link_share) * together
 
 
@@ -358,7 +367,7 @@ class StoryIndex:
 
     def _candidates(self, new: Profile) -> list[StoryCandidate]:
         found: set[int] = set()
-        for term in new.keys(self.settings.key_terms):
+        for term in new.keys:
             found.update(self._postings.get(term, {}).values())
         return [self._stories[story_id] for story_id in sorted(found)]
 
@@ -367,7 +376,7 @@ class StoryIndex:
         self._held[new.article_id] = new
         self._members.setdefault(story_id, {})[new.article_id] = new
         heapq.heappush(self._by_time, (new.published, new.article_id, story_id))
-        for term in new.keys(self.settings.key_terms):
+        for term in new.keys:
             self._postings.setdefault(term, {})[new.article_id] = story_id
         self._restore(story_id)
 
@@ -386,7 +395,7 @@ class StoryIndex:
             _, article_id, story_id = heapq.heappop(self._by_time)
             member = self._held.pop(article_id)
             del self._members[story_id][article_id]
-            for term in member.keys(self.settings.key_terms):
+            for term in member.keys:
                 postings = self._postings[term]
                 postings.pop(article_id, None)
                 if not postings:
