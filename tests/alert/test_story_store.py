@@ -133,3 +133,29 @@ def test_an_article_without_a_publication_date_is_placed_when_it_was_ingested(da
     with session_scope(database_url) as session:
         member = session.execute(select(StoryMember)).scalar_one()
     assert member.published_at == datetime.fromisoformat("2026-11-20T03:00:00+00:00")
+
+
+def test_the_pipeline_groups_as_rasid_stories_does(database_url: str) -> None:
+    """Every written case, stored one article after another, falls into the stories the in-memory
+    index gives (the same decisions on members read back from the database)."""
+    from alert_service.store import story_article
+    from alert_service.stories import StoryIndex
+
+    rows = [row for case in load_fixture("stories.json") for row in case["articles"]]
+    rows.sort(key=lambda row: datetime.fromisoformat(row["published"]))
+    index = StoryIndex()
+    expected: dict[str, int] = {}
+    for row in rows:
+        message = story_message(row)
+        store(database_url, message)
+        expected[message.article.article_id] = index.add(story_article(message.article))
+    stored = _stories(database_url)
+    assert _partition(stored) == _partition(expected)
+    assert len(set(stored.values())) < len(rows)
+
+
+def _partition(groups: dict[str, int]) -> set[frozenset[str]]:
+    stories: dict[int, set[str]] = {}
+    for article_id, story in groups.items():
+        stories.setdefault(story, set()).add(article_id)
+    return {frozenset(members) for members in stories.values()}
