@@ -13,10 +13,11 @@ with the article and the conjunctions and prepositions that attach to a word tak
 (``rasid stories --build-idf``); a term the table does not hold is taken to be rare.
 
 Two articles are compared by :func:`similarity`, a weighted sum of the cosine of their vectors, the
-cosine of their titles and the share of numbers they both cite, less a penalty that grows with the
-hours between them past the first twelve (one day's reports of an event are alike however far apart
-in the day; the next day's are follow-ups). The weights were chosen on four labeled days of five
-outlets and checked by leaving one day out.
+cosine of their titles and the share of numbers they both cite. A story's score blends its closest
+member and its centroid, less a penalty for the hours since the story began past the first day (one
+day's reports of an event are alike however far apart in the day; a story that any later report
+could extend would swallow weeks of one war's different strikes). The weights were chosen on four
+labeled days of five outlets and checked by leaving one day out.
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ class GroupingSettings:
     title_share: float = 0.10
     number_share: float = 0.10
     hourly_penalty: float = 0.01
-    penalty_after_hours: float = 12.0
+    penalty_after_hours: float = 24.0
     link_share: float = 0.5
 
 
@@ -259,8 +260,12 @@ def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> 
     if left.numbers and right.numbers:
         shared = len(left.numbers & right.numbers) / min(len(left.numbers), len(right.numbers))
         score += settings.number_share * shared
-    hours = abs((left.published - right.published).total_seconds()) / 3600
-    return score - settings.hourly_penalty * max(0.0, hours - settings.penalty_after_hours)
+    return score
+
+
+def _time_penalty(new: Profile, since: datetime, *, settings: GroupingSettings) -> float:
+    hours = abs((new.published - since).total_seconds()) / 3600
+    return settings.hourly_penalty * max(0.0, hours - settings.penalty_after_hours)
 
 
 @dataclass(frozen=True)
@@ -315,12 +320,15 @@ def _story_score(
     ]
     if not compared:
         return None
+    # Measured from the story's start, not from its closest member: a story that could be extended
+    # by each day's report would swallow weeks of one war's different strikes.
+    penalty = _time_penalty(new, story.members[0].published, settings=settings)
     closest = max(compared)
     if len(story.members) == 1:
-        return closest
+        return closest - penalty
     centroid, norm = story.centroid
     together = _dot(new.vector, centroid, new.term_set & centroid.keys()) / norm
-    return settings.link_share * closest + (1 - settings.link_share) * together
+    return settings.link_share * closest + (1 - settings.link_share) * together - penalty
 
 
 def candidates_of(members: Iterable[tuple[int, Profile]]) -> list[StoryCandidate]:

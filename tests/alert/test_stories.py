@@ -15,7 +15,9 @@ from alert_service.stories import (
     IdfTable,
     Profile,
     StoryArticle,
+    StoryCandidate,
     StoryIndex,
+    choose_story,
     default_idf,
     profile,
     similarity,
@@ -94,15 +96,23 @@ def test_a_stored_profile_compares_as_the_fresh_one() -> None:
     )
 
 
-def test_hours_apart_lower_the_similarity() -> None:
-    settings = GroupingSettings()
-    row = CASES[0]["articles"][1]
-    early = profile(_article(row), idf=default_idf(), settings=settings)
-    later = _article({**row, "id": "later", "published": "2026-03-03T09:00:00+00:00", "title": "تحديث"})
-    other = profile(_article(CASES[0]["articles"][0]), idf=default_idf(), settings=settings)
-    late = profile(later, idf=default_idf(), settings=settings)
-    assert late.published - early.published == timedelta(hours=24)
-    assert similarity(other, late, settings=settings) < similarity(other, early, settings=settings)
+def _at(row: dict[str, Any], hours: float) -> Profile:
+    moment = datetime.fromisoformat(CASES[0]["articles"][0]["published"]) + timedelta(hours=hours)
+    article = _article({**row, "published": moment.isoformat()})
+    return profile(article, idf=default_idf(), settings=GroupingSettings())
+
+
+def test_the_time_penalty_counts_from_the_start_of_the_story() -> None:
+    """A report joins the story it continues the same day, not one begun two and a half days before,
+    even when the story's latest report is an hour old."""
+    settings = GroupingSettings(threshold=0.5)
+    first, second, third = CASES[0]["articles"]
+    new = _at(second, 60)
+    assert choose_story(_at(second, 1), [StoryCandidate(1, (_at(first, 0),))], settings=settings) == 1
+    assert choose_story(new, [StoryCandidate(1, (_at(first, 0),))], settings=settings) is None
+    chained = StoryCandidate(1, (_at(first, 0), _at(third, 59)))
+    assert choose_story(new, [chained], settings=settings) is None
+    assert choose_story(new, [StoryCandidate(2, (_at(third, 59),))], settings=settings) == 2
 
 
 def test_pairwise_and_bcubed_scores_of_a_small_grouping() -> None:
