@@ -183,10 +183,9 @@ class Profile:
         cls, article_id: str, *, source: str, published: datetime, data: Mapping[str, object]
     ) -> Profile:
         """A profile back from :meth:`to_json` and the member's columns."""
-        vector = data["vector"]
-        title = data["title"]
-        numbers = data["numbers"]
-        assert isinstance(vector, dict) and isinstance(title, dict) and isinstance(numbers, list)
+        vector, title, numbers = data.get("vector"), data.get("title"), data.get("numbers")
+        if not (isinstance(vector, dict) and isinstance(title, dict) and isinstance(numbers, list)):
+            raise ValueError(f"the stored profile of {article_id} is not one to_json wrote")
         return cls(
             article_id=article_id,
             source=source,
