@@ -1,4 +1,4 @@
-"""Commands the alert service adds to ``rasid``: subscribe, subscriptions, articles, alerts.
+"""Commands the alert service adds to ``rasid``: subscribe, subscriptions, rules, articles, alerts.
 
 They read ``RASID_DATABASE_URL`` and expect a current schema (``rasid db upgrade``); each list command
 prints a table for people, or one JSON object per row with ``--json`` for scripts.
@@ -6,15 +6,18 @@ prints a table for people, or one JSON object per row with ``--json`` for script
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
+from alert_service.backtest import Backtest, Hit, run_backtest
 from alert_service.delivery import resend_alerts
-from alert_service.errors import AlertError
+from alert_service.errors import AlertError, RuleError
 from alert_service.models import STATUSES
 from alert_service.reports import (
     AlertRecord,
@@ -24,9 +27,17 @@ from alert_service.reports import (
     recent_alerts,
     recent_articles,
 )
-from alert_service.rules import parse_topics
+from alert_service.rule_text import RuleReader, format_rule, split_rule
+from alert_service.rules import WatchRule, parse_topics
 from alert_service.settings import AlertSettings
-from alert_service.subscriptions import Channel, list_subscriptions, remove_subscription, subscribe
+from alert_service.subscriptions import (
+    Channel,
+    get_subscription,
+    list_subscriptions,
+    remove_subscription,
+    rule_of,
+    subscribe,
+)
 from shared.commands import (
     command_session,
     echo_json,
@@ -38,17 +49,38 @@ from shared.commands import (
 )
 from shared.db import utc_now
 from shared.errors import RasidError
+from shared.gazetteer import EntityFinder, entity_finder
 from shared.net import TargetPolicy
 from shared.services import known_topics
 from shared.settings import load_settings
 
-TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal."
+TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal (a rule's topic: criteria)."
+RULE_HELP = "A watch rule, e.g. 'topic:strikes>=0.8 entity:Iraq -keyword:مناورات' (see README)."
 # What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
-SUBSCRIPTION_FIELDS = ("id", "channel", "target", "topics", "active", "created_at")
+SUBSCRIPTION_FIELDS = ("id", "channel", "target", "active", "created_at")
+# The flags that add one criterion each to a rule, by the criterion's kind.
+CRITERION_FLAGS = (
+    ("topic", "Topic, optionally with a minimum score: strikes>=0.8."),
+    ("entity", "Actor or place: an id (country:iq), an Arabic or an English name."),
+    ("keyword", "Word or phrase, matched with clitics and endings."),
+    ("source", "folder, a feed id, or a site's host."),
+)
+_DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[hdw])$")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+EXAMPLES = 3
+CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 ARTICLE_FIELDS = ("id", "title", "source", "source_kind", "url", "published_at", "stored_at")
 ALERT_FIELDS = (
-    "id", "subscription_id", "article_id", "story_id", "status", "attempts", "last_error", "next_attempt_at",
-    "delivered_at", "created_at",
+    "id",
+    "subscription_id",
+    "article_id",
+    "story_id",
+    "status",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "delivered_at",
+    "created_at",
 )
 
 
@@ -72,10 +104,7 @@ def _topics(raw: str) -> list[str]:
         topics = parse_topics(raw)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--topics") from error
-    try:
-        known = known_topics()
-    except RasidError as error:
-        raise click.ClickException(f"cannot read the known topics: {error}") from error
+    known = _known_topics()
     unknown = [topic for topic in topics if known is not None and topic not in known]
     if unknown and known is not None:
         listed = ", ".join(sorted(known))
@@ -85,45 +114,97 @@ def _topics(raw: str) -> list[str]:
     return topics
 
 
+def _known_topics() -> frozenset[str] | None:
+    try:
+        known = known_topics()
+    except RasidError as error:
+        raise click.ClickException(f"cannot read the known topics: {error}") from error
+    return None if known is None else frozenset(known)
+
+
+def _finder() -> EntityFinder:
+    """The gazetteer's names (RASID_GAZETTEER_PATH, else the packaged one); a bad file ends the command."""
+    try:
+        return entity_finder(load_settings(AlertSettings).gazetteer_path)
+    except RasidError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def read_rule(text: str, *, criteria: list[str] | None = None) -> WatchRule:
+    """The rule of ``text`` and further ``criteria`` (each one ``kind:value``, already split),
+    entities resolved with the gazetteer and topics checked against the taxonomy."""
+    reader = RuleReader(_finder(), known_topics=_known_topics())
+    try:
+        return reader.read_criteria([*split_rule(text), *(criteria or [])])
+    except RuleError as error:
+        raise click.BadParameter(str(error), param_hint="the rule") from None
+
+
+def rule_options(command: CommandT) -> CommandT:
+    """``--rule``, ``--topics`` and one flag a criterion kind (``--topic``, ``--entity``, ...,
+    ``--exclude KIND:VALUE``), each repeatable; together they make one rule."""
+    command = click.option(
+        "--exclude", multiple=True, help="Veto: topic:NAME, entity:NAME or keyword:WORDS."
+    )(command)
+    for kind, help_text in reversed(CRITERION_FLAGS):
+        command = click.option(f"--{kind}", f"{kind}_values", multiple=True, help=help_text)(command)
+    command = click.option("--topics", default=None, help=TOPICS_HELP)(command)
+    return click.option("--rule", "rule_text", default="", help=RULE_HELP)(command)
+
+
+def rule_from_options(options: dict[str, Any]) -> WatchRule:
+    """The rule the :func:`rule_options` flags describe."""
+    criteria = [f"topic:{topic}" for topic in (_topics(options["topics"]) if options["topics"] else [])]
+    for kind, _ in CRITERION_FLAGS:
+        criteria += [f"{kind}:{value}" for value in options[f"{kind}_values"]]
+    criteria += [f"-{value}" for value in options["exclude"]]
+    if not options["rule_text"].strip() and not criteria:
+        raise click.UsageError(
+            "give a rule: --rule 'topic:strikes entity:Iraq', --topics, --topic, --entity ..."
+        )
+    return read_rule(options["rule_text"], criteria=criteria)
+
+
 @click.group("subscribe")
 def subscribe_group() -> None:
-    """Subscribe an email address or a webhook URL to topics."""
+    """Subscribe an email address or a webhook URL to a watch rule."""
 
 
-def _subscribe(channel: Channel, target: str, topics: list[str], *, as_json: bool) -> None:
+def _subscribe(channel: Channel, target: str, rule: WatchRule, *, as_json: bool) -> None:
     with _session() as session:
         policy = TargetPolicy.from_settings(load_settings(AlertSettings))
-        created = subscribe(session, channel, target=target, topics=topics, policy=policy)
+        created = subscribe(session, channel, target=target, rule=rule, policy=policy)
     if as_json:
-        row = {"id": created.id, "channel": channel, "target": target, "topics": topics}
-        echo_json({**row, "secret": created.secret})
+        row = {"id": created.id, "channel": channel, "target": target, "topics": list(rule.topic_names)}
+        echo_json({**row, "rule": format_rule(rule), "secret": created.secret})
         return
-    click.echo(f"subscription {created.id}: {channel} {_target(target)} topics={','.join(topics)}")
+    click.echo(f"subscription {created.id}: {channel} {_target(target)}")
+    click.echo(f"    rule: {printable(format_rule(rule))}")
     if created.secret:
         click.echo(f"signing secret (shown once, keep it): {created.secret}")
 
 
 @subscribe_group.command("email")
 @click.argument("address")
-@click.option("--topics", required=True, help=TOPICS_HELP)
+@rule_options
 @json_option
-def subscribe_email(address: str, topics: str, as_json: bool) -> None:
-    """Email ADDRESS when an article is tagged with one of the topics."""
-    _subscribe("email", address, _topics(topics), as_json=as_json)
+def subscribe_email(address: str, as_json: bool, **options: Any) -> None:
+    """Email ADDRESS when an article matches the rule."""
+    _subscribe("email", address, rule_from_options(options), as_json=as_json)
 
 
 @subscribe_group.command("webhook")
 @click.argument("url")
-@click.option("--topics", required=True, help=TOPICS_HELP)
+@rule_options
 @json_option
-def subscribe_webhook(url: str, topics: str, as_json: bool) -> None:
-    """POST signed alerts to URL (Standard Webhooks) for the topics."""
-    _subscribe("webhook", url, _topics(topics), as_json=as_json)
+def subscribe_webhook(url: str, as_json: bool, **options: Any) -> None:
+    """POST signed alerts to URL (Standard Webhooks) when an article matches the rule."""
+    _subscribe("webhook", url, rule_from_options(options), as_json=as_json)
 
 
 @click.group("subscriptions")
 def subscriptions_group() -> None:
-    """List or remove subscriptions."""
+    """List, show, test or remove subscriptions."""
 
 
 @subscriptions_group.command("list")
@@ -134,18 +215,52 @@ def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
     with _session() as session:
         rows = list_subscriptions(session, include_inactive=include_inactive)
     if as_json:
-        shown = ({**fields_of(row, SUBSCRIPTION_FIELDS), "target": redacted_url(row.target)} for row in rows)
-        echo_json_lines(shown)
+        echo_json_lines(subscription_json(row) for row in rows)
         return
     if not rows:
         click.echo("no subscriptions")
         return
-    click.echo(f"{'ID':>4}  {'CHANNEL':<8} {'CREATED':<16}  {'TOPICS':<28} TARGET")
+    click.echo(f"{'ID':>4}  {'CHANNEL':<8} {'CREATED':<16}  TARGET")
     for row in rows:
         state = "" if row.active else " (removed)"
-        topics = ",".join(row.topics)
-        head = f"{row.id:>4}  {row.channel:<8} {_when(row.created_at):<16}  {topics:<28}"
-        click.echo(f"{head} {_target(row.target)}{state}")
+        click.echo(f"{row.id:>4}  {row.channel:<8} {_when(row.created_at):<16}  {_target(row.target)}{state}")
+        # The rule goes on its own line: Arabic keywords would scramble the columns.
+        click.echo(f"      rule: {printable(format_rule(rule_of(row)))}")
+
+
+def subscription_json(row: Any) -> dict[str, Any]:
+    """A subscription as ``--json`` prints it: its rule in text and in its stored form."""
+    rule = rule_of(row)
+    shown = {**fields_of(row, SUBSCRIPTION_FIELDS), "target": redacted_url(row.target)}
+    return {**shown, "rule": format_rule(rule), "rule_json": rule.to_json(), "topics": list(rule.topic_names)}
+
+
+@subscriptions_group.command("show")
+@click.argument("subscription_id", type=int)
+@json_option
+def subscriptions_show(subscription_id: int, as_json: bool) -> None:
+    """Show one subscription and its rule, in the form --rule reads."""
+    with _session() as session:
+        row = get_subscription(session, subscription_id)
+        shown = subscription_json(row)
+    if as_json:
+        echo_json(shown)
+        return
+    state = "active" if shown["active"] else "removed"
+    click.echo(f"subscription {subscription_id}: {shown['channel']} {_target(shown['target'])} ({state})")
+    click.echo(f"rule: {printable(shown['rule'])}")
+
+
+@subscriptions_group.command("test")
+@click.argument("subscription_id", type=int)
+@click.option("--since", "since_text", default="30d", show_default=True, help="How far back: 12h, 30d, 8w.")
+@click.option("--examples", type=click.IntRange(0, 100), default=EXAMPLES, show_default=True)
+@json_option
+def subscriptions_test(subscription_id: int, since_text: str, examples: int, as_json: bool) -> None:
+    """What the subscription's rule would have sent over the stored articles; nothing is sent."""
+    with _session() as session:
+        rule = rule_of(get_subscription(session, subscription_id))
+    _backtest(rule, since=_since(since_text), examples=examples, as_json=as_json)
 
 
 @subscriptions_group.command("remove")
@@ -155,6 +270,77 @@ def subscriptions_remove(subscription_id: int) -> None:
     with _session() as session:
         cancelled = remove_subscription(session, subscription_id)
     click.echo(f"subscription {subscription_id} removed; {cancelled} pending alert(s) cancelled")
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Try watch rules before subscribing."""
+
+
+@rules_group.command("test")
+@click.argument("rule_text", metavar="RULE")
+@click.option("--since", "since_text", default="30d", show_default=True, help="How far back: 12h, 30d, 8w.")
+@click.option("--examples", type=click.IntRange(0, 100), default=EXAMPLES, show_default=True)
+@json_option
+def rules_test(rule_text: str, since_text: str, examples: int, as_json: bool) -> None:
+    """What RULE would have sent over the stored articles: alerts a day and a few titles with their
+    evidence. Nothing is stored or sent."""
+    rule = read_rule(rule_text)
+    _backtest(rule, since=_since(since_text), examples=examples, as_json=as_json)
+
+
+def _since(text: str) -> datetime:
+    found = _DURATION.match(text.strip())
+    if found is None:
+        raise click.BadParameter(f"{text!r} is not a duration like 12h, 30d or 8w", param_hint="--since")
+    return utc_now() - int(found["amount"]) * _UNITS[found["unit"]]
+
+
+def _backtest(rule: WatchRule, *, since: datetime, examples: int, as_json: bool) -> None:
+    with _session() as session:
+        outcome = run_backtest(session, rule, since=since, finder=_finder())
+    if as_json:
+        echo_json_lines(
+            hit_json(number, hit) for number, group in enumerate(outcome.groups, 1) for hit in group
+        )
+        return
+    _print_backtest(rule, outcome, examples=examples)
+
+
+def hit_json(group: int, hit: Hit) -> dict[str, Any]:
+    """One matching article as ``--json`` prints it; ``group`` numbers the alert it would be part of."""
+    keywords = [keyword for keyword, _ in hit.match.keywords]
+    return {
+        "group": group,
+        **fields_of(hit, ("article_id", "title", "source", "url", "when")),
+        "day": hit.day.isoformat(),
+        "topics": list(hit.match.topics),
+        "entities": list(hit.match.entities),
+        "keywords": keywords,
+        "evidence": hit.evidence,
+    }
+
+
+def _print_backtest(rule: WatchRule, outcome: Backtest, *, examples: int) -> None:
+    click.echo(f"rule: {printable(format_rule(rule))}")
+    scanned = f"{outcome.scanned} article(s) stored since {_when(outcome.since)}"
+    click.echo(f"{scanned}: {len(outcome.groups)} alert(s) would have been sent")
+    for day, count in outcome.per_day():
+        click.echo(f"  {day.isoformat()}  {count:>4}")
+    for group in outcome.groups[-examples:] if examples else []:
+        hit = group[0]
+        click.echo(f"{_when(hit.when)}  {hit.article_id[:16]}  {printable(hit.source)}")
+        click.echo(f"    {printable(hit.title)}")
+        click.echo(f"    why: {_why(hit)}")
+        if hit.evidence:
+            click.echo(f"    evidence: {printable(hit.evidence)}")
+
+
+def _why(hit: Hit) -> str:
+    reasons = [f"topic {topic}" for topic in hit.match.topics]
+    reasons += [f"entity {entity}" for entity in hit.match.entities]
+    reasons += [f"keyword {printable(keyword)}" for keyword, _ in hit.match.keywords]
+    return ", ".join(reasons) or "source"
 
 
 @click.group("articles")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alert_service.models import Alert, Article, Subscription, Tag
+from alert_service.subscriptions import rule_of
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def load_content(session: Session, alert_id: int) -> AlertContent:
         channel=subscription.channel,
         target=subscription.target,
         secret=subscription.secret,
-        subscribed_topics=tuple(subscription.topics),
+        subscribed_topics=rule_of(subscription).topic_names,
         article_id=article.id,
         title=article.title,
         source=article.source,

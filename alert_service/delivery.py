@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from alert_service.content import AlertContent, load_content
 from alert_service.errors import AlertError, PermanentDeliveryError, RetryableDeliveryError
-from alert_service.mail import send_email
+from alert_service.mailbox import deliver_email
 from alert_service.models import Alert, DeliveryAttempt, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 Sender = Callable[[AlertContent, AlertSettings], str]
 Clock = Callable[[], datetime]
-SENDERS: Mapping[str, Sender] = {"email": send_email, "webhook": send_webhook}
+# Email goes to the SMTP server, or to the local mailbox when no SMTP host is set.
+SENDERS: Mapping[str, Sender] = {"email": deliver_email, "webhook": send_webhook}
 # Each wait is drawn within ±20 % of its step, so receivers that failed together are not all retried
 # at the same instant.
 JITTER = 0.2
@@ -210,20 +211,43 @@ def deliver_alert(
         claim = claim_alert(session, alert_id, now=clock(), lease_seconds=settings.delivery_lease_seconds)
         content = load_content(session, alert_id) if claim else None
     if claim is None or content is None:
-        log.info("alert.not_claimed", extra={"alert_id": alert_id})
+        log.debug("alert.not_claimed", extra={"alert_id": alert_id})
         return None
     outcome = send_alert(content, settings, senders=senders)
     with session_scope(database_url) as session:
         policy = RetryPolicy.from_settings(settings)
         status = record_outcome(session, claim, outcome=outcome, now=clock(), policy=policy)
-    extra = {
-        "alert_id": alert_id,
+        alert = session.get(Alert, alert_id) if status == "pending" else None
+        retry_at = alert.next_attempt_at if alert is not None else None
+    retry_in = retry_at - clock() if retry_at is not None else None
+    _log_outcome(content, claim, status=status, detail=outcome.detail, retry_in=retry_in)
+    return status
+
+
+def _log_outcome(
+    content: AlertContent, claim: Claim, *, status: str, detail: str, retry_in: timedelta | None
+) -> None:
+    """One line per attempt: ``alert.delivered``, ``alert.retrying`` (with when) or ``alert.failed``."""
+    extra: dict[str, object] = {
+        "alert_id": content.alert_id,
         "attempt": claim.attempt,
         "channel": content.channel,
-        "detail": outcome.detail,
+        "detail": detail,
     }
-    log.log(logging.INFO if status == "delivered" else logging.WARNING, f"alert.{status}", extra=extra)
-    return status
+    if retry_in is not None:
+        extra["retry_in"] = _duration(retry_in.total_seconds())
+    event = "alert.retrying" if status == "pending" else f"alert.{status}"
+    log.log(logging.INFO if status == "delivered" else logging.WARNING, event, extra=extra)
+
+
+def _duration(seconds: float) -> str:
+    """``42s``, ``5m``, ``2h``: a wait as a person reads it (the schedule's own units)."""
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
 
 
 def dispatch_due(session: Session, *, now: datetime, settings: AlertSettings) -> list[int]:

@@ -5,7 +5,8 @@ RasidError                          (shared.errors)
       ├── DeliveryError               sending one alert failed; ``detail`` says how
       │    ├── RetryableDeliveryError may work later: SMTP 4xx, HTTP 5xx/429/408, timeouts, no connection
       │    └── PermanentDeliveryError will not: SMTP 5xx, HTTP 410 and other 4xx, redirects
-      └── SubscriptionError           a subscribe request is invalid (address, URL, topics)
+      ├── SubscriptionError           a subscribe request is invalid (address, URL, topics)
+      └── RuleError                   a watch rule cannot be read: bad syntax, unknown topic or entity
 """
 
 from __future__ import annotations
@@ -39,3 +40,8 @@ class PermanentDeliveryError(DeliveryError):
 
 class SubscriptionError(AlertError):
     """A subscription request is invalid; the message says which part."""
+
+
+class RuleError(AlertError):
+    """A watch rule cannot be read; the message names the criterion and, for an unknown entity, the
+    closest names the gazetteer knows."""

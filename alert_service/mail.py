@@ -84,6 +84,9 @@ def build_email(content: AlertContent, *, sender: str) -> EmailMessage:
     message["X-Rasid-Topics"] = ", ".join(item.topic for item in content.topics)
     message.set_content(plain_text(content), charset="utf-8")
     message.add_alternative(html_text(content), subtype="html", charset="utf-8")
+    # Not a random boundary: every attempt of one alert, over SMTP or into the local mailbox, is the
+    # same bytes. "=_" cannot occur in a base64 or quoted-printable part.
+    message.set_boundary(f"=_rasid.alert.{content.alert_id}.{content.article_id[:16]}")
     return message
 
 

@@ -1,6 +1,6 @@
 """Tables the alert service owns: stored articles with their tags and entities, the stories they are
-grouped into, subscriptions, alerts (one per subscription and story), the later articles of an
-alert's story, and the attempts made to deliver them.
+grouped into, subscriptions and their watch rules, alerts (one per subscription and story), the later
+articles of an alert's story, and the attempts made to deliver them.
 
 Every table is named ``alert_<what>``: the services share one database, and a table's prefix names
 the service that owns it. Timestamps are :class:`shared.db.UTCDateTime`: aware UTC in Python on
@@ -55,6 +55,8 @@ class Article(Base):
     source_kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ingest service's id of the feed the article came from (None for a dropped file).
+    feed_id: Mapped[int | None] = mapped_column(Integer)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
@@ -118,7 +120,8 @@ class StoryMember(Base):
 
 
 class Subscription(Base):
-    """Someone to alert, how, and about what. ``secret`` signs webhooks (Standard Webhooks)."""
+    """Someone to alert, how, and about what. ``secret`` signs webhooks (Standard Webhooks); ``rule``
+    is the subscription's :class:`~alert_service.rules.WatchRule` as JSON."""
 
     __tablename__ = "alert_subscriptions"
     __table_args__ = (CheckConstraint(_one_of("channel", CHANNELS), name="channel"),)
@@ -126,7 +129,7 @@ class Subscription(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(Text)
-    topics: Mapped[list[str]] = mapped_column(JSON)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
     secret: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

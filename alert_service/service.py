@@ -18,4 +18,5 @@ SERVICE: Final = Service(
     worker=Worker(name="alert", app="alert_service.tasks:app", queues=(ALERT_QUEUE, DELIVER_QUEUE)),
     routes={DELIVER_ALERT: DELIVER_QUEUE, "alert.*": ALERT_QUEUE},
     periodic=(Periodic(SWEEP_DELIVERIES, seconds=lambda: alert_settings().delivery_sweep_seconds),),
+    status="alert_service.status:status_checks",
 )

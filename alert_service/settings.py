@@ -40,7 +40,13 @@ def parse_schedule(value: str) -> tuple[float, ...]:
 class AlertSettings(RasidSettings):
     """What the alert service needs on top of the shared settings."""
 
-    smtp_host: str = Field(default="localhost", description="SMTP server that relays alert emails.")
+    smtp_host: str = Field(
+        default="",
+        description="SMTP server that relays alert emails; empty: they are written to the local mailbox.",
+    )
+    mail_dir: Path | None = Field(
+        default=None, description="The local mailbox's folder; none means mail/ in the data folder."
+    )
     smtp_port: int = Field(default=1025, ge=1, le=65535, description="Port of the SMTP server.")
     smtp_username: str | None = Field(default=None, description="SMTP login; none means no AUTH.")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
@@ -116,6 +122,11 @@ class AlertSettings(RasidSettings):
                 "RASID_SMTP_ALLOW_PLAINTEXT_AUTH=true for a server on a trusted network"
             )
         return self
+
+    @property
+    def mailbox_folder(self) -> Path:
+        """Where email alerts are written when no SMTP host is set (``alert_service.mailbox``)."""
+        return (self.mail_dir or self.data_dir / "mail").resolve()
 
     @property
     def sends_password_in_clear(self) -> bool:

@@ -15,14 +15,17 @@ import logging
 from datetime import datetime
 from typing import cast
 
+from pydantic import ValidationError
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from alert_service.models import Alert, AlertArticle, Article, ArticleEntity, Subscription, Tag
 from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
+from alert_service.settings import alert_settings
 from alert_service.stories import GroupingSettings, StoryArticle
 from alert_service.story_store import assign_story
 from shared.db import insert_ignore, utc_now
+from shared.gazetteer import EntityFinder, entity_finder
 from shared.messages import ArticleClassified, ArticleIngested, Classification
 
 log = logging.getLogger(__name__)
@@ -39,19 +42,21 @@ def store_classified(
     message: ArticleClassified,
     *,
     now: datetime | None = None,
+    finder: EntityFinder | None = None,
     grouping: GroupingSettings | None = None,
 ) -> list[int]:
-    """Store the article and its tags, place it in a story, then create its alerts; returns the ids of
-    new alerts."""
+    """Store the article and its tags, place it in a story, then create the alerts its subscriptions'
+    rules call for (with the configured gazetteer unless ``finder`` is given, grouping with
+    ``grouping`` or the defaults); returns the ids of new alerts."""
     now = now or utc_now()
+    finder = finder or entity_finder(alert_settings().gazetteer_path)
     article, classification = message.article, message.classification
     if _store_article(session, article, now=now):
-        log.info("article.stored", extra={"article_id": article.article_id})
+        log.debug("article.stored", extra={"article_id": article.article_id})
     _store_tags(session, article.article_id, classification=classification)
     _store_entities(session, article.article_id, classification=classification)
     story_id = assign_story(session, story_article(article), now=now, settings=grouping)
-    facts = ArticleFacts(topics=frozenset(classification.tags))
-    subscription_ids = matching_subscriptions(active_rules(session), facts)
+    subscription_ids = matching_subscriptions(active_rules(session), facts_of(message, finder=finder))
     return create_alerts(
         session, article.article_id, story_id=story_id, subscription_ids=subscription_ids, now=now
     )
@@ -69,6 +74,21 @@ def story_article(article: ArticleIngested) -> StoryArticle:
     )
 
 
+def facts_of(message: ArticleClassified, *, finder: EntityFinder) -> ArticleFacts:
+    """What the watch rules look at in a classified article."""
+    article, classification = message.article, message.classification
+    return ArticleFacts.of_article(
+        {topic: classification.scores.get(topic, 0.0) for topic in classification.tags},
+        entity_ids=(entity.id for entity in classification.entities),
+        title=article.title,
+        text=article.text,
+        source_kind=article.source_kind,
+        feed_id=article.feed_id,
+        url=article.url,
+        finder=finder,
+    )
+
+
 def _store_article(session: Session, article: ArticleIngested, *, now: datetime) -> bool:
     values = {
         "id": article.article_id,
@@ -77,6 +97,7 @@ def _store_article(session: Session, article: ArticleIngested, *, now: datetime)
         "source": article.source,
         "source_kind": article.source_kind,
         "url": article.url,
+        "feed_id": article.feed_id,
         "published_at": article.published_at,
         "ingested_at": article.ingested_at,
         "stored_at": now,
@@ -119,10 +140,19 @@ def _store_entities(session: Session, article_id: str, *, classification: Classi
         )
 
 
-def active_rules(session: Session) -> list[WatchRule]:
-    """The watch rule of every active subscription."""
-    rows = session.execute(select(Subscription.id, Subscription.topics).where(Subscription.active.is_(True)))
-    return [WatchRule(subscription_id=row.id, topics=frozenset(row.topics)) for row in rows]
+def active_rules(session: Session) -> dict[int, WatchRule]:
+    """The watch rule of every active subscription, by subscription id. A stored rule that no longer
+    validates is logged and left out, so one bad row does not stop every other subscription."""
+    rows = session.execute(select(Subscription.id, Subscription.rule).where(Subscription.active.is_(True)))
+    rules: dict[int, WatchRule] = {}
+    for subscription_id, stored in rows:
+        try:
+            rules[subscription_id] = WatchRule.model_validate(stored)
+        except ValidationError as error:
+            log.error(
+                "subscription.rule_invalid", extra={"subscription_id": subscription_id, "error": str(error)}
+            )
+    return rules
 
 
 def create_alerts(
@@ -154,7 +184,7 @@ def create_alerts(
                 session, article_id, subscription_id=subscription_id, story_id=story_id, now=now
             )
     if created:
-        log.info("alerts.created", extra={"article_id": article_id, "alert_ids": created})
+        log.debug("alerts.created", extra={"article_id": article_id, "alert_ids": created})
     return created
 
 

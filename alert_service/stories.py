@@ -151,7 +151,6 @@ class Profile:
     vector: Mapping[str, float]
     title_vector: Mapping[str, float]
     numbers: frozenset[str]
-    title_key: str
 
     @cached_property
     def keys(self) -> frozenset[str]:
@@ -175,7 +174,6 @@ class Profile:
             "vector": dict(self.vector),
             "title": dict(self.title_vector),
             "numbers": sorted(self.numbers),
-            "title_key": self.title_key,
         }
 
     @classmethod
@@ -193,7 +191,6 @@ class Profile:
             vector={str(key): float(value) for key, value in vector.items()},
             title_vector={str(key): float(value) for key, value in title.items()},
             numbers=frozenset(str(number) for number in numbers),
-            title_key=str(data["title_key"]),
         )
 
 
@@ -240,7 +237,6 @@ def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings)
         vector=_weighted(counts, idf, keep=settings.vector_terms),
         title_vector=_weighted(dict(Counter(title_terms)), idf, keep=settings.vector_terms),
         numbers=_numbers(title_terms, lead_terms),
-        title_key=" ".join(title_terms),
     )
 
 
@@ -251,8 +247,6 @@ def _dot(left: Mapping[str, float], right: Mapping[str, float], shared: Iterable
 
 def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> float:
     """How likely two articles report the same event, roughly 0 to 1."""
-    if left.title_key and left.title_key == right.title_key:
-        return 1.0
     body = _dot(left.vector, right.vector, left.term_set & right.term_set)
     title = _dot(left.title_vector, right.title_vector, left.title_term_set & right.title_term_set)
     score = (1 - settings.title_share) * body + settings.title_share * title

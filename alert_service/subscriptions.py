@@ -1,4 +1,4 @@
-"""Subscriptions: who gets alerts, through which channel, about which topics.
+"""Subscriptions: who gets alerts, through which channel, about what (a watch rule).
 
 Webhook subscriptions get a Standard Webhooks signing secret (``whsec_`` + base64 of 32 random bytes).
 Removing a subscription deactivates it and fails its unsent alerts, so none is sent afterwards.
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from alert_service.errors import SubscriptionError
 from alert_service.models import Alert, Subscription
+from alert_service.rules import WatchRule
 from shared.db import utc_now
 from shared.net import PUBLIC_ONLY, InvalidTargetError, TargetPolicy, TargetRefused, check_target
 
@@ -63,18 +64,21 @@ def subscribe(  # noqa: PLR0913 -- past the second, every argument is keyword-on
     channel: Channel,
     *,
     target: str,
-    topics: list[str],
+    rule: WatchRule,
     policy: TargetPolicy = PUBLIC_ONLY,
     now: datetime | None = None,
 ) -> NewSubscription:
-    """Add a subscription after validating its target (a webhook URL against ``policy``); topics are
-    validated by the caller."""
+    """Add a subscription after validating its target (a webhook URL against ``policy``); the rule's
+    topics and entities were resolved when it was read."""
     target = validate_email(target) if channel == "email" else validate_url(target, policy=policy)
-    if not topics:
-        raise SubscriptionError("at least one topic is needed")
     secret = new_secret() if channel == "webhook" else None
     subscription = Subscription(
-        channel=channel, target=target, topics=topics, secret=secret, created_at=now or utc_now(), active=True
+        channel=channel,
+        target=target,
+        rule=rule.to_json(),
+        secret=secret,
+        created_at=now or utc_now(),
+        active=True,
     )
     session.add(subscription)
     session.flush()
@@ -87,6 +91,19 @@ def list_subscriptions(session: Session, *, include_inactive: bool = False) -> l
     if not include_inactive:
         query = query.where(Subscription.active.is_(True))
     return list(session.execute(query).scalars())
+
+
+def get_subscription(session: Session, subscription_id: int) -> Subscription:
+    """The subscription with this id, active or removed."""
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None:
+        raise SubscriptionError(f"no subscription {subscription_id}")
+    return subscription
+
+
+def rule_of(subscription: Subscription) -> WatchRule:
+    """A subscription's watch rule."""
+    return WatchRule.model_validate(subscription.rule)
 
 
 def remove_subscription(session: Session, subscription_id: int) -> int:

@@ -57,5 +57,5 @@ def sweep_deliveries() -> None:
     with session_scope(settings.resolved_database_url) as session:
         alert_ids = delivery.dispatch_due(session, now=utc_now(), settings=settings)
     if alert_ids:
-        log.info("alerts.swept", extra={"alert_ids": alert_ids})
+        log.debug("alerts.swept", extra={"alert_ids": alert_ids})
     _send_deliveries(alert_ids)

@@ -18,8 +18,12 @@ from typing import Any
 _PACKAGE = Path(__file__).resolve().parent
 # The code that compiles the index and reads it back: every module of the service, so that no
 # module can be left out of the key (a change to one that does not matter costs one rebuild), and
-# the Arabic folding in shared.
-CODE_FILES = (*sorted(_PACKAGE.glob("*.py")), _PACKAGE.parent / "shared" / "arabic.py")
+# what it uses of shared: the Arabic folding, the word forms, the gazetteer and data-file readers.
+_SHARED = _PACKAGE.parent / "shared"
+CODE_FILES = (
+    *sorted(_PACKAGE.glob("*.py")),
+    *(_SHARED / name for name in ("arabic.py", "forms.py", "gazetteer.py", "datafile.py")),
+)
 
 
 def default_cache_dir() -> Path:

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from classifier_service.compiler import CompiledTaxonomy
 from classifier_service.errors import ArticleTooLargeError
 from classifier_service.evidence import entities_named, evidence_of
+from classifier_service.hits import ArticleHits, TopicHits
 from classifier_service.matching import Matcher
-from classifier_service.scoring import Counted, FieldMatches, counts, noisy_or
+from classifier_service.model import Model, ModelSource
+from classifier_service.scoring import Counted, FieldMatches, counts
 from classifier_service.tokens import FieldWords
 from shared.messages import Classification
 
@@ -52,9 +54,17 @@ class Classifier:
     :func:`classifier_service.loading.load_classifier`, which sets the limits from the settings;
     without limits, any article is classified)."""
 
-    def __init__(self, compiled: CompiledTaxonomy, *, limits: ArticleLimits | None = None) -> None:
+    def __init__(
+        self,
+        compiled: CompiledTaxonomy,
+        *,
+        limits: ArticleLimits | None = None,
+        model: ModelSource | None = None,
+    ) -> None:
         self.compiled = compiled
         self.limits = limits
+        # Where the learned re-scoring comes from; None (or a source without a model file): rules alone.
+        self.model = model
         self.version = compiled.version
         self.topics = compiled.topics
         self._thresholds = compiled.thresholds
@@ -68,35 +78,69 @@ class Classifier:
         Raises :class:`~classifier_service.errors.ArticleTooLargeError` for an article over the
         limits, before any matching.
         """
+        return self.classify_read(self.read(title=title, text=text))
+
+    def read(self, *, title: str, text: str) -> list[FieldWords]:
+        """The article's title and text, normalized and split, within the limits (else
+        :class:`~classifier_service.errors.ArticleTooLargeError`)."""
         limits = self.limits
         if limits is not None:
             limits.check_characters(len(title) + len(text))
         read = [FieldWords.read("title", title), FieldWords.read("text", text)]
         if limits is not None:
             limits.check_tokens(len(read[0].tokens) + len(read[1].tokens))
-        fields = [self._match(words) for words in read]
-        counted: dict[str, list[Counted]] = defaultdict(list)
-        for found in fields:
-            for match in found.terms:
-                term = self._terms[match[0]]
-                if counts(term, match, found):
-                    counted[term.topic].append((term, found, match))
-        scores = {topic: noisy_or(term.weight for term, _, _ in counted[topic]) for topic in self.topics}
-        tags = tuple(topic for topic in self.topics if scores[topic] >= self._thresholds[topic])
-        evidence = tuple(evidence_of(topic, counted[topic]) for topic in tags)
+        return read
+
+    def classify_read(self, read: list[FieldWords]) -> Classification:
+        """:meth:`classify` of an article already :meth:`read`."""
+        hits = self.hits(read)
+        rule_scores = {topic: hits[topic].rule_score for topic in self.topics}
+        model = self.model.current() if self.model is not None else None
+        scores = rule_scores if model is None else model.rescored(hits, rule_scores, self._thresholds)
+        tags = tuple(
+            topic
+            for topic in self.topics
+            if scores[topic] >= self._threshold_of(topic, model) and hits[topic].occurrences
+        )
+        evidence = tuple(evidence_of(topic, hits[topic].occurrences) for topic in tags)
         return Classification(
             tags=tags,
             scores=scores,
             evidence=evidence,
-            entities=entities_named(fields, self._entity_names),
-            classifier_version=self.version,
+            entities=entities_named(hits.fields, self._entity_names),
+            classifier_version=self.version if model is None else f"{self.version}/{model.version}",
         )
+
+    def hits(self, read: list[FieldWords]) -> ArticleHits:
+        """Every term occurrence of each topic in the fields ``read``: those that count, and those
+        that a missing context or a near exclusion stopped (what the model re-scores)."""
+        fields = [self._match(words) for words in read]
+        counted: dict[str, list[Counted]] = defaultdict(list)
+        blocked: dict[str, list[Counted]] = defaultdict(list)
+        for found in fields:
+            for match in found.terms:
+                term = self._terms[match[0]]
+                (counted if counts(term, match, found) else blocked)[term.topic].append((term, found, match))
+        return ArticleHits(
+            fields,
+            {topic: TopicHits(counted.get(topic, []), blocked.get(topic, [])) for topic in self.topics},
+        )
+
+    def _threshold_of(self, topic: str, model: Model | None) -> float:
+        if model is not None and topic in model.topics:
+            return model.threshold
+        return self._thresholds[topic]
 
     def untagged(self) -> Classification:
         """The classification of an article that was not classified: no tag, every score 0."""
         return Classification(
-            tags=(), scores=dict.fromkeys(self.topics, 0.0), classifier_version=self.version
+            tags=(), scores=dict.fromkeys(self.topics, 0.0), classifier_version=self.current_version()
         )
+
+    def current_version(self) -> str:
+        """What classifications carry: the taxonomy's version, and the model's when one is in use."""
+        model = self.model.current() if self.model is not None else None
+        return self.version if model is None else f"{self.version}/{model.version}"
 
     def _match(self, words: FieldWords) -> FieldMatches:
         terms, groups, entities = self._matcher.find_sorted(words.tokens)

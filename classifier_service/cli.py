@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from classifier_service.articles import Article
     from classifier_service.classifier import Classifier
     from classifier_service.errors import ArticleInputError
+    from classifier_service.feedback import Label
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -39,7 +40,12 @@ def classify_command(
     files: tuple[Path, ...], jsonl: IO[str] | None, labeled: IO[str] | None, taxonomy: Path | None
 ) -> None:
     """Tag articles: FILE... (.txt or .html, read as dropped files are), --jsonl FILE, or --evaluate FILE."""
-    from classifier_service.errors import ArticleInputError, ArticleTooLargeError, ClassifierError
+    from classifier_service.errors import (
+        ArticleInputError,
+        ArticleTooLargeError,
+        ClassifierError,
+        DataFileError,
+    )
 
     if not files and jsonl is None and labeled is None:
         raise click.UsageError("give FILE..., --jsonl FILE or --evaluate FILE")
@@ -61,7 +67,7 @@ def classify_command(
                 click.echo(f"{article.id}: {error}", err=True)
                 refused += 1
             sys.stdout.flush()
-    except ClassifierError as error:
+    except (ClassifierError, DataFileError) as error:
         raise click.ClickException(str(error)) from None
     if refused:
         raise click.ClickException(f"{refused} article(s) not classified")
@@ -82,6 +88,149 @@ def bench_classify_command(path: Path | None, rounds: int, taxonomy: Path | None
 
     for line in run_benchmark(path, rounds=rounds, taxonomy_path=taxonomy).lines():
         click.echo(line)
+
+
+@click.command("train")
+@click.option(
+    "--labeled",
+    "files",
+    multiple=True,
+    type=_FILE,
+    help="Labeled JSON lines (repeatable; default: ../shared/eval/train.jsonl and dev.jsonl).",
+)
+@click.option(
+    "--feedback/--no-feedback", default=True, show_default=True, help="Add the stored feedback labels."
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Model file (default: the one in use)."
+)
+@click.option(
+    "--folds", default=5, show_default=True, type=click.IntRange(2, 20), help="Cross-validation folds."
+)
+@click.option("--seed", default=9, show_default=True, help="Seed of the folds.")
+@click.option(
+    "--force", is_flag=True, help="Install the new model even if it scores worse than the one in use."
+)
+@click.option("--taxonomy", type=_FILE, help="Taxonomy YAML.")
+def train_command(  # noqa: PLR0913, PLR0917 -- one parameter per option, as click passes them
+    files: tuple[Path, ...],
+    feedback: bool,
+    output: Path | None,
+    folds: int,
+    seed: int,
+    force: bool,
+    taxonomy: Path | None,
+) -> None:
+    """Fit the learned re-scoring and its calibration; print cross-validated figures before and after."""
+    from classifier_service.classifier import Classifier
+    from classifier_service.errors import ClassifierError
+    from classifier_service.loading import model_path
+    from classifier_service.trainer import SHIPPED_LABELS, labeled_texts, train
+    from classifier_service.training import Recipe
+
+    try:
+        in_use = _classifier(taxonomy)
+        rules = Classifier(in_use.compiled)
+        labels = _feedback_labels() if feedback else []
+        texts = labeled_texts(files or _shipped(SHIPPED_LABELS), labels, topics=rules.topics)
+        target = output or model_path()
+        current = in_use.model.current() if in_use.model is not None and target == in_use.model.path else None
+        report = train(
+            rules, texts, recipe=Recipe(folds=folds, seed=seed), current=current, output=target, force=force
+        )
+    except ClassifierError as error:
+        raise click.ClickException(str(error)) from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.installed:
+        raise click.ClickException(report.reason)
+
+
+@click.command("feedback")
+@click.argument("article_id")
+@click.option("--topic", required=True, help="The topic the label is about.")
+@click.option(
+    "--is", "label", required=True, type=click.Choice(["0", "1"]), help="1: about the topic; 0: not."
+)
+@click.option("--note", help="Why, in a few words.")
+@click.option("--by", "given_by", help="Who gives the label (default: the OS user).")
+@click.option(
+    "--file", "path", type=_FILE, help="The article as a .txt or .html file (read as dropped files are)."
+)
+@click.option(
+    "--jsonl", type=click.File("r", encoding="utf-8"), help="JSON lines holding the article (title, text)."
+)
+def feedback_command(  # noqa: PLR0913, PLR0917 -- one parameter per option, as click passes them
+    article_id: str,
+    topic: str,
+    label: str,
+    note: str | None,
+    given_by: str | None,
+    path: Path | None,
+    jsonl: IO[str] | None,
+) -> None:
+    """Store an analyst's label for ARTICLE_ID (the id `rasid classify` and `rasid articles list` show).
+
+    The article's words come with the label (--file or --jsonl): training reads them, and the id is
+    checked against them.
+    """
+    import getpass
+
+    from classifier_service.feedback import Label, record_label
+    from classifier_service.settings import ClassifierSettings
+    from shared.commands import command_session
+    from shared.db import utc_now
+
+    title, text = _feedback_article(article_id, path, jsonl)
+    known = _classifier(None).topics
+    if topic not in known:
+        raise click.BadParameter(
+            f"{topic!r} is not a topic of the taxonomy ({', '.join(known)})", param_hint="--topic"
+        )
+    given = Label(
+        article_id, title, text, topic, label == "1", given_by or getpass.getuser(), utc_now(), note
+    )
+    with command_session(ClassifierSettings) as session:
+        number = record_label(session, given)
+    click.echo(f"label {number}: {article_id} {topic}={label} by {given.given_by}")
+
+
+def _feedback_article(article_id: str, path: Path | None, jsonl: IO[str] | None) -> tuple[str, str]:
+    """The title and text of ``article_id`` from the file or JSON lines given; refused if no
+    article there has that id."""
+    from classifier_service.errors import ArticleInputError
+    from shared.messages import content_id
+
+    if path is None and jsonl is None:
+        raise click.UsageError("give the article's words: --file FILE or --jsonl FILE")
+    try:
+        for article in _articles((path,) if path is not None else (), jsonl):
+            if isinstance(article, ArticleInputError):
+                raise article
+            if content_id(article.title, article.text) == article_id:
+                return article.title, article.text
+    except ArticleInputError as error:
+        raise click.ClickException(str(error)) from None
+    raise click.ClickException(f"no article with id {article_id} in the input given")
+
+
+def _feedback_labels() -> list[Label]:
+    from classifier_service.feedback import latest_labels
+    from classifier_service.settings import ClassifierSettings
+    from shared.commands import command_session
+
+    try:
+        with command_session(ClassifierSettings) as session:
+            return latest_labels(session)
+    except click.ClickException as error:
+        raise click.ClickException(f"{error.message} (or --no-feedback: the labeled files alone)") from None
+
+
+def _shipped(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    present = tuple(path for path in paths if path.exists())
+    if not present:
+        raise click.UsageError("the shipped labeled sets are not there: give --labeled FILE")
+    return present
 
 
 def _classifier(taxonomy: Path | None) -> Classifier:
@@ -105,12 +254,14 @@ def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Articl
 
 
 def _classification_line(classifier: Classifier, article: Article) -> str:
-    from shared.messages import content_id
+    from shared.messages import content_id_of_folded
 
-    result = classifier.classify(title=article.title, text=article.text)
+    read = classifier.read(title=article.title, text=article.text)
+    result = classifier.classify_read(read)
     # The title read and the id the pipeline gives the same article, so a reader can see which line
-    # became the headline and find the article in `rasid articles list`.
-    identity = {"title": article.title, "article_id": content_id(article.title, article.text)}
+    # became the headline and find the article in `rasid articles list`. The fields are folded once.
+    article_id = content_id_of_folded(read[0].normalized.text, read[1].normalized.text)
+    identity = {"title": article.title, "article_id": article_id}
     row = {"id": article.id, **identity, **result.model_dump(mode="json")}
     row["tags"] = list(result.tags)
     return json.dumps(row, ensure_ascii=False)

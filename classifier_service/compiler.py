@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from classifier_service.gazetteer import Gazetteer
 from classifier_service.phrases import CompiledIndex, Owners, PhraseIndex
 from classifier_service.taxonomy import Taxonomy, Term, is_entity_kind, is_reference
 from shared.arabic import fold
+from shared.gazetteer import Gazetteer
 from shared.messages import EntityKind
 
 # A gazetteer entry as a classification names it: ``(id, kind, name)``.
@@ -34,6 +34,9 @@ class CompiledTerm:
     window: int
     exclude_window: int
     topic_window: int
+    # A second condition, met as ``context`` is (empty: none).
+    also: frozenset[int]
+    also_window: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class CompiledTaxonomy:
         """The compiled taxonomy as plain data (tuples, lists, dicts, frozensets, strings, numbers)."""
         terms = [
             (t.topic, t.term, t.weight, t.context, t.exclude, t.topic_exclude, t.window, t.exclude_window,
-             t.topic_window)
+             t.topic_window, t.also, t.also_window)
             for t in self.terms
         ]  # fmt: skip
         return (self.version, self.topics, self.thresholds, terms, self.entities, self.index)
@@ -161,6 +164,8 @@ class _Compiler:
             # The topic's exclusions: within the term's window; a sentence-wide term uses its own
             # exclusion window, so a topic's false friends do not reach across a whole sentence.
             topic_window=window or exclude_window,
+            also=frozenset(self._group_id(item) for item in term.also),
+            also_window=window if term.also_window is None else term.also_window,
         )
 
     def _group_id(self, item: str) -> int:

@@ -7,10 +7,16 @@ field per topic. Topics the file does not label are left out of the scores.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from classifier_service.calibration import (
+    average_precision,
+    expected_calibration_error,
+    reliability,
+    reliability_lines,
+)
 from classifier_service.classifier import Classifier
 from classifier_service.errors import ArticleInputError
 from shared.messages import Classification
@@ -40,11 +46,23 @@ class Mistake:
 
 @dataclass
 class TopicScore:
-    """Counts for one topic."""
+    """Counts for one topic, and every score given with its label (to judge ranking and calibration)."""
 
     true_positives: int = 0
     false_positives: int = 0
     false_negatives: int = 0
+    scores: list[float] = field(default_factory=list)
+    labels: list[bool] = field(default_factory=list)
+
+    @property
+    def average_precision(self) -> float:
+        """How well the scores rank the labeled articles first."""
+        return average_precision(self.scores, self.labels)
+
+    @property
+    def calibration_error(self) -> float:
+        """Expected calibration error of the scores read as probabilities (10 bins)."""
+        return expected_calibration_error(self.scores, self.labels)
 
     @property
     def precision(self) -> float:
@@ -79,20 +97,56 @@ class Report:
         return sum(score.f1 for score in self.topics.values()) / len(self.topics) if self.topics else 0.0
 
     def lines(self) -> Iterator[str]:
-        """The report as text lines: a table, the macro average, then each mistake."""
-        yield f"{'topic':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'tp':>6}{'fp':>6}{'fn':>6}"
-        for topic, score in self.topics.items():
-            yield (
-                f"{topic:<14}{score.precision:>10.3f}{score.recall:>10.3f}{score.f1:>10.3f}"
-                f"{score.true_positives:>6}{score.false_positives:>6}{score.false_negatives:>6}"
-            )
-        yield f"{'macro':<14}{'':>10}{'':>10}{self.macro_f1:>10.3f}"
+        """The report as text lines: a table, the macro average, the reliability of the scores
+        (every topic's together), then each mistake."""
+        yield from figure_lines(self.topics)
         yield f"articles: {self.articles}, mistakes: {len(self.mistakes)}"
+        scores = [value for score in self.topics.values() for value in score.scores]
+        labels = [label for score in self.topics.values() for label in score.labels]
+        error = expected_calibration_error(scores, labels)
+        yield f"reliability of the scores (all topics), expected calibration error {error:.3f}:"
+        yield from reliability_lines(reliability(scores, labels))
         for mistake in self.mistakes:
             yield (
                 f"{mistake.article_id}\t{mistake.topic}\texpected={int(mistake.expected)}\t"
                 f"got={int(mistake.got)}\tscore={mistake.score:.2f}\t{mistake.evidence}"
             )
+
+
+class Figures(Protocol):
+    """What a table of figures shows of a topic (an evaluation's or a cross-validation's)."""
+
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+    @property
+    def precision(self) -> float: ...
+    @property
+    def recall(self) -> float: ...
+    @property
+    def f1(self) -> float: ...
+    @property
+    def average_precision(self) -> float: ...
+    @property
+    def calibration_error(self) -> float: ...
+
+
+def figure_lines(topics: Mapping[str, Figures]) -> Iterator[str]:
+    """Per topic: precision, recall, F1, average precision, calibration error and counts; then the
+    macro F1."""
+    yield (
+        f"{'topic':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'ap':>8}{'ece':>8}"
+        f"{'tp':>6}{'fp':>6}{'fn':>6}"
+    )
+    for topic, score in topics.items():
+        yield (
+            f"{topic:<14}{score.precision:>10.3f}{score.recall:>10.3f}{score.f1:>10.3f}"
+            f"{score.average_precision:>8.3f}{score.calibration_error:>8.3f}"
+            f"{score.true_positives:>6}{score.false_positives:>6}{score.false_negatives:>6}"
+        )
+    macro = sum(score.f1 for score in topics.values()) / len(topics) if topics else 0.0
+    yield f"{'macro':<14}{'':>10}{'':>10}{macro:>10.3f}"
 
 
 def read_labeled(lines: Iterable[str], *, topics: tuple[str, ...]) -> Iterator[LabeledArticle]:
@@ -124,6 +178,8 @@ def _count(
 ) -> None:
     score = report.topics.setdefault(topic, TopicScore())
     got = topic in result.tags
+    score.scores.append(result.scores.get(topic, 0.0))
+    score.labels.append(expected)
     if got and expected:
         score.true_positives += 1
     elif got:

@@ -14,9 +14,10 @@ from pathlib import Path
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
 from classifier_service.classifier import ArticleLimits, Classifier
 from classifier_service.compiler import CompiledTaxonomy, compile_taxonomy
-from classifier_service.gazetteer import PACKAGED_GAZETTEER, load_gazetteer
+from classifier_service.model import PACKAGED_MODEL, ModelSource
 from classifier_service.settings import classifier_settings
 from classifier_service.taxonomy import PACKAGED_TAXONOMY, Taxonomy, load_taxonomy
+from shared.gazetteer import PACKAGED_GAZETTEER, load_gazetteer
 
 
 def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path | None = None) -> Classifier:
@@ -32,16 +33,32 @@ def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path |
     gazetteer = gazetteer_path or settings.gazetteer_path or PACKAGED_GAZETTEER
     cache_dir = settings.cache_dir or default_cache_dir()
     limits = ArticleLimits(settings.max_article_characters, settings.max_article_tokens)
-    return classifier_of(taxonomy.resolve(), gazetteer.resolve(), cache_dir=cache_dir, limits=limits)
+    model = model_path(settings.model_path)
+    return classifier_of(
+        taxonomy.resolve(), gazetteer.resolve(), cache_dir=cache_dir, limits=limits, model_path=model
+    )
+
+
+def model_path(configured: Path | None = None) -> Path:
+    """The model file in use: ``RASID_MODEL_PATH`` if set, else the packaged one."""
+    return (configured or classifier_settings().model_path or PACKAGED_MODEL).resolve()
 
 
 @cache
 def classifier_of(
-    taxonomy_path: Path, gazetteer_path: Path, *, cache_dir: Path | None, limits: ArticleLimits | None = None
+    taxonomy_path: Path,
+    gazetteer_path: Path,
+    *,
+    cache_dir: Path | None,
+    limits: ArticleLimits | None = None,
+    model_path: Path | None = None,
 ) -> Classifier:
     """The classifier of these data files, made once per process (no cache on disk when
-    ``cache_dir`` is None; any article classified when ``limits`` is None)."""
-    return Classifier(compiled_taxonomy(taxonomy_path, gazetteer_path, cache_dir=cache_dir), limits=limits)
+    ``cache_dir`` is None; any article classified when ``limits`` is None; rules alone when
+    ``model_path`` is None or names no file)."""
+    compiled = compiled_taxonomy(taxonomy_path, gazetteer_path, cache_dir=cache_dir)
+    model = ModelSource(model_path) if model_path is not None else None
+    return Classifier(compiled, limits=limits, model=model)
 
 
 def forget_classifiers() -> None:

@@ -1,7 +1,7 @@
 """Finding the phrases of a compiled index in the words of an article, in one pass over the words.
 
 A word of an article is split at match time into each proclitic it may start with and each ending
-it may end with (a few candidates, as both lists are short, :mod:`classifier_service.forms`), and
+it may end with (a few candidates, as both lists are short, :mod:`shared.forms`), and
 the stem left is looked up. What a word resolves to is remembered, so a frequent word is split once.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Callable
 from itertools import compress
 from typing import TypeVar
 
-from classifier_service.forms import (
+from classifier_service.phrases import CompiledIndex, Following, routed
+from shared.forms import (
     FEMININE_ENDINGS,
     NAME_ENDINGS,
     NOUN_ENDINGS,
@@ -20,7 +21,6 @@ from classifier_service.forms import (
     SHORT_WORD,
     proclitic_fits,
 )
-from classifier_service.phrases import CompiledIndex, Following, routed
 
 V = TypeVar("V")
 # A match is ``(owner, start, end)``: who owns the phrase, and its word span ``[start, end)``.
@@ -37,25 +37,32 @@ _ENDING_KINDS = {
 # Stems looked up by splitting have three letters or more; feminine bases, one fewer.
 _SHORTEST_STEM = SHORT_WORD
 _LONGEST_PROCLITIC = max(map(len, PROCLITICS))
+# Letters of a stem's start that are checked before a word is split.
+_START = 4
 _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)))
-# Articles share most of their words, so what a word resolves to is remembered; the memory is
-# bounded by forgetting everything when it is full (cheap, and rare once the frequent words are in).
-MEMO_SIZE = 1 << 15
+# Articles share most of their words, so what a word resolves to is remembered. The memory is
+# bounded in two generations: when the current one is full it becomes the previous one (the older
+# is forgotten), and a word found in the previous one is carried over. Frequent words survive a
+# turnover, so a vocabulary a little larger than the memo does not resolve every word again.
+MEMO_SIZE = 1 << 16
 
 
 class _Memo(dict[str, V]):
     """Values of ``resolve`` by key, worked out on first use (from C, by ``__getitem__``)."""
 
-    __slots__ = ("_resolve",)
+    __slots__ = ("_previous", "_resolve")
 
     def __init__(self, resolve: Callable[[str], V]) -> None:
         super().__init__()
         self._resolve = resolve
+        self._previous: dict[str, V] = {}
 
     def __missing__(self, key: str) -> V:
         if len(self) >= MEMO_SIZE:
+            self._previous = dict(self)
             self.clear()
-        value = self[key] = self._resolve(key)
+        previous = self._previous
+        value = self[key] = previous[key] if key in previous else self._resolve(key)
         return value
 
 
@@ -86,6 +93,11 @@ class Matcher:
         self._merged: dict[tuple[int, ...], Entry] = {}
         # The most words a phrase has: a one-word phrase, or the first two words and the rest.
         self.longest = max((2 + len(phrase[0]) for phrase in self._phrases), default=1)
+        # The first letters of every stem a split word can be looked up by (a shorter stem whole):
+        # a word none of whose possible stems starts so resolves to its literal forms alone,
+        # without trying its splits.
+        stems = [stem for table in (self._plain, self._names, self._feminine) for stem in table]
+        self._starts = frozenset(stem[:_START] for stem in stems)
         self._word_ids: _Memo[tuple[int, ...]] = _Memo(self._word_ids_of)
         self._entries: _Memo[Entry | None] = _Memo(self._entry_of)
 
@@ -96,6 +108,8 @@ class Matcher:
     def _word_ids_of(self, token: str) -> tuple[int, ...]:
         found = list(self._literal.get(token, ()))
         size = len(token)
+        if not self._may_split(token):
+            return tuple(found)
         # The endings the word may have and the proclitics it may start with: a few of each.
         endings = [
             (size - length, kinds)
@@ -120,6 +134,19 @@ class Matcher:
                 if feminine_ending and stem in feminine:
                     found.append(feminine[stem])
         return tuple(sorted(set(found))) if len(found) > 1 else tuple(found)
+
+    def _may_split(self, token: str) -> bool:
+        """Whether a stem of ``token``, after any proclitic, could start like a known stem."""
+        starts = self._starts
+        size = len(token)
+        for cut in range(min(_LONGEST_PROCLITIC, size - _SHORTEST_STEM) + 1):
+            if token[:cut] not in _PROCLITIC_SET:
+                continue
+            # A stem shorter than the start compared is compared whole, at each length it may have.
+            for length in range(_SHORTEST_STEM, min(_START, size - cut) + 1):
+                if token[cut : cut + length] in starts:
+                    return True
+        return False
 
     def _entry_of(self, token: str) -> Entry | None:
         word_ids = self._word_ids[token]

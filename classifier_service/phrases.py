@@ -2,7 +2,7 @@
 
 Phrases belong to owners (a taxonomy term, a context or exclusion group, a gazetteer entry). The
 written forms of their words are not stored: each phrase word is kept as its key (its stem and how
-it takes clitics and endings, :mod:`classifier_service.forms`), and the matcher splits the words of
+it takes clitics and endings, :mod:`shared.forms`), and the matcher splits the words of
 an article to find those keys.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from classifier_service.forms import EXACT, NAME, SHORT_WORD, WordKey, key_forms, stem_of, word_key
 from shared.arabic import fold
+from shared.forms import EXACT, NAME, SHORT_WORD, WordKey, key_forms, stem_of, word_key
 
 # Every owner already sorted into what it is. ``Owners`` is ``(terms, groups, entities)``: the
 # term ids, context/exclusion group ids and gazetteer entry positions a phrase stands for.

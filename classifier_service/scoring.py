@@ -1,8 +1,8 @@
 """Weighing term occurrences: whether each counts in its context, and a topic's score.
 
-A term occurrence counts when its context (if it needs one) is near it in the same sentence and no
-exclusion (false friend) is; a topic's score is the noisy-or of the weights of the occurrences that
-count.
+A term occurrence counts when its context (if it needs one, and its second condition if it has one)
+is near it in the same sentence and no exclusion (false friend) is; a topic's score is the noisy-or
+of the weights of the occurrences that count.
 """
 
 from __future__ import annotations
@@ -37,27 +37,32 @@ Counted = tuple[CompiledTerm, FieldMatches, Match]
 
 
 def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
-    """Whether an occurrence of ``term`` counts: its context near it, no exclusion near it."""
+    """Whether an occurrence of ``term`` counts: its context (and its second condition, if it has
+    one) near it, no exclusion near it."""
     groups = found.groups
     # Only the groups present in the field are looked at; a term whose conditions are all
     # absent is decided without finding its sentence.
     exclusions = [group for group in term.exclude if group in groups] if term.exclude else None
     topic_exclusions = [group for group in term.topic_exclude if group in groups]
     contexts = [group for group in term.context if group in groups] if term.context else None
-    if contexts == []:
+    also = [group for group in term.also if group in groups] if term.also else None
+    if contexts == [] or also == []:
         return False
-    if not exclusions and not topic_exclusions and contexts is None:
+    if not exclusions and not topic_exclusions and contexts is None and also is None:
         return True
     sentence = found.words.sentence_around(match[1])
+    longest = found.longest
     for group in exclusions or ():
-        if near(groups[group], match, sentence, term.exclude_window, longest=found.longest):
+        if near(groups[group], match, sentence, term.exclude_window, longest=longest):
             return False
     for group in topic_exclusions:
-        if near(groups[group], match, sentence, term.topic_window, longest=found.longest):
+        if near(groups[group], match, sentence, term.topic_window, longest=longest):
             return False
-    if contexts is None:
-        return True
-    return any(near(groups[group], match, sentence, term.window, longest=found.longest) for group in contexts)
+    return all(
+        any(near(groups[group], match, sentence, window, longest=longest) for group in present)
+        for present, window in ((contexts, term.window), (also, term.also_window))
+        if present is not None
+    )
 
 
 def near(

@@ -24,7 +24,11 @@ class ClassifierSettings(RasidSettings):
     classified for minutes: the caps keep every task well inside its time limit."""
 
     taxonomy_path: Path | None = Field(default=None, description="Taxonomy YAML (RASID_TAXONOMY_PATH).")
-    gazetteer_path: Path | None = Field(default=None, description="Gazetteer YAML (RASID_GAZETTEER_PATH).")
+    model_path: Path | None = Field(
+        default=None,
+        description="Learned re-scoring model (RASID_MODEL_PATH; default the packaged model.json). "
+        "No file there: rules alone.",
+    )
     cache_dir: Path | None = Field(
         default=None, description="Compiled-classifier cache (RASID_CACHE_DIR; default ~/.cache/rasid)."
     )

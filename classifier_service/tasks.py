@@ -45,8 +45,16 @@ def classify_article(payload: dict[str, Any]) -> None:
         classification = _untagged(classifier, article, reason=str(error))
     except SoftTimeLimitExceeded:
         classification = _untagged(classifier, article, reason=OUTLIVED_SOFT_TIME_LIMIT)
+    _log_tags(article, classification)
     message = ArticleClassified(article=article, classification=classification)
     send_message(app, STORE_CLASSIFIED, message)
+
+
+def _log_tags(article: ArticleIngested, classification: Classification) -> None:
+    """One line per article: ``article.tagged`` with its topics and scores (``strikes 0.93``)."""
+    topics = ", ".join(f"{tag} {classification.scores.get(tag, 0.0):.2f}" for tag in classification.tags)
+    extra = {"article_id": article.article_id, "topics": topics or "-"}
+    log.info("article.tagged" if topics else "article.untagged", extra=extra)
 
 
 def _untagged(classifier: Classifier, article: ArticleIngested, *, reason: str) -> Classification:

@@ -1,7 +1,8 @@
 """The taxonomy: topics, their terms, and the words around a term that make it count or not.
 
 The taxonomy is data (``taxonomy.yaml``), validated here. A term is a word or phrase with a weight;
-it may require context (a lexicon or phrase near it in the same sentence) and may be cancelled by
+it may require context (a lexicon or phrase near it in the same sentence), and a second condition
+besides (``also``: an armed actor as well as a word of demand, say), and may be cancelled by
 exclusions (false friends such as withdrawing from an agreement, or a penalty kick). In context and
 exclusion lists, a lexicon is named (lowercase ASCII, as topics are), a gazetteer kind is written
 ``@kind`` (any country, group, ... the gazetteer knows), and anything else is a literal Arabic phrase,
@@ -16,9 +17,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from classifier_service.datafile import load_data_file
 from classifier_service.errors import TaxonomyError
 from shared.arabic import fold, words
+from shared.datafile import load_data_file
 from shared.messages import ENTITY_KINDS, TOPIC_NAME_RULE, is_topic_name
 
 PACKAGED_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
@@ -71,8 +72,12 @@ class Term(BaseModel):
     variants: tuple[str, ...] = Field(default=(), description="Other forms: broken plurals, verb forms.")
     weight: Weight = Field(description="How much one occurrence says the topic is present.")
     context: tuple[str, ...] = Field(default=(), description="At least one must be near the term.")
+    also: tuple[str, ...] = Field(
+        default=(), description="A second condition: at least one of these must be near the term too."
+    )
     exclude: tuple[str, ...] = Field(default=(), description="None may be near the term.")
     window: int | None = Field(default=None, ge=0, description="Words either side; 0 is the sentence.")
+    also_window: int | None = Field(default=None, ge=0, description="For ``also``; default: window.")
     exclude_window: int | None = Field(
         default=None, ge=0, description="For the term's own exclusions; default: window."
     )
@@ -90,7 +95,7 @@ class Term(BaseModel):
             _check_phrase(variant)
         return value
 
-    @field_validator("context", "exclude")
+    @field_validator("context", "also", "exclude")
     @classmethod
     def _known_lexicons(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         return _check_references(value, info)

@@ -40,7 +40,7 @@ def watch() -> None:
     from shared.celery_app import producer, send_message  # Celery is loaded only for this command
 
     settings = ingest_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     config = WatchConfig.from_settings(settings)
     try:
         check_folders(config)

@@ -341,7 +341,9 @@ def record_poll(session: Session, request: FeedRequest, *, fetched: FetchResult 
     feed.etag = _validator(fetched.etag, ETAG_LENGTH, feed.etag)
     feed.last_modified = _validator(fetched.last_modified, LAST_MODIFIED_LENGTH, feed.last_modified)
     feed.last_success_at, feed.last_error, feed.error_count = request.polled_at, None, 0
-    log.info(
+    # A poll that brought nothing new is housekeeping.
+    log.log(
+        logging.INFO if outcome.new else logging.DEBUG,
         "feed.polled",
         extra={
             "feed_id": feed.id,
@@ -368,7 +370,9 @@ def _record_articles(session: Session, feed: Feed, *, fetched: FetchResult) -> P
         fetched.content, content_type=fetched.content_type, fallback_title=feed.title or feed.url
     )
     feed.title = parsed.title or feed.title
-    new = tuple(article for article in parsed.articles if record_if_new(session, article))
+    # Each article names its feed, so a watch rule can ask for the feed by id.
+    articles = [article.model_copy(update={"feed_id": feed.id}) for article in parsed.articles]
+    new = tuple(article for article in articles if record_if_new(session, article))
     return PollOutcome(
         feed_id=feed.id,
         articles=new,

@@ -45,9 +45,9 @@ def record_if_new(session: Session, article: ArticleIngested) -> bool:
         "forwarded_at": article.ingested_at,
     }
     if insert_ignore(session, SeenArticle.__table__, values, conflict_columns=["article_id"]) is None:
-        log.info("ingest.article_duplicate", extra={"article_id": article.article_id})
+        log.debug("ingest.article_duplicate", extra={"article_id": article.article_id})
         return False
-    log.info(
+    log.debug(
         "ingest.article_recorded",
         extra={"article_id": article.article_id, "source_kind": article.source_kind},
     )

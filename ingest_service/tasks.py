@@ -68,7 +68,7 @@ def poll_feeds() -> None:
         feed_ids = feeds.active_feed_ids(session)
     for feed_id in feed_ids:
         send_message(app, POLL_FEED, FeedDue(feed_id=feed_id))
-    log.info("feed.poll_scheduled", extra={"feeds": len(feed_ids)})
+    log.debug("feed.poll_scheduled", extra={"feeds": len(feed_ids)})
 
 
 @app.task(name=POLL_FEED, **TASK_OPTIONS)

@@ -328,7 +328,7 @@ class FolderWatcher:
             return
         self._handed[path] = (version, time.monotonic())
         self._pending.pop(path, None)
-        log.info("watch.file_ready", extra={"path": readable_path(path), "size": version.size})
+        log.debug("watch.file_ready", extra={"path": readable_path(path), "size": version.size})
 
     def _forget(self, path: Path) -> None:
         self._pending.pop(path, None)

@@ -14,7 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 import click
 
 from shared.errors import ConfigurationError
-from shared.settings import base_settings, check_all_settings
+from shared.settings import EMBEDDED_BROKER_URL, base_settings, check_all_settings
 
 COMMANDS_GROUP = "rasid.commands"
 
@@ -80,14 +80,22 @@ def worker(name: str, concurrency: int) -> None:
 
     _configure_logging()
     declared = workers()[name]
+    settings = base_settings()
+    if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
+        # The file broker carries no remote control (ping): rasid status reads heartbeats instead.
+        from shared.heartbeat import heartbeat_folder, keep_heartbeat
+
+        keep_heartbeat(heartbeat_folder(settings), name)
     app = declared.load_app()
     app.worker_main(
         [
+            # No startup banner on stdout: the configuration is the environment's, and the logs say "ready".
+            "--quiet",
             "worker",
             f"--queues={','.join(declared.queues)}",
             f"--hostname={name}@%h",
             f"--concurrency={concurrency}",
-            f"--loglevel={base_settings().log_level}",
+            f"--loglevel={settings.log_level}",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -107,7 +115,25 @@ def beat() -> None:
     app = create_celery_app("beat", settings)
     app.conf.beat_schedule = beat_schedule()
     schedule = settings.data_dir.resolve() / "beat-schedule"
-    app.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
+    app.start(["--quiet", "beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+def status(as_json: bool) -> None:
+    """Is Rasid healthy? Workers alive, queue depths, recent articles and alerts, failing feeds,
+    rejected files, database and broker. Exits 0 when healthy, 1 when something needs attention."""
+    from shared.commands import echo_json
+    from shared.db import utc_now
+    from shared.status import collect_status, render_text
+
+    report = collect_status(base_settings(), now=utc_now())
+    if as_json:
+        echo_json(report.as_json())
+    else:
+        for line in render_text(report):
+            click.echo(line)
+    sys.exit(0 if report.healthy else 1)
 
 
 @cli.group()
@@ -136,7 +162,8 @@ def _configure_logging() -> None:
     from shared.logs import configure_logging
 
     check_all_settings()
-    configure_logging(base_settings().log_level)
+    settings = base_settings()
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def main() -> None:

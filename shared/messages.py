@@ -86,14 +86,26 @@ class Message(BaseModel):
 def content_id(title: str, text: str) -> str:
     """An article's id: a hash of its normalized words, so one text has one id whatever its
     encoding, file name, spacing or diacritics."""
-    words = fold(f"{title}\n{text}").split()
+    return content_id_of_folded(fold(title), fold(text))
+
+
+def content_id_of_folded(title: str, text: str) -> str:
+    """:func:`content_id` of an article whose title and text are already folded (folding works
+    character by character, so the two folded apart are the whole folded)."""
+    words = title.split() + text.split()
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:32]
 
 
 class ArticleIngested(Message):
-    """A new article, decoded and de-duplicated by the ingest service."""
+    """A new article, decoded and de-duplicated by the ingest service.
+
+    Version 2 adds ``feed_id``, the ingest service's id of the feed a feed article came from; a
+    version 1 message has none.
+    """
 
     summary_fields = ("article_id", "source_kind", "source")
+
+    schema_version: Literal[1, 2] = 2  # type: ignore[assignment]
 
     article_id: Annotated[str, Field(min_length=16, max_length=64)]
     title: str
@@ -101,6 +113,7 @@ class ArticleIngested(Message):
     source: str = Field(description="File name or feed title the article came from.")
     source_kind: Literal["file", "feed"]
     url: str | None = None
+    feed_id: int | None = Field(default=None, description="The feed's id, for a feed article.")
     published_at: datetime | None = None
     ingested_at: datetime
 

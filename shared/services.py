@@ -3,10 +3,10 @@
 A service declares one :class:`Service` object and names it in the ``rasid.services`` entry point
 group of ``pyproject.toml``: its worker and the queues that worker consumes, where its tasks are
 routed, its periodic tasks (each interval read from the service's own settings), the extra
-processes it needs, and the topics it can tag articles with. ``shared`` never names a service:
-``rasid worker NAME``, the Celery routes, beat's schedule, the children of ``rasid run`` and the
-topics ``rasid subscribe`` accepts are all assembled here from the declarations, so adding a service
-needs no edit in ``shared``.
+processes it needs, the topics it can tag articles with, and its part of ``rasid status``.
+``shared`` never names a service: ``rasid worker NAME``, the Celery routes, beat's schedule, the
+children of ``rasid run``, the topics ``rasid subscribe`` accepts and the checks of ``rasid status``
+are all assembled here from the declarations, so adding a service needs no edit in ``shared``.
 
 Declaration modules stay light (task names, queue names, settings): they are loaded by every
 process that sends a message, and by ``rasid worker`` before it knows which worker to start.
@@ -71,6 +71,9 @@ class Service:
     # The topic names this service tags articles with, read from its own data when asked (so a
     # service may subscribe people only to topics that exist, without importing the tagger).
     topics: Callable[[], frozenset[str]] | None = None
+    # "module:function" giving this service's part of ``rasid status`` from its own tables: called
+    # with a session and the time, returns ``shared.status.Check``s (imported only by that command).
+    status: str | None = None
 
 
 @cache
@@ -114,6 +117,11 @@ def known_topics() -> frozenset[str] | None:
     """Every topic an installed service can tag articles with; None when no service declares any."""
     declared = [service.topics() for service in installed_services() if service.topics]
     return frozenset().union(*declared) if declared else None
+
+
+def status_reporters() -> tuple[Callable[..., Any], ...]:
+    """Every installed service's part of ``rasid status`` (see :mod:`shared.status`)."""
+    return tuple(resolve_name(service.status) for service in installed_services() if service.status)
 
 
 def supervised_processes() -> tuple[Process, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +29,14 @@ class RasidSettings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     broker_url: str = Field(default=EMBEDDED_BROKER_URL, description="Celery broker URL.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
+    gazetteer_path: Path | None = Field(
+        default=None,
+        description="Gazetteer YAML (RASID_GAZETTEER_PATH), read by the classifier and the alert service; "
+        "unset means the packaged shared/gazetteer.yaml.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as readable text, or one JSON object per line."
+    )
     allow_private_targets: bool = Field(
         default=False,
         description="Let feeds and webhooks reach loopback, private and link-local addresses (home labs).",
@@ -55,6 +63,11 @@ class RasidSettings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "filesystem://", "amqp://", "memory://")):
             raise ValueError("must be a redis:// URL, or filesystem:// for the embedded broker")
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

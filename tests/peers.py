@@ -50,6 +50,8 @@ class Mail:
 
     recipients: list[str]
     message: EmailMessage
+    # The message's bytes as the client sent them (after the SMTP dot-unstuffing).
+    raw: bytes = b""
 
 
 @dataclass
@@ -77,7 +79,7 @@ class SmtpSink:
         message = email.message_from_bytes(envelope.original_content or b"", policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
-            self.mails.append(Mail(list(envelope.rcpt_tos), message))
+            self.mails.append(Mail(list(envelope.rcpt_tos), message, envelope.original_content or b""))
         return "250 2.0.0 Queued"
 
     def received(self) -> list[Mail]:

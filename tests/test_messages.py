@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from alert_service.rules import parse_topics
 from classifier_service.errors import GazetteerError, TaxonomyError
-from classifier_service.gazetteer import PACKAGED_GAZETTEER, GazetteerEntry, load_gazetteer
 from classifier_service.taxonomy import PACKAGED_TAXONOMY, load_taxonomy
+from shared.gazetteer import PACKAGED_GAZETTEER, GazetteerEntry, load_gazetteer
 from shared.messages import (
     ENTITY_KINDS,
     Entity,

@@ -18,11 +18,16 @@ from sqlalchemy.orm import Session
 from alert_service.migrations import SCRIPT_LOCATION as ALERT_MIGRATIONS
 from alert_service.models import Alert, Article, ArticleEntity, DeliveryAttempt, Subscription, Tag
 from alert_service.models import Base as AlertBase
+from classifier_service.feedback import Base as ClassifierBase
 from ingest_service.models import Base as IngestBase
 from shared.db import get_engine, session_scope
 from shared.migrations import MIGRATIONS_GROUP, alembic_config, upgrade_all
 
-SERVICES: dict[str, MetaData] = {"ingest": IngestBase.metadata, "alert": AlertBase.metadata}
+SERVICES: dict[str, MetaData] = {
+    "ingest": IngestBase.metadata,
+    "classify": ClassifierBase.metadata,
+    "alert": AlertBase.metadata,
+}
 
 
 def test_every_service_with_migrations_is_checked_and_prefixes_its_tables() -> None:
@@ -127,6 +132,9 @@ OLD_ROWS: dict[str, dict[str, Any]] = {
 }
 
 
+TOPIC_RULE = {"version": 1, "topics": [{"topic": "strikes"}]}
+
+
 def _alert_migrations(url: str, revision: str, *, down: bool = False) -> None:
     config = alembic_config(service="alert", script_location=ALERT_MIGRATIONS, database_url=url)
     (command.downgrade if down else command.upgrade)(config, revision)
@@ -149,7 +157,7 @@ def test_alert_tables_are_renamed_with_their_rows(empty_database_url: str) -> No
     with session_scope(url) as session:
         _assert_rows_kept(session)
         added = Subscription(
-            channel="email", target="a@example.org", topics=["strikes"], created_at=MOMENT, active=True
+            channel="email", target="a@example.org", rule=TOPIC_RULE, created_at=MOMENT, active=True
         )
         session.add(added)
         session.flush()
@@ -168,7 +176,8 @@ def _assert_rows_kept(session: Session) -> None:
     article = session.get_one(Article, "a" * 32)
     assert (article.title, article.stored_at) == ("عنوان", MOMENT)
     subscription = session.get_one(Subscription, 1)
-    assert (subscription.topics, subscription.secret, subscription.active) == (["strikes"], "whsec_x", True)
+    # 0005 turned the subscription's topics into a watch rule.
+    assert (subscription.rule, subscription.secret, subscription.active) == (TOPIC_RULE, "whsec_x", True)
     assert session.scalars(select(Tag.topic)).all() == ["strikes"]
     assert session.scalars(select(ArticleEntity.entity_id)).all() == ["country:iq"]
     alert = session.get_one(Alert, 1)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from alert_service.models import Alert, DeliveryAttempt
+from alert_service.rules import WatchRule
 from alert_service.store import store_classified
 from alert_service.subscriptions import Channel, NewSubscription, subscribe
 from shared.db import session_scope
@@ -55,7 +56,8 @@ def at(hours: float) -> datetime:
 def add_subscription(url: str, channel: Channel, target: str, topics: list[str]) -> NewSubscription:
     with session_scope(url) as session:
         policy = TargetPolicy(allow_private=True)  # the test receivers run on 127.0.0.1
-        return subscribe(session, channel, target=target, topics=topics, policy=policy, now=NOW)
+        rule = WatchRule.of_topics(topics)
+        return subscribe(session, channel, target=target, rule=rule, policy=policy, now=NOW)
 
 
 def store(url: str, message: ArticleClassified) -> list[int]:

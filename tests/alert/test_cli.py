@@ -39,7 +39,7 @@ def test_subscribe_email_and_list(database_url: str) -> None:
     assert "secret" not in listed
     assert datetime.fromisoformat(listed["created_at"]).utcoffset() is not None
     human = run(database_url, "subscriptions", "list").output
-    assert "analyst@example.org" in human and "withdrawal,training" in human
+    assert "analyst@example.org" in human and "rule: topic:withdrawal topic:training" in human
 
 
 @pytest.mark.parametrize(

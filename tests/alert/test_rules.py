@@ -1,4 +1,4 @@
-"""Watch rules and topic lists, table-driven from tests/fixtures/alert."""
+"""Subscriptions of topics only, and topic lists, table-driven from tests/fixtures/alert."""
 
 from __future__ import annotations
 
@@ -15,11 +15,8 @@ TOPIC_CASES = load_fixture("topics.json")
 
 @pytest.mark.parametrize("case", RULE_CASES, ids=[case["name"] for case in RULE_CASES])
 def test_matching_subscriptions(case: dict[str, Any]) -> None:
-    rules = [
-        WatchRule(subscription_id=index, topics=frozenset(topics))
-        for index, topics in enumerate(case["rules"], 1)
-    ]
-    facts = ArticleFacts(topics=frozenset(case["article"]))
+    rules = {index: WatchRule.of_topics(topics) for index, topics in enumerate(case["rules"], 1)}
+    facts = ArticleFacts(scores=dict.fromkeys(case["article"], 0.8))
     assert matching_subscriptions(rules, facts) == case["expected"]
 
 

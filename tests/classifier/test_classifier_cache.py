@@ -14,9 +14,9 @@ from classifier_service import loading
 from classifier_service.cache import CODE_FILES, cache_key
 from classifier_service.classifier import Classifier
 from classifier_service.compiler import CompiledTaxonomy
-from classifier_service.gazetteer import PACKAGED_GAZETTEER
 from classifier_service.loading import classifier_of, compiled_taxonomy
 from classifier_service.taxonomy import PACKAGED_TAXONOMY
+from shared.gazetteer import PACKAGED_GAZETTEER
 
 TITLE = "غارات للتحالف على مواقع الحوثيين في صعدة"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -71,7 +71,10 @@ def test_the_key_covers_every_module_of_the_classifier() -> None:
     loaded = {
         Path(module.__file__).resolve()
         for name, module in list(sys.modules.items())
-        if name.startswith("classifier_service.") and module.__file__
+        # The migrations build the feedback table; they play no part in classifying.
+        if name.startswith("classifier_service.")
+        and not name.startswith("classifier_service.migrations")
+        and module.__file__
     }
     assert Path(loading.__file__).resolve() in loaded
     assert loaded <= set(CODE_FILES)

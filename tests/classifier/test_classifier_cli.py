@@ -30,12 +30,12 @@ def test_evaluate_prints_scores_and_mistakes() -> None:
     result = CliRunner().invoke(_rasid(), ["classify", "--evaluate", str(FIXTURES / "sample.jsonl")])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["topic", "precision", "recall", "f1", "tp", "fp", "fn"]
+    assert lines[0].split() == ["topic", "precision", "recall", "f1", "ap", "ece", "tp", "fp", "fn"]
     rows = {line.split()[0]: line.split() for line in lines[1:5]}
     assert set(rows) == {"withdrawal", "training", "strikes", "macro"}
-    assert rows["withdrawal"][4:7] == ["2", "0", "0"]
-    assert rows["training"][4:7] == ["2", "0", "0"]
-    assert rows["strikes"][4:7] == ["2", "0", "0"]
+    assert rows["withdrawal"][6:9] == ["2", "0", "0"]
+    assert rows["training"][6:9] == ["2", "0", "0"]
+    assert rows["strikes"][6:9] == ["2", "0", "0"]
     assert float(rows["macro"][1]) == 1.0
     assert "articles: 8, mistakes: 0" in result.output
 
@@ -138,6 +138,6 @@ def test_held_out_feed_items_meet_the_bar() -> None:
     assert float(rows["macro"][1]) >= 0.95, result.output
     assert float(rows["strikes"][3]) >= 0.92, result.output
     for topic in ("withdrawal", "training"):
-        false_positives, false_negatives = int(rows[topic][5]), int(rows[topic][6])
+        false_positives, false_negatives = int(rows[topic][7]), int(rows[topic][8])
         assert false_positives == 0, result.output
         assert false_negatives <= 1, result.output

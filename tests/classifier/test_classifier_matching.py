@@ -8,10 +8,10 @@ from collections import defaultdict
 import pytest
 
 from classifier_service.classifier import Classifier
-from classifier_service.forms import EXACT, NAME, PLAIN, key_forms, stem_forms, stem_of, word_key
 from classifier_service.loading import load_classifier
 from classifier_service.matching import Matcher
 from classifier_service.phrases import PhraseIndex
+from shared.forms import EXACT, NAME, PLAIN, key_forms, stem_forms, stem_of, word_key
 
 
 def surface_forms(word: str, *, exact: bool = False, name: bool = False) -> frozenset[str]:

@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from classifier_service.gazetteer import PACKAGED_GAZETTEER
 from classifier_service.loading import load_classifier
 from classifier_service.matching import Match, Matcher, Occurrence
 from classifier_service.scoring import near
 from classifier_service.taxonomy import PACKAGED_TAXONOMY
 from classifier_service.tokens import FieldWords
+from shared.gazetteer import PACKAGED_GAZETTEER
 
 LONGEST = 4
 

@@ -66,6 +66,33 @@ def test_a_topic_added_in_the_file_works_without_code(tmp_path: Path) -> None:
     assert "ceasefire" not in broken.tags
 
 
+EXPULSION_TOPIC = """
+  expulsion:
+    terms:
+      - term: طرد
+        weight: 0.7
+        window: 0
+        context: [قرار, طالب]
+        also: [القوات, المسلحين]
+        also_window: 2
+"""
+
+
+def test_a_term_with_a_second_condition_needs_both(tmp_path: Path) -> None:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(PACKAGED_TAXONOMY.read_text(encoding="utf-8") + EXPULSION_TOPIC, encoding="utf-8")
+    classifier = load_classifier(path)
+    both = classifier.classify(title="", text="طالب النواب في جلسة أمس بطرد القوات الأجنبية")
+    assert "expulsion" in both.tags
+    assert both.evidence[-1].term == "طرد"
+    # The demand without forces near the verb, and forces near it without a demand.
+    assert "expulsion" not in classifier.classify(title="", text="طالب النواب بطرد السفير").tags
+    assert "expulsion" not in classifier.classify(title="", text="جرى طرد القوات الأجنبية").tags
+    # The forces are named, but too far from the verb.
+    far = "طالب النواب بطرد كل من دخل البلاد بلا إذن من القوات"
+    assert "expulsion" not in classifier.classify(title="", text=far).tags
+
+
 def test_the_version_changes_with_the_file(tmp_path: Path) -> None:
     packaged = load_classifier()
     custom = load_classifier(_with_ceasefire(tmp_path))

@@ -235,3 +235,47 @@ def test_embedded_defaults_sqlite_and_file_broker(
     )
     run_scenario(stack, *peers)
     assert stack.interrupt("run") == 0, "Ctrl-C stops the stack cleanly"
+
+
+ARTICLES = ROOT / "tests" / "fixtures" / "alert" / "articles"
+
+
+def subscribe_rule(stack: Stack, path: str, receiver: HttpPeer, rule: str) -> dict[str, Any]:
+    """Subscribe a webhook at ``path`` to ``rule`` through the CLI."""
+    [created] = json_rows(stack, "subscribe", "webhook", receiver.url(path), "--rule", rule)
+    return created
+
+
+@pytest.mark.parametrize("services", ["compose_services", "embedded_services"])
+def test_strikes_in_iraq_gets_the_iraq_strike_and_not_the_syria_strike(
+    services: str, request: pytest.FixtureRequest, peers: tuple[SmtpSink, HttpPeer]
+) -> None:
+    """Three watch rules over two strike articles: strikes anywhere gets both, strikes in Iraq only the
+    strike on Ain al-Asad, strikes in Syria (without a keyword) only the raid near Aleppo."""
+    stack: Stack = request.getfixturevalue(services)
+    receiver = peers[1]
+    wait_for(
+        lambda: stack.rasid("subscriptions", "list", check=False).returncode == 0, timeout=60, what="the db"
+    )
+    iraq = subscribe_rule(stack, "/iraq", receiver, "topic:strikes entity:Iraq")
+    subscribe_rule(stack, "/syria", receiver, 'topic:strikes entity:سوريا -keyword:"قاعدة عين الأسد"')
+    subscribe_rule(stack, "/anywhere", receiver, "topic:strikes")
+    assert iraq["rule"] == "topic:strikes entity:country:iq"
+    shown = stack.rasid("subscriptions", "show", str(iraq["id"])).stdout
+    assert "rule: topic:strikes entity:country:iq" in shown
+
+    drop(stack, "iraq.txt", (ARTICLES / "iraq_strike.txt").read_bytes())
+    drop(stack, "syria.txt", (ARTICLES / "syria_strike.txt").read_bytes())
+    wait_for(lambda: len(receiver.received("/anywhere")) >= 2, timeout=120, what="both strikes")
+    wait_for(lambda: receiver.received("/iraq") and receiver.received("/syria"), timeout=60, what="the rules")
+    time.sleep(QUIET_SECONDS)
+
+    def titles(path: str) -> list[str]:
+        return [json.loads(delivery.body)["article"]["title"] for delivery in receiver.received(path)]
+
+    assert titles("/iraq") == ["طائرات مسيرة تستهدف قاعدة عين الأسد غربي العراق"]
+    assert titles("/syria") == ["غارات جوية على مواقع قرب حلب شمالي سوريا"]
+    assert sorted(titles("/anywhere")) == sorted([*titles("/iraq"), *titles("/syria")])
+    [hit] = json_rows(stack, "subscriptions", "test", str(iraq["id"]))
+    assert hit["title"] == titles("/iraq")[0]
+    assert hit["entities"] == ["country:iq"]

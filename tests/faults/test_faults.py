@@ -514,8 +514,12 @@ SCENARIOS = [
         tmpfs_data=True,
         expectation=Expectation(mid_send=True),
     ),
+    # The fault waits for Celery's "received" line without its "succeeded": both are DEBUG lines.
     Scenario(
-        "embedded: SIGKILL ingest worker mid-message", kill_embedded_worker, mode="embedded"
+        "embedded: SIGKILL ingest worker mid-message",
+        kill_embedded_worker,
+        mode="embedded",
+        env={"RASID_LOG_LEVEL": "DEBUG"},
     ),
 ]
 

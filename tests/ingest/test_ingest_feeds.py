@@ -102,6 +102,7 @@ def test_second_poll_is_conditional_and_a_304_brings_nothing_new(
     assert first_headers["user-agent"] == USER_AGENT
     feed = feed_row(database_url, url)
     assert feed.title == "BBC middleEast (sample)"
+    assert {article.feed_id for article in forwarded} == {feed.id}, "each article names its feed"
     assert (feed.last_error, feed.error_count) == (None, 0)
     assert feed.last_success_at is not None
 

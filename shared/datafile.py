@@ -1,4 +1,4 @@
-"""Reading the classifier's YAML data files into pydantic models, with line numbers in errors.
+"""Reading YAML data files (the taxonomy, the gazetteer) into pydantic models, with line numbers in errors.
 
 The file is composed into YAML nodes first, so every validation error can point at the line of the
 value it is about; duplicate keys, which plain YAML loading silently accepts, are refused too.
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from classifier_service.errors import DataFileError
+from shared.errors import DataFileError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ContextFactory = Callable[[Any], dict[str, Any]]

@@ -1,0 +1,154 @@
+"""The local mailbox: email alerts written as ``.eml`` files when no SMTP host is set.
+
+A new user's embedded stack has no mail server; rather than fail every email alert against one, each
+alert's email is written to the mailbox folder (``var/mail/`` by default), one complete message per
+file: the very bytes the SMTP path hands the server (:func:`alert_service.mail.build_email`,
+flattened as ``smtplib`` flattens it). A file is named after its alert (``alert-42.eml``), written
+under a temporary name and linked into place, which never replaces an existing file: a redelivered
+alert finds its file there and writes no second one. Files are readable by their owner only, like
+the rest of the data. ``rasid mail list`` and ``rasid mail show`` read them back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import io
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.generator import BytesGenerator
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import getaddresses
+from pathlib import Path
+
+from alert_service.content import AlertContent
+from alert_service.errors import AlertError, RetryableDeliveryError
+from alert_service.mail import build_email, send_email
+from alert_service.settings import AlertSettings
+from shared.db import make_private_folder
+
+MAIL_NAME = re.compile(r"alert-(\d+)\.eml")
+
+
+class MailNotFoundError(AlertError):
+    """No message of that alert in the mailbox."""
+
+
+def deliver_email(content: AlertContent, settings: AlertSettings) -> str:
+    """The email channel: through the SMTP server when ``RASID_SMTP_HOST`` is set, else into the
+    local mailbox. Returns what is recorded as the delivery's detail."""
+    if settings.smtp_host:
+        return send_email(content, settings)
+    return f"mailbox: {file_email(content, settings)}"
+
+
+def mail_path(folder: Path, alert_id: int) -> Path:
+    """The mailbox file of one alert."""
+    return folder / f"alert-{alert_id}.eml"
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """``message`` as ``smtplib.SMTP.send_message`` flattens it for the server: CRLF line ends, and
+    the UTF-8 policy only when an address is not ASCII (SMTPUTF8)."""
+    addresses = getaddresses([str(value) for key in ("From", "To") for value in message.get_all(key, [])])
+    international = any(not address.isascii() for _name, address in addresses)
+    policy = message.policy
+    if international and isinstance(policy, EmailPolicy):
+        policy = policy.clone(utf8=True)
+    with io.BytesIO() as buffer:
+        BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
+        return buffer.getvalue()
+
+
+def file_email(content: AlertContent, settings: AlertSettings) -> Path:
+    """Write the alert's email into the mailbox once; returns its file. A full or read-only disk is
+    retried like an SMTP server that is down."""
+    folder = settings.mailbox_folder
+    final = mail_path(folder, content.alert_id)
+    try:
+        make_private_folder(folder)
+        if not final.exists():
+            data = message_bytes(build_email(content, sender=settings.smtp_from))
+            _write_once(final, data)
+    except OSError as error:
+        raise RetryableDeliveryError(f"mailbox: cannot write {final}: {error.strerror or error}") from error
+    return final
+
+
+def _write_once(final: Path, data: bytes) -> None:
+    """``data`` at ``final`` whole or not at all, unless ``final`` already exists."""
+    partial = final.with_name(f".{final.name}.{uuid.uuid4().hex}.part")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        with open(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        # link(), not rename(): it fails on an existing name, so a second writer changes nothing.
+        with contextlib.suppress(FileExistsError):
+            os.link(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    directory = os.open(final.parent, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    """One message in the mailbox."""
+
+    alert_id: int
+    path: Path
+    written_at: datetime
+    message: EmailMessage
+
+    @property
+    def to(self) -> str:
+        return str(self.message.get("To", ""))
+
+    @property
+    def subject(self) -> str:
+        return str(self.message.get("Subject", ""))
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message.get("Message-ID", ""))
+
+    def part(self, subtype: str) -> str | None:
+        """The text of the message's ``text/<subtype>`` part, if it has one."""
+        body = self.message.get_body(preferencelist=(subtype,))
+        return None if body is None else str(body.get_content())
+
+
+def read_mail(path: Path, alert_id: int) -> StoredMail:
+    """The message in the mailbox file ``path``."""
+    data = path.read_bytes()
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    written_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return StoredMail(alert_id=alert_id, path=path, written_at=written_at, message=message)
+
+
+def list_mail(folder: Path, *, limit: int | None = None) -> list[StoredMail]:
+    """The mailbox's messages, newest alert first."""
+    if not folder.is_dir():
+        return []
+    names = ((MAIL_NAME.fullmatch(path.name), path) for path in folder.iterdir())
+    found = sorted(((int(match.group(1)), path) for match, path in names if match), reverse=True)
+    return [read_mail(path, alert_id) for alert_id, path in found[:limit]]
+
+
+def find_mail(folder: Path, alert_id: int) -> StoredMail:
+    """The message of one alert; :class:`MailNotFoundError` when the mailbox has none."""
+    path = mail_path(folder, alert_id)
+    if not path.is_file():
+        raise MailNotFoundError(f"no message of alert {alert_id} in {folder}")
+    return read_mail(path, alert_id)

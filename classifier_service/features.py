@@ -1,0 +1,109 @@
+"""What the learned re-scoring reads of a topic's hits: the rules' own findings, and the words around them.
+
+For each topic, features are drawn only from what the rules matched (a bag of words over the whole
+article does poorly on narrow topics, where one sentence decides): which terms counted and which a
+missing context or an exclusion stopped, how many, how spread over sentences, whether in the title,
+and the words within :data:`NEIGHBOURHOOD` words of the first occurrences in their sentence, lightly
+stemmed.
+A feature is a name; the model weighs the names it knows and ignores the others.
+"""
+
+from __future__ import annotations
+
+from math import log1p
+
+from classifier_service.hits import TopicHits
+from classifier_service.scoring import Counted
+
+# Words either side of an occurrence read as its context.
+NEIGHBOURHOOD = 8
+# Occurrences whose neighbourhoods are read, in each list (counted, stopped): the first ones, so an
+# article full of a frequent term costs no more than a short one.
+READ_OCCURRENCES = 10
+# Proclitics and the article stripped from a context word, longest first, when a stem of three
+# letters or more is left: one feature for و/ب/ل/ال forms of the same word.
+_PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
+_SUFFIXES = ("هما", "ها", "هم", "ات", "ون", "ين", "ان", "ه", "ي")
+# Token positions of the title field count as the article's start.
+_EARLY_SHARE = 0.2
+
+
+def light_stem(word: str) -> str:
+    """``word`` without one proclitic (or the article) and one ending, when three letters remain."""
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+            word = word[len(prefix) :]
+            break
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def topic_features(hits: TopicHits) -> dict[str, float]:
+    """The features of one topic's hits in one article (empty when the rules matched nothing)."""
+    counted, blocked = hits.counted, hits.blocked
+    features: dict[str, float] = {}
+    if counted:
+        _summary(features, counted)
+        _words(features, counted, prefix="w:")
+    if blocked:
+        features["blocked_n"] = log1p(len(blocked))
+        for term, found, _ in blocked:
+            features["b:" + term.term] = 1.0
+            if found.words.name == "title":
+                features["title_blocked"] = 1.0
+        _words(features, blocked, prefix="v:")
+    return features
+
+
+def _summary(features: dict[str, float], counted: list[Counted]) -> None:
+    features["rule"] = 1.0
+    features["rule_score"] = 1.0 - _missing(counted)
+    features["counted_n"] = log1p(len(counted))
+    features["max_weight"] = max(term.weight for term, _, _ in counted)
+    sentences: set[tuple[str, int]] = set()
+    terms: set[str] = set()
+    for term, found, match in counted:
+        terms.add(term.term)
+        features["t:" + term.term] = 1.0
+        words = found.words
+        if words.name == "title":
+            features["title"] = 1.0
+            features["early"] = 1.0
+        elif match[1] < _EARLY_SHARE * len(words.tokens):
+            features["early"] = 1.0
+        sentences.add((words.name, words.sentence_around(match[1])[0]))
+    features["terms_n"] = log1p(len(terms))
+    features["sentences_n"] = log1p(len(sentences))
+
+
+def _missing(counted: list[Counted]) -> float:
+    missing = 1.0
+    for term, _, _ in counted:
+        missing *= 1.0 - term.weight
+    return missing
+
+
+def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: str) -> None:
+    around: set[str] = set()
+    for _, found, match in occurrences[:READ_OCCURRENCES]:
+        words = found.words
+        tokens = words.tokens
+        first, end = words.sentence_around(match[1])
+        around.update(tokens[max(first, match[1] - NEIGHBOURHOOD) : match[1]])
+        around.update(tokens[match[2] : min(end, match[2] + NEIGHBOURHOOD)])
+    names = _NAMES[prefix]
+    for token in around:
+        name = names.get(token)
+        if name is None:
+            if len(names) >= _NAMES_SIZE:
+                names.clear()
+            name = names[token] = prefix + light_stem(token)
+        features[name] = 1.0
+
+
+# Feature names of context words by prefix, remembered: stemming is the costly part, and articles
+# share most of their words. Forgotten all at once when full.
+_NAMES: dict[str, dict[str, str]] = {"w:": {}, "v:": {}}
+_NAMES_SIZE = 1 << 15

@@ -1,0 +1,202 @@
+"""The learned re-scoring: a small logistic model per topic over the features of its rule hits
+(:mod:`classifier_service.features`), calibrated into the probability that a careful reader would tag it.
+
+A model is a JSON file (``model.json`` packaged with the service, or ``RASID_MODEL_PATH``) written by
+``rasid train``. Reading it needs no numerical library: a topic's raw score is a sum of the weights
+of the features present, and its calibration an increasing step function read by bisection. Topics
+the model does not know, or a missing file, keep the rules' scores. A :class:`ModelSource` looks at
+the file's modification time at most once per :data:`CHECK_INTERVAL` and reloads it when it changes,
+so workers pick up a newly trained model without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from classifier_service.errors import ModelFileError
+from classifier_service.features import topic_features
+from classifier_service.hits import ArticleHits
+
+PACKAGED_MODEL = Path(__file__).resolve().parent / "model.json"
+MODEL_FORMAT = 1
+# Seconds between two looks at the model file's modification time.
+CHECK_INTERVAL = 1.0
+# Calibrated scores are rounded like the rules' scores.
+SCORE_DIGITS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """An increasing map from raw score to probability: linear between the points ``(x, y)``."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+    def __call__(self, raw: float) -> float:
+        xs, ys = self.x, self.y
+        index = bisect_right(xs, raw)
+        if index == 0:
+            return ys[0]
+        if index == len(xs):
+            return ys[-1]
+        x0, x1, y0, y1 = xs[index - 1], xs[index], ys[index - 1], ys[index]
+        return y0 + (y1 - y0) * (raw - x0) / (x1 - x0) if x1 > x0 else y1
+
+
+@dataclass(frozen=True, slots=True)
+class TopicModel:
+    """One topic's weights and calibration, and the probability for an article the rules found
+    nothing of that topic in (``no_hit``)."""
+
+    bias: float
+    weights: dict[str, float]
+    calibration: Calibration
+    no_hit: float
+
+    def raw(self, features: Mapping[str, float]) -> float:
+        """The logistic model's log-odds for these features."""
+        weights = self.weights
+        total = self.bias
+        for name, value in features.items():
+            weight = weights.get(name)
+            if weight is not None:
+                total += weight * value
+        return total
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        """The calibrated probability that the topic is present."""
+        if not features:
+            return self.no_hit
+        return self.calibration(self.raw(features))
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A trained model: its version, the probability at which a topic is tagged, its topics, and the
+    cross-validated F1 of each topic measured when it was trained (what a new model must match)."""
+
+    version: str
+    threshold: float
+    topics: dict[str, TopicModel]
+    figures: dict[str, float] = field(default_factory=dict)
+
+    def rescored(
+        self, hits: ArticleHits, rule_scores: dict[str, float], thresholds: Mapping[str, float]
+    ) -> dict[str, float]:
+        """Every topic's score: calibrated for the topics the model knows, the rules' for the others."""
+        scores = dict(rule_scores)
+        for topic, model in self.topics.items():
+            if topic in scores:
+                probability = model.probability(topic_features(hits[topic]))
+                scores[topic] = round(probability, SCORE_DIGITS)
+        return scores
+
+    def to_plain(self) -> dict[str, Any]:
+        """The model as the JSON object of its file."""
+        return {
+            "format": MODEL_FORMAT,
+            "version": self.version,
+            "threshold": self.threshold,
+            "cross_validated_f1": dict(self.figures),
+            "topics": {
+                topic: {
+                    "bias": model.bias,
+                    "no_hit": model.no_hit,
+                    "calibration": {"x": list(model.calibration.x), "y": list(model.calibration.y)},
+                    "weights": dict(sorted(model.weights.items())),
+                }
+                for topic, model in self.topics.items()
+            },
+        }
+
+    @classmethod
+    def from_plain(cls, plain: Any) -> Model:
+        """The model of a file's JSON object; raises ``ValueError``, ``KeyError`` or ``TypeError``."""
+        if plain["format"] != MODEL_FORMAT:
+            raise ValueError(f"model format {plain['format']!r}, not {MODEL_FORMAT}")
+        topics = {
+            str(topic): TopicModel(
+                bias=float(spec["bias"]),
+                weights={str(name): float(weight) for name, weight in spec["weights"].items()},
+                calibration=_calibration(spec["calibration"]),
+                no_hit=float(spec["no_hit"]),
+            )
+            for topic, spec in plain["topics"].items()
+        }
+        figures = {str(topic): float(f1) for topic, f1 in plain.get("cross_validated_f1", {}).items()}
+        return cls(
+            version=str(plain["version"]), threshold=float(plain["threshold"]), topics=topics, figures=figures
+        )
+
+
+def _calibration(spec: Any) -> Calibration:
+    x, y = tuple(map(float, spec["x"])), tuple(map(float, spec["y"]))
+    if not x or len(x) != len(y) or any(not math.isfinite(value) for value in (*x, *y)):
+        raise ValueError("calibration points missing or not finite")
+    if list(x) != sorted(x) or list(y) != sorted(y):
+        raise ValueError("calibration is not increasing")
+    return Calibration(x, y)
+
+
+def read_model(path: Path) -> Model:
+    """The model in ``path``; raises :class:`ModelFileError` naming the file if it is not one."""
+    try:
+        return Model.from_plain(json.loads(path.read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ModelFileError(f"{path}: not a model file: {error}") from None
+
+
+def write_model(model: Model, path: Path) -> None:
+    """Write ``model`` to ``path`` atomically (a reader sees the old file or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(model.to_plain(), ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+class ModelSource:
+    """The model of a file as it is now: read again when the file changes, checked at most once
+    per ``interval`` seconds (a stat call), so a newly trained model is used without a restart.
+    A missing file means rules alone; an unreadable one raises :class:`ModelFileError` when first
+    loaded and is otherwise ignored (the model in use is kept)."""
+
+    def __init__(self, path: Path, *, interval: float = CHECK_INTERVAL) -> None:
+        self.path = path
+        self._interval = interval
+        self._checked = -math.inf
+        self._stamp: tuple[int, int, int] | None = None
+        self._model: Model | None = None
+        self._load(strict=True)
+
+    def current(self) -> Model | None:
+        """The model in use (None: rules alone)."""
+        now = time.monotonic()
+        if now - self._checked >= self._interval:
+            self._load(strict=False)
+        return self._model
+
+    def _load(self, *, strict: bool) -> None:
+        self._checked = time.monotonic()
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            self._stamp, self._model = None, None
+            return
+        stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
+        if stamp == self._stamp:
+            return
+        try:
+            self._model = read_model(self.path)
+        except ModelFileError:
+            if strict:
+                raise
+            return  # a file being replaced by hand: the model in use is kept, tried again later
+        self._stamp = stamp
