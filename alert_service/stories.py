@@ -13,7 +13,9 @@ with the article and the conjunctions and prepositions that attach to a word tak
 (``rasid stories --build-idf``); a term the table does not hold is taken to be rare.
 
 Two articles are compared by :func:`similarity`, a weighted sum of the cosine of their vectors, the
-cosine of their titles and the share of numbers they both cite. A story's score blends its closest
+cosine of their titles and the share of numbers they both cite, less a penalty when both name places
+of the gazetteer and none is shared (:class:`PlaceNames`: a drone strike in Mosul is not one in Homs,
+whatever words they share). A story's score blends its closest
 member and its centroid, less a penalty for the hours since the story began past the first day (one
 day's reports of an event are alike however far apart in the day; a story that any later report
 could extend would swallow weeks of one war's different strikes). The weights were chosen on four
@@ -27,13 +29,15 @@ import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, cached_property, lru_cache
 from importlib import resources
+from pathlib import Path
 
 from shared.arabic import fold, word_texts
+from shared.gazetteer import PACKAGED_GAZETTEER, Gazetteer, gazetteer_of
 
 # Prefixes taken off a word, longest first: conjunction or preposition + article, then the article,
 # then a lone conjunction on a long word (a short one may begin with و or ف as a root letter).
@@ -131,6 +135,51 @@ def default_idf() -> IdfTable:
 
 
 @dataclass(frozen=True)
+class PlaceNames:
+    """The countries and places of a gazetteer, found in an article's terms: two articles that name
+    places, none of them shared (or lying within one another), report different events."""
+
+    by_first_term: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]
+    within: Mapping[str, str]
+
+    @classmethod
+    def of_gazetteer(cls, gazetteer: Gazetteer) -> PlaceNames:
+        """The names of the gazetteer's countries and places, as terms."""
+        by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        within: dict[str, str] = {}
+        for entry in gazetteer.entries:
+            if entry.kind not in ("country", "place"):
+                continue
+            if entry.within:
+                within[entry.id] = entry.within
+            for name in {entry.name, *entry.names}:
+                name_terms = tuple(terms(name))
+                if name_terms:
+                    by_first.setdefault(name_terms[0], []).append((name_terms, entry.id))
+        return cls({term: tuple(names) for term, names in by_first.items()}, within)
+
+    def find(self, article_terms: Sequence[str]) -> frozenset[str]:
+        """The ids of the places named in ``article_terms`` and of the places they lie within."""
+        found: set[str] = set()
+        for index, term in enumerate(article_terms):
+            for name_terms, entity_id in self.by_first_term.get(term, ()):
+                if tuple(article_terms[index : index + len(name_terms)]) == name_terms:
+                    found.add(entity_id)
+        for entity_id in list(found):
+            container = self.within.get(entity_id)
+            while container is not None and container not in found:
+                found.add(container)
+                container = self.within.get(container)
+        return frozenset(found)
+
+
+@cache
+def places_of(path: Path = PACKAGED_GAZETTEER) -> PlaceNames:
+    """The place names of the gazetteer at ``path``, read once per process."""
+    return PlaceNames.of_gazetteer(gazetteer_of(path.resolve()))
+
+
+@dataclass(frozen=True)
 class StoryArticle:
     """What grouping reads of an article."""
 
@@ -151,6 +200,7 @@ class Profile:
     vector: Mapping[str, float]
     title_vector: Mapping[str, float]
     numbers: frozenset[str]
+    places: frozenset[str] = frozenset()
 
     @cached_property
     def keys(self) -> frozenset[str]:
@@ -174,6 +224,7 @@ class Profile:
             "vector": dict(self.vector),
             "title": dict(self.title_vector),
             "numbers": sorted(self.numbers),
+            "places": sorted(self.places),
         }
 
     @classmethod
@@ -182,7 +233,13 @@ class Profile:
     ) -> Profile:
         """A profile back from :meth:`to_json` and the member's columns."""
         vector, title, numbers = data.get("vector"), data.get("title"), data.get("numbers")
-        if not (isinstance(vector, dict) and isinstance(title, dict) and isinstance(numbers, list)):
+        places = data.get("places", [])
+        if not (
+            isinstance(vector, dict)
+            and isinstance(title, dict)
+            and isinstance(numbers, list)
+            and isinstance(places, list)
+        ):
             raise ValueError(f"the stored profile of {article_id} is not one to_json wrote")
         return cls(
             article_id=article_id,
@@ -191,6 +248,7 @@ class Profile:
             vector={str(key): float(value) for key, value in vector.items()},
             title_vector={str(key): float(value) for key, value in title.items()},
             numbers=frozenset(str(number) for number in numbers),
+            places=frozenset(str(place) for place in places),
         )
 
 
@@ -208,6 +266,7 @@ class GroupingSettings:
     hourly_penalty: float = 0.01
     penalty_after_hours: float = 24.0
     link_share: float = 0.5
+    place_penalty: float = 0.15
 
 
 def _weighted(counts: Mapping[str, float], idf: IdfTable, *, keep: int) -> dict[str, float]:
@@ -222,8 +281,11 @@ def _numbers(title_terms: list[str], lead_terms: list[str]) -> frozenset[str]:
     return frozenset(number for number in found if not _YEAR.fullmatch(number) and int(number) > 2)
 
 
-def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings) -> Profile:
-    """The profile grouping compares for ``article``."""
+def profile(
+    article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings, places: PlaceNames | None = None
+) -> Profile:
+    """The profile grouping compares for ``article`` (the places named found with ``places``, or the
+    packaged gazetteer's)."""
     title_terms = terms(article.title)
     # Arabic news words average about six characters with their space: the opening is within this many.
     lead_terms = terms(article.text[: settings.lead_words * 12])[: settings.lead_words]
@@ -237,6 +299,7 @@ def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings)
         vector=_weighted(counts, idf, keep=settings.vector_terms),
         title_vector=_weighted(dict(Counter(title_terms)), idf, keep=settings.vector_terms),
         numbers=_numbers(title_terms, lead_terms),
+        places=(places or places_of()).find(title_terms) | (places or places_of()).find(lead_terms[:40]),
     )
 
 
@@ -253,6 +316,8 @@ def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> 
     if left.numbers and right.numbers:
         shared = len(left.numbers & right.numbers) / min(len(left.numbers), len(right.numbers))
         score += settings.number_share * shared
+    if left.places and right.places and left.places.isdisjoint(right.places):
+        score -= settings.place_penalty
     return score
 
 
@@ -343,6 +408,7 @@ class StoryIndex:
 
     settings: GroupingSettings = field(default_factory=GroupingSettings)
     idf: IdfTable = field(default_factory=default_idf)
+    places: PlaceNames = field(default_factory=places_of)
     _stories: dict[int, StoryCandidate] = field(default_factory=dict)
     _story_of: dict[str, int] = field(default_factory=dict)
     _postings: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -361,7 +427,7 @@ class StoryIndex:
         known = self._story_of.get(article.id)
         if known is not None:
             return known
-        new = profile(article, idf=self.idf, settings=self.settings)
+        new = profile(article, idf=self.idf, settings=self.settings, places=self.places)
         self._forget_before(article.published - self.settings.window)
         story_id = choose_story(new, self._candidates(new), settings=self.settings)
         if story_id is None:

@@ -19,9 +19,11 @@ from alert_service.stories import (
     StoryIndex,
     choose_story,
     default_idf,
+    places_of,
     profile,
     similarity,
     stem,
+    terms,
 )
 from alert_service.story_metrics import score_grouping
 from shared.cli import cli
@@ -69,6 +71,12 @@ def test_an_article_added_again_keeps_its_story() -> None:
 )
 def test_attached_articles_and_conjunctions_come_off(word: str, expected: str) -> None:
     assert stem(word) == expected
+
+
+def test_places_are_found_with_the_places_they_lie_within() -> None:
+    found = places_of().find(terms("استهدف هجوم بقاعدة عين الاسد في الأنبار"))
+    assert {"place:ain-al-asad", "country:iq"} <= found
+    assert places_of().find(terms("اجتماع في فندق")) == frozenset()
 
 
 def test_the_idf_table_reads_back_what_it_wrote() -> None:
