@@ -115,7 +115,15 @@ def beat() -> None:
     app = create_celery_app("beat", settings)
     app.conf.beat_schedule = beat_schedule()
     schedule = settings.data_dir.resolve() / "beat-schedule"
-    app.start(["--quiet", "beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
+    app.start(
+        [
+            "--quiet",
+            "beat",
+            "--scheduler=shared.beat:ClockSafeScheduler",
+            f"--schedule={schedule}",
+            f"--loglevel={settings.log_level}",
+        ]
+    )
 
 
 @cli.command()
