@@ -109,10 +109,11 @@ class Matcher:
         return self._word_ids[token]
 
     def _word_ids_of(self, token: str) -> tuple[int, ...]:
-        found = list(self._literal.get(token, ()))
-        size = len(token)
+        literal = self._literal.get(token, ())
         if not self._may_split(token):
-            return tuple(found)
+            return literal
+        found = list(literal)
+        size = len(token)
         # The endings the word may have and the proclitics it may start with: a few of each.
         endings = [
             (size - length, kinds)
