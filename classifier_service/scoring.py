@@ -65,6 +65,28 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
     )
 
 
+# Why a term occurrence did not count, most telling first: one of its exclusions (false friends) is
+# near, an exclusion of its topic is near, or its context (or second condition) is missing.
+EXCLUDED, TOPIC_EXCLUDED, NO_CONTEXT = "excluded", "topic_excluded", "no_context"
+
+
+def stopped_by(term: CompiledTerm, match: Match, found: FieldMatches) -> str:
+    """Why an occurrence of ``term`` that does not count (:func:`counts` is false) was stopped:
+    :data:`EXCLUDED`, :data:`TOPIC_EXCLUDED` or :data:`NO_CONTEXT` (the learned re-scoring weighs
+    a false friend next to the term differently from a missing context)."""
+    groups = found.groups
+    sentence = found.words.sentence_around(match[1])
+    longest = found.longest
+    for exclusions, window, reason in (
+        (term.exclude, term.exclude_window, EXCLUDED),
+        (term.topic_exclude, term.topic_window, TOPIC_EXCLUDED),
+    ):
+        for group in exclusions:
+            if group in groups and near(groups[group], match, sentence, window, longest=longest):
+                return reason
+    return NO_CONTEXT
+
+
 def near(
     occurrences: list[Occurrence] | None,
     match: Match,
