@@ -2,9 +2,9 @@
 
 For each topic, features are drawn only from what the rules matched (a bag of words over the whole
 article does poorly on narrow topics, where one sentence decides): which terms counted and which a
-missing context or an exclusion stopped (and which of the two), how many, how spread over
-sentences, whether in the title, and the words within :data:`NEIGHBOURHOOD` words of the first
-occurrences in their sentence, lightly stemmed.
+missing context or an exclusion stopped (and which, and whether a missing context is only farther
+than its window), how many, how spread over sentences, whether in the title, and the words within
+:data:`NEIGHBOURHOOD` words of the first occurrences in their sentence, lightly stemmed.
 A feature is a name; the model weighs the names it knows and ignores the others.
 """
 
@@ -13,7 +13,14 @@ from __future__ import annotations
 from math import log1p
 
 from classifier_service.hits import TopicHits
-from classifier_service.scoring import EXCLUDED, NO_CONTEXT, TOPIC_EXCLUDED, Counted, stopped_by
+from classifier_service.scoring import (
+    EXCLUDED,
+    NO_CONTEXT,
+    TOPIC_EXCLUDED,
+    Counted,
+    context_in_sentence,
+    stopped_by,
+)
 
 # Words either side of an occurrence read as its context.
 NEIGHBOURHOOD = 8
@@ -60,6 +67,8 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
             reason = stopped_by(term, match, found)
             features["blocked_" + reason] = 1.0
             features[_REASON_PREFIXES[reason] + term.term] = 1.0
+            if reason == NO_CONTEXT and context_in_sentence(term, match, found):
+                features["blocked_far_context"] = 1.0
         _words(features, blocked, prefix="v:")
     return features
 

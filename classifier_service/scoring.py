@@ -94,6 +94,23 @@ def stopped_by(term: CompiledTerm, match: Match, found: FieldMatches) -> str:
     return NO_CONTEXT
 
 
+def context_in_sentence(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
+    """Whether ``term`` has a context (or second condition) and each is in the sentence of
+    ``match``, though maybe farther than its window: an occurrence stopped for want of context
+    whose context is merely far is more often on the topic than one with none in its sentence."""
+    if not term.context and not term.also:
+        return False
+    groups = found.groups
+    present = groups.keys()
+    sentence = found.words.sentence_around(match[1])
+    longest = found.longest
+    return all(
+        any(near(groups[group], match, sentence, 0, longest=longest) for group in needed & present)
+        for needed in (term.context, term.also)
+        if needed
+    )
+
+
 def near(
     occurrences: list[Occurrence] | None,
     match: Match,
