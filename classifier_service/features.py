@@ -15,10 +15,10 @@ from math import log1p
 from classifier_service.hits import TopicHits
 from classifier_service.scoring import (
     EXCLUDED,
+    FAR_CONTEXT,
     NO_CONTEXT,
     TOPIC_EXCLUDED,
     Counted,
-    context_in_sentence,
     stopped_by,
 )
 
@@ -65,9 +65,13 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
             # Why it was stopped, overall and for this term: a false friend next to the term says
             # more against the topic than a context the rules did not find.
             reason = stopped_by(term, match, found)
+            # A context that is only far is a missing context too, and says a little more.
+            far = reason == FAR_CONTEXT
+            if far:
+                reason = NO_CONTEXT
             features["blocked_" + reason] = 1.0
             features[_REASON_PREFIXES[reason] + term.term] = 1.0
-            if reason == NO_CONTEXT and context_in_sentence(term, match, found):
+            if far:
                 features["blocked_far_context"] = 1.0
         _words(features, blocked, prefix="v:")
     return features

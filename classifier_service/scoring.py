@@ -68,19 +68,22 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
 
 
 # Why a term occurrence did not count, most telling first: one of its exclusions (false friends) is
-# near, an exclusion of its topic is near, or its context (or second condition) is missing.
-EXCLUDED, TOPIC_EXCLUDED, NO_CONTEXT = "excluded", "topic_excluded", "no_context"
+# near, an exclusion of its topic is near, its context (and second condition) is in its sentence but
+# farther than its window, or its context is missing.
+EXCLUDED, TOPIC_EXCLUDED, FAR_CONTEXT, NO_CONTEXT = "excluded", "topic_excluded", "far_context", "no_context"
 
 
 def stopped_by(term: CompiledTerm, match: Match, found: FieldMatches) -> str:
     """Why an occurrence of ``term`` that does not count (:func:`counts` is false) was stopped:
-    :data:`EXCLUDED`, :data:`TOPIC_EXCLUDED` or :data:`NO_CONTEXT` (the learned re-scoring weighs
-    a false friend next to the term differently from a missing context)."""
+    :data:`EXCLUDED`, :data:`TOPIC_EXCLUDED`, :data:`FAR_CONTEXT` or :data:`NO_CONTEXT`. The learned
+    re-scoring weighs a false friend next to the term differently from a missing context, and a
+    context that is merely far (more often on the topic) differently from none in the sentence."""
     groups = found.groups
     present = groups.keys()
     exclusions = term.exclude & present if term.exclude else None
     topic_exclusions = term.topic_exclude & present if term.topic_exclude else None
-    if not exclusions and not topic_exclusions:
+    conditions = [needed & present for needed in (term.context, term.also) if needed]
+    if not exclusions and not topic_exclusions and not conditions:
         return NO_CONTEXT
     sentence = found.words.sentence_around(match[1])
     longest = found.longest
@@ -91,24 +94,12 @@ def stopped_by(term: CompiledTerm, match: Match, found: FieldMatches) -> str:
         for group in groups_near or ():
             if near(groups[group], match, sentence, window, longest=longest):
                 return reason
+    if conditions and all(
+        any(near(groups[group], match, sentence, 0, longest=longest) for group in needed)
+        for needed in conditions
+    ):
+        return FAR_CONTEXT
     return NO_CONTEXT
-
-
-def context_in_sentence(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
-    """Whether ``term`` has a context (or second condition) and each is in the sentence of
-    ``match``, though maybe farther than its window: an occurrence stopped for want of context
-    whose context is merely far is more often on the topic than one with none in its sentence."""
-    if not term.context and not term.also:
-        return False
-    groups = found.groups
-    present = groups.keys()
-    sentence = found.words.sentence_around(match[1])
-    longest = found.longest
-    return all(
-        any(near(groups[group], match, sentence, 0, longest=longest) for group in needed & present)
-        for needed in (term.context, term.also)
-        if needed
-    )
 
 
 def near(
