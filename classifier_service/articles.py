@@ -38,7 +38,8 @@ def article_from_file(name: str, data: bytes) -> Article:
 def read_json_lines(lines: Iterable[str]) -> Iterator[Article]:
     """Articles from JSON lines with ``id``, ``title``, ``text``; blank lines are skipped."""
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        # isspace stops at the first other character; strip would copy the whole line.
+        if not line or line.isspace():
             continue
         try:
             row: dict[str, Any] = json.loads(line)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from classifier_service.feedback import Label
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+# What json.dumps(row, ensure_ascii=False) builds for every call, built once.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 @click.command("classify")
@@ -50,6 +52,9 @@ def classify_command(
     if not files and jsonl is None and labeled is None:
         raise click.UsageError("give FILE..., --jsonl FILE or --evaluate FILE")
     refused = 0
+    # One line per article, flushed; written as is, because click.echo would ask whether stdout is a
+    # terminal and look for colour codes in every line (a JSON line has none: json escapes them).
+    out = sys.stdout
     try:
         classifier = _classifier(taxonomy)
         if labeled is not None:
@@ -62,11 +67,11 @@ def classify_command(
                 refused += 1
                 continue
             try:
-                click.echo(_classification_line(classifier, article))
+                out.write(_classification_line(classifier, article) + "\n")
             except ArticleTooLargeError as error:
                 click.echo(f"{article.id}: {error}", err=True)
                 refused += 1
-            sys.stdout.flush()
+            out.flush()
     except (ClassifierError, DataFileError) as error:
         raise click.ClickException(str(error)) from None
     if refused:
@@ -264,7 +269,7 @@ def _classification_line(classifier: Classifier, article: Article) -> str:
     identity = {"title": article.title, "article_id": article_id}
     row = {"id": article.id, **identity, **result.model_dump(mode="json")}
     row["tags"] = list(result.tags)
-    return json.dumps(row, ensure_ascii=False)
+    return _LINE_ENCODER.encode(row)
 
 
 def _print_evaluation(classifier: Classifier, labeled: IO[str]) -> None:

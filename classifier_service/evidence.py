@@ -68,10 +68,23 @@ def entities_named(fields: Iterable[FieldMatches], names: list[EntityName]) -> t
         for owner, _, _ in without_overlaps(found.entities):
             counts[owner] += 1
     ranked = sorted(counts.items(), key=lambda item: (-item[1], names[item[0]][0]))
-    return tuple(
-        Entity(id=names[index][0], kind=names[index][1], name=names[index][2], mentions=count)
-        for index, count in ranked
-    )
+    return tuple(_entity(names[index], count) for index, count in ranked)
+
+
+def _entity(name: EntityName, mentions: int) -> Entity:
+    """The (frozen, so shared) entity of a gazetteer entry mentioned ``mentions`` times: articles
+    name the same entries a few times each, and validating a new one every time is costly."""
+    key = (name, mentions)
+    entity = _ENTITIES.get(key)
+    if entity is None:
+        if len(_ENTITIES) >= _ENTITIES_SIZE:
+            _ENTITIES.clear()
+        entity = _ENTITIES[key] = Entity(id=name[0], kind=name[1], name=name[2], mentions=mentions)
+    return entity
+
+
+_ENTITIES: dict[tuple[EntityName, int], Entity] = {}
+_ENTITIES_SIZE = 1 << 14
 
 
 def without_overlaps(matches: list[Match]) -> list[Match]:

@@ -2,9 +2,9 @@
 
 For each topic, features are drawn only from what the rules matched (a bag of words over the whole
 article does poorly on narrow topics, where one sentence decides): which terms counted and which a
-missing context or an exclusion stopped, how many, how spread over sentences, whether in the title,
-and the words within :data:`NEIGHBOURHOOD` words of the first occurrences in their sentence, lightly
-stemmed.
+missing context or an exclusion stopped (and which, and whether a missing context is only farther
+than its window), how many, how spread over sentences, whether in the title, and the words within
+:data:`NEIGHBOURHOOD` words of the first occurrences in their sentence, lightly stemmed.
 A feature is a name; the model weighs the names it knows and ignores the others.
 """
 
@@ -13,7 +13,14 @@ from __future__ import annotations
 from math import log1p
 
 from classifier_service.hits import TopicHits
-from classifier_service.scoring import Counted
+from classifier_service.scoring import (
+    EXCLUDED,
+    FAR_CONTEXT,
+    NO_CONTEXT,
+    TOPIC_EXCLUDED,
+    Counted,
+    stopped_by,
+)
 
 # Words either side of an occurrence read as its context.
 NEIGHBOURHOOD = 8
@@ -24,6 +31,8 @@ READ_OCCURRENCES = 10
 # letters or more is left: one feature for و/ب/ل/ال forms of the same word.
 _PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
 _SUFFIXES = ("هما", "ها", "هم", "ات", "ون", "ين", "ان", "ه", "ي")
+# Feature name prefixes of a stopped term by why it was stopped.
+_REASON_PREFIXES = {EXCLUDED: "be:", TOPIC_EXCLUDED: "bt:", NO_CONTEXT: "bn:"}
 # Token positions of the title field count as the article's start.
 _EARLY_SHARE = 0.2
 
@@ -49,10 +58,21 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
         _words(features, counted, prefix="w:")
     if blocked:
         features["blocked_n"] = log1p(len(blocked))
-        for term, found, _ in blocked:
+        for term, found, match in blocked:
             features["b:" + term.term] = 1.0
             if found.words.name == "title":
                 features["title_blocked"] = 1.0
+            # Why it was stopped, overall and for this term: a false friend next to the term says
+            # more against the topic than a context the rules did not find.
+            reason = stopped_by(term, match, found)
+            # A context that is only far is a missing context too, and says a little more.
+            far = reason == FAR_CONTEXT
+            if far:
+                reason = NO_CONTEXT
+            features["blocked_" + reason] = 1.0
+            features[_REASON_PREFIXES[reason] + term.term] = 1.0
+            if far:
+                features["blocked_far_context"] = 1.0
         _words(features, blocked, prefix="v:")
     return features
 

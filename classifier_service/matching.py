@@ -97,7 +97,10 @@ class Matcher:
         # a word none of whose possible stems starts so resolves to its literal forms alone,
         # without trying its splits.
         stems = [stem for table in (self._plain, self._names, self._feminine) for stem in table]
-        self._starts = frozenset(stem[:_START] for stem in stems)
+        starts = {stem[:_START] for stem in stems}
+        # Each start after each proclitic, so that one look-up per length of a word's beginning
+        # replaces one per proclitic and stem length.
+        self._split_starts = frozenset(proclitic + start for proclitic in PROCLITICS for start in starts)
         self._word_ids: _Memo[tuple[int, ...]] = _Memo(self._word_ids_of)
         self._entries: _Memo[Entry | None] = _Memo(self._entry_of)
 
@@ -106,10 +109,11 @@ class Matcher:
         return self._word_ids[token]
 
     def _word_ids_of(self, token: str) -> tuple[int, ...]:
-        found = list(self._literal.get(token, ()))
-        size = len(token)
+        literal = self._literal.get(token, ())
         if not self._may_split(token):
-            return tuple(found)
+            return literal
+        found = list(literal)
+        size = len(token)
         # The endings the word may have and the proclitics it may start with: a few of each.
         endings = [
             (size - length, kinds)
@@ -136,16 +140,13 @@ class Matcher:
         return tuple(sorted(set(found))) if len(found) > 1 else tuple(found)
 
     def _may_split(self, token: str) -> bool:
-        """Whether a stem of ``token``, after any proclitic, could start like a known stem."""
-        starts = self._starts
-        size = len(token)
-        for cut in range(min(_LONGEST_PROCLITIC, size - _SHORTEST_STEM) + 1):
-            if token[:cut] not in _PROCLITIC_SET:
-                continue
-            # A stem shorter than the start compared is compared whole, at each length it may have.
-            for length in range(_SHORTEST_STEM, min(_START, size - cut) + 1):
-                if token[cut : cut + length] in starts:
-                    return True
+        """Whether a stem of ``token``, after any proclitic, could start like a known stem: whether
+        a beginning of ``token`` is a proclitic followed by such a start (a stem shorter than the
+        start compared being compared whole)."""
+        split_starts = self._split_starts
+        for length in range(_SHORTEST_STEM, min(len(token), _LONGEST_PROCLITIC + _START) + 1):
+            if token[:length] in split_starts:
+                return True
         return False
 
     def _entry_of(self, token: str) -> Entry | None:

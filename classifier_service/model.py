@@ -63,10 +63,9 @@ class TopicModel:
 
     def raw(self, features: Mapping[str, float]) -> float:
         """The logistic model's log-odds for these features."""
-        weights = self.weights
         total = self.bias
-        for name, value in features.items():
-            weight = weights.get(name)
+        # The weights are looked up by map (in C), and added in the features' order as before.
+        for value, weight in zip(features.values(), map(self.weights.get, features), strict=True):
             if weight is not None:
                 total += weight * value
         return total

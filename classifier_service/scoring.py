@@ -40,13 +40,15 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
     """Whether an occurrence of ``term`` counts: its context (and its second condition, if it has
     one) near it, no exclusion near it."""
     groups = found.groups
-    # Only the groups present in the field are looked at; a term whose conditions are all
-    # absent is decided without finding its sentence.
-    exclusions = [group for group in term.exclude if group in groups] if term.exclude else None
-    topic_exclusions = [group for group in term.topic_exclude if group in groups]
-    contexts = [group for group in term.context if group in groups] if term.context else None
-    also = [group for group in term.also if group in groups] if term.also else None
-    if contexts == [] or also == []:
+    present = groups.keys()
+    # Only the groups present in the field are looked at (a set intersection, in C: a term can have
+    # dozens of exclusions); a term whose conditions are all absent is decided without finding its
+    # sentence.
+    exclusions = term.exclude & present if term.exclude else None
+    topic_exclusions = term.topic_exclude & present if term.topic_exclude else None
+    contexts = term.context & present if term.context else None
+    also = term.also & present if term.also else None
+    if (contexts is not None and not contexts) or (also is not None and not also):
         return False
     if not exclusions and not topic_exclusions and contexts is None and also is None:
         return True
@@ -55,14 +57,49 @@ def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
     for group in exclusions or ():
         if near(groups[group], match, sentence, term.exclude_window, longest=longest):
             return False
-    for group in topic_exclusions:
+    for group in topic_exclusions or ():
         if near(groups[group], match, sentence, term.topic_window, longest=longest):
             return False
     return all(
-        any(near(groups[group], match, sentence, window, longest=longest) for group in present)
-        for present, window in ((contexts, term.window), (also, term.also_window))
-        if present is not None
+        any(near(groups[group], match, sentence, window, longest=longest) for group in needed)
+        for needed, window in ((contexts, term.window), (also, term.also_window))
+        if needed is not None
     )
+
+
+# Why a term occurrence did not count, most telling first: one of its exclusions (false friends) is
+# near, an exclusion of its topic is near, its context (and second condition) is in its sentence but
+# farther than its window, or its context is missing.
+EXCLUDED, TOPIC_EXCLUDED, FAR_CONTEXT, NO_CONTEXT = "excluded", "topic_excluded", "far_context", "no_context"
+
+
+def stopped_by(term: CompiledTerm, match: Match, found: FieldMatches) -> str:
+    """Why an occurrence of ``term`` that does not count (:func:`counts` is false) was stopped:
+    :data:`EXCLUDED`, :data:`TOPIC_EXCLUDED`, :data:`FAR_CONTEXT` or :data:`NO_CONTEXT`. The learned
+    re-scoring weighs a false friend next to the term differently from a missing context, and a
+    context that is merely far (more often on the topic) differently from none in the sentence."""
+    groups = found.groups
+    present = groups.keys()
+    exclusions = term.exclude & present if term.exclude else None
+    topic_exclusions = term.topic_exclude & present if term.topic_exclude else None
+    conditions = [needed & present for needed in (term.context, term.also) if needed]
+    if not exclusions and not topic_exclusions and not conditions:
+        return NO_CONTEXT
+    sentence = found.words.sentence_around(match[1])
+    longest = found.longest
+    for groups_near, window, reason in (
+        (exclusions, term.exclude_window, EXCLUDED),
+        (topic_exclusions, term.topic_window, TOPIC_EXCLUDED),
+    ):
+        for group in groups_near or ():
+            if near(groups[group], match, sentence, window, longest=longest):
+                return reason
+    if conditions and all(
+        any(near(groups[group], match, sentence, 0, longest=longest) for group in needed)
+        for needed in conditions
+    ):
+        return FAR_CONTEXT
+    return NO_CONTEXT
 
 
 def near(

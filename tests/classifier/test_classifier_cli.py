@@ -141,3 +141,15 @@ def test_held_out_feed_items_meet_the_bar() -> None:
         false_positives, false_negatives = int(rows[topic][7]), int(rows[topic][8])
         assert false_positives == 0, result.output
         assert false_negatives <= 1, result.output
+
+
+def test_blank_lines_are_skipped_and_lines_keep_their_numbers(tmp_path: Path) -> None:
+    lines = tmp_path / "spaced.jsonl"
+    row = {"title": "غارات جوية على المدينة", "text": "قتل مدنيون في القصف."}
+    article = json.dumps(row, ensure_ascii=False)
+    lines.write_text(f"\n \t\n{article}\n\u00a0\n{{}}", encoding="utf-8")
+    result = CliRunner().invoke(_rasid(), ["classify", "--jsonl", str(lines)])
+    assert result.exit_code == 1
+    (tagged,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert tagged["id"] == "3" and tagged["tags"] == ["strikes"]
+    assert "line 5: not an article" in result.output

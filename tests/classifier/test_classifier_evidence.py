@@ -3,8 +3,11 @@ than the evidence context either side; the match's offsets still point into the 
 
 from __future__ import annotations
 
-from classifier_service.evidence import ELLIPSIS, EVIDENCE_CONTEXT, excerpt
+from classifier_service.compiler import EntityName
+from classifier_service.evidence import ELLIPSIS, EVIDENCE_CONTEXT, entities_named, excerpt
 from classifier_service.loading import load_classifier
+from classifier_service.scoring import FieldMatches
+from classifier_service.tokens import FieldWords
 
 FILLER = "كلام عادي في خبر طويل بلا علامة "
 
@@ -42,3 +45,27 @@ def test_evidence_of_an_article_on_one_line_stays_short_with_original_offsets() 
     assert len(evidence.sentence) <= 2 * EVIDENCE_CONTEXT + len(evidence.matched) + 2
     assert text[evidence.start : evidence.end] == evidence.matched
     assert evidence.matched in evidence.sentence
+
+
+def test_entities_keep_each_articles_mention_count_and_gazetteer_entry() -> None:
+    """Entity objects are shared between articles: each still carries its own article's count, and
+    an entry of another gazetteer with the same position is its own entity."""
+    assert entities_named([], []) == ()
+    names: list[EntityName] = [("country:tr", "country", "تركيا"), ("group:isis", "group", "داعش")]
+    other: list[EntityName] = [("place:mosul", "place", "الموصل"), ("group:isis", "group", "داعش")]
+    first = entities_named([_entity_matches([0, 0, 1])], names)
+    second = entities_named([_entity_matches([0, 1, 1, 1])], names)
+    third = entities_named([_entity_matches([0, 0, 1])], other)
+    assert [(entity.id, entity.mentions) for entity in first] == [("country:tr", 2), ("group:isis", 1)]
+    assert [(entity.id, entity.mentions) for entity in second] == [("group:isis", 3), ("country:tr", 1)]
+    assert [(entity.id, entity.kind, entity.mentions) for entity in third] == [
+        ("place:mosul", "place", 2),
+        ("group:isis", "group", 1),
+    ]
+
+
+def _entity_matches(owners: list[int]) -> FieldMatches:
+    """A field whose entity matches are ``owners``, one word each, in order."""
+    words = FieldWords.read("text", " ".join(["كلمة"] * len(owners)))
+    matches = [(owner, position, position + 1) for position, owner in enumerate(owners)]
+    return FieldMatches(words, [], {}, matches, 1)

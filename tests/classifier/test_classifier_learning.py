@@ -24,9 +24,12 @@ from classifier_service.calibration import (
     reliability,
 )
 from classifier_service.classifier import Classifier
+from classifier_service.features import topic_features
 from classifier_service.loading import forget_classifiers, load_classifier
 from classifier_service.model import Calibration, Model, ModelSource, TopicModel, read_model, write_model
+from classifier_service.scoring import stopped_by
 from classifier_service.settings import classifier_settings
+from classifier_service.tokens import FieldWords
 from classifier_service.training import MIN_LABELS, Example, trainable_topics
 from shared.cli import cli
 
@@ -222,3 +225,26 @@ def test_a_topic_is_trained_once_it_has_enough_labels_of_each_kind(
     positives: int, negatives: int, trained: bool
 ) -> None:
     assert (trainable_topics(_examples(positives, negatives), ["custom"]) == ["custom"]) is trained
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case["name"])
+        for case in yaml.safe_load((FIXTURES / "stopped.yaml").read_text(encoding="utf-8"))
+    ],
+)
+def test_a_stopped_occurrence_says_why_in_its_features(case: dict[str, Any]) -> None:
+    rules = Classifier(load_classifier().compiled)
+    hits = rules.hits([FieldWords.read("title", ""), FieldWords.read("text", case["text"])])[case["topic"]]
+    reasons = {term.term: stopped_by(term, match, found) for term, found, match in hits.blocked}
+    assert reasons[case["term"]] == case["reason"]
+    features = topic_features(hits)
+    # A context only far is a missing context too, with a feature of its own.
+    feature_reason = "no_context" if case["reason"] == "far_context" else case["reason"]
+    prefix = {"excluded": "be:", "topic_excluded": "bt:", "no_context": "bn:"}[feature_reason]
+    assert features["blocked_" + feature_reason] == 1.0
+    assert features[prefix + case["term"]] == 1.0
+    assert features["b:" + case["term"]] == 1.0
+    if "far_context_feature" in case:
+        assert ("blocked_far_context" in features) is case["far_context_feature"]
