@@ -174,7 +174,7 @@ def import_command(paths: tuple[Path, ...], alerts: bool | None) -> None:
 
     with _session():  # stops the command with a message unless the schema is current
         pass
-    settings = ingest_settings()
+    settings = load_settings(IngestSettings)
     configure_logging(settings.log_level, settings.log_format)
     run = ImportRun(settings, alerts=alerts)
     previous = signal.signal(signal.SIGINT, lambda _signum, _frame: run.stop())
