@@ -43,7 +43,13 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
 def line(number: int, *, published: datetime | None = None) -> str:
     title = f"القوات تنسحب من المدينة في اليوم رقم {number}"
     text = SEEDS[0].read_text(encoding="utf-8") + f"\nتحديث رقم {number}."
-    row = {"id": f"a-{number}", "title": title, "text": text, "source": "archive", "url": f"https://e.test/{number}"}
+    row = {
+        "id": f"a-{number}",
+        "title": title,
+        "text": text,
+        "source": "archive",
+        "url": f"https://e.test/{number}",
+    }
     if published is not None:
         row["published"] = published.isoformat()
     return json.dumps(row, ensure_ascii=False) + "\n"
