@@ -64,7 +64,10 @@ class ImportRun:
         self.stopped = False
 
     def stop(self) -> None:
-        """Stop after the batch in hand (called from a signal handler)."""
+        """Stop after the batch in hand (called from a signal handler); asked a second time, stop now
+        (the batch in hand is rolled back, and the next run does it again)."""
+        if self.stopped:
+            raise KeyboardInterrupt
         self.stopped = True
 
     def run(self, paths: list[Path]) -> None:

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
 import tarfile
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
+from classifier_service.service import CLASSIFY_QUEUE
 from ingest_service import import_run
 from ingest_service.import_run import ImportRun
 from ingest_service.models import ImportedItem, SeenArticle
@@ -21,7 +27,9 @@ from ingest_service.settings import IngestSettings
 from shared.db import session_scope
 from shared.messages import ArticleIngested
 from tests.commands import run
+from tests.helpers import own_redis_database
 from tests.ingest.helpers import FILE_FIXTURES
+from tests.peers import wait_for
 
 SEEDS = sorted((Path(__file__).parents[2] / "seeds").glob("*.txt"))
 
@@ -149,3 +157,34 @@ def test_plain_progress_lines_when_not_a_terminal(
     assert result.exit_code == 0, result.output
     assert "import: 4/4 items" in result.stderr and "\r" not in result.stderr
     assert len(sent) == 4
+
+
+def test_ctrl_c_stops_a_running_import_and_a_second_run_sends_the_rest_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The real command in its own process, on a real broker: SIGINT once the first batch is recorded."""
+    count = 2000
+    (tmp_path / "many.jsonl").write_text("".join(line(number) for number in range(count)))
+    with own_redis_database() as broker_url:
+        env = {**os.environ, "RASID_DATABASE_URL": database_url, "RASID_BROKER_URL": broker_url}
+        command = [sys.executable, "-m", "shared", "import", str(tmp_path / "many.jsonl")]
+        first = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        wait_for(lambda: _imported(database_url) > 0, timeout=60, what="the first batch")
+        first.send_signal(signal.SIGINT)
+        stopped_output, _ = first.communicate(timeout=60)
+        stopped_at = _imported(database_url)
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+        queued = redis.Redis.from_url(broker_url).llen(CLASSIFY_QUEUE)
+
+    assert first.returncode == 0 and "import stopped (run it again to resume)" in stopped_output
+    assert 0 < stopped_at < count
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"{count - stopped_at} imported, 0 duplicates, 0 rejected, {stopped_at} already" in second.stdout
+    assert queued == count  # every article sent once: none lost at the stop, none twice
+
+
+def _imported(url: str) -> int:
+    with session_scope(url) as session:
+        return session.scalar(select(func.count()).select_from(ImportedItem)) or 0
