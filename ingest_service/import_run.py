@@ -24,8 +24,10 @@ from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested
 from shared.task_names import CLASSIFY_ARTICLE
 
-# Items recorded in one transaction: large enough that a commit is rare, small enough that a stop is quick.
+# Items recorded in one transaction: large enough that a commit is rare, small enough that a stop is quick;
+# and at most this many bytes of them in memory (200 members of 5 MB each would be 1 GB).
 BATCH_SIZE = 200
+BATCH_BYTES = 64 * 1024 * 1024
 # How often a plain progress line is written when the output is not a terminal.
 PLAIN_PROGRESS_SECONDS = 5.0
 
@@ -74,12 +76,14 @@ class ImportRun:
         total = _total(paths)
         with _progress(total, out=self.out) as progress:
             batch: list[ImportItem] = []
+            held = 0
             for path in paths:
                 for item in read_items(path, max_bytes=self.settings.max_file_bytes):
                     batch.append(item)
-                    if len(batch) >= BATCH_SIZE:
+                    held += len(item.data) + len(item.text or "")
+                    if len(batch) >= BATCH_SIZE or held >= BATCH_BYTES:
                         self._flush(batch, progress)
-                        batch = []
+                        batch, held = [], 0
                     if self.stopped:
                         break
                 if self.stopped:
