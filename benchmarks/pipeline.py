@@ -5,7 +5,8 @@
 
 Prints the median (p90, p99) time from dropping one file into the watched folder to its webhook
 arriving, over ``--drops`` files dropped one by one, then how many articles per second the stack
-stores when ``--burst`` files are dropped at once, and the largest RSS of each worker process.
+stores when ``--burst`` files are dropped at once, the same articles read, classified and stored in one
+process without the broker (and the pipeline's ratio to that), and the largest RSS of each process.
 
 The files are real articles of ``../shared/corpus/`` (title line, then text), each a story of its
 own: copies of one article with a line added would be one story, and a story alerts once.
@@ -18,6 +19,7 @@ import gzip
 import json
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,12 +33,17 @@ import psycopg
 import redis
 from sqlalchemy import create_engine, text
 
+from alert_service.store import store_classified
 from classifier_service.loading import load_classifier
+from ingest_service.files import article_from_document
+from shared.db import session_scope
 from shared.documents import read_document
 from shared.errors import UnreadableDocument
-from shared.messages import content_id
+from shared.gazetteer import entity_finder
+from shared.messages import ArticleClassified, content_id
+from shared.migrations import upgrade_all
 from shared.services import known_topics
-from tests.e2e.stack import ROOT, Stack, compose_stack, embedded_stack, stack_env
+from tests.e2e.stack import RASID, ROOT, Stack, compose_stack, embedded_stack, stack_env
 from tests.peers import ACCEPT, HttpPeer, http_peer, smtp_sink, wait_for
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "ant-2018.jsonl.gz"
@@ -125,6 +132,23 @@ def measure_burst(stack: Stack, database_url: str, articles: list[bytes]) -> flo
     return count / (time.monotonic() - started)
 
 
+def in_process_rate(database_url: str, articles: list[bytes]) -> float:
+    """Articles/s of the same work in one process, without the broker: read, classify, store (tags,
+    story, alerts) with one transaction an article, into a freshly migrated database."""
+    classifier = load_classifier()
+    finder = entity_finder(None)
+    started = time.monotonic()
+    for number, data in enumerate(articles):
+        document = read_document(data, suffix=".txt")
+        article = article_from_document(document, source=f"one-process-{number}.txt")
+        classification = classifier.classify(title=article.title, text=article.text)
+        with session_scope(database_url) as session:
+            store_classified(
+                session, ArticleClassified(article=article, classification=classification), finder=finder
+            )
+    return len(articles) / (time.monotonic() - started)
+
+
 def worker_rss(stack: Stack) -> dict[str, float]:
     """The largest resident memory (MB) of each of the stack's processes and their pool children."""
     sizes: dict[str, float] = {}
@@ -167,11 +191,15 @@ def main() -> None:
             with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
                 connection.execute(f'CREATE DATABASE "{name}"')
             database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{name}_one"')
+            one_process_url = f"{database_url}_one"
             redis.Redis.from_url(REDIS_URL).flushdb()
             env = stack_env(workdir=workdir, database_url=database_url, broker_url=REDIS_URL, extra=extra)
             stack = stack_of.enter_context(compose_stack(env, workdir))
         else:
             database_url = f"sqlite:///{workdir / 'data' / 'rasid.db'}"
+            one_process_url = f"sqlite:///{workdir / 'one-process.db'}"
             env = stack_env(workdir=workdir, database_url="", broker_url="filesystem://", extra=extra)
             stack = stack_of.enter_context(embedded_stack(env, workdir))
         wait_for(
@@ -194,8 +222,23 @@ def main() -> None:
             f"median {statistics.median(latencies) * 1000:.0f} ms, p90 {percentiles[89] * 1000:.0f} ms, "
             f"p99 {percentiles[98] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
         )
-        rate = measure_burst(stack, database_url, distinct_articles(files, options.burst, alerting=False))
+        burst = distinct_articles(files, options.burst, alerting=False)
+        rate = measure_burst(stack, database_url, burst)
         print(f"[{options.database}] burst of {options.burst} files: {rate:.1f} articles/s stored")
+        upgrade_all(one_process_url)
+        topics = ",".join(sorted(known_topics() or ()))
+        one_env = {**stack.env, "RASID_DATABASE_URL": one_process_url}
+        subprocess.run(
+            [*RASID, "subscribe", "webhook", receiver.url("/hook"), "--topics", topics],
+            env=one_env,
+            check=True,
+            capture_output=True,
+        )
+        alone = in_process_rate(one_process_url, burst)
+        print(
+            f"[{options.database}] the same {options.burst} articles in one process without the broker: "
+            f"{alone:.1f} articles/s; the pipeline's ratio to it {rate / alone:.2f}"
+        )
         for name, rss in sorted(worker_rss(stack).items()):
             print(f"[{options.database}] largest RSS of {name}: {rss:.0f} MB")
 
