@@ -56,6 +56,8 @@ def store_classified(
     _store_tags(session, article.article_id, classification=classification)
     _store_entities(session, article.article_id, classification=classification)
     story_id = assign_story(session, story_article(article), now=now, settings=grouping)
+    if not article.alerts:  # an archive imported without alerts: stored, tagged and grouped only
+        return []
     subscription_ids = matching_subscriptions(active_rules(session), facts_of(message, finder=finder))
     return create_alerts(
         session, article.article_id, story_id=story_id, subscription_ids=subscription_ids, now=now

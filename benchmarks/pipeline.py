@@ -3,39 +3,89 @@
     python -m benchmarks.pipeline --database sqlite        # rasid run: SQLite + file broker
     python -m benchmarks.pipeline --database postgresql    # compose services: PostgreSQL + Redis
 
-Prints the median (and p90) time from dropping one file into the watched folder to its webhook
+Prints the median (p90, p99) time from dropping one file into the watched folder to its webhook
 arriving, over ``--drops`` files dropped one by one, then how many articles per second the stack
-stores when ``--burst`` files are dropped at once.
+stores when ``--burst`` files are dropped at once, the same articles read, classified and stored in one
+process without the broker (and the pipeline's ratio to that), and the largest RSS of each process.
+
+The files are real articles of ``../shared/corpus/`` (title line, then text), each a story of its
+own: copies of one article with a line added would be one story, and a story alerts once.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import psutil
 import psycopg
 import redis
 from sqlalchemy import create_engine, text
 
-from tests.e2e.stack import ROOT, Stack, compose_stack, embedded_stack, stack_env
+from alert_service.store import store_classified
+from classifier_service.loading import load_classifier
+from ingest_service.files import article_from_document
+from shared.db import session_scope
+from shared.documents import read_document
+from shared.errors import UnreadableDocument
+from shared.gazetteer import entity_finder
+from shared.messages import ArticleClassified, content_id
+from shared.migrations import upgrade_all
+from shared.services import known_topics
+from tests.e2e.stack import RASID, ROOT, Stack, compose_stack, embedded_stack, stack_env
 from tests.peers import ACCEPT, HttpPeer, http_peer, smtp_sink, wait_for
 
-SEED = ROOT / "seeds" / "000_ba543e6c3f13ccc4.txt"
+CORPUS = ROOT.parent / "shared" / "corpus" / "ant-2018.jsonl.gz"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/8"
 
 
-def article(number: int, run: str) -> bytes:
-    """A distinct article about a withdrawal: the seed with a line of its own."""
-    body = SEED.read_text(encoding="utf-8")
-    return f"{body}\nتحديث رقم {number} من سلسلة {run}.\n".encode()
+def corpus_files() -> Iterator[bytes]:
+    """The corpus articles as dropped ``.txt`` files: the title line, then the text."""
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            yield f"{row['title']}\n{row['text']}\n".encode()
+
+
+def distinct_articles(files: Iterator[bytes], count: int, *, alerting: bool) -> list[bytes]:
+    """``count`` files that Rasid reads as distinct articles, so the stack stores exactly ``count``.
+
+    ``alerting``: each also tagged, and naming places none of the others name, so each is a story
+    of its own and alerts (a later article of a story alerts nobody again).
+    """
+    classifier = load_classifier()
+    chosen, seen, named = [], set(), set()
+    for data in files:
+        try:
+            document = read_document(data, suffix=".txt")
+        except UnreadableDocument:
+            continue
+        article_id = content_id(document.title, document.text)
+        if article_id in seen:
+            continue
+        if alerting:
+            classification = classifier.classify(title=document.title, text=document.text)
+            places = {entity.id for entity in classification.entities}
+            if not classification.tags or not places or places & named:
+                continue
+            named |= places
+        seen.add(article_id)
+        chosen.append(data)
+        if len(chosen) == count:
+            break
+    return chosen
 
 
 def drop(stack: Stack, name: str, data: bytes) -> None:
@@ -45,26 +95,29 @@ def drop(stack: Stack, name: str, data: bytes) -> None:
     (staging / name).rename(stack.watch_dir / name)
 
 
-def measure_latency(stack: Stack, receiver: HttpPeer, drops: int) -> list[float]:
+def measure_latency(stack: Stack, receiver: HttpPeer, articles: list[bytes]) -> list[float]:
     run = uuid.uuid4().hex[:8]
     latencies = []
-    for number in range(drops):
+    for number, data in enumerate(articles):
         before = len(receiver.received("/hook"))
         started = time.monotonic()
-        drop(stack, f"latency-{run}-{number}.txt", article(number, run))
+        drop(stack, f"latency-{run}-{number}.txt", data)
         wait_for(
-            lambda b=before: len(receiver.received("/hook")) > b, timeout=60, what="a webhook", interval=0.005
+            lambda b=before: len(receiver.received("/hook")) > b,
+            timeout=60,
+            what=f"the webhook of drop {number}",
+            interval=0.005,
         )
         latencies.append(receiver.received("/hook")[-1].received_at - started)
     return latencies
 
 
-def measure_burst(stack: Stack, database_url: str, count: int) -> float:
-    run = uuid.uuid4().hex[:8]
+def measure_burst(stack: Stack, database_url: str, articles: list[bytes]) -> float:
+    run, count = uuid.uuid4().hex[:8], len(articles)
     staging = stack.workdir / "burst"
     staging.mkdir()
-    for number in range(count):
-        (staging / f"burst-{run}-{number}.txt").write_bytes(article(number, run))
+    for number, data in enumerate(articles):
+        (staging / f"burst-{run}-{number}.txt").write_bytes(data)
     engine = create_engine(database_url)
 
     def stored() -> int:
@@ -77,6 +130,36 @@ def measure_burst(stack: Stack, database_url: str, count: int) -> float:
         path.rename(stack.watch_dir / path.name)
     wait_for(lambda: stored() >= baseline + count, timeout=1800, what=f"{count} articles", interval=0.2)
     return count / (time.monotonic() - started)
+
+
+def in_process_rate(database_url: str, articles: list[bytes]) -> float:
+    """Articles/s of the same work in one process, without the broker: read, classify, store (tags,
+    story, alerts) with one transaction an article, into a freshly migrated database."""
+    classifier = load_classifier()
+    finder = entity_finder(None)
+    started = time.monotonic()
+    for number, data in enumerate(articles):
+        document = read_document(data, suffix=".txt")
+        article = article_from_document(document, source=f"one-process-{number}.txt")
+        classification = classifier.classify(title=article.title, text=article.text)
+        with session_scope(database_url) as session:
+            store_classified(
+                session, ArticleClassified(article=article, classification=classification), finder=finder
+            )
+    return len(articles) / (time.monotonic() - started)
+
+
+def worker_rss(stack: Stack) -> dict[str, float]:
+    """The largest resident memory (MB) of each of the stack's processes and their pool children."""
+    sizes: dict[str, float] = {}
+    for name, popen in stack.processes.items():
+        try:
+            parent = psutil.Process(popen.pid)
+            family = [parent, *parent.children(recursive=True)]
+            sizes[name] = max(process.memory_info().rss for process in family) / 1e6
+        except psutil.Error:
+            continue
+    return sizes
 
 
 def main() -> None:
@@ -108,26 +191,56 @@ def main() -> None:
             with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
                 connection.execute(f'CREATE DATABASE "{name}"')
             database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{name}_one"')
+            one_process_url = f"{database_url}_one"
             redis.Redis.from_url(REDIS_URL).flushdb()
             env = stack_env(workdir=workdir, database_url=database_url, broker_url=REDIS_URL, extra=extra)
             stack = stack_of.enter_context(compose_stack(env, workdir))
         else:
             database_url = f"sqlite:///{workdir / 'data' / 'rasid.db'}"
+            one_process_url = f"sqlite:///{workdir / 'one-process.db'}"
             env = stack_env(workdir=workdir, database_url="", broker_url="filesystem://", extra=extra)
             stack = stack_of.enter_context(embedded_stack(env, workdir))
         wait_for(
             lambda: stack.rasid("subscriptions", "list", check=False).returncode == 0, timeout=60, what="db"
         )
-        stack.rasid("subscribe", "webhook", receiver.url("/hook"), "--topics", "withdrawal")
-        latencies = measure_latency(stack, receiver, options.drops)
+        stack.rasid(
+            "subscribe", "webhook", receiver.url("/hook"), "--topics", ",".join(sorted(known_topics() or ()))
+        )
+        files = corpus_files()
+        try:
+            latencies = measure_latency(
+                stack, receiver, distinct_articles(files, options.drops, alerting=True)
+            )
+        except AssertionError:
+            print(stack.logs(tail=4000), file=sys.stderr)
+            raise
+        percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
         print(
             f"[{options.database}] drop-to-webhook latency over {options.drops} drops: "
-            f"median {statistics.median(latencies) * 1000:.0f} ms, "
-            f"p90 {statistics.quantiles(latencies, n=10)[-1] * 1000:.0f} ms, "
-            f"max {max(latencies) * 1000:.0f} ms"
+            f"median {statistics.median(latencies) * 1000:.0f} ms, p90 {percentiles[89] * 1000:.0f} ms, "
+            f"p99 {percentiles[98] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
         )
-        rate = measure_burst(stack, database_url, options.burst)
+        burst = distinct_articles(files, options.burst, alerting=False)
+        rate = measure_burst(stack, database_url, burst)
         print(f"[{options.database}] burst of {options.burst} files: {rate:.1f} articles/s stored")
+        upgrade_all(one_process_url)
+        topics = ",".join(sorted(known_topics() or ()))
+        one_env = {**stack.env, "RASID_DATABASE_URL": one_process_url}
+        subprocess.run(
+            [*RASID, "subscribe", "webhook", receiver.url("/hook"), "--topics", topics],
+            env=one_env,
+            check=True,
+            capture_output=True,
+        )
+        alone = in_process_rate(one_process_url, burst)
+        print(
+            f"[{options.database}] the same {options.burst} articles in one process without the broker: "
+            f"{alone:.1f} articles/s; the pipeline's ratio to it {rate / alone:.2f}"
+        )
+        for name, rss in sorted(worker_rss(stack).items()):
+            print(f"[{options.database}] largest RSS of {name}: {rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from contextlib import AbstractContextManager
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -28,7 +29,14 @@ from shared.task_names import INGEST_FILE, POLL_FEED
 
 # What ``--json`` prints of each feed and each dropped file.
 FEED_FIELDS = (
-    "id", "url", "title", "active", "added_at", "last_polled_at", "last_success_at", "last_error",
+    "id",
+    "url",
+    "title",
+    "active",
+    "added_at",
+    "last_polled_at",
+    "last_success_at",
+    "last_error",
     "error_count",
 )
 SEEN_FILE_FIELDS = ("id", "path", "status", "article_id", "reason", "size", "sha256", "seen_at")
@@ -150,3 +158,30 @@ def _session() -> AbstractContextManager[Session]:
     """A session on a current schema; the ingest service's errors end the command with their message."""
     return command_session(IngestSettings, errors=(IngestError,))
 
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--alerts/--no-alerts",
+    default=None,
+    help="Alert on the imported articles, or store and tag them only. "
+    "Default: alert only on articles dated within the last week.",
+)
+def import_command(paths: tuple[Path, ...], alerts: bool | None) -> None:
+    """Import a folder tree, .zip or .tar.gz archives, or JSON lines files (id, title, text, and
+    optionally source, url, published) through the pipeline. Ctrl-C stops; a second run resumes."""
+    from ingest_service.import_run import ImportRun  # Celery is loaded only for this command
+
+    with _session():  # stops the command with a message unless the schema is current
+        pass
+    settings = load_settings(IngestSettings)
+    configure_logging(settings.log_level, settings.log_format)
+    run = ImportRun(settings, alerts=alerts)
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: run.stop())
+    try:
+        run.run(list(paths))
+    except IngestError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    click.echo(run.tally.summary(stopped=run.stopped))

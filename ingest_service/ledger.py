@@ -101,4 +101,3 @@ def take_unconfirmed(
         seen.forwarded_at, seen.sends = now, seen.sends + 1
         articles.append(ArticleIngested.from_payload(seen.payload))
     return articles
-

@@ -96,3 +96,27 @@ class Feed(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ImportedItem(Base):
+    """One article-sized item of a ``rasid import`` (a file of a folder, a member of an archive, a line
+    of a JSON lines file) and what became of it, so a second import of the same input skips it.
+
+    ``key`` names the item within its input (``<input path>!<member>``); ``size`` and ``mtime_ns``
+    are the input's, so an input changed since is read again (its articles still de-duplicated).
+    """
+
+    __tablename__ = "ingest_imports"
+    __table_args__ = (
+        UniqueConstraint("key", "size", "mtime_ns"),
+        CheckConstraint("status IN ('ingested', 'duplicate', 'rejected')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    article_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)

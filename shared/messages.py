@@ -116,6 +116,9 @@ class ArticleIngested(Message):
     feed_id: int | None = Field(default=None, description="The feed's id, for a feed article.")
     published_at: datetime | None = None
     ingested_at: datetime
+    alerts: bool = Field(
+        default=True, description="False for an archive imported without alerts: stored and tagged only."
+    )
 
 
 class Evidence(BaseModel):

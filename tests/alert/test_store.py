@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from alert_service.models import Alert, Article, ArticleEntity, Tag
+from alert_service.models import Alert, Article, ArticleEntity, StoryMember, Tag
 from alert_service.subscriptions import remove_subscription
 from shared.db import session_scope
 from tests.alert.helpers import NOW, MessageFactory, add_subscription, store
@@ -89,3 +89,19 @@ def test_a_new_classifier_version_adds_tags_but_no_second_alert(
     assert store(database_url, make_message(version="taxonomy-2026.12")) == []
     assert _count(database_url, Tag) == 4
     assert _count(database_url, Alert) == 1
+
+
+def test_an_article_imported_without_alerts_is_stored_tagged_and_grouped_but_alerts_nobody(
+    database_url: str, make_message: MessageFactory
+) -> None:
+    add_subscription(database_url, "email", "analyst@example.org", ["strikes"])
+    quiet = make_message()
+    quiet = quiet.model_copy(update={"article": quiet.article.model_copy(update={"alerts": False})})
+
+    created = store(database_url, quiet)
+
+    assert created == []
+    counts = [_count(database_url, model) for model in (Article, Tag, Alert)]
+    assert counts == [1, 2, 0]
+    with session_scope(database_url) as session:
+        assert session.execute(select(func.count()).select_from(StoryMember)).scalar_one() == 1
