@@ -125,12 +125,13 @@ def status_reporters() -> tuple[Callable[..., Any], ...]:
 
 
 def supervised_processes() -> tuple[Process, ...]:
-    """What ``rasid run`` starts, in order: every worker, the other processes, beat, then the
-    processes that are stopped first."""
+    """What ``rasid run`` starts, in order: every worker, the other processes, the web process
+    (``shared``'s own), beat, then the processes that are stopped first."""
     extra = [process for service in installed_services() for process in service.processes]
     return (
         *(Process(("worker", name)) for name in workers()),
         *(process for process in extra if not process.stop_first),
+        Process(("web",)),
         Process(("beat",)),
         *(process for process in extra if process.stop_first),
     )
