@@ -1,0 +1,162 @@
+"""What the web API reads from the alert service's tables: articles (filtered, searched, a page at a
+time in keyset order), one article with everything known about it, subscriptions and alerts with
+their attempts. Functions take a session and never commit.
+
+Search matches as watch rule keywords do (:func:`alert_service.rules.find_keyword`): folded, each
+word in any written form, so انسحاب finds الانسحاب and إنسحاب.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from alert_service.models import Alert, Article, ArticleEntity, DeliveryAttempt, Subscription, Tag
+from alert_service.rules import article_words, find_keyword
+
+# How many stored articles a search reads per round while it fills a page.
+SEARCH_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Which articles a list shows; every field optional."""
+
+    topic: str | None = None
+    entity: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleDetail:
+    """One article with its latest tags, its entities and the alerts it caused."""
+
+    article: Article
+    tags: list[Tag]
+    entities: list[ArticleEntity]
+    alerts: list[Alert]
+
+
+def _filtered(query: Select[Article], where: ArticleFilter) -> Select[Article]:
+    if where.topic:
+        query = query.where(exists().where(Tag.article_id == Article.id, Tag.topic == where.topic))
+    if where.entity:
+        query = query.where(
+            exists().where(ArticleEntity.article_id == Article.id, ArticleEntity.entity_id == where.entity)
+        )
+    if where.source:
+        query = query.where(Article.source == where.source)
+    if where.since:
+        query = query.where(Article.stored_at >= where.since)
+    if where.until:
+        query = query.where(Article.stored_at < where.until)
+    return query
+
+
+def _after(query: Select[Article], key: Sequence[Any] | None) -> Select[Article]:
+    if key is None:
+        return query
+    stored_at, article_id = key
+    return query.where(
+        or_(Article.stored_at < stored_at, and_(Article.stored_at == stored_at, Article.id < article_id))
+    )
+
+
+def article_page(
+    session: Session, where: ArticleFilter, *, after: Sequence[Any] | None, limit: int
+) -> list[Article]:
+    """Up to ``limit`` articles newest first (stored time, then id), after the key ``after``
+    (``(stored_at, id)`` of the last article already shown)."""
+    query = _filtered(select(Article), where).order_by(Article.stored_at.desc(), Article.id.desc())
+    if not where.search:
+        return list(session.scalars(_after(query, after).limit(limit)))
+    found: list[Article] = []
+    key = after
+    while len(found) < limit:
+        batch = list(session.scalars(_after(query, key).limit(SEARCH_BATCH)))
+        found += [article for article in batch if _mentions(article, where.search)]
+        if len(batch) < SEARCH_BATCH:
+            break
+        key = (batch[-1].stored_at, batch[-1].id)
+    return found[:limit]
+
+
+def _mentions(article: Article, search: str) -> bool:
+    return find_keyword(article_words(article.title, article.text), search) is not None
+
+
+def latest_tags(session: Session, article_ids: Sequence[str]) -> dict[str, list[Tag]]:
+    """Each article's tags from the latest classification of each topic, highest score first."""
+    rows = session.scalars(select(Tag).where(Tag.article_id.in_(article_ids)).order_by(Tag.id))
+    latest: dict[str, dict[str, Tag]] = {}
+    for tag in rows:
+        latest.setdefault(tag.article_id, {})[tag.topic] = tag
+    return {
+        article_id: sorted(tags.values(), key=lambda tag: (-tag.score, tag.topic))
+        for article_id, tags in latest.items()
+    }
+
+
+def article_detail(session: Session, article_id: str) -> ArticleDetail | None:
+    """Everything about one article, or None when it is not stored."""
+    article = session.get(Article, article_id)
+    if article is None:
+        return None
+    entities = session.scalars(
+        select(ArticleEntity).where(ArticleEntity.article_id == article_id).order_by(ArticleEntity.entity_id)
+    )
+    alerts = session.scalars(select(Alert).where(Alert.article_id == article_id).order_by(Alert.id))
+    return ArticleDetail(
+        article=article,
+        tags=latest_tags(session, [article_id]).get(article_id, []),
+        entities=list(entities),
+        alerts=list(alerts),
+    )
+
+
+def subscription_page(session: Session, *, after: int | None, limit: int) -> list[Subscription]:
+    """Subscriptions, active or removed, oldest first, after the id ``after``."""
+    query = select(Subscription).order_by(Subscription.id).limit(limit)
+    if after is not None:
+        query = query.where(Subscription.id > after)
+    return list(session.scalars(query))
+
+
+def alert_page(
+    session: Session, *, status: str | None, subscription_id: int | None, after: int | None, limit: int
+) -> list[Alert]:
+    """Alerts newest first, after the id ``after``, optionally in one status or of one subscription."""
+    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if status:
+        query = query.where(Alert.status == status)
+    if subscription_id is not None:
+        query = query.where(Alert.subscription_id == subscription_id)
+    if after is not None:
+        query = query.where(Alert.id < after)
+    return list(session.scalars(query))
+
+
+def get_alert(session: Session, alert_id: int) -> Alert | None:
+    """One alert, or None."""
+    return session.get(Alert, alert_id)
+
+
+def attempts_of(session: Session, alert_ids: Sequence[int]) -> dict[int, list[DeliveryAttempt]]:
+    """Every delivery attempt of the alerts, by alert id, in order."""
+    rows = session.scalars(
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.alert_id.in_(alert_ids))
+        .order_by(DeliveryAttempt.alert_id, DeliveryAttempt.attempt)
+    )
+    attempts: dict[int, list[DeliveryAttempt]] = {}
+    for attempt in rows:
+        attempts.setdefault(attempt.alert_id, []).append(attempt)
+    return attempts
