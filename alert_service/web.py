@@ -7,7 +7,7 @@ Mounted under ``/api/v1`` by :mod:`shared.web.app` (entry point ``rasid.web``). 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
@@ -41,11 +41,10 @@ from shared.net import TargetPolicy
 from shared.services import known_topics
 from shared.settings import load_settings
 from shared.web.access import DbSession, Reader, Writer
-from shared.web.pages import DEFAULT_LIMIT, MAX_LIMIT, Page, cut_page, decode_cursor, id_after
+from shared.web.pages import DEFAULT_LIMIT, Limit, Page, RowId, RowIdQuery, cut_page, decode_cursor, id_after
 from shared.web.problems import PROBLEM_RESPONSES, Problem
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class TagOut(BaseModel):
@@ -274,7 +273,7 @@ def create_subscription(body: SubscriptionIn, session: DbSession, _caller: Write
 @router.get(
     "/subscriptions/{subscription_id}", tags=["subscriptions"], summary="One subscription (never its secret)."
 )
-def read_subscription(subscription_id: int, session: DbSession, _caller: Reader) -> SubscriptionOut:
+def read_subscription(subscription_id: RowId, session: DbSession, _caller: Reader) -> SubscriptionOut:
     return _subscription_out(_subscription(session, subscription_id))
 
 
@@ -289,7 +288,7 @@ def _subscription(session: DbSession, subscription_id: int) -> Subscription:
     "/subscriptions/{subscription_id}", tags=["subscriptions"], summary="Change the rule; pause or resume."
 )
 def update_subscription(
-    subscription_id: int, body: SubscriptionChange, session: DbSession, _caller: Writer
+    subscription_id: RowId, body: SubscriptionChange, session: DbSession, _caller: Writer
 ) -> SubscriptionOut:
     _subscription(session, subscription_id)
     rule = _read_rule(body.rule) if body.rule is not None else None
@@ -297,7 +296,7 @@ def update_subscription(
 
 
 @router.delete("/subscriptions/{subscription_id}", tags=["subscriptions"], status_code=204, summary="Remove.")
-def delete_subscription(subscription_id: int, session: DbSession, _caller: Writer) -> Response:
+def delete_subscription(subscription_id: RowId, session: DbSession, _caller: Writer) -> Response:
     try:
         remove_subscription(session, subscription_id)
     except SubscriptionError as error:
@@ -310,7 +309,7 @@ def list_alerts(
     session: DbSession,
     _caller: Reader,
     status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
-    subscription_id: int | None = None,
+    subscription_id: RowIdQuery = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[AlertOut]:
@@ -324,7 +323,7 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"], summary="One alert and its attempts.")
-def read_alert(alert_id: int, session: DbSession, _caller: Reader) -> AlertOut:
+def read_alert(alert_id: RowId, session: DbSession, _caller: Reader) -> AlertOut:
     alert = get_alert(session, alert_id)
     if alert is None:
         raise Problem(404, f"no alert {alert_id}", kind="not-found")
@@ -332,7 +331,7 @@ def read_alert(alert_id: int, session: DbSession, _caller: Reader) -> AlertOut:
 
 
 @router.post("/alerts/{alert_id}/retry", tags=["alerts"], summary="Send a failed or pending alert again now.")
-def retry_alert(alert_id: int, session: DbSession, _caller: Writer) -> Retried:
+def retry_alert(alert_id: RowId, session: DbSession, _caller: Writer) -> Retried:
     try:
         return Retried(alert_ids=resend_alerts(session, [alert_id], now=utc_now()))
     except ResendError as error:

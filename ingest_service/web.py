@@ -7,9 +7,9 @@ A feed added here is polled at beat's next round (``rasid feeds add`` also asks 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from ingest_service.errors import FeedError, UnknownFeedError
@@ -21,11 +21,10 @@ from ingest_service.settings import IngestSettings
 from shared.net import TargetPolicy
 from shared.settings import load_settings
 from shared.web.access import DbSession, Reader, Writer
-from shared.web.pages import DEFAULT_LIMIT, MAX_LIMIT, Page, cut_page, id_after
+from shared.web.pages import DEFAULT_LIMIT, Limit, Page, RowId, cut_page, id_after
 from shared.web.problems import PROBLEM_RESPONSES, Problem
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class FeedOut(BaseModel):
@@ -106,7 +105,7 @@ def create_feed(body: FeedIn, session: DbSession, _caller: Writer) -> FeedOut:
 
 
 @router.delete("/feeds/{feed_id}", tags=["feeds"], status_code=204, summary="Remove a feed.")
-def delete_feed(feed_id: int, session: DbSession, _caller: Writer) -> Response:
+def delete_feed(feed_id: RowId, session: DbSession, _caller: Writer) -> Response:
     try:
         remove_feed(session, str(feed_id))
     except UnknownFeedError as error:

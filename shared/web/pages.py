@@ -10,8 +10,9 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Path, Query
 from pydantic import BaseModel
 
 from shared.web.problems import Problem
@@ -20,6 +21,12 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 ItemT = TypeVar("ItemT")
 RowT = TypeVar("RowT")
+# Row ids are 32-bit integer columns (SQLite and PostgreSQL): a larger number names no row, and
+# would not even fit in the query.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+RowIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class Page(BaseModel, Generic[ItemT]):
@@ -53,7 +60,7 @@ def id_after(cursor: str | None) -> int | None:
     key = decode_cursor(cursor, length=1)
     if key is None:
         return None
-    if not isinstance(key[0], int) or isinstance(key[0], bool):
+    if not isinstance(key[0], int) or isinstance(key[0], bool) or not 0 <= key[0] <= MAX_ROW_ID:
         raise Problem(400, "the cursor is not one this API gave", kind="bad-cursor")
     return key[0]
 
