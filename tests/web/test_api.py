@@ -77,17 +77,19 @@ def test_the_routes_each_service_contributes_are_mounted() -> None:
     } <= paths
 
 
-@pytest.mark.parametrize(("method", "path"), API_ROUTES)
-def test_every_api_route_needs_a_token(api: Api, method: str, path: str) -> None:
-    body = assert_problem(api.client.request(method, path), 401)
-    assert body["type"].endswith("/unauthenticated")
-    assert_problem(api.client.request(method, path, headers=bearer("rsd_not-a-token")), 401)
+def test_every_api_route_needs_a_token(api: Api) -> None:
+    for method, path in API_ROUTES:
+        body = assert_problem(api.client.request(method, path), 401)
+        assert body["type"].endswith("/unauthenticated"), (method, path)
+        assert_problem(api.client.request(method, path, headers=bearer("rsd_not-a-token")), 401)
 
 
-@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p in API_ROUTES if m in WRITE_METHODS])
-def test_a_read_only_token_cannot_write(api: Api, method: str, path: str) -> None:
-    body = assert_problem(api.client.request(method, path, headers=api.reader, json={}), 403)
-    assert body["type"].endswith("/read-only-token")
+def test_a_read_only_token_cannot_write(api: Api) -> None:
+    writes = [(method, path) for method, path in API_ROUTES if method in WRITE_METHODS]
+    assert len(writes) >= 6
+    for method, path in writes:
+        body = assert_problem(api.client.request(method, path, headers=api.reader, json={}), 403)
+        assert body["type"].endswith("/read-only-token"), (method, path)
 
 
 def test_a_revoked_token_is_refused(api: Api) -> None:
