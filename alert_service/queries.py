@@ -160,3 +160,15 @@ def attempts_of(session: Session, alert_ids: Sequence[int]) -> dict[int, list[De
     for attempt in rows:
         attempts.setdefault(attempt.alert_id, []).append(attempt)
     return attempts
+
+
+def alerted_articles(session: Session, subscription_id: int, *, limit: int) -> list[tuple[Alert, Article]]:
+    """The articles a subscription was alerted about, newest alert first, with their alerts."""
+    rows = session.execute(
+        select(Alert, Article)
+        .join(Article, Article.id == Alert.article_id)
+        .where(Alert.subscription_id == subscription_id)
+        .order_by(Alert.id.desc())
+        .limit(limit)
+    )
+    return [(alert, article) for alert, article in rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -52,3 +52,16 @@ def writer(caller: Annotated[Caller, Depends(reader)]) -> Caller:
 
 Reader = Annotated[Caller, Depends(reader)]
 Writer = Annotated[Caller, Depends(writer)]
+
+
+def query_reader(
+    session: DbSession, token: Annotated[str | None, Query(description="A (read-only) API token.")] = None
+) -> Caller:
+    """The caller of a URL that carries its token as ``?token=`` (a feed reader sends no headers)."""
+    caller = find_caller(session, token) if token else None
+    if caller is None:
+        raise Problem(401, "add ?token= with a valid (read-only) API token", kind="unauthenticated")
+    return caller
+
+
+QueryReader = Annotated[Caller, Depends(query_reader)]

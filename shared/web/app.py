@@ -1,7 +1,8 @@
 """The web app: what ``shared`` owns (health, problem details) and the routes services contribute.
 
 A service names an ``APIRouter`` in the ``rasid.web`` entry point group (``alert =
-"alert_service.web:router"``); :func:`create_app` mounts each under ``/api/v1``. The OpenAPI schema
+"alert_service.web:router"``); :func:`create_app` mounts each under ``/api/v1``, and the routers of
+the ``rasid.pages`` group (feeds for readers) at the root. The OpenAPI schema
 is at ``/api/v1/openapi.json`` and its docs page at ``/api/v1/docs``.
 """
 
@@ -20,13 +21,15 @@ from shared.status import broker_problem
 from shared.web.problems import install_problem_handlers
 
 WEB_GROUP = "rasid.web"
+# Routes outside the versioned API (feeds for readers, pages), mounted at the root.
+PAGES_GROUP = "rasid.pages"
 API_PREFIX = "/api/v1"
 
 
-def contributed_routers() -> dict[str, APIRouter]:
-    """Every installed service's router, by entry point name, in name order."""
+def contributed_routers(group: str = WEB_GROUP) -> dict[str, APIRouter]:
+    """Every installed service's router in ``group``, by entry point name, in name order."""
     routers = {}
-    for point in sorted(entry_points(group=WEB_GROUP), key=lambda p: p.name):
+    for point in sorted(entry_points(group=group), key=lambda p: p.name):
         router = point.load()
         if not isinstance(router, APIRouter):
             raise TypeError(f"entry point {point.value} is not a fastapi.APIRouter")
@@ -51,6 +54,8 @@ def create_app(settings: RasidSettings) -> FastAPI:
     app.include_router(_health_router())
     for router in contributed_routers().values():
         app.include_router(router, prefix=API_PREFIX)
+    for router in contributed_routers(PAGES_GROUP).values():
+        app.include_router(router)
     return app
 
 

@@ -331,3 +331,31 @@ def test_the_openapi_schema_is_valid_and_documents_problems(api: Api) -> None:
     articles = schema["paths"][f"{API_PREFIX}/articles"]["get"]
     assert "application/problem+json" in articles["responses"]["401"]["content"]
     assert api.client.get(f"{API_PREFIX}/docs").status_code == 200
+
+
+def test_a_subscription_is_an_atom_feed_read_with_a_token_in_the_url(api: Api) -> None:
+    import feedparser
+
+    created = api.client.post(
+        f"{API_PREFIX}/subscriptions",
+        json={"channel": "email", "target": "a@example.org", "rule": "topic:strikes"},
+        headers=api.writer,
+    ).json()
+    article_id = store_article(
+        api, title="غارة جوية على موقع", text="شنت طائرات غارة جوية.", tags={"strikes": 0.9}
+    )
+    store_article(api, title="مناورات", text="أجرت القوات مناورات.", minutes=1, tags={"training": 0.9})
+    url = f"/feeds/subscriptions/{created['id']}.atom"
+    assert_problem(api.client.get(url), 401)
+    token = api.reader["Authorization"].removeprefix("Bearer ")
+    response = api.client.get(url, params={"token": token})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    assert [entry.id for entry in parsed.entries] == [f"urn:rasid:article:{article_id}"]
+    assert parsed.entries[0].title == "غارة جوية على موقع"
+    assert 'dir="rtl"' in parsed.entries[0].content[0].value
+    assert token not in response.text
+    assert_problem(api.client.get("/feeds/subscriptions/999.atom", params={"token": token}), 404)
