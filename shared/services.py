@@ -74,6 +74,9 @@ class Service:
     # "module:function" giving this service's part of ``rasid status`` from its own tables: called
     # with a session and the time, returns ``shared.status.Check``s (imported only by that command).
     status: str | None = None
+    # "module:function" giving this service's part of ``/metrics`` from its own tables: called with a
+    # session, returns ``prometheus_client.Metric``s (imported only by the web process).
+    metrics: str | None = None
 
 
 @cache
@@ -122,6 +125,11 @@ def known_topics() -> frozenset[str] | None:
 def status_reporters() -> tuple[Callable[..., Any], ...]:
     """Every installed service's part of ``rasid status`` (see :mod:`shared.status`)."""
     return tuple(resolve_name(service.status) for service in installed_services() if service.status)
+
+
+def metrics_reporters() -> tuple[Callable[..., Any], ...]:
+    """Every installed service's part of ``/metrics`` (see :mod:`shared.web.metrics`)."""
+    return tuple(resolve_name(service.metrics) for service in installed_services() if service.metrics)
 
 
 def supervised_processes() -> tuple[Process, ...]:

@@ -114,6 +114,21 @@ def broker_problem(settings: RasidSettings) -> str | None:
     return None
 
 
+def queue_depths(settings: RasidSettings) -> dict[str, int] | None:
+    """Messages waiting in every declared queue, or None when the broker cannot be reached."""
+    from shared.services import workers
+
+    if broker_problem(settings):
+        return None
+    queues = [queue for worker in workers().values() for queue in worker.queues]
+    try:
+        with _status_app(settings).connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=CONNECT_SECONDS)
+            return {queue: queue_depth(connection.default_channel, queue) for queue in queues}
+    except BROKER_ERRORS:
+        return None
+
+
 def _status_app(settings: RasidSettings) -> Any:
     from shared.celery_app import create_celery_app
 

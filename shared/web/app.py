@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from shared.db import get_engine
 from shared.settings import RasidSettings
 from shared.status import broker_problem
+from shared.web.metrics import router as metrics_router
 from shared.web.problems import install_problem_handlers
 
 WEB_GROUP = "rasid.web"
@@ -52,6 +53,7 @@ def create_app(settings: RasidSettings) -> FastAPI:
     app.state.database_url = settings.resolved_database_url
     install_problem_handlers(app)
     app.include_router(_health_router())
+    app.include_router(metrics_router)
     for router in contributed_routers().values():
         app.include_router(router, prefix=API_PREFIX)
     for router in contributed_routers(PAGES_GROUP).values():

@@ -359,3 +359,27 @@ def test_a_subscription_is_an_atom_feed_read_with_a_token_in_the_url(api: Api) -
     assert 'dir="rtl"' in parsed.entries[0].content[0].value
     assert token not in response.text
     assert_problem(api.client.get("/feeds/subscriptions/999.atom", params={"token": token}), 404)
+
+
+def test_metrics_count_what_each_service_stored_and_need_a_token(api: Api) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert_problem(api.client.get("/metrics"), 401)
+    store_article(api, title="غارة", text="غارة على موقع.", tags={"strikes": 0.9})
+    with session_scope(api.database_url) as session:
+        session.add(
+            SeenFile(
+                path="inbox/x.bin", size=1, mtime_ns=1, status="rejected", reason="empty file", seen_at=NOW
+            )
+        )
+    response = api.client.get("/metrics", headers=api.reader)
+    assert response.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert samples[("rasid_articles_stored_total", (("source", "feed: أخبار الشرق"),))] == 1
+    assert samples[("rasid_articles_tagged_total", (("topic", "strikes"),))] == 1
+    assert samples[("rasid_files_rejected_total", (("reason", "empty file"),))] == 1
+    assert samples[("rasid_broker_up", ())] == 0  # no embedded broker folder in this test
