@@ -19,7 +19,14 @@ from alert_service.backtest import Backtest, Hit, run_backtest
 from alert_service.delivery import resend_alerts
 from alert_service.errors import AlertError, RuleError
 from alert_service.models import STATUSES
-from alert_service.reports import ArticleRow, alerts_by_id, recent_alerts, recent_articles
+from alert_service.reports import (
+    AlertRecord,
+    ArticleRow,
+    alert_records,
+    alerts_by_id,
+    recent_alerts,
+    recent_articles,
+)
 from alert_service.rule_text import RuleReader, format_rule, split_rule
 from alert_service.rules import WatchRule, parse_topics
 from alert_service.settings import AlertSettings
@@ -67,6 +74,7 @@ ALERT_FIELDS = (
     "id",
     "subscription_id",
     "article_id",
+    "story_id",
     "status",
     "attempts",
     "last_error",
@@ -374,8 +382,9 @@ def alerts_list(limit: int, status: str | None, as_json: bool) -> None:
     """Alerts, newest first: id, subscription, article, status, attempts, last error."""
     with _session() as session:
         rows = recent_alerts(session, limit=limit, status=status)
+        records = {record.alert.id: record for record in alert_records(session, [row.id for row in rows])}
     if as_json:
-        echo_json_lines(fields_of(row, ALERT_FIELDS) for row in rows)
+        echo_json_lines(alert_json(records[row.id]) for row in rows)
         return
     if not rows:
         click.echo("no alerts")
@@ -385,6 +394,39 @@ def alerts_list(limit: int, status: str | None, as_json: bool) -> None:
         head = f"{row.id:>5} {row.subscription_id:>4}  {row.article_id[:16]:<16}"
         error = printable(row.last_error or "")[:60]
         click.echo(f"{head}  {row.status:<9} {row.attempts:>5}  {error}".rstrip())
+        also = records[row.id].also_reported_by
+        if also:
+            click.echo(f"      also reported by {printable(', '.join(also))}")
+
+
+@alerts_group.command("show")
+@click.argument("alert_id", type=int)
+@json_option
+def alerts_show(alert_id: int, as_json: bool) -> None:
+    """One alert: its state, its article and every other article of its story that matched."""
+    with _session() as session:
+        records = alert_records(session, [alert_id])
+    if not records:
+        raise click.ClickException(f"no alert {alert_id}")
+    record = records[0]
+    if as_json:
+        echo_json(alert_json(record))
+        return
+    alert, article = record.alert, record.article
+    state = f"{alert.status}, {alert.attempts} attempt(s)"
+    click.echo(f"alert {alert.id}: subscription {alert.subscription_id}, {state}")
+    click.echo(f"story: {alert.story_id if alert.story_id is not None else '-'}")
+    when = _when(article.published_at)
+    click.echo(f"article: {article.article_id}  {when}  {printable(article.source)}")
+    click.echo(f"    {printable(article.title)}")
+    if alert.last_error:
+        click.echo(f"last error: {printable(alert.last_error)}")
+    click.echo(f"outlets: {printable(', '.join(record.outlets))}")
+    if record.also_reported_by:
+        click.echo(f"also reported by {printable(', '.join(record.also_reported_by))}")
+    for later in record.later:
+        click.echo(f"  + {later.article_id[:16]}  {_when(later.published_at)}  {printable(later.source)}")
+        click.echo(f"    {printable(later.title)}")
 
 
 @alerts_group.command("retry")
@@ -409,6 +451,19 @@ def alerts_retry(alert_id: int | None, every_failed: bool, as_json: bool) -> Non
         click.echo("no failed alerts")
     for row in rows:
         click.echo(f"alert {row.id}: {row.status}, due now ({row.attempts} attempt(s) so far)")
+
+
+def alert_json(record: AlertRecord) -> dict[str, Any]:
+    """An alert as ``alerts list --json`` and ``alerts show --json`` print it, with its story's outlets
+    and the later articles recorded against it."""
+    later = [
+        {"article_id": item.article_id, "source": item.source, "title": item.title} for item in record.later
+    ]
+    return {
+        **fields_of(record.alert, ALERT_FIELDS),
+        "also_reported_by": record.also_reported_by,
+        "story_articles": later,
+    }
 
 
 def article_json(row: ArticleRow) -> dict[str, Any]:

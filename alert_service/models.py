@@ -1,5 +1,6 @@
-"""Tables the alert service owns: stored articles with their tags and entities, subscriptions and
-their watch rules, alerts (one per subscription and article) and the attempts made to deliver them.
+"""Tables the alert service owns: stored articles with their tags and entities, the stories they are
+grouped into, subscriptions and their watch rules, alerts (one per subscription and story), the later
+articles of an alert's story, and the attempts made to deliver them.
 
 Every table is named ``alert_<what>``: the services share one database, and a table's prefix names
 the service that owns it. Timestamps are :class:`shared.db.UTCDateTime`: aware UTC in Python on
@@ -92,6 +93,32 @@ class ArticleEntity(Base):
     mentions: Mapped[int] = mapped_column(Integer)
 
 
+class Story(Base):
+    """Articles from any sources that report one event; started by ``first_article_id``."""
+
+    __tablename__ = "alert_stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_article_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoryMember(Base):
+    """The story an article was grouped into, with the profile grouping compared
+    (:class:`alert_service.stories.Profile`) and the time it was placed at."""
+
+    __tablename__ = "alert_story_members"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("alert_articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    story_id: Mapped[int] = mapped_column(ForeignKey("alert_stories.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    grouped_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Subscription(Base):
     """Someone to alert, how, and about what. ``secret`` signs webhooks (Standard Webhooks); ``rule``
     is the subscription's :class:`~alert_service.rules.WatchRule` as JSON."""
@@ -109,7 +136,9 @@ class Subscription(Base):
 
 
 class Alert(Base):
-    """One article to deliver to one subscription, exactly once.
+    """One story to deliver to one subscription, exactly once, through the story's first article that
+    matched the subscription (``article_id``); later matching articles are :class:`AlertArticle` rows.
+    ``story_id`` is empty for alerts made before articles were grouped into stories.
 
     ``lease_until`` bounds a claim: a 'sending' alert whose lease expired belongs to a dead worker.
     ``dispatched_at`` is when a delivery message was last sent for it, so the sweep does not flood.
@@ -122,11 +151,14 @@ class Alert(Base):
         UniqueConstraint("subscription_id", "article_id"),
         CheckConstraint(_one_of("status", STATUSES), name="status"),
         Index("ix_alert_alerts_status_next_attempt_at", "status", "next_attempt_at"),
+        # A unique index, not a constraint: SQLite adds one to an existing table without a rebuild.
+        Index("uq_alert_alerts_subscription_id_story_id", "subscription_id", "story_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("alert_subscriptions.id", ondelete="CASCADE"))
     article_id: Mapped[str] = mapped_column(ForeignKey("alert_articles.id", ondelete="CASCADE"), index=True)
+    story_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     attempts_before_resend: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -136,6 +168,18 @@ class Alert(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertArticle(Base):
+    """A later article of an alert's story that matched the subscription too: recorded, not sent."""
+
+    __tablename__ = "alert_alert_articles"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert_alerts.id", ondelete="CASCADE"), primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("alert_articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DeliveryAttempt(Base):

@@ -1,4 +1,5 @@
-"""Settings of the alert service: the SMTP server, webhook timeouts, the retry policy and the sweep.
+"""Settings of the alert service: the SMTP server, webhook timeouts, the retry policy, the sweep and
+the window of story grouping.
 
 Read from ``RASID_...`` variables by :func:`alert_settings`, once per process.
 """
@@ -6,12 +7,14 @@ Read from ``RASID_...`` variables by :func:`alert_settings`, once per process.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from alert_service.stories import GroupingSettings
 from shared.settings import RasidSettings, load_settings
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -79,6 +82,12 @@ class AlertSettings(RasidSettings):
         default=60.0, gt=0, description="How long the sweep waits before re-sending a delivery message."
     )
     sweep_batch: int = Field(default=500, ge=1, description="Most alerts one sweep dispatches.")
+    story_window_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 30,
+        description="Hours either side of an article within which it may join another's story.",
+    )
 
     @field_validator("retry_schedule")
     @classmethod
@@ -90,6 +99,11 @@ class AlertSettings(RasidSettings):
     def retry_steps(self) -> tuple[float, ...]:
         """The retry schedule in seconds: the wait after attempt 1, 2, ...; the last one repeats."""
         return parse_schedule(self.retry_schedule)
+
+    @property
+    def grouping(self) -> GroupingSettings:
+        """How articles are grouped into stories."""
+        return GroupingSettings(window=timedelta(hours=self.story_window_hours))
 
     @model_validator(mode="after")
     def _lease_outlives_sending(self) -> Self:

@@ -1,7 +1,12 @@
-"""Storing a classified article and creating the alerts it calls for.
+"""Storing a classified article, placing it in a story and creating the alerts it calls for.
+
+A subscription gets one alert per story: the first article of a story that matches its rule makes the
+alert; a later matching article of that story is recorded against that alert (``alert_alert_articles``)
+and sends nothing. The unique index on (subscription, story) holds that exactly once.
 
 Safe to run twice: the article, its tags and entities and its alerts are inserted with
-``ON CONFLICT DO NOTHING``, so a second run after a crash adds only what the first one missed.
+``ON CONFLICT DO NOTHING``, and an article already placed keeps its story, so a second run after a
+crash adds only what the first one missed.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from pydantic import ValidationError
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from alert_service.models import Alert, Article, ArticleEntity, Subscription, Tag
+from alert_service.models import Alert, AlertArticle, Article, ArticleEntity, Subscription, Tag
 from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
 from alert_service.settings import alert_settings
+from alert_service.stories import GroupingSettings, StoryArticle
+from alert_service.story_store import assign_story
 from shared.db import insert_ignore, utc_now
 from shared.gazetteer import EntityFinder, entity_finder
 from shared.messages import ArticleClassified, ArticleIngested, Classification
@@ -27,6 +34,7 @@ ARTICLES = cast(Table, Article.__table__)
 TAGS = cast(Table, Tag.__table__)
 ARTICLE_ENTITIES = cast(Table, ArticleEntity.__table__)
 ALERTS = cast(Table, Alert.__table__)
+ALERT_ARTICLES = cast(Table, AlertArticle.__table__)
 
 
 def store_classified(
@@ -35,9 +43,11 @@ def store_classified(
     *,
     now: datetime | None = None,
     finder: EntityFinder | None = None,
+    grouping: GroupingSettings | None = None,
 ) -> list[int]:
-    """Store the article and its tags, then create the alerts its subscriptions' rules call for (with
-    the configured gazetteer unless ``finder`` is given); returns the ids of new alerts."""
+    """Store the article and its tags, place it in a story, then create the alerts its subscriptions'
+    rules call for (with the configured gazetteer unless ``finder`` is given, grouping with
+    ``grouping`` or the defaults); returns the ids of new alerts."""
     now = now or utc_now()
     finder = finder or entity_finder(alert_settings().gazetteer_path)
     article, classification = message.article, message.classification
@@ -45,8 +55,23 @@ def store_classified(
         log.debug("article.stored", extra={"article_id": article.article_id})
     _store_tags(session, article.article_id, classification=classification)
     _store_entities(session, article.article_id, classification=classification)
+    story_id = assign_story(session, story_article(article), now=now, settings=grouping)
     subscription_ids = matching_subscriptions(active_rules(session), facts_of(message, finder=finder))
-    return create_alerts(session, article.article_id, subscription_ids=subscription_ids, now=now)
+    return create_alerts(
+        session, article.article_id, story_id=story_id, subscription_ids=subscription_ids, now=now
+    )
+
+
+def story_article(article: ArticleIngested) -> StoryArticle:
+    """What grouping reads of an ingested article; one without a publication date is placed at the
+    time it was ingested."""
+    return StoryArticle(
+        id=article.article_id,
+        source=article.source,
+        published=article.published_at or article.ingested_at,
+        title=article.title,
+        text=article.text,
+    )
 
 
 def facts_of(message: ArticleClassified, *, finder: EntityFinder) -> ArticleFacts:
@@ -131,14 +156,17 @@ def active_rules(session: Session) -> dict[int, WatchRule]:
 
 
 def create_alerts(
-    session: Session, article_id: str, *, subscription_ids: list[int], now: datetime
+    session: Session, article_id: str, *, story_id: int | None, subscription_ids: list[int], now: datetime
 ) -> list[int]:
-    """Create the missing alerts of one article; returns the ids of those created now."""
+    """Create the missing alerts of one article, one per subscription and story; a subscription
+    already alerted of the story gets the article recorded against that alert instead. Returns the
+    ids of the alerts created now."""
     created = []
     for subscription_id in subscription_ids:
         values = {
             "subscription_id": subscription_id,
             "article_id": article_id,
+            "story_id": story_id,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -146,9 +174,32 @@ def create_alerts(
             "dispatched_at": now,
             "created_at": now,
         }
-        alert_id = insert_ignore(session, ALERTS, values, conflict_columns=["subscription_id", "article_id"])
+        # Either unique key may be taken: (subscription, article) on a second run, (subscription,
+        # story) for a later article of the story.
+        alert_id = insert_ignore(session, ALERTS, values, conflict_columns=None)
         if alert_id is not None:
             created.append(int(alert_id))
+        elif story_id is not None:
+            _record_against_story_alert(
+                session, article_id, subscription_id=subscription_id, story_id=story_id, now=now
+            )
     if created:
         log.debug("alerts.created", extra={"article_id": article_id, "alert_ids": created})
     return created
+
+
+def _record_against_story_alert(
+    session: Session, article_id: str, *, subscription_id: int, story_id: int, now: datetime
+) -> None:
+    alert_id = session.execute(
+        select(Alert.id).where(
+            Alert.subscription_id == subscription_id,
+            Alert.story_id == story_id,
+            Alert.article_id != article_id,
+        )
+    ).scalar()
+    if alert_id is None:
+        return
+    values = {"alert_id": alert_id, "article_id": article_id, "recorded_at": now}
+    if insert_ignore(session, ALERT_ARTICLES, values, conflict_columns=["alert_id", "article_id"]):
+        log.info("alert.story_article_recorded", extra={"alert_id": alert_id, "article_id": article_id})

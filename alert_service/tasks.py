@@ -35,8 +35,9 @@ def _send_deliveries(alert_ids: list[int]) -> None:
 def store_classified(payload: dict[str, Any]) -> None:
     """Store a classified article and request delivery of its new alerts. Safe to run twice."""
     message = ArticleClassified.from_payload(payload)
-    with session_scope(alert_settings().resolved_database_url) as session:
-        alert_ids = store.store_classified(session, message)
+    settings = alert_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        alert_ids = store.store_classified(session, message, grouping=settings.grouping)
     send_message(app, CONFIRM_STORED, ArticleStored(article_id=message.article.article_id))
     _send_deliveries(alert_ids)
 

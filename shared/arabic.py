@@ -314,6 +314,11 @@ def words(text: str) -> list[tuple[str, int, int]]:
     return [(match.group(), match.start(), match.end()) for match in _WORD.finditer(text)]
 
 
+def word_texts(text: str) -> list[str]:
+    """The words of (normalized) ``text``, as :func:`words` splits them, without offsets."""
+    return _WORD.findall(text)
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences of ``text``: runs of characters between ``. ! ? ؟`` and line breaks."""
     return [match.span() for match in _SENTENCE.finditer(text) if match.group().strip()]

@@ -152,10 +152,11 @@ def session_scope(url: str) -> Iterator[Session]:
 
 
 def insert_ignore(
-    session: Session, table: FromClause, values: Mapping[str, Any], *, conflict_columns: list[str]
+    session: Session, table: FromClause, values: Mapping[str, Any], *, conflict_columns: list[str] | None
 ) -> Any | None:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING <key>``: the new row's primary key, or None when
-    the row already existed.
+    the row already existed. ``conflict_columns`` None skips a conflict on any unique constraint or
+    index, for a table with more than one.
 
     Decided by ``RETURNING``: drivers report a rowcount of -1 for a skipped conflicting insert.
     """

@@ -12,17 +12,18 @@ from tests.alert.helpers import MessageFactory, store
 from tests.commands import json_rows, run
 
 IRAQ_STRIKE = "شنت طائرات مسيرة هجوما على قاعدة عين الأسد غربي العراق فجر اليوم."
-SYRIA_STRIKE = "شنت طائرات حربية غارات على مواقع قرب حلب شمالي سوريا."
+SYRIA_STRIKE = "قصفت مقاتلات مواقع للمسلحين قرب حلب شمالي سوريا مساء أمس."
 
 
 def _article(
     make_message: MessageFactory, article_id: str, *, text: str, entities: list[tuple[str, str]]
 ) -> ArticleClassified:
-    """The fixture's strike article with another id, text and entities."""
+    """The fixture's strike article with another id, text (its title too: two events, two stories) and
+    entities."""
     message = make_message(article_id, tags=["strikes"])
     named = tuple(Entity(id=entity_id, kind="place" if entity_id.startswith("place") else "country",
                          name=name, mentions=1) for entity_id, name in entities)  # fmt: skip
-    article = message.article.model_copy(update={"text": text})
+    article = message.article.model_copy(update={"title": text, "text": text})
     classification = message.classification.model_copy(update={"entities": named})
     return message.model_copy(update={"article": article, "classification": classification})
 

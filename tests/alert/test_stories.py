@@ -1,0 +1,172 @@
+"""Story grouping in memory: written cases (tests/fixtures/alert/stories.json), idempotence, the
+IDF table and the profile's stored form, the scores of a grouping and ``rasid stories``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from alert_service.stories import (
+    GroupingSettings,
+    IdfTable,
+    Profile,
+    StoryArticle,
+    StoryCandidate,
+    StoryIndex,
+    choose_story,
+    default_idf,
+    places_of,
+    profile,
+    similarity,
+    stem,
+    terms,
+)
+from alert_service.story_metrics import score_grouping
+from shared.cli import cli
+from tests.alert.helpers import FIXTURES, load_fixture
+
+CASES: list[dict[str, Any]] = load_fixture("stories.json")
+LABELED = FIXTURES / "stories_labeled.jsonl"
+
+
+def run_offline(*args: str) -> Result:
+    """``rasid ARGS`` for a command that opens no database."""
+    return CliRunner().invoke(cli, list(args))
+
+
+def _article(row: dict[str, Any]) -> StoryArticle:
+    published = datetime.fromisoformat(row["published"])
+    return StoryArticle(row["id"], row["source"], published, row["title"], row["text"])
+
+
+def _partition(groups: dict[str, int]) -> set[frozenset[str]]:
+    stories: dict[int, set[str]] = {}
+    for article_id, story in groups.items():
+        stories.setdefault(story, set()).add(article_id)
+    return {frozenset(members) for members in stories.values()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_articles_are_grouped_by_the_event_they_report(case: dict[str, Any]) -> None:
+    index = StoryIndex()
+    groups = {row["id"]: index.add(_article(row)) for row in case["articles"]}
+    assert _partition(groups) == {frozenset(story) for story in case["stories"]}
+
+
+def test_an_article_added_again_keeps_its_story() -> None:
+    index = StoryIndex()
+    rows = CASES[0]["articles"] + CASES[1]["articles"]
+    first = {row["id"]: index.add(_article(row)) for row in rows}
+    again = {row["id"]: index.add(_article(row)) for row in rows}
+    assert again == first
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("والعراق", "عراق"), ("العراق", "عراق"), ("بالقاعده", "قاعد"), ("وزير", "وزير"), ("66", "66")],
+)
+def test_attached_articles_and_conjunctions_come_off(word: str, expected: str) -> None:
+    assert stem(word) == expected
+
+
+def test_places_are_found_with_the_places_they_lie_within() -> None:
+    found = places_of().find(terms("استهدف هجوم بقاعدة عين الاسد في الأنبار"))
+    assert {"place:ain-al-asad", "country:iq"} <= found
+    assert places_of().find(terms("اجتماع في فندق")) == frozenset()
+
+
+def test_the_idf_table_reads_back_what_it_wrote() -> None:
+    table = IdfTable.build(["غارة على دوما", "غارة على إدلب", "زيارة إلى أنقرة"], min_frequency=1)
+    again = IdfTable.load(table.dump())
+    assert again == table
+    assert again.idf("غار") < again.idf("دوما") < again.idf("كلمه_لم_ترد")
+
+
+def test_the_shipped_idf_table_weighs_common_words_less_than_names() -> None:
+    idf = default_idf()
+    assert idf.documents > 10_000
+    assert idf.idf("قال") < idf.idf("عراق") < idf.idf("زاغروس")
+
+
+def test_a_stored_profile_compares_as_the_fresh_one() -> None:
+    settings = GroupingSettings()
+    left, right = (
+        profile(_article(row), idf=default_idf(), settings=settings) for row in CASES[0]["articles"][:2]
+    )
+    stored = json.loads(json.dumps(left.to_json()))
+    back = Profile.from_json(left.article_id, source=left.source, published=left.published, data=stored)
+    assert similarity(back, right, settings=settings) == pytest.approx(
+        similarity(left, right, settings=settings)
+    )
+
+
+def _at(row: dict[str, Any], hours: float) -> Profile:
+    moment = datetime.fromisoformat(CASES[0]["articles"][0]["published"]) + timedelta(hours=hours)
+    article = _article({**row, "published": moment.isoformat()})
+    return profile(article, idf=default_idf(), settings=GroupingSettings())
+
+
+def test_the_time_penalty_counts_from_the_start_of_the_story() -> None:
+    """A report joins the story it continues the same day, not one begun two and a half days before,
+    even when the story's latest report is an hour old."""
+    settings = GroupingSettings(threshold=0.5)
+    first, second, third = CASES[0]["articles"]
+    new = _at(second, 60)
+    assert choose_story(_at(second, 1), [StoryCandidate(1, (_at(first, 0),))], settings=settings) == 1
+    assert choose_story(new, [StoryCandidate(1, (_at(first, 0),))], settings=settings) is None
+    chained = StoryCandidate(1, (_at(first, 0), _at(third, 59)))
+    assert choose_story(new, [chained], settings=settings) is None
+    assert choose_story(new, [StoryCandidate(2, (_at(third, 59),))], settings=settings) == 2
+
+
+def test_pairwise_and_bcubed_scores_of_a_small_grouping() -> None:
+    labels = {"a": "x", "b": "x", "c": "x", "d": "y"}
+    predicted = {"a": 1, "b": 1, "c": 2, "d": 2}
+    scores = score_grouping(predicted, labels)
+    # Predicted pairs: (a,b) right, (c,d) wrong; labeled pairs: (a,b), (a,c), (b,c).
+    assert scores.pairwise.precision == pytest.approx(1 / 2)
+    assert scores.pairwise.recall == pytest.approx(1 / 3)
+    assert scores.pairwise.f1 == pytest.approx(0.4)
+    # B-cubed precision: a, b 1; c, d 1/2. Recall: a, b 2/3; c 1/3; d 1.
+    assert scores.bcubed.precision == pytest.approx(3 / 4)
+    assert scores.bcubed.recall == pytest.approx((2 / 3 + 2 / 3 + 1 / 3 + 1) / 4)
+    assert (scores.labeled_stories, scores.predicted_stories) == (2, 2)
+
+
+def test_a_perfect_grouping_scores_one_and_singletons_add_no_pairs() -> None:
+    labels = {"a": "x", "b": "x", "c": "y"}
+    scores = score_grouping({"a": 7, "b": 7, "c": 8}, labels)
+    assert (scores.pairwise.f1, scores.bcubed.f1) == (1.0, 1.0)
+
+
+def test_scores_need_the_same_articles() -> None:
+    with pytest.raises(ValueError, match="different articles"):
+        score_grouping({"a": 1}, {"b": "x"})
+
+
+def test_rasid_stories_prints_one_story_per_article_in_order_of_publication() -> None:
+    result = run_offline("stories", "--jsonl", str(LABELED))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["a3", "a1", "a2", "a4"]
+    stories = {line["id"]: line["story"] for line in lines}
+    assert stories == {"a3": "a3", "a1": "a1", "a2": "a1", "a4": "a4"}
+
+
+def test_rasid_stories_evaluate_prints_pairwise_and_bcubed_scores() -> None:
+    result = run_offline("stories", "--evaluate", str(LABELED))
+    assert result.exit_code == 0, result.output
+    assert "pairwise  precision 1.000  recall 1.000  f1 1.000" in result.stdout
+    assert "b-cubed   precision 1.000  recall 1.000  f1 1.000" in result.stdout
+
+
+def test_rasid_stories_names_a_bad_line(tmp_path: Any) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "source": "s", "published": "yesterday", "title": "t", "text": "t"}\n')
+    result = run_offline("stories", "--jsonl", str(bad))
+    assert result.exit_code != 0
+    assert "line 1: 'published'" in result.stderr
