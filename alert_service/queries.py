@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from alert_service.models import Alert, Article, ArticleEntity, DeliveryAttempt, Subscription, Tag
+from alert_service.models import (
+    Alert,
+    AlertArticle,
+    Article,
+    ArticleEntity,
+    DeliveryAttempt,
+    StoryMember,
+    Subscription,
+    Tag,
+)
 from alert_service.rules import article_words, find_keyword
 
 # How many stored articles a search reads per round while it fills a page.
@@ -33,16 +42,30 @@ class ArticleFilter:
     since: datetime | None = None
     until: datetime | None = None
     search: str | None = None
+    story: int | None = None
+
+
+@dataclass(frozen=True)
+class StoryArticle:
+    """An article of a story, as the story's list shows it."""
+
+    id: str
+    title: str
+    source: str
+    published_at: datetime | None
 
 
 @dataclass(frozen=True)
 class ArticleDetail:
-    """One article with its latest tags, its entities and the alerts it caused."""
+    """One article with its latest tags, its entities, its story (and the story's articles from
+    every outlet) and the alerts it caused or was recorded under."""
 
     article: Article
     tags: list[Tag]
     entities: list[ArticleEntity]
     alerts: list[Alert]
+    story_id: int | None
+    story: list[StoryArticle]
 
 
 def _filtered(query: Select[Article], where: ArticleFilter) -> Select[Article]:
@@ -51,6 +74,10 @@ def _filtered(query: Select[Article], where: ArticleFilter) -> Select[Article]:
     if where.entity:
         query = query.where(
             exists().where(ArticleEntity.article_id == Article.id, ArticleEntity.entity_id == where.entity)
+        )
+    if where.story is not None:
+        query = query.where(
+            exists().where(StoryMember.article_id == Article.id, StoryMember.story_id == where.story)
         )
     if where.source:
         query = query.where(Article.source == where.source)
@@ -113,13 +140,33 @@ def article_detail(session: Session, article_id: str) -> ArticleDetail | None:
     entities = session.scalars(
         select(ArticleEntity).where(ArticleEntity.article_id == article_id).order_by(ArticleEntity.entity_id)
     )
-    alerts = session.scalars(select(Alert).where(Alert.article_id == article_id).order_by(Alert.id))
+    recorded = select(AlertArticle.alert_id).where(AlertArticle.article_id == article_id)
+    alerts = session.scalars(
+        select(Alert).where(or_(Alert.article_id == article_id, Alert.id.in_(recorded))).order_by(Alert.id)
+    )
+    story_id = session.scalar(select(StoryMember.story_id).where(StoryMember.article_id == article_id))
     return ArticleDetail(
         article=article,
         tags=latest_tags(session, [article_id]).get(article_id, []),
         entities=list(entities),
         alerts=list(alerts),
+        story_id=story_id,
+        story=story_articles(session, story_id) if story_id is not None else [],
     )
+
+
+def story_articles(session: Session, story_id: int) -> list[StoryArticle]:
+    """The articles of a story from every outlet, in the order they were published."""
+    rows = session.execute(
+        select(Article.id, Article.title, Article.source, Article.published_at)
+        .join(StoryMember, StoryMember.article_id == Article.id)
+        .where(StoryMember.story_id == story_id)
+        .order_by(StoryMember.published_at, Article.id)
+    )
+    return [
+        StoryArticle(id=row.id, title=row.title, source=row.source, published_at=row.published_at)
+        for row in rows
+    ]
 
 
 def subscription_page(session: Session, *, after: int | None, limit: int) -> list[Subscription]:

@@ -97,11 +97,22 @@ class AlertOut(BaseModel):
     attempt_history: list[AttemptOut] = []
 
 
+class StoryArticleOut(BaseModel):
+    id: str
+    title: str
+    source: str
+    published_at: datetime | None
+
+
 class ArticleOut(ArticleSummary):
     text: str
     tags: list[TagOut]
     entities: list[EntityOut]
     alerts: list[AlertOut]
+    story_id: int | None = Field(
+        description="The story (one event, any outlet) the article was grouped into."
+    )
+    story: list[StoryArticleOut] = Field(description="Every article of that story, this one included.")
 
 
 class SubscriptionOut(BaseModel):
@@ -202,12 +213,15 @@ def list_articles(  # noqa: PLR0913, PLR0917 -- one parameter a query filter, as
     since: datetime | None = None,
     until: datetime | None = None,
     q: str | None = Query(default=None, max_length=200, description="Words, matched in any written form."),
+    story: RowIdQuery = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ArticleSummary]:
     key = decode_cursor(cursor, length=2)
     after = None if key is None else (_instant(key[0]), str(key[1]))
-    where = ArticleFilter(topic=topic, entity=entity, source=source, since=since, until=until, search=q)
+    where = ArticleFilter(
+        topic=topic, entity=entity, source=source, since=since, until=until, search=q, story=story
+    )
     articles = article_page(session, where, after=after, limit=limit + 1)
     shown, next_cursor = cut_page(articles, limit=limit, key=lambda row: [row.stored_at.isoformat(), row.id])
     tags = latest_tags(session, [article.id for article in shown])
@@ -244,6 +258,11 @@ def get_article(article_id: str, session: DbSession, _caller: Reader) -> Article
             EntityOut(id=e.entity_id, kind=e.kind, name=e.name, mentions=e.mentions) for e in detail.entities
         ],
         alerts=[_alert_out(alert, attempts.get(alert.id, [])) for alert in detail.alerts],
+        story_id=detail.story_id,
+        story=[
+            StoryArticleOut(id=item.id, title=item.title, source=item.source, published_at=item.published_at)
+            for item in detail.story
+        ],
     )
 
 

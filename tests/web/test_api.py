@@ -383,3 +383,24 @@ def test_metrics_count_what_each_service_stored_and_need_a_token(api: Api) -> No
     assert samples[("rasid_articles_tagged_total", (("topic", "strikes"),))] == 1
     assert samples[("rasid_files_rejected_total", (("reason", "empty file"),))] == 1
     assert samples[("rasid_broker_up", ())] == 0  # no embedded broker folder in this test
+
+
+def test_an_article_shows_its_story_from_every_outlet_and_lists_filter_by_story(api: Api) -> None:
+    text = "قصفت طائرات مسيرة مخزن أسلحة قرب مطار الموصل فجر الأحد وقتل ثلاثة عناصر في الهجوم على المخزن."
+    first = store_article(api, title="غارة بمسيرة على مخزن أسلحة قرب مطار الموصل", text=text)
+    second = store_article(
+        api, title="مسيرة تقصف مخزن أسلحة قرب مطار الموصل", text=text + " وأكد مصدر أمني الخبر.", minutes=5
+    )
+    store_article(
+        api,
+        title="مناورات بحرية في الخليج",
+        text="أجرت القوات البحرية مناورات واسعة في مياه الخليج.",
+        minutes=6,
+    )
+    article = api.client.get(f"{API_PREFIX}/articles/{second}", headers=api.reader).json()
+    assert article["story_id"] is not None
+    assert [item["id"] for item in article["story"]] == [first, second]
+    listed = api.client.get(
+        f"{API_PREFIX}/articles", params={"story": article["story_id"]}, headers=api.reader
+    )
+    assert [item["id"] for item in listed.json()["items"]] == [second, first]
