@@ -18,8 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from shared.db import get_engine
 from shared.settings import RasidSettings
 from shared.status import broker_problem
+from shared.web.dashboard import install_dashboard
 from shared.web.metrics import router as metrics_router
 from shared.web.problems import install_problem_handlers
+from shared.web.settings import WebSettings
 
 WEB_GROUP = "rasid.web"
 # Routes outside the versioned API (feeds for readers, pages), mounted at the root.
@@ -38,7 +40,7 @@ def contributed_routers(group: str = WEB_GROUP) -> dict[str, APIRouter]:
     return routers
 
 
-def create_app(settings: RasidSettings) -> FastAPI:
+def create_app(settings: WebSettings) -> FastAPI:
     """The whole app, on the database and broker of ``settings``."""
     app = FastAPI(
         title="Rasid",
@@ -54,6 +56,9 @@ def create_app(settings: RasidSettings) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(_health_router())
     app.include_router(metrics_router)
+    install_dashboard(
+        app, settings if isinstance(settings, WebSettings) else WebSettings(**settings.model_dump())
+    )
     for router in contributed_routers().values():
         app.include_router(router, prefix=API_PREFIX)
     for router in contributed_routers(PAGES_GROUP).values():

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.db import session_scope
-from shared.settings import RasidSettings
 from shared.web.app import create_app
+from shared.web.settings import WebSettings
 from shared.web.tokens import create_token
 
 
@@ -37,7 +37,7 @@ def private_targets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def api(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    settings = RasidSettings(
+    settings = WebSettings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),

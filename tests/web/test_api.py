@@ -16,8 +16,8 @@ from classifier_service.feedback import FeedbackLabel
 from ingest_service.models import SeenFile
 from shared.db import session_scope
 from shared.messages import ArticleClassified, content_id
-from shared.settings import RasidSettings
 from shared.web.app import API_PREFIX, create_app
+from shared.web.settings import WebSettings
 from shared.web.tokens import revoke_token
 from tests.alert.helpers import load_fixture
 from tests.web.conftest import Api, bearer
@@ -28,7 +28,7 @@ WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 
 def _api_routes() -> list[tuple[str, str]]:
     """Every API operation the app documents (the routes every service contributes), ids set to 1."""
-    paths = create_app(RasidSettings(_env_file=None)).openapi()["paths"]  # type: ignore[call-arg]
+    paths = create_app(WebSettings(_env_file=None)).openapi()["paths"]  # type: ignore[call-arg]
     return sorted(
         (method.upper(), re.sub(r"\{[^}]+\}", "1", path))
         for path, operations in paths.items()
