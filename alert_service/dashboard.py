@@ -1,5 +1,6 @@
-"""The alert service's dashboard pages: the articles (newest first, filtered, searched) and an
-article with its evidence highlighted in place, its tags, entities, story and alerts.
+"""The alert service's dashboard pages: the articles (newest first, filtered, searched), an article
+with its evidence highlighted in place, its tags, entities, story and alerts, and the alerts with
+every delivery attempt and "retry now" for a failed one.
 
 Mounted at the root through the ``rasid.pages`` entry point; reads through
 :mod:`alert_service.queries`, like the API.
@@ -13,12 +14,23 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from alert_service.queries import ArticleFilter, article_detail, article_page, latest_tags
+from alert_service.delivery import ResendError, resend_alerts
+from alert_service.queries import (
+    ArticleFilter,
+    alert_page,
+    article_detail,
+    article_page,
+    attempts_of,
+    latest_tags,
+)
 from alert_service.rules import article_text
+from shared.db import utc_now
 from shared.services import known_topics
 from shared.web.access import DbSession
 from shared.web.dashboard import templates_for
-from shared.web.session import PageSession
+from shared.web.pages import RowId
+from shared.web.problems import Problem
+from shared.web.session import FormWriter, PageSession
 
 TEMPLATES = templates_for("alert_service")
 PAGE_SIZE = 50
@@ -102,3 +114,20 @@ def article_page_view(request: Request, article_id: str, db: DbSession, session:
         "feedback": request.query_params.get("feedback"),
     }
     return TEMPLATES.TemplateResponse(request, "article.html", context)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, db: DbSession, session: PageSession, status: str | None = None) -> Response:
+    alerts = alert_page(db, status=status or None, subscription_id=None, after=None, limit=PAGE_SIZE)
+    attempts = attempts_of(db, [alert.id for alert in alerts])
+    context = {"session": session, "alerts": alerts, "attempts": attempts, "status": status or ""}
+    return TEMPLATES.TemplateResponse(request, "alerts.html", context)
+
+
+@router.post("/alerts/{alert_id}/retry")
+def retry_alert_form(alert_id: RowId, db: DbSession, _session: FormWriter) -> Response:
+    try:
+        resend_alerts(db, [alert_id], now=utc_now())
+    except ResendError as error:
+        raise Problem(409, str(error), kind="not-resendable") from None
+    return RedirectResponse("/alerts?status=pending", status_code=303)

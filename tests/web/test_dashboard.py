@@ -127,3 +127,39 @@ def test_marking_a_tag_wrong_is_stored_with_who_and_needs_the_csrf_token(
             False,
             "admin",
         )
+
+
+def test_alerts_show_every_attempt_and_a_failed_one_is_retried_from_its_form(
+    api: Api, browser: TestClient
+) -> None:
+    from alert_service.models import Alert, DeliveryAttempt
+    from tests.web.test_api import NOW
+
+    api.client.post(
+        "/api/v1/subscriptions",
+        json={"channel": "webhook", "target": "http://127.0.0.1:9/hook", "rule": "topic:strikes"},
+        headers=api.writer,
+    )
+    store_article(api, title="غارة", text="غارة على موقع.", tags={"strikes": 0.9})
+    with session_scope(api.database_url) as session:
+        alert = session.scalars(select(Alert)).one()
+        alert.status, alert.attempts, alert.last_error = "failed", 1, "HTTP 503"
+        session.add(
+            DeliveryAttempt(
+                alert_id=alert.id,
+                attempt=1,
+                started_at=NOW,
+                finished_at=NOW,
+                outcome="failed",
+                detail="HTTP 503",
+            )
+        )
+        alert_id = alert.id
+    assert sign_in(browser, PASSWORD) == 303
+    page = browser.get("/alerts", params={"status": "failed"})
+    assert "HTTP 503" in page.text and f'action="/alerts/{alert_id}/retry"' in page.text
+    assert browser.post(f"/alerts/{alert_id}/retry", data={"csrf": "forged"}).status_code == 403
+    retried = browser.post(f"/alerts/{alert_id}/retry", data={"csrf": _csrf(page.text)})
+    assert retried.status_code == 303
+    with session_scope(api.database_url) as session:
+        assert session.get(Alert, alert_id).status == "pending"  # type: ignore[union-attr]
