@@ -25,12 +25,12 @@ from alert_service.queries import (
 )
 from alert_service.rules import article_text
 from shared.db import utc_now
-from shared.services import known_topics
 from shared.web.access import DbSession
 from shared.web.dashboard import templates_for
 from shared.web.pages import RowId
 from shared.web.problems import Problem
 from shared.web.session import FormWriter, PageSession
+from shared.web.topics import web_topics
 
 TEMPLATES = templates_for("alert_service")
 PAGE_SIZE = 50
@@ -84,7 +84,7 @@ def articles_page(
     q: str | None = Query(default=None, max_length=200),
 ) -> Response:
     where = ArticleFilter(topic=topic or None, search=q or None)
-    articles = article_page(db, where, after=None, limit=PAGE_SIZE)
+    articles = article_page(db, where, after=None, limit=PAGE_SIZE).articles
     tags = latest_tags(db, [article.id for article in articles])
     context = {
         "session": session,
@@ -92,7 +92,7 @@ def articles_page(
         "tags": tags,
         "topic": topic or "",
         "q": q or "",
-        "topics": sorted(known_topics() or ()),
+        "topics": sorted(web_topics() or ()),
     }
     return TEMPLATES.TemplateResponse(request, "articles.html", context)
 
@@ -110,7 +110,7 @@ def article_page_view(request: Request, article_id: str, db: DbSession, session:
         "title_pieces": highlighted(detail.article.title, _spans(evidence, "title")),
         "text_pieces": highlighted(detail.article.text, _spans(evidence, "text")),
         "full_text": article_text(detail.article.title, detail.article.text),
-        "topics": sorted(known_topics() or ()),
+        "topics": sorted(web_topics() or ()),
         "feedback": request.query_params.get("feedback"),
     }
     return TEMPLATES.TemplateResponse(request, "article.html", context)

@@ -28,8 +28,9 @@ from alert_service.models import (
 )
 from alert_service.rules import article_words, find_keyword
 
-# How many stored articles a search reads per round while it fills a page.
+# How many stored articles a search reads per round while it fills a page, and at most per page.
 SEARCH_BATCH = 500
+SEARCH_SCAN = 5000
 
 
 @dataclass(frozen=True)
@@ -97,23 +98,35 @@ def _after(query: Select[Article], key: Sequence[Any] | None) -> Select[Article]
     )
 
 
+@dataclass(frozen=True)
+class ArticlePage:
+    """Articles of one page; ``resume_after`` is set when a search stopped reading before the page
+    was full (the key of the last article it read: the next page goes on from there)."""
+
+    articles: list[Article]
+    resume_after: tuple[datetime, str] | None = None
+
+
 def article_page(
     session: Session, where: ArticleFilter, *, after: Sequence[Any] | None, limit: int
-) -> list[Article]:
+) -> ArticlePage:
     """Up to ``limit`` articles newest first (stored time, then id), after the key ``after``
-    (``(stored_at, id)`` of the last article already shown)."""
+    (``(stored_at, id)`` of the last article already shown). A search reads at most
+    :data:`SEARCH_SCAN` articles for one page, so a rare word costs a bounded time per page."""
     query = _filtered(select(Article), where).order_by(Article.stored_at.desc(), Article.id.desc())
     if not where.search:
-        return list(session.scalars(_after(query, after).limit(limit)))
+        return ArticlePage(list(session.scalars(_after(query, after).limit(limit))))
     found: list[Article] = []
     key = after
-    while len(found) < limit:
+    for _ in range(SEARCH_SCAN // SEARCH_BATCH):
         batch = list(session.scalars(_after(query, key).limit(SEARCH_BATCH)))
         found += [article for article in batch if _mentions(article, where.search)]
         if len(batch) < SEARCH_BATCH:
-            break
+            return ArticlePage(found[:limit])
         key = (batch[-1].stored_at, batch[-1].id)
-    return found[:limit]
+        if len(found) >= limit:
+            return ArticlePage(found[:limit])
+    return ArticlePage(found, resume_after=(key[0], str(key[1])) if key is not None else None)
 
 
 def _mentions(article: Article, search: str) -> bool:

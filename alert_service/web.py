@@ -38,11 +38,21 @@ from alert_service.subscriptions import (
 from shared.db import utc_now
 from shared.gazetteer import entity_finder
 from shared.net import TargetPolicy
-from shared.services import known_topics
 from shared.settings import load_settings
 from shared.web.access import DbSession, Reader, Writer
-from shared.web.pages import DEFAULT_LIMIT, Limit, Page, RowId, RowIdQuery, cut_page, decode_cursor, id_after
+from shared.web.pages import (
+    DEFAULT_LIMIT,
+    Limit,
+    Page,
+    RowId,
+    RowIdQuery,
+    cut_page,
+    decode_cursor,
+    encode_cursor,
+    id_after,
+)
 from shared.web.problems import PROBLEM_RESPONSES, Problem
+from shared.web.topics import web_topics
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -196,7 +206,7 @@ def _subscription_out(subscription: Subscription) -> SubscriptionOut:
 
 
 def _read_rule(text: str) -> WatchRule:
-    reader = RuleReader(entity_finder(alert_settings().gazetteer_path), known_topics=known_topics())
+    reader = RuleReader(entity_finder(alert_settings().gazetteer_path), known_topics=web_topics())
     try:
         return reader.read(text)
     except RuleError as error:
@@ -212,7 +222,12 @@ def list_articles(  # noqa: PLR0913, PLR0917 -- one parameter a query filter, as
     source: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    q: str | None = Query(default=None, max_length=200, description="Words, matched in any written form."),
+    q: str | None = Query(
+        default=None,
+        max_length=200,
+        description="Words, matched in any written form. A page reads at most 5,000 articles: it may come "
+        "back short (even empty) with a next_cursor that reads on.",
+    ),
     story: RowIdQuery = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -222,8 +237,13 @@ def list_articles(  # noqa: PLR0913, PLR0917 -- one parameter a query filter, as
     where = ArticleFilter(
         topic=topic, entity=entity, source=source, since=since, until=until, search=q, story=story
     )
-    articles = article_page(session, where, after=after, limit=limit + 1)
-    shown, next_cursor = cut_page(articles, limit=limit, key=lambda row: [row.stored_at.isoformat(), row.id])
+    page = article_page(session, where, after=after, limit=limit + 1)
+    shown, next_cursor = cut_page(
+        page.articles, limit=limit, key=lambda row: [row.stored_at.isoformat(), row.id]
+    )
+    if next_cursor is None and page.resume_after is not None:
+        # A search read its share of articles without filling the page: the next page reads on.
+        next_cursor = encode_cursor([page.resume_after[0].isoformat(), page.resume_after[1]])
     tags = latest_tags(session, [article.id for article in shown])
     return Page[ArticleSummary](
         items=[_article_summary(article, tags.get(article.id, [])) for article in shown],

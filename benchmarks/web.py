@@ -6,13 +6,15 @@
 Makes a fresh PostgreSQL database, stores ``--articles`` articles (the seed texts, each made
 distinct, two tags and an entity each, one stored per second), starts ``rasid web`` on it and asks
 for pages over HTTP: the first page, a page deep in the list (by cursor), a topic filter, an entity
-filter and a folded Arabic search. Prints p50 and p99 of each, in milliseconds.
+filter and a folded Arabic search through the API, then the dashboard's articles page (signed in).
+Prints p50 and p99 of each, in milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOPICS = ("strikes", "withdrawal", "troop_movements", "training")
 BATCH = 5000
+PASSWORD = "benchmark"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -110,11 +113,21 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def report(name: str, times: list[float]) -> None:
+    p50, p99 = statistics.median(times), percentile(times, 0.99)
+    print(f"{name:<28} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms", flush=True)
+
+
 def measure(url: str, *, requests: int) -> None:
     with session_scope(url) as session:
         token = create_token(session, "benchmark", read_only=True).token
     port = free_port()
-    env = os.environ | {"RASID_DATABASE_URL": url, "RASID_WEB_PORT": str(port), "RASID_LOG_LEVEL": "WARNING"}
+    env = os.environ | {
+        "RASID_DATABASE_URL": url,
+        "RASID_WEB_PORT": str(port),
+        "RASID_LOG_LEVEL": "WARNING",
+        "RASID_ADMIN_PASSWORD": PASSWORD,
+    }
     server = subprocess.Popen([sys.executable, "-m", "shared", "web"], env=env)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -130,8 +143,15 @@ def measure(url: str, *, requests: int) -> None:
             }
             for name, params in cases.items():
                 times = timed(client, "/api/v1/articles", params, requests)
-                p50, p99 = statistics.median(times), percentile(times, 0.99)
-                print(f"{name:<22} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+                report(f"API {name}", times)
+        with httpx.Client(base_url=base, timeout=120) as browser:
+            form = browser.get("/sign-in").text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+            assert csrf is not None
+            signed_in = browser.post("/sign-in", data={"csrf": csrf.group(1), "secret": PASSWORD})
+            assert signed_in.status_code == 303, signed_in.text
+            report("dashboard /articles", timed(browser, "/articles", {}, requests))
+            report("dashboard topic=strikes", timed(browser, "/articles", {"topic": "strikes"}, requests))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -11,10 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from classifier_service.feedback import Label, record_label
 from shared.db import utc_now
 from shared.messages import content_id
-from shared.services import known_topics
 from shared.web.access import DbSession
 from shared.web.problems import Problem
 from shared.web.session import FormWriter
+from shared.web.topics import web_topics
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +31,7 @@ def feedback_form(  # noqa: PLR0913, PLR0917 -- one parameter a form field, as F
 ) -> Response:
     if content_id(title, text) != article_id:
         raise Problem(422, f"the title and text sent are not article {article_id}", kind="wrong-article")
-    topics = known_topics()
+    topics = web_topics()
     if topics is not None and topic not in topics:
         raise Problem(422, f"unknown topic {topic!r}", kind="bad-topic")
     record_label(db, Label(article_id, title, text, topic, bool(label), session.name, utc_now()))

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from classifier_service.feedback import Label, record_label
 from shared.db import utc_now
 from shared.messages import content_id
-from shared.services import known_topics
 from shared.web.access import DbSession, Writer
 from shared.web.problems import PROBLEM_RESPONSES, Problem
+from shared.web.topics import web_topics
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -48,7 +48,7 @@ def give_feedback(body: FeedbackIn, session: DbSession, caller: Writer) -> Feedb
         raise Problem(
             422, f"the title and text given are not article {body.article_id}", kind="wrong-article"
         )
-    topics = known_topics()
+    topics = web_topics()
     if topics is not None and body.topic not in topics:
         raise Problem(
             422, f"unknown topic {body.topic!r} (known: {', '.join(sorted(topics))})", kind="bad-topic"

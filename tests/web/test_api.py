@@ -404,3 +404,28 @@ def test_an_article_shows_its_story_from_every_outlet_and_lists_filter_by_story(
         f"{API_PREFIX}/articles", params={"story": article["story_id"]}, headers=api.reader
     )
     assert [item["id"] for item in listed.json()["items"]] == [second, first]
+
+
+def test_a_search_reads_a_bounded_share_per_page_and_the_cursor_reads_on(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alert_service import queries
+
+    monkeypatch.setattr(queries, "SEARCH_BATCH", 2)
+    monkeypatch.setattr(queries, "SEARCH_SCAN", 4)
+    wanted = store_article(api, title="بيان", text="أعلن الجيش الانسحاب من البلدة.")
+    for n in range(6):
+        store_article(api, title=f"خبر {n}", text=f"غارة على موقع رقم {n}.", minutes=n + 1)
+    found: list[str] = []
+    pages = 0
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"q": "انسحاب"} | ({"cursor": cursor} if cursor else {})
+        page = api.client.get(f"{API_PREFIX}/articles", params=params, headers=api.reader).json()
+        found += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert found == [wanted]
+    assert pages == 2  # the first page read four articles and came back empty, with a cursor
