@@ -82,6 +82,7 @@ class AlertRow:
     id: int
     subscription_id: int
     article_id: str
+    story: str
     status: str
 
 
@@ -93,7 +94,7 @@ class Snapshot:
     """What came out, at one moment."""
 
     titles: Counter[str]  # each stored article's title, normalized
-    topics: dict[str, frozenset[str]]  # article id -> topics it was tagged with
+    topics: dict[str, frozenset[str]]  # story -> topics its articles were tagged with
     channels: Channels  # subscription id -> channel, topics
     alerts: list[AlertRow]
     exchanges: list[Exchange]
@@ -101,26 +102,42 @@ class Snapshot:
 
 
 def read_database(engine: Engine) -> tuple[Counter[str], dict[str, frozenset[str]], Channels, list[AlertRow]]:
-    """Stored titles, each article's topics, the subscriptions and the alert rows."""
+    """Stored titles, the topics of each story's articles, the subscriptions and the alert rows.
+
+    A subscription is owed one alert per story (an article not yet placed in a story counts as a
+    story of its own); the scenarios' subscriptions watch topics only."""
     with engine.connect() as connection:
         articles = connection.execute(text("SELECT id, title FROM alert_articles")).all()
+        members = connection.execute(text("SELECT article_id, story_id FROM alert_story_members")).all()
         tags = connection.execute(text("SELECT article_id, topic FROM alert_tags")).all()
-        subscriptions = connection.execute(text("SELECT id, channel, topics FROM alert_subscriptions")).all()
+        subscriptions = connection.execute(text("SELECT id, channel, rule FROM alert_subscriptions")).all()
         alerts = connection.execute(
-            text("SELECT id, subscription_id, article_id, status FROM alert_alerts")
+            text("SELECT id, subscription_id, article_id, story_id, status FROM alert_alerts")
         ).all()
-    topics: dict[str, set[str]] = {str(row.id): set() for row in articles}
+    story_of = {str(row.id): f"article {row.id}" for row in articles}
+    story_of.update({str(row.article_id): f"story {row.story_id}" for row in members})
+    topics: dict[str, set[str]] = {story: set() for story in story_of.values()}
     for row in tags:
-        topics.setdefault(str(row.article_id), set()).add(str(row.topic))
+        story = story_of.get(str(row.article_id), f"article {row.article_id}")
+        topics.setdefault(story, set()).add(str(row.topic))
     channels: Channels = {}
     for row in subscriptions:
-        raw = row.topics if isinstance(row.topics, list) else json.loads(row.topics)
-        channels[int(row.id)] = (str(row.channel), frozenset(raw))
+        rule = row.rule if isinstance(row.rule, dict) else json.loads(row.rule)
+        channels[int(row.id)] = (str(row.channel), frozenset(str(item["topic"]) for item in rule["topics"]))
     return (
         Counter(normalized(str(row.title)) for row in articles),
         {key: frozenset(value) for key, value in topics.items()},
         channels,
-        [AlertRow(int(r.id), int(r.subscription_id), str(r.article_id), str(r.status)) for r in alerts],
+        [
+            AlertRow(
+                int(r.id),
+                int(r.subscription_id),
+                str(r.article_id),
+                f"story {r.story_id}" if r.story_id is not None else f"article {r.article_id}",
+                str(r.status),
+            )
+            for r in alerts
+        ],
     )
 
 
@@ -153,12 +170,12 @@ def judge(dropped: list[str], snapshot: Snapshot, expectation: Expectation) -> V
         if count != 1:
             verdict.problems.append(f"stored {count} times: {title[:40]}")
     expected = {
-        (article_id, subscription_id)
-        for article_id, topics in snapshot.topics.items()
+        (story, subscription_id)
+        for story, topics in snapshot.topics.items()
         for subscription_id, (_channel, wanted) in snapshot.channels.items()
         if topics & wanted
     }
-    rows = {(alert.article_id, alert.subscription_id): alert for alert in snapshot.alerts}
+    rows = {(alert.story, alert.subscription_id): alert for alert in snapshot.alerts}
     _judge_alert_rows(verdict, expected, rows, snapshot, expectation)
     hooks = {pair for pair in expected if snapshot.channels[pair[1]][0] == "webhook"}
     _judge_webhooks(verdict, {pair: rows[pair] for pair in hooks if pair in rows}, snapshot, expectation)
@@ -176,7 +193,7 @@ def _judge_alert_rows(
     snapshot: Snapshot,
     expectation: Expectation,
 ) -> None:
-    """One alert row per article and subscription whose topics meet, each settled as it should."""
+    """One alert row per story and subscription whose topics meet, each settled as it should."""
     if missing := expected - rows.keys():
         verdict.problems.append(f"{len(missing)} alerts its topics call for were never created")
     if extra := rows.keys() - expected:
@@ -202,7 +219,7 @@ def _judge_webhooks(
     by_id: dict[str, list[Exchange]] = {}
     for exchange in snapshot.exchanges:
         by_id.setdefault(exchange.webhook_id, []).append(exchange)
-    row_ids = {f"msg_{article}_{subscription}" for article, subscription in rows}
+    row_ids = {f"msg_{row.article_id}_{row.subscription_id}" for row in rows.values()}
     accepted = {hook_id for hook_id, sent in by_id.items() if any(200 <= e.status < 300 for e in sent)}
     if expectation.webhook_delivered and accepted != row_ids:
         verdict.problems.append(
