@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
