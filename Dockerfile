@@ -19,6 +19,8 @@ RUN pip install . \
 
 USER rasid
 ENV RASID_WATCH_DIR=/srv/rasid/inbox \
-    RASID_DATA_DIR=/srv/rasid/data
+    RASID_DATA_DIR=/srv/rasid/data \
+    RASID_WEB_HOST=0.0.0.0
+EXPOSE 8080
 ENTRYPOINT ["rasid"]
 CMD ["--help"]

@@ -20,7 +20,13 @@ from shared.errors import ConfigurationError
 from shared.settings import load_settings
 
 SHOWN_HEADERS = (
-    "From", "To", "Subject", "Message-ID", "X-Rasid-Alert-Id", "X-Rasid-Article-Id", "X-Rasid-Topics",
+    "From",
+    "To",
+    "Subject",
+    "Message-ID",
+    "X-Rasid-Alert-Id",
+    "X-Rasid-Article-Id",
+    "X-Rasid-Topics",
 )
 
 

@@ -233,9 +233,7 @@ def evaluate(rule: WatchRule, facts: ArticleFacts) -> RuleMatch | None:
     )
     entities = tuple(entity for entity in rule.entities if entity in facts.entities)
     keywords = tuple(
-        (keyword, position)
-        for keyword in rule.keywords
-        if (position := facts.find(keyword)) is not None
+        (keyword, position) for keyword in rule.keywords if (position := facts.find(keyword)) is not None
     )
     wanted = ((rule.topics, topics), (rule.entities, entities), (rule.keywords, keywords))
     if any(asked and not found for asked, found in wanted):

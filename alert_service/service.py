@@ -19,4 +19,5 @@ SERVICE: Final = Service(
     routes={DELIVER_ALERT: DELIVER_QUEUE, "alert.*": ALERT_QUEUE},
     periodic=(Periodic(SWEEP_DELIVERIES, seconds=lambda: alert_settings().delivery_sweep_seconds),),
     status="alert_service.status:status_checks",
+    metrics="alert_service.metrics:metrics",
 )

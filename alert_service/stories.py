@@ -373,8 +373,7 @@ def _story_score(
     compared = [
         similarity(new, member, settings=settings)
         for member in story.members
-        if abs(member.published - new.published) <= window
-        and not keys.isdisjoint(member.keys)
+        if abs(member.published - new.published) <= window and not keys.isdisjoint(member.keys)
     ]
     if not compared:
         return None

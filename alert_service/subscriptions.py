@@ -123,3 +123,17 @@ def remove_subscription(session: Session, subscription_id: int) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(cancelled.rowcount)  # type: ignore[attr-defined]
+
+
+def change_subscription(
+    session: Session, subscription_id: int, *, rule: WatchRule | None = None, active: bool | None = None
+) -> Subscription:
+    """Give a subscription a new rule, or pause (``active=False``) or resume it; a paused
+    subscription's alerts already made stay as they are."""
+    subscription = get_subscription(session, subscription_id)
+    if rule is not None:
+        subscription.rule = rule.to_json()
+    if active is not None:
+        subscription.active = active
+    session.flush()
+    return subscription

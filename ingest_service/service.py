@@ -21,4 +21,5 @@ SERVICE: Final = Service(
     # The watcher hands files to the worker: it starts last and stops first.
     processes=(Process(("watch",), stop_first=True),),
     status="ingest_service.status:status_checks",
+    metrics="ingest_service.metrics:metrics",
 )

@@ -67,7 +67,7 @@ def run() -> None:
     Ctrl-C stops it."""
     from shared.supervisor import run_stack
 
-    _configure_logging()
+    configure_process_logging()
     sys.exit(run_stack(base_settings()))
 
 
@@ -78,7 +78,7 @@ def worker(name: str, concurrency: int) -> None:
     """Run one service's Celery worker on the queues its service declares."""
     from shared.services import workers
 
-    _configure_logging()
+    configure_process_logging()
     declared = workers()[name]
     settings = base_settings()
     if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
@@ -109,7 +109,7 @@ def beat() -> None:
     from shared.celery_app import create_celery_app
     from shared.services import beat_schedule
 
-    _configure_logging()
+    configure_process_logging()
     settings = base_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_celery_app("beat", settings)
@@ -154,7 +154,7 @@ def upgrade() -> None:
     """Create or upgrade every service's tables (Alembic migrations)."""
     from shared.migrations import upgrade_all
 
-    _configure_logging()
+    configure_process_logging()
     upgraded = upgrade_all(base_settings().resolved_database_url)
     click.echo(f"database upgraded: {', '.join(upgraded)}")
 
@@ -165,7 +165,7 @@ def _worker_names() -> list[str]:
     return list(workers())
 
 
-def _configure_logging() -> None:
+def configure_process_logging() -> None:
     """Check every setting, then send logs to stderr: each long-running command starts with this."""
     from shared.logs import configure_logging
 

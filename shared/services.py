@@ -74,6 +74,9 @@ class Service:
     # "module:function" giving this service's part of ``rasid status`` from its own tables: called
     # with a session and the time, returns ``shared.status.Check``s (imported only by that command).
     status: str | None = None
+    # "module:function" giving this service's part of ``/metrics`` from its own tables: called with a
+    # session, returns ``prometheus_client.Metric``s (imported only by the web process).
+    metrics: str | None = None
 
 
 @cache
@@ -124,13 +127,19 @@ def status_reporters() -> tuple[Callable[..., Any], ...]:
     return tuple(resolve_name(service.status) for service in installed_services() if service.status)
 
 
+def metrics_reporters() -> tuple[Callable[..., Any], ...]:
+    """Every installed service's part of ``/metrics`` (see :mod:`shared.web.metrics`)."""
+    return tuple(resolve_name(service.metrics) for service in installed_services() if service.metrics)
+
+
 def supervised_processes() -> tuple[Process, ...]:
-    """What ``rasid run`` starts, in order: every worker, the other processes, beat, then the
-    processes that are stopped first."""
+    """What ``rasid run`` starts, in order: every worker, the other processes, the web process
+    (``shared``'s own), beat, then the processes that are stopped first."""
     extra = [process for service in installed_services() for process in service.processes]
     return (
         *(Process(("worker", name)) for name in workers()),
         *(process for process in extra if not process.stop_first),
+        Process(("web",)),
         Process(("beat",)),
         *(process for process in extra if process.stop_first),
     )

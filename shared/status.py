@@ -101,6 +101,34 @@ def broker_checks(settings: RasidSettings) -> list[Check]:
     return checks
 
 
+def broker_problem(settings: RasidSettings) -> str | None:
+    """Why the broker cannot be reached, or None when it answers (``/readyz``: no queues, no ping)."""
+    if _embedded(settings):
+        folder = settings.broker_folder
+        return None if folder.is_dir() else f"no embedded broker at {folder}"
+    try:
+        with _status_app(settings).connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=CONNECT_SECONDS)
+    except BROKER_ERRORS as error:
+        return f"cannot reach the broker: {error}"
+    return None
+
+
+def queue_depths(settings: RasidSettings) -> dict[str, int] | None:
+    """Messages waiting in every declared queue, or None when the broker cannot be reached."""
+    from shared.services import workers
+
+    if broker_problem(settings):
+        return None
+    queues = [queue for worker in workers().values() for queue in worker.queues]
+    try:
+        with _status_app(settings).connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=CONNECT_SECONDS)
+            return {queue: queue_depth(connection.default_channel, queue) for queue in queues}
+    except BROKER_ERRORS:
+        return None
+
+
 def _status_app(settings: RasidSettings) -> Any:
     from shared.celery_app import create_celery_app
 

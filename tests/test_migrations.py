@@ -22,11 +22,14 @@ from classifier_service.feedback import Base as ClassifierBase
 from ingest_service.models import Base as IngestBase
 from shared.db import get_engine, session_scope
 from shared.migrations import MIGRATIONS_GROUP, alembic_config, upgrade_all
+from shared.web.tokens import Base as WebBase
 
 SERVICES: dict[str, MetaData] = {
     "ingest": IngestBase.metadata,
     "classify": ClassifierBase.metadata,
     "alert": AlertBase.metadata,
+    # Not a service: the web part of shared, whose API tokens guard every service's routes.
+    "web": WebBase.metadata,
 }
 
 

@@ -52,15 +52,16 @@ def test_the_installed_services_are_the_three_declarations() -> None:
     assert services.installed_services() == (ALERT, CLASSIFIER, INGEST)
 
 
-def test_rasid_run_supervises_every_worker_then_beat_then_the_watcher() -> None:
+def test_rasid_run_supervises_every_worker_then_the_web_process_then_beat_then_the_watcher() -> None:
     assert [process.args for process in services.supervised_processes()] == [
         ("worker", "alert"),
         ("worker", "classify"),
         ("worker", "ingest"),
+        ("web",),
         ("beat",),
         ("watch",),
     ]
-    assert [process.stop_first for process in services.supervised_processes()] == [False] * 4 + [True]
+    assert [process.stop_first for process in services.supervised_processes()] == [False] * 5 + [True]
 
 
 def test_each_worker_consumes_the_queues_its_tasks_are_routed_to() -> None:

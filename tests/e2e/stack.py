@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -103,6 +104,13 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def stack_env(
     *, workdir: Path, database_url: str, broker_url: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -124,6 +132,8 @@ def stack_env(
             "RASID_RESEND_SWEEP_SECONDS": "1",
             # The receivers and feeds of a test stack run on 127.0.0.1, which the guard refuses by default.
             "RASID_ALLOW_PRIVATE_TARGETS": "true",
+            # Each stack's web process on a port of its own: stacks run side by side.
+            "RASID_WEB_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
             **(extra or {}),
         }
