@@ -64,7 +64,7 @@ def load_content(session: Session, alert_id: int) -> AlertContent:
         .join(Article, Article.id == Alert.article_id)
         .where(Alert.id == alert_id)
     ).one()
-    tags = _latest_tags(session, article.id)
+    tags = latest_tags(session, article.id)
     return AlertContent(
         alert_id=alert.id,
         subscription_id=subscription.id,
@@ -82,7 +82,8 @@ def load_content(session: Session, alert_id: int) -> AlertContent:
     )
 
 
-def _latest_tags(session: Session, article_id: str) -> list[Tag]:
+def latest_tags(session: Session, article_id: str) -> list[Tag]:
+    """An article's tags, the newest of each topic, highest score first."""
     # An article re-classified by a newer classifier has tags of both versions: keep the newest per topic.
     rows = session.execute(select(Tag).where(Tag.article_id == article_id).order_by(Tag.id)).scalars()
     latest = {tag.topic: tag for tag in rows}

@@ -133,7 +133,11 @@ def send_email(content: AlertContent, settings: AlertSettings) -> str:
     a server dripping its replies would hold the send (and the alert's claim) for ever. The deadline
     (:func:`shared.net.deadline`) shuts the socket down when it passes, wherever the conversation is.
     """
-    message = build_email(content, sender=settings.smtp_from)
+    return send_message(build_email(content, sender=settings.smtp_from), settings)
+
+
+def send_message(message: EmailMessage, settings: AlertSettings) -> str:
+    """Send a built email (an alert's or a digest's) as :func:`send_email` describes."""
     if settings.sends_password_in_clear:
         raise PermanentDeliveryError(
             "SMTP: not sending the password without TLS "
