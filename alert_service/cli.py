@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from alert_service.backtest import Backtest, Hit, run_backtest
+from alert_service.backtest import Backtest, Hit, by_stored_story, run_backtest
 from alert_service.delivery import resend_alerts
 from alert_service.errors import AlertError, RuleError, SubscriptionError
 from alert_service.models import STATUSES
@@ -328,7 +328,8 @@ def _since(text: str) -> datetime:
 
 def _backtest(rule: WatchRule, *, since: datetime, examples: int, as_json: bool) -> None:
     with _session() as session:
-        outcome = run_backtest(session, rule, since=since, finder=_finder())
+        grouping = by_stored_story(session)
+        outcome = run_backtest(session, rule, since=since, finder=_finder(), grouping=grouping)
     if as_json:
         echo_json_lines(
             hit_json(number, hit) for number, group in enumerate(outcome.groups, 1) for hit in group
@@ -354,16 +355,30 @@ def hit_json(group: int, hit: Hit) -> dict[str, Any]:
 def _print_backtest(rule: WatchRule, outcome: Backtest, *, examples: int) -> None:
     click.echo(f"rule: {printable(format_rule(rule))}")
     scanned = f"{outcome.scanned} article(s) stored since {_when(outcome.since)}"
-    click.echo(f"{scanned}: {len(outcome.groups)} alert(s) would have been sent")
+    matched = sum(len(group) for group in outcome.groups)
+    stories = f"{matched} matching article(s) in {len(outcome.groups)} stor(ies)"
+    click.echo(f"{scanned}: {stories}: {len(outcome.groups)} alert(s) would have been sent")
+    matches = outcome.matches_per_day()
+    click.echo(f"  {'DAY':<10}  {'ALERTS':>6}  {'MATCHES':>7}")
     for day, count in outcome.per_day():
-        click.echo(f"  {day.isoformat()}  {count:>4}")
+        click.echo(f"  {day.isoformat()}  {count:>6}  {matches.get(day, 0):>7}")
     for group in outcome.groups[-examples:] if examples else []:
-        hit = group[0]
-        click.echo(f"{_when(hit.when)}  {hit.article_id[:16]}  {printable(hit.source)}")
-        click.echo(f"    {printable(hit.title)}")
-        click.echo(f"    why: {_why(hit)}")
-        if hit.evidence:
-            click.echo(f"    evidence: {printable(hit.evidence)}")
+        _print_story(group)
+
+
+def _print_story(group: list[Hit]) -> None:
+    """One story the rule would have alerted once: its first article, why, and its other outlets."""
+    hit = group[0]
+    outlets = list(dict.fromkeys(item.source for item in group))
+    click.echo(f"story of {len(group)} article(s) from {printable(', '.join(outlets))}")
+    click.echo(f"  {_when(hit.when)}  {hit.article_id[:16]}  {printable(hit.source)}")
+    click.echo(f"    {printable(hit.title)}")
+    click.echo(f"    why: {_why(hit)}")
+    if hit.evidence:
+        click.echo(f"    evidence: {printable(hit.evidence)}")
+    for later in group[1:EXAMPLES]:
+        click.echo(f"  + {_when(later.when)}  {later.article_id[:16]}  {printable(later.source)}")
+        click.echo(f"    {printable(later.title)}")
 
 
 def _why(hit: Hit) -> str:
