@@ -86,6 +86,7 @@ ALERT_FIELDS = (
     "next_attempt_at",
     "delivered_at",
     "created_at",
+    "digest_id",
 )
 
 
@@ -461,6 +462,8 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
     state = f"{alert.status}, {alert.attempts} attempt(s)"
     click.echo(f"alert {alert.id}: subscription {alert.subscription_id}, {state}")
     click.echo(f"story: {alert.story_id if alert.story_id is not None else '-'}")
+    if alert.digest_id is not None:
+        click.echo(f"sent in digest {alert.digest_id}")
     when = _when(article.published_at)
     click.echo(f"article: {article.article_id}  {when}  {printable(article.source)}")
     click.echo(f"    {printable(article.title)}")

@@ -57,6 +57,7 @@ def webhook_payload(content: AlertContent) -> dict[str, Any]:
         },
         "topics": [{"topic": item.topic, "score": item.score} for item in content.topics],
         "evidence": list(content.evidence),
+        "also_reported_by": list(content.also_reported_by),
     }
 
 

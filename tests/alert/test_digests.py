@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
+from alert_service.delivery import deliver_alert
 from alert_service.digests import deliver_digest, dispatch_due_digests, hold_alerts
 from alert_service.models import Alert, Digest
 from alert_service.rules import WatchRule
@@ -42,11 +43,15 @@ def _subscribe(url: str, channel: Channel, target: str, **schedule: str) -> NewS
         )
 
 
-def _report(name: str, *, article_id: str, source: str) -> ArticleClassified:
-    """A strike article of the fixtures under ``article_id``, from ``source``."""
+def _report(name: str, *, article_id: str, source: str, days: int = 0) -> ArticleClassified:
+    """A strike article of the fixtures under ``article_id``, from ``source``, published ``days``
+    after the fixture's date (days apart: two stories, whatever the words)."""
     title, _, text = (FIXTURES / "articles" / name).read_text(encoding="utf-8").partition("\n")
-    payload = classified_message(article_id, tags=["strikes"]).model_dump(mode="json")
-    payload["article"].update(title=title.strip(), text=text.strip(), source=source)
+    message = classified_message(article_id, tags=["strikes"])
+    payload = message.model_dump(mode="json")
+    published = (message.article.published_at or NOW) + timedelta(days=days)
+    article = {"title": title.strip(), "text": text.strip(), "source": source}
+    payload["article"].update(article, published_at=published.isoformat())
     return ArticleClassified.from_payload(payload)
 
 
@@ -75,7 +80,7 @@ def _alerts(url: str) -> list[Alert]:
 
 IRAQ = _report("iraq_strike.txt", article_id="a" * 32, source="feed: outlet one")
 IRAQ_AGAIN = _report("iraq_strike.txt", article_id="b" * 32, source="feed: outlet two")
-SYRIA = _report("syria_strike.txt", article_id="c" * 32, source="feed: outlet one")
+SYRIA = _report("syria_strike.txt", article_id="c" * 32, source="feed: outlet one", days=5)
 
 
 def test_a_daily_digest_is_one_email_for_its_period_sent_once(
@@ -142,3 +147,19 @@ def test_an_alert_outside_quiet_hours_is_sent_at_once(database_url: str) -> None
     _subscribe(database_url, "email", "analyst@example.org", quiet="22:00-07:00")
     assert len(_arrive(database_url, IRAQ, minutes=0)) == 1
     assert _digests(database_url) == []
+
+
+def test_an_immediate_alert_stays_one_message_and_a_retry_names_the_later_outlets(
+    database_url: str, settings: AlertSettings, receiver: HttpPeer
+) -> None:
+    _subscribe(database_url, "webhook", receiver.url("/hook"))
+    [alert_id] = _arrive(database_url, IRAQ, minutes=0)
+    receiver.script("/hook", error(503))
+    assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "pending"
+    assert _arrive(database_url, IRAQ_AGAIN, minutes=1) == [], "a later outlet makes no second alert"
+    later = NOW + timedelta(hours=1)
+    assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: later) == "delivered"
+    first, second = (json.loads(request.body) for request in receiver.received("/hook"))
+    assert first["also_reported_by"] == []
+    assert second["also_reported_by"] == ["feed: outlet two"]
+    assert first["article"] == second["article"]
