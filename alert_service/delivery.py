@@ -316,6 +316,8 @@ def resend_alerts(session: Session, alert_ids: Sequence[int] | None, *, now: dat
             dispatched_at=None,
             lease_until=None,
             attempts_before_resend=Alert.attempts,
+            # Re-sent alone: a failed digest's alerts would otherwise wait for a digest already over.
+            digest_id=None,
         )
         .returning(Alert.id)
         .execution_options(synchronize_session=False)

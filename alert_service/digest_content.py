@@ -137,7 +137,7 @@ def digest_plain_text(content: DigestContent) -> str:
     for topic, stories in content.by_topic():
         lines += [f"== {topic} ({len(stories)}) ==", ""]
         for story in stories:
-            published = story.published_at.isoformat() if story.published_at else "-"
+            published = _local(content, story.published_at) if story.published_at else "-"
             lines += [
                 printable(story.title),
                 f"  المصادر / Outlets: {printable(', '.join(story.outlets))}",
