@@ -12,7 +12,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from alert_service.delivery import deliver_alert
-from alert_service.digests import deliver_digest, dispatch_due_digests, hold_alerts
+from alert_service.digests import claim_digest, deliver_digest, dispatch_due_digests, hold_alerts
 from alert_service.models import Alert, Digest
 from alert_service.rules import WatchRule
 from alert_service.schedules import read_schedule
@@ -163,3 +163,22 @@ def test_an_immediate_alert_stays_one_message_and_a_retry_names_the_later_outlet
     assert first["also_reported_by"] == []
     assert second["also_reported_by"] == ["feed: outlet two"]
     assert first["article"] == second["article"]
+
+
+def test_a_digest_whose_worker_died_mid_send_is_sent_once_after_its_lease(
+    database_url: str, settings: AlertSettings, smtp_server: SmtpSink
+) -> None:
+    _subscribe(database_url, "email", "analyst@example.org", digest="hourly")
+    _arrive(database_url, IRAQ, minutes=1)
+    end = NOW + timedelta(hours=1)
+    [due] = _due(database_url, settings, at=timedelta(hours=1))
+    with session_scope(database_url) as session:  # a worker claims it, then dies before sending
+        assert claim_digest(session, due, now=end, lease_seconds=120) is not None
+    assert _due(database_url, settings, at=timedelta(hours=1, seconds=60)) == [], "the claim holds"
+    assert _due(database_url, settings, at=timedelta(hours=1, seconds=121)) == [due]
+    after = end + timedelta(seconds=121)
+    assert deliver_digest(database_url, due, settings=settings, clock=lambda: after) == "delivered"
+    assert deliver_digest(database_url, due, settings=settings, clock=lambda: after) is None
+    assert len(smtp_server.received()) == 1
+    [digest] = _digests(database_url)
+    assert (digest.status, digest.attempts) == ("delivered", 2)
