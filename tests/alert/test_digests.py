@@ -78,9 +78,10 @@ def _alerts(url: str) -> list[Alert]:
         return list(session.execute(select(Alert).order_by(Alert.id)).scalars())
 
 
-IRAQ = _report("iraq_strike.txt", article_id="a" * 32, source="feed: outlet one")
-IRAQ_AGAIN = _report("iraq_strike.txt", article_id="b" * 32, source="feed: outlet two")
-SYRIA = _report("syria_strike.txt", article_id="c" * 32, source="feed: outlet one", days=5)
+# Ids of their own: grouping keeps the profiles of articles it read by id, for the whole process.
+IRAQ = _report("iraq_strike.txt", article_id="d1935" * 6 + "01", source="feed: outlet one")
+IRAQ_AGAIN = _report("iraq_strike.txt", article_id="d1935" * 6 + "02", source="feed: outlet two")
+SYRIA = _report("syria_strike.txt", article_id="d1935" * 6 + "03", source="feed: outlet one", days=5)
 
 
 def test_a_daily_digest_is_one_email_for_its_period_sent_once(
