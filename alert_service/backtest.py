@@ -2,9 +2,9 @@
 
 Nothing is written: the rule is evaluated against each stored article (its latest tags, its
 entities, its words and source, as :mod:`alert_service.store` sees a new one), and the matches are
-put into groups by a :data:`Grouping`. A group is what would have been one alert; today every
-article is its own group (:func:`one_per_article`), and a grouping of articles into stories plugs in
-here without changing the rest.
+put into groups by a :data:`Grouping`. A group is what would have been one alert: the articles of
+one story, as the running pipeline grouped them (:func:`by_stored_story`, what the commands use), or
+every article on its own (:func:`one_per_article`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alert_service.models import Article, ArticleEntity, Tag
+from alert_service.models import Article, ArticleEntity, StoryMember, Tag
 from alert_service.rules import TOKEN_PATTERN, ArticleFacts, RuleMatch, WatchRule, article_text, evaluate
 from shared.arabic import normalize, sentences
 from shared.gazetteer import EntityFinder
@@ -53,6 +53,28 @@ def one_per_article(hits: Sequence[Hit]) -> list[list[Hit]]:
     return [[hit] for hit in hits]
 
 
+def by_stored_story(session: Session) -> Grouping:
+    """Hits grouped by the story the pipeline placed each article in (``alert_story_members``), the
+    groups in the order of their first article; an article placed in no story is a group of its own."""
+
+    def grouping(hits: Sequence[Hit]) -> list[list[Hit]]:
+        story_of: dict[str, int] = {}
+        ids = [hit.article_id for hit in hits]
+        for start in range(0, len(ids), BATCH):
+            query = select(StoryMember.article_id, StoryMember.story_id).where(
+                StoryMember.article_id.in_(ids[start : start + BATCH])
+            )
+            story_of.update({article_id: story_id for article_id, story_id in session.execute(query)})
+        groups: dict[tuple[str, object], list[Hit]] = {}
+        for hit in hits:
+            story = story_of.get(hit.article_id)
+            key = ("article", hit.article_id) if story is None else ("story", story)
+            groups.setdefault(key, []).append(hit)
+        return list(groups.values())
+
+    return grouping
+
+
 @dataclass(frozen=True)
 class Backtest:
     """The outcome of running a rule over the articles stored since ``since``."""
@@ -65,6 +87,10 @@ class Backtest:
         """How many alerts (groups, by their first article) each day would have had, by day."""
         counts = Counter(group[0].day for group in self.groups)
         return sorted(counts.items())
+
+    def matches_per_day(self) -> dict[date, int]:
+        """How many matching articles each day had."""
+        return dict(Counter(hit.day for group in self.groups for hit in group))
 
 
 def run_backtest(

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from alert_service.backtest import Backtest, Hit, run_backtest
+from alert_service.backtest import Backtest, Hit, by_stored_story, run_backtest
 from alert_service.delivery import resend_alerts
-from alert_service.errors import AlertError, RuleError
+from alert_service.errors import AlertError, RuleError, SubscriptionError
 from alert_service.models import STATUSES
 from alert_service.reports import (
     AlertRecord,
@@ -29,6 +29,7 @@ from alert_service.reports import (
 )
 from alert_service.rule_text import RuleReader, format_rule, split_rule
 from alert_service.rules import WatchRule, parse_topics
+from alert_service.schedules import Schedule, format_schedule, read_schedule
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import (
     Channel,
@@ -36,6 +37,7 @@ from alert_service.subscriptions import (
     list_subscriptions,
     remove_subscription,
     rule_of,
+    schedule_of,
     subscribe,
 )
 from shared.commands import (
@@ -55,6 +57,9 @@ from shared.services import known_topics
 from shared.settings import load_settings
 
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal (a rule's topic: criteria)."
+DIGEST_HELP = "immediate (default), hourly, or daily@HH:MM: one digest an hour or a day."
+ZONE_HELP = "The subscriber's IANA time zone for --digest and --quiet, e.g. Asia/Baghdad (default UTC)."
+QUIET_HELP = "Quiet hours, e.g. 22:00-07:00: immediate alerts are held and sent as one digest after."
 RULE_HELP = "A watch rule, e.g. 'topic:strikes>=0.8 entity:Iraq -keyword:مناورات' (see README)."
 # What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
 SUBSCRIPTION_FIELDS = ("id", "channel", "target", "active", "created_at")
@@ -81,6 +86,7 @@ ALERT_FIELDS = (
     "next_attempt_at",
     "delivered_at",
     "created_at",
+    "digest_id",
 )
 
 
@@ -170,16 +176,34 @@ def subscribe_group() -> None:
     """Subscribe an email address or a webhook URL to a watch rule."""
 
 
-def _subscribe(channel: Channel, target: str, rule: WatchRule, *, as_json: bool) -> None:
+def schedule_options(command: CommandT) -> CommandT:
+    """``--digest``, ``--tz`` and ``--quiet``: when a subscription's alerts are sent."""
+    command = click.option("--quiet", default=None, help=QUIET_HELP)(command)
+    command = click.option("--tz", "zone", default=None, help=ZONE_HELP)(command)
+    return click.option("--digest", default=None, help=DIGEST_HELP)(command)
+
+
+def schedule_from_options(options: dict[str, Any]) -> Schedule:
+    """The schedule the :func:`schedule_options` flags describe."""
+    try:
+        return read_schedule(options["digest"], zone=options["zone"], quiet=options["quiet"])
+    except SubscriptionError as error:
+        raise click.BadParameter(str(error), param_hint="--digest/--tz/--quiet") from None
+
+
+def _subscribe(channel: Channel, target: str, options: dict[str, Any], *, as_json: bool) -> None:
+    rule, schedule = rule_from_options(options), schedule_from_options(options)
     with _session() as session:
         policy = TargetPolicy.from_settings(load_settings(AlertSettings))
-        created = subscribe(session, channel, target=target, rule=rule, policy=policy)
+        created = subscribe(session, channel, target=target, rule=rule, policy=policy, schedule=schedule)
     if as_json:
         row = {"id": created.id, "channel": channel, "target": target, "topics": list(rule.topic_names)}
-        echo_json({**row, "rule": format_rule(rule), "secret": created.secret})
+        shown = {"rule": format_rule(rule), "delivery": format_schedule(schedule)}
+        echo_json({**row, **shown, "secret": created.secret})
         return
     click.echo(f"subscription {created.id}: {channel} {_target(target)}")
     click.echo(f"    rule: {printable(format_rule(rule))}")
+    click.echo(f"    delivery: {format_schedule(schedule)}")
     if created.secret:
         click.echo(f"signing secret (shown once, keep it): {created.secret}")
 
@@ -187,19 +211,22 @@ def _subscribe(channel: Channel, target: str, rule: WatchRule, *, as_json: bool)
 @subscribe_group.command("email")
 @click.argument("address")
 @rule_options
+@schedule_options
 @json_option
 def subscribe_email(address: str, as_json: bool, **options: Any) -> None:
-    """Email ADDRESS when an article matches the rule."""
-    _subscribe("email", address, rule_from_options(options), as_json=as_json)
+    """Email ADDRESS when an article matches the rule (at once, or in digests with --digest)."""
+    _subscribe("email", address, options, as_json=as_json)
 
 
 @subscribe_group.command("webhook")
 @click.argument("url")
 @rule_options
+@schedule_options
 @json_option
 def subscribe_webhook(url: str, as_json: bool, **options: Any) -> None:
-    """POST signed alerts to URL (Standard Webhooks) when an article matches the rule."""
-    _subscribe("webhook", url, rule_from_options(options), as_json=as_json)
+    """POST signed alerts to URL (Standard Webhooks) when an article matches the rule (at once, or
+    in digests with --digest)."""
+    _subscribe("webhook", url, options, as_json=as_json)
 
 
 @click.group("subscriptions")
@@ -226,13 +253,16 @@ def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
         click.echo(f"{row.id:>4}  {row.channel:<8} {_when(row.created_at):<16}  {_target(row.target)}{state}")
         # The rule goes on its own line: Arabic keywords would scramble the columns.
         click.echo(f"      rule: {printable(format_rule(rule_of(row)))}")
+        if row.schedule:
+            click.echo(f"      delivery: {format_schedule(schedule_of(row))}")
 
 
 def subscription_json(row: Any) -> dict[str, Any]:
     """A subscription as ``--json`` prints it: its rule in text and in its stored form."""
-    rule = rule_of(row)
+    rule, schedule = rule_of(row), schedule_of(row)
     shown = {**fields_of(row, SUBSCRIPTION_FIELDS), "target": redacted_url(row.target)}
-    return {**shown, "rule": format_rule(rule), "rule_json": rule.to_json(), "topics": list(rule.topic_names)}
+    ruled = {"rule": format_rule(rule), "rule_json": rule.to_json(), "topics": list(rule.topic_names)}
+    return {**shown, **ruled, "delivery": format_schedule(schedule), "schedule_json": schedule.to_json()}
 
 
 @subscriptions_group.command("show")
@@ -249,6 +279,7 @@ def subscriptions_show(subscription_id: int, as_json: bool) -> None:
     state = "active" if shown["active"] else "removed"
     click.echo(f"subscription {subscription_id}: {shown['channel']} {_target(shown['target'])} ({state})")
     click.echo(f"rule: {printable(shown['rule'])}")
+    click.echo(f"delivery: {shown['delivery']}")
 
 
 @subscriptions_group.command("test")
@@ -298,7 +329,8 @@ def _since(text: str) -> datetime:
 
 def _backtest(rule: WatchRule, *, since: datetime, examples: int, as_json: bool) -> None:
     with _session() as session:
-        outcome = run_backtest(session, rule, since=since, finder=_finder())
+        grouping = by_stored_story(session)
+        outcome = run_backtest(session, rule, since=since, finder=_finder(), grouping=grouping)
     if as_json:
         echo_json_lines(
             hit_json(number, hit) for number, group in enumerate(outcome.groups, 1) for hit in group
@@ -324,16 +356,30 @@ def hit_json(group: int, hit: Hit) -> dict[str, Any]:
 def _print_backtest(rule: WatchRule, outcome: Backtest, *, examples: int) -> None:
     click.echo(f"rule: {printable(format_rule(rule))}")
     scanned = f"{outcome.scanned} article(s) stored since {_when(outcome.since)}"
-    click.echo(f"{scanned}: {len(outcome.groups)} alert(s) would have been sent")
+    matched = sum(len(group) for group in outcome.groups)
+    stories = f"{matched} matching article(s) in {len(outcome.groups)} stor(ies)"
+    click.echo(f"{scanned}: {stories}: {len(outcome.groups)} alert(s) would have been sent")
+    matches = outcome.matches_per_day()
+    click.echo(f"  {'DAY':<10}  {'ALERTS':>6}  {'MATCHES':>7}")
     for day, count in outcome.per_day():
-        click.echo(f"  {day.isoformat()}  {count:>4}")
+        click.echo(f"  {day.isoformat()}  {count:>6}  {matches.get(day, 0):>7}")
     for group in outcome.groups[-examples:] if examples else []:
-        hit = group[0]
-        click.echo(f"{_when(hit.when)}  {hit.article_id[:16]}  {printable(hit.source)}")
-        click.echo(f"    {printable(hit.title)}")
-        click.echo(f"    why: {_why(hit)}")
-        if hit.evidence:
-            click.echo(f"    evidence: {printable(hit.evidence)}")
+        _print_story(group)
+
+
+def _print_story(group: list[Hit]) -> None:
+    """One story the rule would have alerted once: its first article, why, and its other outlets."""
+    hit = group[0]
+    outlets = list(dict.fromkeys(item.source for item in group))
+    click.echo(f"story of {len(group)} article(s) from {printable(', '.join(outlets))}")
+    click.echo(f"  {_when(hit.when)}  {hit.article_id[:16]}  {printable(hit.source)}")
+    click.echo(f"    {printable(hit.title)}")
+    click.echo(f"    why: {_why(hit)}")
+    if hit.evidence:
+        click.echo(f"    evidence: {printable(hit.evidence)}")
+    for later in group[1:EXAMPLES]:
+        click.echo(f"  + {_when(later.when)}  {later.article_id[:16]}  {printable(later.source)}")
+        click.echo(f"    {printable(later.title)}")
 
 
 def _why(hit: Hit) -> str:
@@ -416,6 +462,8 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
     state = f"{alert.status}, {alert.attempts} attempt(s)"
     click.echo(f"alert {alert.id}: subscription {alert.subscription_id}, {state}")
     click.echo(f"story: {alert.story_id if alert.story_id is not None else '-'}")
+    if alert.digest_id is not None:
+        click.echo(f"sent in digest {alert.digest_id}")
     when = _when(article.published_at)
     click.echo(f"article: {article.article_id}  {when}  {printable(article.source)}")
     click.echo(f"    {printable(article.title)}")

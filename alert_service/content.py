@@ -1,4 +1,5 @@
-"""What one alert says: the article, its topics with scores and the sentences behind them.
+"""What one alert says: the article, its topics with scores, the sentences behind them and the other
+outlets of its story known when it is sent.
 
 Loaded once per delivery attempt and rendered by :mod:`alert_service.mail` or
 :mod:`alert_service.webhook`; never sent on the broker.
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alert_service.models import Alert, Article, Subscription, Tag
+from alert_service.reports import story_reports
 from alert_service.subscriptions import rule_of
 
 
@@ -42,6 +44,9 @@ class AlertContent:
     published_at: datetime | None
     topics: tuple[TopicScore, ...]
     evidence: tuple[dict[str, Any], ...]
+    # Outlets of the story recorded against the alert before this attempt: empty on a first attempt
+    # sent at once; a retry, or a story that grew meanwhile, says who else reported it.
+    also_reported_by: tuple[str, ...] = ()
 
     @property
     def matched_topics(self) -> tuple[str, ...]:
@@ -64,7 +69,10 @@ def load_content(session: Session, alert_id: int) -> AlertContent:
         .join(Article, Article.id == Alert.article_id)
         .where(Alert.id == alert_id)
     ).one()
-    tags = _latest_tags(session, article.id)
+    tags = latest_tags(session, article.id)
+    later = story_reports(session, [alert.id]).get(alert.id, ())
+    outlets = dict.fromkeys(report.source for report in later)
+    also = tuple(source for source in outlets if source != article.source)
     return AlertContent(
         alert_id=alert.id,
         subscription_id=subscription.id,
@@ -79,10 +87,12 @@ def load_content(session: Session, alert_id: int) -> AlertContent:
         published_at=article.published_at,
         topics=tuple(TopicScore(topic=tag.topic, score=tag.score) for tag in tags),
         evidence=tuple(item for tag in tags for item in tag.evidence),
+        also_reported_by=also,
     )
 
 
-def _latest_tags(session: Session, article_id: str) -> list[Tag]:
+def latest_tags(session: Session, article_id: str) -> list[Tag]:
+    """An article's tags, the newest of each topic, highest score first."""
     # An article re-classified by a newer classifier has tags of both versions: keep the newest per topic.
     rows = session.execute(select(Tag).where(Tag.article_id == article_id).order_by(Tag.id)).scalars()
     latest = {tag.topic: tag for tag in rows}

@@ -72,6 +72,8 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     active = select(Subscription.id).where(Subscription.active.is_(True))
     return and_(
         Alert.subscription_id.in_(active),
+        # A held alert is sent in its digest (alert_service.digests), never alone.
+        Alert.digest_id.is_(None),
         or_(
             and_(Alert.status == "pending", Alert.next_attempt_at <= now),
             and_(Alert.status == "sending", Alert.lease_until < now),
@@ -140,7 +142,7 @@ def record_outcome(
     session: Session, claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy
 ) -> str:
     """Record how the attempt ended and move the alert on; returns the alert's new status."""
-    values = _next_state(claim, outcome=outcome, now=now, policy=policy)
+    values = next_state(claim, outcome=outcome, now=now, policy=policy)
     fenced = update(Alert).where(
         Alert.id == claim.alert_id, Alert.status == "sending", Alert.attempts == claim.attempt
     )
@@ -157,7 +159,8 @@ def record_outcome(
     return str(values["status"])
 
 
-def _next_state(claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy) -> dict[str, object]:
+def next_state(claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy) -> dict[str, object]:
+    """The columns an alert (or a digest) takes after the claimed attempt ended with ``outcome``."""
     done: dict[str, object] = {"lease_until": None}
     if outcome.kind == "delivered":
         return {**done, "status": "delivered", "delivered_at": now, "last_error": None}
@@ -313,6 +316,8 @@ def resend_alerts(session: Session, alert_ids: Sequence[int] | None, *, now: dat
             dispatched_at=None,
             lease_until=None,
             attempts_before_resend=Alert.attempts,
+            # Re-sent alone: a failed digest's alerts would otherwise wait for a digest already over.
+            digest_id=None,
         )
         .returning(Alert.id)
         .execution_options(synchronize_session=False)

@@ -106,6 +106,8 @@ def plain_text(content: AlertContent) -> str:
         "الشواهد / Evidence:",
         *(f"- {sentence}" for sentence in content.sentences),
     ]
+    if content.also_reported_by:
+        lines += ["", f"نشرته أيضا / Also reported by: {printable(', '.join(content.also_reported_by))}"]
     return "\n".join(lines) + "\n"
 
 
@@ -117,6 +119,8 @@ def html_text(content: AlertContent) -> str:
         link = f'<a href="{esc(content.url, quote=True)}">{esc(content.url)}</a>'
     topics = "".join(f"<li>{esc(item.topic)} ({item.score:.2f})</li>" for item in content.topics)
     sentences = "".join(f"<blockquote>{esc(sentence)}</blockquote>" for sentence in content.sentences)
+    if content.also_reported_by:
+        sentences += f"\n<p>نشرته أيضا: {esc('، '.join(content.also_reported_by))}</p>"
     return (
         '<!DOCTYPE html>\n<html dir="rtl" lang="ar">\n<head><meta charset="utf-8">'
         f"<title>{esc(content.title)}</title></head>\n<body>\n"
@@ -133,7 +137,11 @@ def send_email(content: AlertContent, settings: AlertSettings) -> str:
     a server dripping its replies would hold the send (and the alert's claim) for ever. The deadline
     (:func:`shared.net.deadline`) shuts the socket down when it passes, wherever the conversation is.
     """
-    message = build_email(content, sender=settings.smtp_from)
+    return send_message(build_email(content, sender=settings.smtp_from), settings)
+
+
+def send_message(message: EmailMessage, settings: AlertSettings) -> str:
+    """Send a built email (an alert's or a digest's) as :func:`send_email` describes."""
     if settings.sends_password_in_clear:
         raise PermanentDeliveryError(
             "SMTP: not sending the password without TLS "

@@ -18,6 +18,7 @@ import io
 import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
@@ -68,13 +69,16 @@ def message_bytes(message: EmailMessage) -> bytes:
 def file_email(content: AlertContent, settings: AlertSettings) -> Path:
     """Write the alert's email into the mailbox once; returns its file. A full or read-only disk is
     retried like an SMTP server that is down."""
-    folder = settings.mailbox_folder
-    final = mail_path(folder, content.alert_id)
+    final = mail_path(settings.mailbox_folder, content.alert_id)
+    return file_message(final, lambda: build_email(content, sender=settings.smtp_from))
+
+
+def file_message(final: Path, build: Callable[[], EmailMessage]) -> Path:
+    """Write the email ``build`` makes at ``final`` (an alert's or a digest's) once."""
     try:
-        make_private_folder(folder)
+        make_private_folder(final.parent)
         if not final.exists():
-            data = message_bytes(build_email(content, sender=settings.smtp_from))
-            _write_once(final, data)
+            _write_once(final, message_bytes(build()))
     except OSError as error:
         raise RetryableDeliveryError(f"mailbox: cannot write {final}: {error.strerror or error}") from error
     return final

@@ -31,6 +31,7 @@ from shared.db import UTCDateTime, make_metadata
 CHANNELS = ("email", "webhook")
 STATUSES = ("pending", "sending", "delivered", "failed")
 OUTCOMES = ("delivered", "retry", "failed")
+DIGEST_KINDS = ("digest", "quiet")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -133,6 +134,8 @@ class Subscription(Base):
     secret: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The subscription's :class:`~alert_service.schedules.Schedule` as JSON; empty: immediate.
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Alert(Base):
@@ -162,6 +165,37 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     attempts_before_resend: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The digest the alert waits for (a digest subscription's, or quiet hours'); empty: sent alone.
+    digest_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class Digest(Base):
+    """The alerts of one subscription held over one period (``kind`` 'digest': an hourly or daily
+    digest's; 'quiet': quiet hours'), sent together exactly once when the period ends. It exists only
+    once an alert waits for it, so an empty period sends nothing. Delivered like an alert: claimed
+    with a lease, ``attempts`` counted, retried on the retry schedule."""
+
+    __tablename__ = "alert_digests"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_start"),
+        CheckConstraint(_one_of("status", STATUSES), name="status"),
+        CheckConstraint(_one_of("kind", DIGEST_KINDS), name="kind"),
+        Index("ix_alert_digests_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("alert_subscriptions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,5 @@
-"""What the alert service tells ``shared``: its worker and queues, and the delivery sweep beat sends
-(see :mod:`shared.services`)."""
+"""What the alert service tells ``shared``: its worker and queues, and the sweeps (deliveries,
+digests) beat sends (see :mod:`shared.services`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Final
 
 from alert_service.settings import alert_settings
 from shared.services import Periodic, Service, Worker
-from shared.task_names import DELIVER_ALERT, SWEEP_DELIVERIES
+from shared.task_names import DELIVER_ALERT, DELIVER_DIGEST, SWEEP_DELIVERIES, SWEEP_DIGESTS
 
 ALERT_QUEUE: Final = "alert"
 # Deliveries wait on SMTP servers and webhook receivers: a queue of their own keeps a slow receiver
@@ -16,8 +16,12 @@ DELIVER_QUEUE: Final = "deliver"
 
 SERVICE: Final = Service(
     worker=Worker(name="alert", app="alert_service.tasks:app", queues=(ALERT_QUEUE, DELIVER_QUEUE)),
-    routes={DELIVER_ALERT: DELIVER_QUEUE, "alert.*": ALERT_QUEUE},
-    periodic=(Periodic(SWEEP_DELIVERIES, seconds=lambda: alert_settings().delivery_sweep_seconds),),
+    routes={DELIVER_ALERT: DELIVER_QUEUE, DELIVER_DIGEST: DELIVER_QUEUE, "alert.*": ALERT_QUEUE},
+    periodic=(
+        Periodic(SWEEP_DELIVERIES, seconds=lambda: alert_settings().delivery_sweep_seconds),
+        # Digests whose period ended are found as often as due retries.
+        Periodic(SWEEP_DIGESTS, seconds=lambda: alert_settings().delivery_sweep_seconds),
+    ),
     status="alert_service.status:status_checks",
     metrics="alert_service.metrics:metrics",
 )

@@ -82,6 +82,12 @@ class AlertSettings(RasidSettings):
         default=60.0, gt=0, description="How long the sweep waits before re-sending a delivery message."
     )
     sweep_batch: int = Field(default=500, ge=1, description="Most alerts one sweep dispatches.")
+    digest_day_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        le=86400.0,
+        description="Length of a daily digest's period: a day (tests shorten it).",
+    )
     story_window_hours: float = Field(
         default=72.0,
         gt=0,
@@ -99,6 +105,11 @@ class AlertSettings(RasidSettings):
     def retry_steps(self) -> tuple[float, ...]:
         """The retry schedule in seconds: the wait after attempt 1, 2, ...; the last one repeats."""
         return parse_schedule(self.retry_schedule)
+
+    @property
+    def digest_day(self) -> timedelta:
+        """The length of a daily digest's period."""
+        return timedelta(seconds=self.digest_day_seconds)
 
     @property
     def grouping(self) -> GroupingSettings:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from alert_service.errors import SubscriptionError
 from alert_service.models import Alert, Subscription
 from alert_service.rules import WatchRule
+from alert_service.schedules import IMMEDIATE, Schedule
 from shared.db import utc_now
 from shared.net import PUBLIC_ONLY, InvalidTargetError, TargetPolicy, TargetRefused, check_target
 
@@ -67,9 +68,10 @@ def subscribe(  # noqa: PLR0913 -- past the second, every argument is keyword-on
     rule: WatchRule,
     policy: TargetPolicy = PUBLIC_ONLY,
     now: datetime | None = None,
+    schedule: Schedule = IMMEDIATE,
 ) -> NewSubscription:
     """Add a subscription after validating its target (a webhook URL against ``policy``); the rule's
-    topics and entities were resolved when it was read."""
+    topics and entities were resolved when it was read. ``schedule`` says when its alerts are sent."""
     target = validate_email(target) if channel == "email" else validate_url(target, policy=policy)
     secret = new_secret() if channel == "webhook" else None
     subscription = Subscription(
@@ -77,6 +79,7 @@ def subscribe(  # noqa: PLR0913 -- past the second, every argument is keyword-on
         target=target,
         rule=rule.to_json(),
         secret=secret,
+        schedule=None if schedule == IMMEDIATE else schedule.to_json(),
         created_at=now or utc_now(),
         active=True,
     )
@@ -104,6 +107,11 @@ def get_subscription(session: Session, subscription_id: int) -> Subscription:
 def rule_of(subscription: Subscription) -> WatchRule:
     """A subscription's watch rule."""
     return WatchRule.model_validate(subscription.rule)
+
+
+def schedule_of(subscription: Subscription) -> Schedule:
+    """When a subscription's alerts are sent (immediate when it stores no schedule)."""
+    return Schedule.model_validate(subscription.schedule) if subscription.schedule else IMMEDIATE
 
 
 def remove_subscription(session: Session, subscription_id: int) -> int:

@@ -1,8 +1,9 @@
 """Celery entry points of the alert service: store a classified article, deliver one alert, sweep.
 
 Thin doorways: each validates its message, calls one plain function through its module
-(``store.store_classified``, ``delivery.deliver_alert``) and sends the next step after the transaction
-commits. Each task is named after its task name (``alert.deliver_alert`` is :func:`deliver_alert`).
+(``store.store_classified``, ``delivery.deliver_alert``, ``digests.deliver_digest``) and sends the
+next step after the transaction commits. Each task is named after its task name
+(``alert.deliver_alert`` is :func:`deliver_alert`).
 
 Celery retries a task only when the database or the broker is unavailable (``TASK_OPTIONS``).
 Delivery retries are rows (``next_attempt_at``) that the sweep picks up, not Celery retries; a lost
@@ -14,12 +15,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from alert_service import delivery, store
+from alert_service import delivery, digests, store
 from alert_service.settings import alert_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
 from shared.db import session_scope, utc_now
-from shared.messages import ArticleClassified, ArticleStored, DeliveryRequested
-from shared.task_names import CONFIRM_STORED, DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
+from shared.messages import ArticleClassified, ArticleStored, DeliveryRequested, DigestRequested
+from shared.task_names import (
+    CONFIRM_STORED,
+    DELIVER_ALERT,
+    DELIVER_DIGEST,
+    STORE_CLASSIFIED,
+    SWEEP_DELIVERIES,
+    SWEEP_DIGESTS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +45,9 @@ def store_classified(payload: dict[str, Any]) -> None:
     message = ArticleClassified.from_payload(payload)
     settings = alert_settings()
     with session_scope(settings.resolved_database_url) as session:
-        alert_ids = store.store_classified(session, message, grouping=settings.grouping)
+        created = store.store_classified(session, message, grouping=settings.grouping)
+        # Alerts of digest subscriptions, or in quiet hours, wait for their digest.
+        alert_ids = digests.hold_alerts(session, created, now=utc_now(), day=settings.digest_day)
     send_message(app, CONFIRM_STORED, ArticleStored(article_id=message.article.article_id))
     _send_deliveries(alert_ids)
 
@@ -59,3 +69,21 @@ def sweep_deliveries() -> None:
     if alert_ids:
         log.debug("alerts.swept", extra={"alert_ids": alert_ids})
     _send_deliveries(alert_ids)
+
+
+@app.task(name=DELIVER_DIGEST, **TASK_OPTIONS)
+def deliver_digest(payload: dict[str, Any]) -> None:
+    """Claim and send one digest; a second message for it finds nothing to claim."""
+    request = DigestRequested.from_payload(payload)
+    settings = alert_settings()
+    digests.deliver_digest(settings.resolved_database_url, request.digest_id, settings=settings)
+
+
+@app.task(name=SWEEP_DIGESTS, **TASK_OPTIONS)
+def sweep_digests() -> None:
+    """Request delivery of digests whose period ended, due retries and stalled sends."""
+    settings = alert_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        digest_ids = digests.dispatch_due_digests(session, now=utc_now(), settings=settings)
+    for digest_id in digest_ids:
+        send_message(app, DELIVER_DIGEST, DigestRequested(digest_id=digest_id))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -56,20 +57,25 @@ def webhook_payload(content: AlertContent) -> dict[str, Any]:
         },
         "topics": [{"topic": item.topic, "score": item.score} for item in content.topics],
         "evidence": list(content.evidence),
+        "also_reported_by": list(content.also_reported_by),
     }
 
 
 def signed_headers(content: AlertContent, body: str, *, timestamp: datetime) -> dict[str, str]:
     """Standard Webhooks headers for ``body``, signed with the subscription's secret."""
-    if not content.secret:
+    return sign(content.secret, webhook_id(content), body, timestamp=timestamp)
+
+
+def sign(secret: str | None, msg_id: str, body: str, *, timestamp: datetime) -> dict[str, str]:
+    """Standard Webhooks headers for the message ``msg_id`` with ``body``, signed with ``secret``."""
+    if not secret:
         raise PermanentDeliveryError("webhook subscription has no signing secret")
-    msg_id = webhook_id(content)
     return {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": Webhook(content.secret).sign(msg_id, timestamp, body),
+        "webhook-signature": Webhook(secret).sign(msg_id, timestamp, body),
     }
 
 
@@ -77,15 +83,31 @@ def send_webhook(
     content: AlertContent, settings: AlertSettings, *, client: httpx.Client | None = None
 ) -> str:
     """POST the alert; returns ``HTTP <status>``, raises a :class:`DeliveryError`."""
-    body = json.dumps(webhook_payload(content), ensure_ascii=False, separators=(",", ":"))
+    message = SignedPost(content.target, webhook_payload(content), webhook_id(content), content.secret)
+    return post_signed(message, settings, client=client)
+
+
+@dataclass(frozen=True)
+class SignedPost:
+    """One webhook message: where it goes, what it says, its id and the secret that signs it."""
+
+    target: str
+    payload: dict[str, Any]
+    msg_id: str
+    secret: str | None
+
+
+def post_signed(message: SignedPost, settings: AlertSettings, *, client: httpx.Client | None = None) -> str:
+    """POST a signed message (an alert's or a digest's) as :func:`send_webhook` describes."""
+    body = json.dumps(message.payload, ensure_ascii=False, separators=(",", ":"))
     # Signed at send time: receivers reject timestamps more than a few minutes off.
-    headers = signed_headers(content, body, timestamp=utc_now().replace(microsecond=0))
+    headers = sign(message.secret, message.msg_id, body, timestamp=utc_now().replace(microsecond=0))
     policy = TargetPolicy.from_settings(settings)
     client = client or shared_client(timeout=settings.webhook_timeout, policy=policy)
     limit = deadline(settings.webhook_timeout)
     try:
         with limit:
-            response = _post(client, content.target, body=body, headers=headers)
+            response = _post(client, message.target, body=body, headers=headers)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
         raise PermanentDeliveryError(f"HTTP: {type(error).__name__}: {error}") from error
     except httpx.TransportError as error:

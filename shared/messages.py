@@ -183,3 +183,11 @@ class DeliveryRequested(Message):
     summary_fields = ("alert_id",)
 
     alert_id: int
+
+
+class DigestRequested(Message):
+    """Deliver (or retry) one digest: a subscription's alerts held over one period."""
+
+    summary_fields = ("digest_id",)
+
+    digest_id: int

@@ -27,11 +27,13 @@ from shared.task_names import (
     CLASSIFY_ARTICLE,
     CONFIRM_STORED,
     DELIVER_ALERT,
+    DELIVER_DIGEST,
     INGEST_FILE,
     POLL_FEEDS,
     RESEND_UNCONFIRMED,
     STORE_CLASSIFIED,
     SWEEP_DELIVERIES,
+    SWEEP_DIGESTS,
 )
 from tests.e2e.stack import ROOT
 
@@ -79,6 +81,8 @@ def test_each_worker_consumes_the_queues_its_tasks_are_routed_to() -> None:
         STORE_CLASSIFIED: "alert",
         DELIVER_ALERT: "deliver",
         SWEEP_DELIVERIES: "alert",
+        DELIVER_DIGEST: "deliver",
+        SWEEP_DIGESTS: "alert",
     }
     for task, queue in expected.items():
         assert router.route({}, task)["queue"].name == queue, task
@@ -95,6 +99,7 @@ def test_beat_sends_each_periodic_task_at_the_interval_its_service_settings_give
         POLL_FEEDS: timedelta(seconds=42),
         RESEND_UNCONFIRMED: timedelta(seconds=60),
         SWEEP_DELIVERIES: timedelta(seconds=5),
+        SWEEP_DIGESTS: timedelta(seconds=5),
     }
     assert all(entry["task"] == task for task, entry in schedule.items())
 

@@ -107,7 +107,7 @@ def test_rules_test_prints_what_would_have_been_sent_and_creates_no_alert(
     human = run(database_url, "rules", "test", rule, "--since", "3650d")
     assert human.exit_code == 0, human.output
     assert "2 article(s) stored since" in human.output and "1 alert(s) would have been sent" in human.output
-    assert "  2026-11-20     1\n" in human.output
+    assert "  2026-11-20       1        1\n" in human.output
     assert "why: topic strikes, keyword قاعدة عين الأسد" in human.output
     # A keyword's evidence is its sentence as written (hamza, alif), whatever spelling the rule used.
     [by_keyword] = json_rows(database_url, "rules", "test", 'keyword:"قاعده عين الاسد"', "--since", "3650d")
