@@ -23,7 +23,7 @@ from alert_service.delivery import Claim, Clock, Outcome, RetryPolicy, next_stat
 from alert_service.digest_content import DigestContent, build_digest_email, digest_payload, load_digest
 from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.mail import send_message
-from alert_service.mailbox import file_message
+from alert_service.mailbox import file_message, mail_path
 from alert_service.models import Alert, Digest, Subscription
 from alert_service.schedules import Schedule, holding_period
 from alert_service.settings import AlertSettings
@@ -148,7 +148,7 @@ def send_digest_email(content: DigestContent, settings: AlertSettings) -> str:
     """The email channel of a digest: the SMTP server, or the local mailbox (``digest-N.eml``)."""
     if settings.smtp_host:
         return send_message(build_digest_email(content, sender=settings.smtp_from), settings)
-    final = settings.mailbox_folder / f"digest-{content.digest_id}.eml"
+    final = mail_path(settings.mailbox_folder, content.digest_id, "digest")
     return f"mailbox: {file_message(final, lambda: build_digest_email(content, sender=settings.smtp_from))}"
 
 

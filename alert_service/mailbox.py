@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import getaddresses
 from pathlib import Path
+from typing import Literal
 
 from alert_service.content import AlertContent
 from alert_service.errors import AlertError, RetryableDeliveryError
@@ -33,7 +34,9 @@ from alert_service.mail import build_email, send_email
 from alert_service.settings import AlertSettings
 from shared.db import make_private_folder
 
-MAIL_NAME = re.compile(r"alert-(\d+)\.eml")
+# A message's file is named after what it sends: ``alert-42.eml`` or ``digest-7.eml``.
+MAIL_NAME = re.compile(r"(alert|digest)-(\d+)\.eml")
+MailKind = Literal["alert", "digest"]
 
 
 class MailNotFoundError(AlertError):
@@ -48,9 +51,9 @@ def deliver_email(content: AlertContent, settings: AlertSettings) -> str:
     return f"mailbox: {file_email(content, settings)}"
 
 
-def mail_path(folder: Path, alert_id: int) -> Path:
-    """The mailbox file of one alert."""
-    return folder / f"alert-{alert_id}.eml"
+def mail_path(folder: Path, number: int, kind: MailKind = "alert") -> Path:
+    """The mailbox file of one alert (or digest)."""
+    return folder / f"{kind}-{number}.eml"
 
 
 def message_bytes(message: EmailMessage) -> bytes:
@@ -107,12 +110,18 @@ def _write_once(final: Path, data: bytes) -> None:
 
 @dataclass(frozen=True)
 class StoredMail:
-    """One message in the mailbox."""
+    """One message in the mailbox: an alert's or a digest's."""
 
-    alert_id: int
+    kind: MailKind
+    number: int
     path: Path
     written_at: datetime
     message: EmailMessage
+
+    @property
+    def name(self) -> str:
+        """How ``rasid mail`` names it: the alert's id, or ``digest-N``."""
+        return str(self.number) if self.kind == "alert" else f"digest-{self.number}"
 
     @property
     def to(self) -> str:
@@ -132,27 +141,41 @@ class StoredMail:
         return None if body is None else str(body.get_content())
 
 
-def read_mail(path: Path, alert_id: int) -> StoredMail:
-    """The message in the mailbox file ``path``."""
+def read_mail(path: Path) -> StoredMail:
+    """The message in the mailbox file ``path`` (named as :data:`MAIL_NAME` says)."""
+    match = MAIL_NAME.fullmatch(path.name)
+    if match is None:
+        raise MailNotFoundError(f"{path.name} is not a message of the mailbox")
     data = path.read_bytes()
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     written_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    return StoredMail(alert_id=alert_id, path=path, written_at=written_at, message=message)
+    kind: MailKind = "alert" if match.group(1) == "alert" else "digest"
+    number = int(match.group(2))
+    return StoredMail(kind=kind, number=number, path=path, written_at=written_at, message=message)
 
 
 def list_mail(folder: Path, *, limit: int | None = None) -> list[StoredMail]:
-    """The mailbox's messages, newest alert first."""
+    """The mailbox's messages, the newest first."""
     if not folder.is_dir():
         return []
-    names = ((MAIL_NAME.fullmatch(path.name), path) for path in folder.iterdir())
-    found = sorted(((int(match.group(1)), path) for match, path in names if match), reverse=True)
-    return [read_mail(path, alert_id) for alert_id, path in found[:limit]]
+    found = sorted(
+        (path for path in folder.iterdir() if MAIL_NAME.fullmatch(path.name)),
+        key=lambda path: (path.stat().st_mtime, path.name),
+        reverse=True,
+    )
+    return [read_mail(path) for path in found[:limit]]
 
 
-def find_mail(folder: Path, alert_id: int) -> StoredMail:
-    """The message of one alert; :class:`MailNotFoundError` when the mailbox has none."""
-    path = mail_path(folder, alert_id)
+def find_mail(folder: Path, name: str) -> StoredMail:
+    """The message named ``name`` (an alert's id, or ``digest-N``); :class:`MailNotFoundError` when
+    the mailbox has none."""
+    if name.isdigit():
+        path = mail_path(folder, int(name))
+    elif MAIL_NAME.fullmatch(f"{name}.eml"):
+        path = folder / f"{name}.eml"
+    else:
+        raise MailNotFoundError(f"{name!r} names no message: give an alert id or digest-N")
     if not path.is_file():
-        raise MailNotFoundError(f"no message of alert {alert_id} in {folder}")
-    return read_mail(path, alert_id)
+        raise MailNotFoundError(f"no message {name} in {folder}")
+    return read_mail(path)

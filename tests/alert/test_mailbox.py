@@ -60,7 +60,7 @@ def test_an_email_alert_without_smtp_host_is_delivered_to_the_mailbox(
     assert not smtp_server.received(), "no SMTP conversation"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    mail = find_mail(mailbox_settings.mailbox_folder, alert_id)
+    mail = find_mail(mailbox_settings.mailbox_folder, str(alert_id))
     assert mail.subject.startswith("[Rasid] strikes: غارات جوية")
     assert mail.to == "analyst@example.org"
     assert "strikes (0.93)" in (mail.part("plain") or "")
@@ -115,5 +115,29 @@ def test_rasid_mail_lists_and_shows_the_messages(
     html = runner.invoke(mail_group, ["show", str(alert_id), "--html"], env=env)
     assert html.output.startswith("<!DOCTYPE html>") and 'dir="rtl"' in html.output
     missing = runner.invoke(mail_group, ["show", "999999"], env=env)
-    assert missing.exit_code == 1 and "no message of alert 999999" in missing.output
+    assert missing.exit_code == 1 and "no message 999999" in missing.output
     assert list_mail(mailbox_settings.data_dir / "nowhere") == []
+
+
+def test_rasid_mail_lists_and_shows_digests_beside_alerts(
+    database_url: str, mailbox_settings: AlertSettings, make_message: MessageFactory
+) -> None:
+    alert_id = _email_alert(database_url, make_message)
+    deliver_alert(database_url, alert_id, settings=mailbox_settings, clock=lambda: NOW)
+    folder = mailbox_settings.mailbox_folder
+    digest = mail_path(folder, 3, "digest")
+    digest.write_bytes(mail_path(folder, alert_id).read_bytes())
+    (folder / "notes.txt").write_text("not a message", encoding="utf-8")
+    env = {"RASID_DATA_DIR": str(mailbox_settings.data_dir)}
+    runner = CliRunner()
+    listed = runner.invoke(mail_group, ["list", "--json"], env=env)
+    rows = {row["name"]: row for row in map(json.loads, listed.output.splitlines())}
+    assert rows.keys() == {str(alert_id), "digest-3"}
+    assert rows["digest-3"]["kind"] == "digest" and rows["digest-3"]["path"] == str(digest)
+    shown = runner.invoke(mail_group, ["show", "digest-3"], env=env)
+    assert shown.exit_code == 0 and f"message file: {digest}" in shown.output
+    assert "rasid mail show digest-3 --html > digest-3.html" in shown.output
+    assert find_mail(folder, "digest-3").kind == "digest"
+    for name in ("digest-x", "../alert-1", "notes"):
+        refused = runner.invoke(mail_group, ["show", name], env=env)
+        assert refused.exit_code == 1 and "names no message" in refused.output, name
