@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from classifier_service.calibration import (
     average_precision,
@@ -53,6 +53,14 @@ class TopicScore:
     false_negatives: int = 0
     scores: list[float] = field(default_factory=list)
     labels: list[bool] = field(default_factory=list)
+
+    def add(self, score: float, *, tagged: bool, label: bool) -> None:
+        """Count one article: its score, whether it was tagged and whether it is labeled."""
+        self.scores.append(score)
+        self.labels.append(label)
+        self.true_positives += tagged and label
+        self.false_positives += tagged and not label
+        self.false_negatives += label and not tagged
 
     @property
     def average_precision(self) -> float:
@@ -113,26 +121,7 @@ class Report:
             )
 
 
-class Figures(Protocol):
-    """What a table of figures shows of a topic (an evaluation's or a cross-validation's)."""
-
-    true_positives: int
-    false_positives: int
-    false_negatives: int
-
-    @property
-    def precision(self) -> float: ...
-    @property
-    def recall(self) -> float: ...
-    @property
-    def f1(self) -> float: ...
-    @property
-    def average_precision(self) -> float: ...
-    @property
-    def calibration_error(self) -> float: ...
-
-
-def figure_lines(topics: Mapping[str, Figures]) -> Iterator[str]:
+def figure_lines(topics: Mapping[str, TopicScore]) -> Iterator[str]:
     """Per topic: precision, recall, F1, average precision, calibration error and counts; then the
     macro F1."""
     yield (
@@ -178,14 +167,7 @@ def _count(
 ) -> None:
     score = report.topics.setdefault(topic, TopicScore())
     got = topic in result.tags
-    score.scores.append(result.scores.get(topic, 0.0))
-    score.labels.append(expected)
-    if got and expected:
-        score.true_positives += 1
-    elif got:
-        score.false_positives += 1
-    elif expected:
-        score.false_negatives += 1
+    score.add(result.scores.get(topic, 0.0), tagged=got, label=expected)
     if got != expected:
         report.mistakes.append(
             Mistake(

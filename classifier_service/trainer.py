@@ -18,13 +18,12 @@ from pathlib import Path
 
 from classifier_service.calibration import reliability, reliability_lines
 from classifier_service.classifier import Classifier
-from classifier_service.evaluation import figure_lines, read_labeled
+from classifier_service.evaluation import TopicScore, figure_lines, read_labeled
 from classifier_service.feedback import Label
 from classifier_service.model import Model, write_model
 from classifier_service.training import (
     LabeledText,
     Recipe,
-    TopicFigures,
     cross_validated,
     examples_of,
     fit_model,
@@ -46,9 +45,9 @@ class TrainingReport:
 
     articles: int
     topics: list[str]
-    rules: dict[str, TopicFigures]
+    rules: dict[str, TopicScore]
     current: Model | None
-    after: dict[str, TopicFigures]
+    after: dict[str, TopicScore]
     model: Model
     installed: bool
     reason: str

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from classifier_service.calibration import average_precision, expected_calibration_error, isotonic
+from classifier_service.calibration import isotonic
 from classifier_service.classifier import Classifier
+from classifier_service.evaluation import TopicScore
 from classifier_service.features import topic_features
 from classifier_service.model import Calibration, Model, TopicModel
 from classifier_service.tokens import FieldWords
@@ -208,52 +209,11 @@ def fit_model(examples: Sequence[Example], topics: Sequence[str], recipe: Recipe
     )
 
 
-@dataclass
-class TopicFigures:
-    """Cross-validated figures of one topic: counts at the tag threshold, and the scores."""
-
-    true_positives: int = 0
-    false_positives: int = 0
-    false_negatives: int = 0
-    scores: list[float] = field(default_factory=list)
-    labels: list[bool] = field(default_factory=list)
-
-    def add(self, score: float, *, tagged: bool, label: bool) -> None:
-        self.scores.append(score)
-        self.labels.append(label)
-        self.true_positives += tagged and label
-        self.false_positives += tagged and not label
-        self.false_negatives += label and not tagged
-
-    @property
-    def precision(self) -> float:
-        tagged = self.true_positives + self.false_positives
-        return self.true_positives / tagged if tagged else 1.0
-
-    @property
-    def recall(self) -> float:
-        labeled = self.true_positives + self.false_negatives
-        return self.true_positives / labeled if labeled else 1.0
-
-    @property
-    def f1(self) -> float:
-        total = self.precision + self.recall
-        return 2 * self.precision * self.recall / total if total else 0.0
-
-    @property
-    def average_precision(self) -> float:
-        return average_precision(self.scores, self.labels)
-
-    @property
-    def calibration_error(self) -> float:
-        return expected_calibration_error(self.scores, self.labels)
-
-
 def rules_figures(
     examples: Sequence[Example], topics: Sequence[str], thresholds: dict[str, float]
-) -> dict[str, TopicFigures]:
+) -> dict[str, TopicScore]:
     """The rules alone (nothing to fit, so every article is held out)."""
-    figures = {topic: TopicFigures() for topic in topics}
+    figures = {topic: TopicScore() for topic in topics}
     for example in examples:
         for topic in topics:
             if topic in example.labels:
@@ -264,11 +224,11 @@ def rules_figures(
 
 def cross_validated(
     examples: Sequence[Example], topics: Sequence[str], recipe: Recipe
-) -> dict[str, TopicFigures]:
+) -> dict[str, TopicScore]:
     """Each topic's scores on held-out folds, each fold scored by a model (weights and calibration)
     fitted on the other folds only."""
     folds = fold_of(examples, recipe)
-    figures = {topic: TopicFigures() for topic in topics}
+    figures = {topic: TopicScore() for topic in topics}
     for fold in range(recipe.folds):
         train = [example for example in examples if folds[example.article_id] != fold]
         held_out = [example for example in examples if folds[example.article_id] == fold]
