@@ -169,6 +169,41 @@ class ArticleClassified(Message):
         return f"ArticleClassified(article_id={self.article.article_id!r}, tags={tags!r})"
 
 
+# Most articles one batch message carries: a burst of files or a feed's first poll travels in messages
+# of this size, and a lone article in a batch of one.
+MAX_BATCH = 200
+
+
+class ArticlesIngested(Message):
+    """New articles handed on together (a burst of dropped files, one feed poll, a slice of an import):
+    one message, one classification pass, one store transaction for all of them."""
+
+    articles: tuple[ArticleIngested, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+    def summary(self) -> str:
+        return f"ArticlesIngested(articles={len(self.articles)})"
+
+
+class ArticlesClassified(Message):
+    """A batch of ingested articles with their tags, handed to the alert service together."""
+
+    items: tuple[ArticleClassified, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+    def summary(self) -> str:
+        return f"ArticlesClassified(articles={len(self.items)})"
+
+
+class ArticlesStored(Message):
+    """The alert service has stored these articles: the ingest service may stop re-sending them."""
+
+    article_ids: tuple[Annotated[str, Field(min_length=16, max_length=64)], ...] = Field(
+        min_length=1, max_length=MAX_BATCH
+    )
+
+    def summary(self) -> str:
+        return f"ArticlesStored(articles={len(self.article_ids)})"
+
+
 class ArticleStored(Message):
     """The alert service has stored an article: the ingest service may stop re-sending it."""
 
