@@ -462,10 +462,7 @@ def _print_story(group: list[Hit]) -> None:
 
 
 def _why(hit: Hit) -> str:
-    reasons = [f"topic {topic}" for topic in hit.match.topics]
-    reasons += [f"entity {entity}" for entity in hit.match.entities]
-    reasons += [f"keyword {printable(keyword)}" for keyword, _ in hit.match.keywords]
-    return ", ".join(reasons) or "source"
+    return printable(", ".join(hit.reasons()))
 
 
 @click.group("articles")
