@@ -40,6 +40,7 @@ from alert_service.subscriptions import (
     state_of,
     subscribe,
 )
+from shared.commands import redacted_url
 from shared.db import utc_now
 from shared.gazetteer import entity_finder
 from shared.net import TargetPolicy
@@ -87,7 +88,7 @@ class StoryShown:
 
 
 @dataclass(frozen=True)
-class TestRun:
+class Trial:
     """What "test this rule" shows: the articles read, the alerts and matches a day, the latest stories."""
 
     days: int
@@ -98,7 +99,7 @@ class TestRun:
     stories: list[StoryShown]
 
 
-def test_rule(db: Session, read: ReadForm, *, days: int) -> TestRun | None:
+def try_rule(db: Session, read: ReadForm, *, days: int) -> Trial | None:
     """The backtest of the form's rule over the articles stored in the last ``days`` days."""
     if read.rule is None:
         return None
@@ -107,7 +108,7 @@ def test_rule(db: Session, read: ReadForm, *, days: int) -> TestRun | None:
     outcome = run_backtest(db, read.rule, since=since, finder=finder, grouping=by_stored_story(db))
     matches = outcome.matches_per_day()
     latest = outcome.groups[-STORIES_SHOWN:][::-1]
-    return TestRun(
+    return Trial(
         days=days,
         scanned=outcome.scanned,
         alerts=len(outcome.groups),
@@ -147,7 +148,7 @@ class Editing:
     target: str
     read: ReadForm
     days: int = DEFAULT_WINDOW
-    result: TestRun | None = None
+    result: Trial | None = None
 
 
 def _editor(request: Request, session: WebSession, editing: Editing, *, status: int = 200) -> Response:
@@ -170,6 +171,7 @@ def subscriptions_page(
     rows = [
         {
             "subscription": row,
+            "target": redacted_url(row.target),
             "state": state_of(row),
             "rule": format_rule(rule_of(row)),
             "delivery": format_schedule(schedule_of(row)),
@@ -221,8 +223,14 @@ def _tested(request: Request, db: Session, session: WebSession, editing: Editing
     """The editor with the backtest of its rule below it (or its errors): nothing is saved."""
     if editing.read.errors:
         return _editor(request, session, editing, status=422)
-    result = test_rule(db, editing.read, days=editing.days)
+    result = try_rule(db, editing.read, days=editing.days)
     return _editor(request, session, replace(editing, result=result))
+
+
+def _changed_target(posted: str, stored: str) -> str:
+    """The target an edit form gives: the stored one when the field was left empty or as shown (the
+    form shows a URL's password as ``***``)."""
+    return stored if posted in ("", redacted_url(stored)) else posted
 
 
 def _refused(editing: Editing, message: str) -> Editing:
@@ -243,7 +251,8 @@ def edit_subscription_page(
     stored = _stored(db, subscription_id)
     rule, schedule = rule_of(stored), schedule_of(stored)
     read = ReadForm(form=RuleForm.of(rule, schedule), rule=rule, schedule=schedule, errors={})
-    editing = Editing(subscription_id=stored.id, channel=stored.channel, target=stored.target, read=read)
+    shown = redacted_url(stored.target)
+    editing = Editing(subscription_id=stored.id, channel=stored.channel, target=shown, read=read)
     return _editor(request, session, editing)
 
 
@@ -255,7 +264,7 @@ def edit_subscription_form(
     editing = Editing(
         subscription_id=stored.id,
         channel=stored.channel,
-        target=_one(fields, "target") or stored.target,
+        target=_changed_target(_one(fields, "target"), stored.target),
         read=read_form(RuleForm.from_fields(_values(fields)), web_rule_reader()),
         days=_window(fields),
     )

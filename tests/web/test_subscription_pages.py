@@ -242,3 +242,23 @@ def test_signed_out_the_pages_redirect_to_sign_in(browser: TestClient) -> None:
     for path in ("/subscriptions", "/subscriptions/new", "/subscriptions/1/edit"):
         response = browser.get(path)
         assert response.status_code == 303 and response.headers["location"] == "/sign-in"
+
+
+def test_a_webhook_password_is_never_shown_and_an_edit_keeps_it(api: Api, browser: TestClient) -> None:
+    assert sign_in(browser, PASSWORD) == 303
+    page = browser.get("/subscriptions/new")
+    secret_url = "http://rasid:s3cret-pass@127.0.0.1:9/hook"
+    browser.post(
+        "/subscriptions/new", data=_editor_form(page.text, target=secret_url, topic="strikes", action="save")
+    )
+    [stored] = _subscriptions(api)
+    listed = browser.get("/subscriptions").text
+    editor = browser.get(f"/subscriptions/{stored.id}/edit").text
+    assert "rasid:***@127.0.0.1:9/hook" in listed and "rasid:***@127.0.0.1:9/hook" in editor
+    assert "s3cret-pass" not in listed + editor
+    form = _editor_form(
+        editor, target="http://rasid:***@127.0.0.1:9/hook", keywords="عين الأسد", action="save"
+    )
+    assert browser.post(f"/subscriptions/{stored.id}/edit", data=form).status_code == 303
+    [changed] = _subscriptions(api)
+    assert changed.target == secret_url and rule_of(changed).keywords == ("عين الأسد",)
