@@ -8,10 +8,15 @@ from datetime import time
 
 import pytest
 
+from alert_service.delivery import deliver_alert
 from alert_service.errors import SubscriptionError
 from alert_service.schedules import IMMEDIATE, Schedule, changed_schedule
-from tests.alert.helpers import MessageFactory, add_subscription, store
+from alert_service.settings import AlertSettings
+from alert_service.subscriptions import SubscriptionChange, change_subscription
+from shared.db import session_scope
+from tests.alert.helpers import NOW, MessageFactory, add_subscription, alert, store
 from tests.commands import json_rows, run
+from tests.peers import HttpPeer
 
 DAILY = Schedule(mode="daily", at=time(8), zone="Asia/Baghdad")
 QUIET = Schedule(zone="Asia/Baghdad", quiet=(time(22), time(7)))
@@ -121,3 +126,18 @@ def test_a_removed_subscription_cannot_be_resumed_or_edited(database_url: str) -
     for command in (["resume", sid], ["pause", sid], ["edit", sid, "--rule", "topic:training"]):
         result = run(database_url, "subscriptions", *command)
         assert result.exit_code == 1 and "was removed" in result.output, result.output
+
+
+def test_a_paused_subscriptions_pending_alert_waits_and_is_sent_on_resume(
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
+) -> None:
+    subscription = add_subscription(database_url, "webhook", receiver.url("/a"), ["strikes"])
+    [alert_id] = store(database_url, make_message())
+    with session_scope(database_url) as session:
+        change_subscription(session, subscription.id, SubscriptionChange(paused=True))
+    assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) is None
+    assert receiver.received() == [] and alert(database_url, alert_id).status == "pending"
+    with session_scope(database_url) as session:
+        change_subscription(session, subscription.id, SubscriptionChange(paused=False))
+    assert deliver_alert(database_url, alert_id, settings=settings, clock=lambda: NOW) == "delivered"
+    assert len(receiver.received()) == 1
