@@ -125,6 +125,12 @@ def try_rule(db: Session, read: ReadForm, *, days: int) -> Trial | None:
     )
 
 
+def _topics_offered(form: RuleForm) -> list[str]:
+    """Every topic the services tag, and those the form names (a stored rule may name a topic the
+    taxonomy no longer has: it stays visible, so saving does not drop it unseen)."""
+    return sorted({*(web_topics() or ()), *form.topics, *form.exclude_topics})
+
+
 @cache
 def _zones() -> list[str]:
     return sorted(available_timezones())
@@ -157,7 +163,7 @@ def _editor(request: Request, session: WebSession, editing: Editing, *, status: 
         "editing": editing,
         "form": editing.read.form,
         "errors": editing.read.errors,
-        "topics": sorted(web_topics() or editing.read.form.topics),
+        "topics": _topics_offered(editing.read.form),
         "zones": _zones(),
         "windows": TEST_WINDOWS,
     }
