@@ -50,6 +50,9 @@ _STARTED = 1 << 62
 # Sorts after every article id (hexadecimal content ids), so a member published at the window's
 # end is inside it.
 _AFTER_EVERY_ID = "\U0010ffff"
+# From this many arriving articles on, a batch indexes its window's members by key term; fewer look
+# at every member, which costs less than the index (measured with benchmarks/store.py).
+_INDEX_FROM = 16
 
 
 def lock_stories(session: Session) -> None:
@@ -96,38 +99,59 @@ def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile
 
 class StoryWindow:
     """The story members within the window of a batch of arriving articles, each story's members in
-    order of publication, and the stories that have a member with each key term: an arriving article
-    is compared with the stories that share one of its key terms (as :class:`StoryIndex` finds them),
-    each made of its members within the window either side of that article's publication."""
+    order of publication: an arriving article is compared with the stories that have a member sharing
+    one of its key terms (as :class:`StoryIndex` finds them), each made of its members within the
+    window either side of that article's publication.
 
-    def __init__(self, window: timedelta) -> None:
+    ``indexed``: the stories are found through an index of the members' key terms, built when the
+    window is read; otherwise by looking at every member, which is cheaper for a few arrivals.
+    """
+
+    def __init__(self, window: timedelta, rows: Iterable[tuple[int, Profile]], *, indexed: bool) -> None:
         self._window = window
         self._members: dict[int, list[Profile]] = {}
-        self._order: dict[int, list[tuple[datetime, str]]] = {}
-        # Key term to the stories with a member having it (a story once per member: appending is
-        # cheaper than a set per term, and the window is rebuilt for every batch).
-        self._by_key: dict[str, list[int]] = {}
+        self._all: list[tuple[int, Profile]] = []
+        # Key term to the stories with a member having it, a story once per such member (appending
+        # is cheaper than a set per term).
+        self._by_key: dict[str, list[int]] | None = {} if indexed else None
         self._built: dict[tuple[int, int, int, int], StoryCandidate] = {}
+        for story_id, member in rows:
+            self._members.setdefault(story_id, []).append(member)
+            self._remember(story_id, member)
+        for members in self._members.values():
+            members.sort(key=_in_order)
+        self._order = {
+            story_id: [_in_order(member) for member in members] for story_id, members in self._members.items()
+        }
 
     def add(self, story_id: int, member: Profile) -> None:
-        """Count ``member`` in ``story_id``."""
+        """Count ``member``, just placed, in ``story_id``."""
         order = self._order.setdefault(story_id, [])
-        position = bisect.bisect_right(order, (member.published, member.article_id))
-        order.insert(position, (member.published, member.article_id))
+        position = bisect.bisect_right(order, _in_order(member))
+        order.insert(position, _in_order(member))
         self._members.setdefault(story_id, []).insert(position, member)
-        by_key = self._by_key
+        self._remember(story_id, member)
+
+    def _remember(self, story_id: int, member: Profile) -> None:
+        if self._by_key is None:
+            self._all.append((story_id, member))
+            return
         for term in member.keys:
-            stories = by_key.get(term)
+            stories = self._by_key.get(term)
             if stories is None:
-                by_key[term] = [story_id]
+                self._by_key[term] = [story_id]
             else:
                 stories.append(story_id)
 
     def candidates(self, new: Profile) -> list[StoryCandidate]:
         """The stories ``new`` may join: those sharing a key term, with their members in its window."""
-        story_ids: set[int] = set()
-        for term in new.keys:
-            story_ids.update(self._by_key.get(term, ()))
+        keys = new.keys
+        if self._by_key is None:
+            story_ids = {story_id for story_id, member in self._all if not keys.isdisjoint(member.keys)}
+        else:
+            story_ids = set()
+            for term in keys:
+                story_ids.update(self._by_key.get(term, ()))
         found = (self._candidate(story_id, new.published) for story_id in sorted(story_ids))
         return [candidate for candidate in found if candidate is not None]
 
@@ -146,26 +170,36 @@ class StoryWindow:
         return built
 
 
+def _in_order(member: Profile) -> tuple[datetime, str]:
+    """Where a member stands among its story's: by publication, then id (as candidates_of orders)."""
+    return (member.published, member.article_id)
+
+
 def _window_of(
-    session: Session, articles: Sequence[StoryArticle], *, window: timedelta, cache: ProfileCache
+    session: Session, arriving: Sequence[Profile], *, window: timedelta, cache: ProfileCache
 ) -> StoryWindow:
     """The members stored within the window either side of the batch's publication times."""
-    earliest = min(article.published for article in articles) - window
-    latest = max(article.published for article in articles) + window
+    earliest = min(new.published for new in arriving) - window
+    latest = max(new.published for new in arriving) + window
     rows = session.execute(
         select(StoryMember.article_id, StoryMember.story_id).where(
             StoryMember.published_at >= earliest, StoryMember.published_at <= latest
         )
     ).all()
-    missing = [article_id for article_id, _ in rows if cache.get(article_id) is None]
+    # Held here for the batch: the cache may forget some of a window larger than it.
+    profiles: dict[str, Profile] = {}
+    missing = []
+    for article_id, _ in rows:
+        found = cache.get(article_id)
+        if found is None:
+            missing.append(article_id)
+        else:
+            profiles[article_id] = found
     for profile_read in _read_profiles(session, missing):
         cache.put(profile_read)
-    found = StoryWindow(window)
-    for article_id, story_id in rows:
-        member = cache.get(article_id)
-        if member is not None:
-            found.add(story_id, member)
-    return found
+        profiles[profile_read.article_id] = profile_read
+    known = ((story_id, profiles[article_id]) for article_id, story_id in rows if article_id in profiles)
+    return StoryWindow(window, known, indexed=len(arriving) >= _INDEX_FROM)
 
 
 def placed_stories(session: Session, article_ids: Iterable[str]) -> dict[str, int]:
@@ -193,31 +227,32 @@ def assign_stories(
     """The story each of ``articles`` (already stored) joins or starts, by article id, placed in the
     order given as one at a time would place them; an article already placed keeps its story.
 
-    The lock is taken and the stored members of the batch's window are read once for the batch.
+    The articles' profiles are made before the lock is taken (the costly part, which workers do in
+    parallel); under the lock the stored members of the batch's window are read once for the batch.
     """
     settings = settings or GroupingSettings()
-    lock_stories(session)
-    placed = placed_stories(session, (article.id for article in articles))
-    arriving: dict[str, StoryArticle] = {}
+    idf = idf or default_idf()
+    profiles: dict[str, Profile] = {}
     for article in articles:
-        if article.id not in placed:
-            arriving.setdefault(article.id, article)
+        if article.id not in profiles:
+            profiles[article.id] = profile(article, idf=idf, settings=settings)
+    lock_stories(session)
+    placed = placed_stories(session, profiles)
+    arriving = [new for article_id, new in profiles.items() if article_id not in placed]
     if arriving:
-        window = _window_of(session, list(arriving.values()), window=settings.window, cache=_CACHE)
-        members = _place(window, arriving.values(), settings=settings, idf=idf or default_idf())
-        placed.update(_store_placed(session, members, now=now))
+        window = _window_of(session, arriving, window=settings.window, cache=_CACHE)
+        placed.update(_store_placed(session, _place(window, arriving, settings=settings), now=now))
     return placed
 
 
 def _place(
-    window: StoryWindow, articles: Iterable[StoryArticle], *, settings: GroupingSettings, idf: IdfTable
+    window: StoryWindow, arriving: list[Profile], *, settings: GroupingSettings
 ) -> list[tuple[Profile, int]]:
-    """Each article's profile and the story it joins, in order; a story started here is numbered
-    from ``_STARTED`` in the order started, so ties go to the earlier story as stored ids do."""
+    """The story each arriving article joins, in order; a story started here is numbered from
+    ``_STARTED`` in the order started, so ties go to the earlier story as stored ids do."""
     members = []
     started = 0
-    for article in articles:
-        new = profile(article, idf=idf, settings=settings)
+    for new in arriving:
         story_id = choose_story(new, window.candidates(new), settings=settings)
         if story_id is None:
             story_id, started = _STARTED + started, started + 1
