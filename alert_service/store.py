@@ -131,9 +131,9 @@ def _store_articles(session: Session, articles: Sequence[ArticleIngested], *, no
     for article in articles:
         by_id.setdefault(article.article_id, article)
     stored = _existing(session, ARTICLES.c.id, by_id)
-    rows = [
-        _article_row(article, now=now) for article_id, article in by_id.items() if article_id not in stored
-    ]
+    # Every table's rows in the order of their keys: two workers inserting the same rows wait for
+    # each other in one order, never each for the other (a deadlock).
+    rows = [_article_row(by_id[article_id], now=now) for article_id in sorted(by_id.keys() - stored)]
     inserted = insert_ignore_many(session, ARTICLES, rows, conflict_columns=["id"])
     if inserted:
         log.debug("articles.stored", extra={"article_ids": [row.id for row in inserted]})
@@ -183,7 +183,7 @@ def _store_tags(session: Session, messages: Sequence[ArticleClassified]) -> None
                 "evidence": evidence,
             }
     conflict = ["article_id", "topic", "classifier_version"]
-    insert_ignore_many(session, TAGS, list(rows.values()), conflict_columns=conflict)
+    insert_ignore_many(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
 
 
 def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> None:
@@ -201,7 +201,9 @@ def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> 
                 },
             )
     conflict = ["article_id", "entity_id"]
-    insert_ignore_many(session, ARTICLE_ENTITIES, list(rows.values()), conflict_columns=conflict)
+    insert_ignore_many(
+        session, ARTICLE_ENTITIES, [rows[key] for key in sorted(rows)], conflict_columns=conflict
+    )
 
 
 def active_rules(session: Session) -> dict[int, WatchRule]:

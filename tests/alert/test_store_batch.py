@@ -4,6 +4,7 @@ stored once. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -165,3 +166,34 @@ def test_one_story_in_one_batch_alerts_each_subscriber_once(database_url: str) -
         stories = session.execute(select(func.count()).select_from(Story)).scalar_one()
     assert alerts == [story_message(CRASH[0]).article.article_id] * 2
     assert (recorded, stories) == (4, 1)
+
+
+def test_concurrent_batches_put_one_event_in_one_story(fresh_postgres_url: str) -> None:
+    """Three workers each store a batch of two reports of one event at the same moment, one of them
+    a report another batch holds too: one story, one alert, the other reports recorded against it."""
+    upgrade_all(fresh_postgres_url)
+    add_subscription(fresh_postgres_url, "email", "analyst@example.org", ["strikes"])
+    reports = [story_message(row) for row in CRASH]
+    batches = [[reports[0], reports[1]], [reports[1], reports[2]], [reports[2], reports[0]]]
+    start = threading.Barrier(len(batches))
+    created: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def worker(batch: list[ArticleClassified]) -> None:
+        try:
+            start.wait()
+            with session_scope(fresh_postgres_url) as session:
+                created.append(store_batch(session, batch, now=NOW))
+        except BaseException as error:  # reported below: a thread's exception is otherwise lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(len(ids) for ids in created) == [0, 0, 1]
+    snapshot_of = snapshot(fresh_postgres_url)
+    assert len(snapshot_of["stories"]) == 1
+    assert (snapshot_of["alert count"], len(snapshot_of["recorded"])) == (1, 2)
