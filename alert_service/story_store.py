@@ -20,10 +20,11 @@ worker storing a stream of articles reads each member's profile once, not once p
 from __future__ import annotations
 
 import bisect
+import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
@@ -92,9 +93,19 @@ def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile
             select(StoryMember).where(StoryMember.article_id.in_(article_ids[start : start + 500]))
         ).scalars()
         for row in rows:
-            yield Profile.from_json(
-                row.article_id, source=row.source, published=row.published_at, data=row.profile
-            )
+            data = _with_shared_terms(row.profile)
+            yield Profile.from_json(row.article_id, source=row.source, published=row.published_at, data=data)
+
+
+def _with_shared_terms(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored profile whose terms are the process's one copy of each (as the profiles made here
+    share them): the cached members of a large window take about half the memory."""
+    shared = dict(data)
+    for part in ("vector", "title"):
+        weights = data.get(part)
+        if isinstance(weights, dict):
+            shared[part] = {sys.intern(str(term)): weight for term, weight in weights.items()}
+    return shared
 
 
 class StoryWindow:
