@@ -116,6 +116,9 @@ class StoryWindow:
 
     ``indexed``: the stories are found through an index of the members' key terms, built when the
     window is read; otherwise by looking at every member, which is cheaper for a few arrivals.
+
+    Leaving out the stories that share no key term changes nothing: :func:`choose_story` compares an
+    article only with members sharing one (were that to change, :meth:`candidates` must follow).
     """
 
     def __init__(self, window: timedelta, rows: Iterable[tuple[int, Profile]], *, indexed: bool) -> None:
