@@ -129,21 +129,22 @@ class StoryWindow:
         # is cheaper than a set per term).
         self._by_key: dict[str, list[int]] | None = {} if indexed else None
         self._built: dict[tuple[int, int, int, int], StoryCandidate] = {}
+        # Each story's members in order, sorted when the story is first a candidate.
+        self._order: dict[int, list[tuple[datetime, str]]] = {}
         for story_id, member in rows:
             self._members.setdefault(story_id, []).append(member)
             self._remember(story_id, member)
-        for members in self._members.values():
-            members.sort(key=_in_order)
-        self._order = {
-            story_id: [_in_order(member) for member in members] for story_id, members in self._members.items()
-        }
 
     def add(self, story_id: int, member: Profile) -> None:
         """Count ``member``, just placed, in ``story_id``."""
-        order = self._order.setdefault(story_id, [])
-        position = bisect.bisect_right(order, _in_order(member))
-        order.insert(position, _in_order(member))
-        self._members.setdefault(story_id, []).insert(position, member)
+        members = self._members.setdefault(story_id, [])
+        order = self._order.get(story_id)
+        if order is None:
+            members.append(member)
+        else:
+            position = bisect.bisect_right(order, _in_order(member))
+            order.insert(position, _in_order(member))
+            members.insert(position, member)
         self._remember(story_id, member)
 
     def _remember(self, story_id: int, member: Profile) -> None:
@@ -170,7 +171,10 @@ class StoryWindow:
         return [candidate for candidate in found if candidate is not None]
 
     def _candidate(self, story_id: int, published: datetime) -> StoryCandidate | None:
-        order = self._order[story_id]
+        order = self._order.get(story_id)
+        if order is None:
+            self._members[story_id].sort(key=_in_order)
+            order = self._order[story_id] = [_in_order(member) for member in self._members[story_id]]
         first = bisect.bisect_left(order, (published - self._window, ""))
         last = bisect.bisect_right(order, (published + self._window, _AFTER_EVERY_ID))
         if first == last:
