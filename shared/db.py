@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     FromClause,
     MetaData,
+    Row,
     Table,
     TypeDecorator,
     create_engine,
@@ -171,3 +172,31 @@ def insert_ignore(
         .returning(key)
     )
     return session.execute(statement).scalar_one_or_none()
+
+
+def insert_ignore_many(
+    session: Session,
+    table: FromClause,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict_columns: list[str] | None,
+    returning: Sequence[str] = (),
+) -> list[Row[Any]]:
+    """:func:`insert_ignore` for many rows in one statement (SQLAlchemy's "insertmanyvalues": one
+    multi-row ``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING ...`` per thousand
+    rows); returns the ``returning`` columns of the rows inserted, not of those that already existed.
+
+    Rows are inserted in the order given, so of two rows of ``rows`` that conflict with each other
+    the first is kept. Without ``returning`` the primary key is returned: a statement with a
+    ``RETURNING`` is what makes the drivers send the rows together.
+    """
+    assert isinstance(table, Table)
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    columns = [table.c[name] for name in returning] or list(table.primary_key.columns)
+    statement = (
+        module.insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(*columns)
+    )
+    return list(session.execute(statement, list(rows)).all())
