@@ -98,14 +98,23 @@ def bench_group() -> None:
 
 
 @bench_group.command("classify")
-@click.option("--file", "path", type=_FILE, help="Articles as JSON lines (default: the dev set, else seeds).")
+@click.option(
+    "--file", "path", type=_FILE, help="Articles as JSON lines (default: the train and dev sets, else seeds)."
+)
 @click.option("--rounds", default=5, show_default=True, help="Passes over the articles.")
 @click.option("--taxonomy", type=_FILE, help="Taxonomy YAML.")
-def bench_classify_command(path: Path | None, rounds: int, taxonomy: Path | None) -> None:
-    """Articles per second on one core, latency percentiles, and the loaded classifier's memory."""
+@click.option(
+    "--command/--no-command",
+    default=True,
+    show_default=True,
+    help="Also time rasid classify --jsonl in a new process (start-up and JSON included), and its peak RSS.",
+)
+def bench_classify_command(path: Path | None, rounds: int, taxonomy: Path | None, command: bool) -> None:
+    """Articles per second on one core, in this process and through `rasid classify --jsonl`,
+    latency percentiles, and memory."""
     from classifier_service.bench import run_benchmark
 
-    for line in run_benchmark(path, rounds=rounds, taxonomy_path=taxonomy).lines():
+    for line in run_benchmark(path, rounds=rounds, taxonomy_path=taxonomy, command=command).lines():
         click.echo(line)
 
 
