@@ -10,11 +10,9 @@ A feature is a name; the model weighs the names it knows and ignores the others.
 
 from __future__ import annotations
 
-from itertools import repeat
 from math import log1p
 
 from classifier_service.hits import TopicHits
-from classifier_service.matching import Memo
 from classifier_service.scoring import (
     EXCLUDED,
     FAR_CONTEXT,
@@ -115,14 +113,17 @@ def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: st
         first, end = words.sentence_around(match[1])
         around.update(tokens[max(first, match[1] - NEIGHBOURHOOD) : match[1]])
         around.update(tokens[match[2] : min(end, match[2] + NEIGHBOURHOOD)])
-    # Each word's feature name (from C, through the memo), each set to 1.0.
-    features.update(zip(map(_NAMES[prefix].__getitem__, around), repeat(1.0)))
+    names = _NAMES[prefix]
+    for token in around:
+        name = names.get(token)
+        if name is None:
+            if len(names) >= _NAMES_SIZE:
+                names.clear()
+            name = names[token] = prefix + light_stem(token)
+        features[name] = 1.0
 
 
-def _feature_names(prefix: str) -> Memo[str]:
-    """The feature names of context words under ``prefix``, remembered: stemming is the costly
-    part, and articles share most of their words."""
-    return Memo(lambda word: prefix + light_stem(word))
-
-
-_NAMES = {prefix: _feature_names(prefix) for prefix in ("w:", "v:")}
+# Feature names of context words by prefix, remembered: stemming is the costly part, and articles
+# share most of their words. Forgotten all at once when full.
+_NAMES: dict[str, dict[str, str]] = {"w:": {}, "v:": {}}
+_NAMES_SIZE = 1 << 15

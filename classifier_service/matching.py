@@ -47,7 +47,7 @@ _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)
 MEMO_SIZE = 1 << 16
 
 
-class Memo(dict[str, V]):
+class _Memo(dict[str, V]):
     """Values of ``resolve`` by key, worked out on first use (from C, by ``__getitem__``)."""
 
     __slots__ = ("_previous", "_resolve")
@@ -101,8 +101,8 @@ class Matcher:
         # Each start after each proclitic, so that one look-up per length of a word's beginning
         # replaces one per proclitic and stem length.
         self._split_starts = frozenset(proclitic + start for proclitic in PROCLITICS for start in starts)
-        self._word_ids: Memo[tuple[int, ...]] = Memo(self._word_ids_of)
-        self._entries: Memo[Entry | None] = Memo(self._entry_of)
+        self._word_ids: _Memo[tuple[int, ...]] = _Memo(self._word_ids_of)
+        self._entries: _Memo[Entry | None] = _Memo(self._entry_of)
 
     def word_ids(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` (a folded word) is a form of, ascending."""

@@ -18,8 +18,6 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, chain
-from operator import add
 
 _REMOVED_CLASS = (
     "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"  # diacritics, Quranic marks, tatweel
@@ -158,21 +156,27 @@ def normalize(text: str) -> Normalized:
 
 def _normalize_stable(original: str, text: str) -> Normalized:
     """Fast path for ``text`` (``original`` with offsets unchanged) that NFKC leaves alone:
-    one block per removed run, aligned pieces between. The offsets are summed from the lengths of
-    the kept and removed runs (in C: an article can hold hundreds of marks)."""
-    kept = _REMOVED.split(text)
-    if len(kept) == 1:
+    one block per removed run, aligned pieces between."""
+    removed = [match.span() for match in _REMOVED.finditer(text)]
+    if not removed:
         return Normalized(original, _fold_letters(text), (0,), (0,), (True,))
-    removed_lengths = list(map(len, _REMOVED.findall(text)))
-    # Where each removed run starts: in the folded text (the kept text before it), and in the
-    # original (that, and the runs removed before it).
-    positions = list(accumulate(map(len, kept[:-1])))
-    starts = list(map(add, positions, accumulate(removed_lengths, initial=0)))
-    ends = map(add, starts, removed_lengths)
-    piece_starts = (0, *chain.from_iterable(zip(positions, positions, strict=True)))
-    original_starts = (0, *chain.from_iterable(zip(starts, ends, strict=True)))
-    aligned = (True, *((False, True) * len(positions)))
-    return Normalized(original, _fold_letters("".join(kept)), piece_starts, original_starts, aligned)
+    piece_starts = [0]
+    original_starts = [0]
+    aligned = [True]
+    kept: list[str] = []
+    previous_end = 0
+    removed_so_far = 0
+    for start, end in removed:
+        kept.append(text[previous_end:start])
+        position = start - removed_so_far
+        piece_starts += (position, position)
+        original_starts += (start, end)
+        aligned += (False, True)
+        removed_so_far += end - start
+        previous_end = end
+    kept.append(text[previous_end:])
+    folded = _fold_letters("".join(kept))
+    return Normalized(original, folded, tuple(piece_starts), tuple(original_starts), tuple(aligned))
 
 
 class _PieceMap:
