@@ -13,8 +13,6 @@ from pathlib import PurePath
 from typing import Any
 
 from classifier_service.errors import ArticleInputError
-from shared.documents import read_document
-from shared.errors import UnreadableDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +26,10 @@ class Article:
 
 def article_from_file(name: str, data: bytes) -> Article:
     """An article from a file's name (its suffix says how to read it) and bytes."""
+    # Imported here: the HTML and mail parsers it needs are not loaded for JSON lines.
+    from shared.documents import read_document
+    from shared.errors import UnreadableDocument
+
     try:
         document = read_document(data, suffix=PurePath(name).suffix)
     except UnreadableDocument as error:

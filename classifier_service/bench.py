@@ -1,13 +1,22 @@
 """Benchmark of the classifier: articles per second on one core, latency percentiles, memory.
 
-Input: JSON lines of articles (``title``, ``text``); by default the dev set next to the repository
-(``../shared/eval/dev.jsonl``) when present, else articles synthesized from the seed articles.
-Memory is what loading the classifier allocates (tracemalloc), measured in a fresh load.
+Input: JSON lines of articles (``title``, ``text``); by default the labeled sets next to the repository
+(``../shared/eval/train.jsonl`` and ``dev.jsonl``) when present, else articles synthesized from the
+seed articles. Speed is measured twice, each on one thread: in this process (``classify`` calls,
+timed one by one), and through ``rasid classify --jsonl`` in a new process given the same articles
+``rounds`` times (start-up, reading and writing JSON included), with that process's peak RSS and
+CPU time (on a busy machine, articles per CPU second move less than per second).
+Memory is also what loading the classifier allocates (tracemalloc), measured in a fresh load.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -19,7 +28,8 @@ from classifier_service.classifier import Classifier
 from classifier_service.loading import forget_classifiers, load_classifier
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-DEV_SET = REPOSITORY.parent / "shared" / "eval" / "dev.jsonl"
+EVAL = REPOSITORY.parent / "shared" / "eval"
+LABELED_SETS = (EVAL / "train.jsonl", EVAL / "dev.jsonl")
 SEEDS = REPOSITORY / "seeds"
 SYNTHESIZED_ARTICLES = 200
 PERCENTILES = (50, 95, 99)
@@ -36,6 +46,8 @@ class BenchmarkResult:
     latencies_ms: tuple[float, ...]
     memory_bytes: int
     load_seconds: float
+    # Through ``rasid classify --jsonl``: None when not measured.
+    command: CommandRun | None = None
 
     def percentile(self, percent: int) -> float:
         """Latency at ``percent`` (nearest rank), in milliseconds."""
@@ -50,10 +62,35 @@ class BenchmarkResult:
         yield "latency: " + ", ".join(f"p{p} {self.percentile(p):.3f} ms" for p in PERCENTILES)
         yield f"loaded classifier memory: {self.memory_bytes / 1_000_000:.1f} MB (tracemalloc)"
         yield f"load time: {self.load_seconds:.2f} s"
+        if self.command is not None:
+            yield from self.command.lines()
 
 
-def run_benchmark(path: Path | None, *, rounds: int, taxonomy_path: Path | None = None) -> BenchmarkResult:
-    """Load (measuring memory), then classify every article ``rounds`` times, timing each call."""
+@dataclass(frozen=True, slots=True)
+class CommandRun:
+    """One run of ``rasid classify --jsonl`` over the benchmark's articles."""
+
+    articles: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss_bytes: int
+
+    def lines(self) -> Iterator[str]:
+        """The run as text lines."""
+        yield (
+            f"through rasid classify --jsonl (one core, start-up included): {self.articles} articles in "
+            f"{self.seconds:.2f} s, {self.articles / self.seconds:,.0f} articles/second "
+            f"({self.articles / self.cpu_seconds:,.0f} per CPU second)"
+        )
+        yield f"rasid classify peak RSS: {self.peak_rss_bytes / 1_000_000:.1f} MB"
+
+
+def run_benchmark(
+    path: Path | None, *, rounds: int, taxonomy_path: Path | None = None, command: bool = True
+) -> BenchmarkResult:
+    """Load (measuring memory), then classify every article ``rounds`` times, timing each call;
+    then (``command``) the same through ``rasid classify --jsonl``. Both run on one core at a time
+    (one thread); ``taskset -c 0 rasid bench classify`` pins both to one."""
     articles, source = _bench_articles(path)
     memory, load_seconds = _load_memory(taxonomy_path)
     classifier = load_classifier(taxonomy_path)
@@ -62,8 +99,35 @@ def run_benchmark(path: Path | None, *, rounds: int, taxonomy_path: Path | None 
     for _ in range(rounds):
         latencies.extend(_timed_pass(classifier, articles))
     seconds = time.perf_counter() - started
+    run = _command_run(articles, rounds=rounds, taxonomy_path=taxonomy_path) if command else None
     return BenchmarkResult(
-        source, len(articles), len(latencies), seconds, tuple(latencies), memory, load_seconds
+        source, len(articles), len(latencies), seconds, tuple(latencies), memory, load_seconds, run
+    )
+
+
+def _command_run(articles: list[Article], *, rounds: int, taxonomy_path: Path | None) -> CommandRun:
+    """``rasid classify --jsonl`` over ``articles`` ``rounds`` times, in a new process."""
+    with tempfile.TemporaryDirectory(prefix="rasid-bench-") as folder:
+        lines = Path(folder) / "articles.jsonl"
+        with lines.open("w", encoding="utf-8") as out:
+            for _ in range(rounds):
+                for article in articles:
+                    row = {"id": article.id, "title": article.title, "text": article.text}
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        command = [sys.executable, "-m", "shared.cli", "classify", "--jsonl", str(lines)]
+        if taxonomy_path is not None:
+            command += ["--taxonomy", str(taxonomy_path)]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        # wait4 gives the child's own resource use: its peak RSS and CPU time.
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
+    # ru_maxrss is in kilobytes on Linux.
+    return CommandRun(
+        len(articles) * rounds, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
     )
 
 
@@ -95,8 +159,9 @@ def _load_memory(taxonomy_path: Path | None) -> tuple[int, float]:
 def _bench_articles(path: Path | None) -> tuple[list[Article], str]:
     if path is not None:
         return _read(path), str(path)
-    if DEV_SET.exists():
-        return _read(DEV_SET), str(DEV_SET)
+    present = [labeled for labeled in LABELED_SETS if labeled.exists()]
+    if present:
+        return [article for labeled in present for article in _read(labeled)], " + ".join(map(str, present))
     return synthesize_from_seeds(SEEDS), f"{SYNTHESIZED_ARTICLES} articles synthesized from {SEEDS}"
 
 

@@ -195,32 +195,33 @@ class Matcher:
     def find_sorted(self, tokens: list[str]) -> Found:
         """Every phrase occurrence in ``tokens`` (folded words), sorted into terms, groups and
         entities as it is found: one pass, no list of raw matches to sort afterwards. The hot loop
-        of the classifier, so it is written out flat."""
+        of the classifier, so it is written out flat: an empty part of an entry is skipped by a
+        truth test, not by starting a loop over it."""
         terms: list[Match] = []
         groups: defaultdict[int, list[Occurrence]] = defaultdict(list)
         entities: list[Match] = []
         found = list(map(self._entries.__getitem__, tokens))
         word_ids = self._word_ids
-        count = len(tokens)
-        for position in compress(range(count), found):
+        last = len(tokens) - 1
+        for position in compress(range(len(tokens)), found):
             owner_terms, owner_groups, owner_entities, following = found[position]  # type: ignore[misc]
-            end = position + 1
-            for owner in owner_terms:
-                terms.append((owner, position, end))
+            if owner_terms:
+                for owner in owner_terms:
+                    terms.append((owner, position, position + 1))
             if owner_groups:
-                occurrence = (position, end)
+                occurrence = (position, position + 1)
                 for group in owner_groups:
                     groups[group].append(occurrence)
-            for owner in owner_entities:
-                entities.append((owner, position, end))
-            if following is None or end == count:
+            if owner_entities:
+                for owner in owner_entities:
+                    entities.append((owner, position, position + 1))
+            if following is None or position == last:
                 continue
-            phrases = following[1].get(word_ids[tokens[end]])
+            phrases = following[1].get(word_ids[tokens[position + 1]])
             if phrases is None:
-                phrases = self._following(following, tokens[end])
-            if not phrases:
-                continue
-            self._extend((terms, groups, entities), phrases, tokens, position)
+                phrases = self._following(following, tokens[position + 1])
+            if phrases:
+                self._extend((terms, groups, entities), phrases, tokens, position)
         return terms, groups, entities
 
     def _extend(self, found: Found, phrases: list[Following], tokens: list[str], position: int) -> None:

@@ -18,6 +18,8 @@ import time
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +65,11 @@ class TopicModel:
 
     def raw(self, features: Mapping[str, float]) -> float:
         """The logistic model's log-odds for these features."""
-        total = self.bias
-        # The weights are looked up by map (in C), and added in the features' order as before.
-        for value, weight in zip(features.values(), map(self.weights.get, features), strict=True):
-            if weight is not None:
-                total += weight * value
-        return total
+        # Looked up, multiplied and added in C, in the features' order: a feature the model does not
+        # know weighs 0.0, and adding 0.0 leaves a sum as it was. (From Python 3.12, sum() adds floats
+        # with compensation: at most a difference in the last bits.)
+        products = map(mul, map(self.weights.get, features, repeat(0.0)), features.values())
+        return sum(products, self.bias)
 
     def probability(self, features: Mapping[str, float]) -> float:
         """The calibrated probability that the topic is present."""

@@ -125,6 +125,18 @@ def test_bench_reports_speed_latency_and_memory(tmp_path: Path) -> None:
     assert "p50" in result.output and "p95" in result.output and "p99" in result.output
     assert "loaded classifier memory:" in result.output
     assert "(8 articles, 8 classifications)" in result.output
+    assert "through rasid classify --jsonl (one core, start-up included): 8 articles in" in result.output
+    assert "rasid classify peak RSS:" in result.output
+
+
+def test_bench_without_the_command(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        _rasid(),
+        ["bench", "classify", "--file", str(FIXTURES / "sample.jsonl"), "--rounds", "1", "--no-command"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "articles/second (one core):" in result.output
+    assert "through rasid classify" not in result.output
 
 
 def test_held_out_feed_items_meet_the_bar() -> None:

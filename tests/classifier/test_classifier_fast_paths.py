@@ -1,0 +1,123 @@
+"""The classifier's fast paths give what the plain ones give.
+
+``rasid classify --jsonl``, run as a real process writing to a file (lines not flushed one by one)
+or to a pipe (flushed), prints for each article exactly the in-process classification; a model's
+raw score is the plain sum of the weights of the features it knows; lines are flushed where a reader
+waits for them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from classifier_service.cli import _read_as_written
+from classifier_service.loading import load_classifier
+from classifier_service.model import Calibration, TopicModel
+from shared.messages import content_id
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
+
+# Invented articles that take the slower ways through reading: marks and tatweel removed, no-break
+# spaces, presentation forms (not NFKC), Persian letters and digits, punctuation the split replaces.
+ODD_ARTICLES = [
+    {
+        "id": "marks",
+        "title": "القُوَّاتُ الأَجْنَبِيَّةُ تَبْدَأُ الانْسِحَابَ",
+        "text": "أَعْلَنَتْ وِزَارَةُ الدِّفَاعِ أَنَّ القُوَّاتِ بَدَأَتِ الانْسِحَابَ مِنَ القَاعِدَةِ الجـــوية.",
+    },
+    {
+        "id": "spaces",
+        "title": "غارات\u00a0جوية على مواقع المسلحين",
+        "text": "شنت مقاتلات التحالف\u00a0غارات جوية (على مواقع) المسلحين؛ وقتل ١٢ مسلحا، بحسب «المرصد».",
+    },
+    {
+        "id": "forms",
+        "title": "ﺗﺪﺭﻳﺒﺎﺕ عسكرية مشتركة",
+        "text": "بدأت القوات تدريبات عسكرية مشتركة مع الجيش التركی في ۳ مواقع\nواستمرت أسبوعا!",
+    },
+]
+
+
+def _articles() -> list[dict[str, Any]]:
+    with (FIXTURES / "sample.jsonl").open(encoding="utf-8") as lines:
+        sample = [json.loads(line) for line in lines if line.strip()]
+    return [{key: row[key] for key in ("id", "title", "text")} for row in sample] + ODD_ARTICLES
+
+
+def _expected_lines(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each article's line holds, built the plain way: the id the pipeline gives it, and its
+    classification as the classifier's API returns it."""
+    classifier = load_classifier()
+    return [
+        {
+            "id": article["id"],
+            "title": article["title"],
+            "article_id": content_id(article["title"], article["text"]),
+            **classifier.classify(title=article["title"], text=article["text"]).model_dump(mode="json"),
+        }
+        for article in articles
+    ]
+
+
+def _command(path: Path) -> list[str]:
+    return [sys.executable, "-m", "shared.cli", "classify", "--jsonl", str(path)]
+
+
+@pytest.mark.parametrize("output", ["file", "pipe"])
+def test_command_lines_are_the_classifications_in_process(output: str, tmp_path: Path) -> None:
+    articles = _articles()
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in articles), "utf-8")
+    if output == "file":
+        written = tmp_path / "classified.jsonl"
+        with written.open("w", encoding="utf-8") as out:
+            subprocess.run(_command(source), stdout=out, check=True, timeout=120)
+        text = written.read_text(encoding="utf-8")
+    else:
+        text = subprocess.run(
+            _command(source), stdout=subprocess.PIPE, check=True, timeout=120, encoding="utf-8"
+        ).stdout
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines == _expected_lines(articles)
+    # The odd articles are tagged, so their evidence offsets (through removed marks) are compared too.
+    assert all(line["evidence"] for line in lines[-3:])
+
+
+@pytest.mark.parametrize(
+    ("bias", "weights", "features", "expected"),
+    [
+        (0.5, {}, {}, 0.5),
+        (0.5, {"a": 1.25}, {"a": 1.0, "b": 1.0}, 1.75),
+        (-1.0, {"a": 0.5, "c": -2.0}, {"c": 0.25, "z": 3.0, "a": 2.0}, -1.0 - 0.5 + 1.0),
+        (0.1, {"w:x": 0.2, "w:y": 0.3}, {"w:y": 1.0, "w:x": 1.0}, 0.1 + 0.3 + 0.2),
+    ],
+)
+def test_a_raw_score_is_the_bias_and_the_known_features_weighed(
+    bias: float, weights: dict[str, float], features: dict[str, float], expected: float
+) -> None:
+    topic = TopicModel(bias, weights, Calibration((0.0,), (0.5,)), no_hit=0.0)
+    plain = bias
+    for name, value in features.items():
+        if name in weights:
+            plain += weights[name] * value
+    assert topic.raw(features) == plain
+    assert topic.raw(features) == pytest.approx(expected)
+
+
+def test_lines_are_flushed_where_a_reader_waits_for_them(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    with open(write_end, "w") as pipe, open(read_end) as _:
+        assert _read_as_written(pipe)
+    with (tmp_path / "out.jsonl").open("w") as regular:
+        assert not _read_as_written(regular)
+    with open(os.devnull, "w") as null:
+        assert not _read_as_written(null)
+    assert _read_as_written(io.StringIO())
