@@ -88,7 +88,7 @@ def page_direction(language: str) -> str:
 
 def template_globals(labels: Labels) -> dict[str, Any]:
     """What a template environment needs to speak the browser's language: ``t(key, **values)``,
-    ``language()`` and ``direction()``."""
+    ``language()``, ``direction()`` and ``other_language_url()`` (the switch in the header)."""
 
     def language_of(context: Context) -> str:
         request = context.get("request")
@@ -106,7 +106,21 @@ def template_globals(labels: Labels) -> dict[str, Any]:
     def direction(context: Context) -> str:
         return page_direction(language_of(context))
 
-    return {"t": t, "language": language, "direction": direction}
+    @pass_context
+    def other_language_url(context: Context) -> str:
+        """This page in the other language: the same path and query, another ``lang``."""
+        request = context.get("request")
+        other = "en" if language_of(context) == "ar" else "ar"
+        if not isinstance(request, Request):
+            return f"?lang={other}"
+        return f"{request.url.path}?{request.url.include_query_params(lang=other).query}"
+
+    return {
+        "t": t,
+        "language": language,
+        "direction": direction,
+        "other_language_url": other_language_url,
+    }
 
 
 async def remember_language(
