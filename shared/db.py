@@ -103,6 +103,26 @@ def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **options: Any)
     return f"date(timezone('UTC', {compiler.process(element.clauses, **options)}))"
 
 
+class seconds_between(FunctionElement[float]):  # noqa: N801 -- a SQL function, named as SQL names them
+    """Seconds from one :class:`UTCDateTime` column to another, in SQL (``seconds_between(start,
+    end)``): ``julianday`` arithmetic on SQLite, ``EXTRACT(EPOCH ...)`` on PostgreSQL."""
+
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between)
+def _seconds_between_generic(element: seconds_between, compiler: SQLCompiler, **options: Any) -> str:
+    start, end = (compiler.process(clause, **options) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_postgresql(element: seconds_between, compiler: SQLCompiler, **options: Any) -> str:
+    start, end = (compiler.process(clause, **options) for clause in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
 def as_date(value: date | str) -> date:
     """A day :func:`utc_day` selected, as a date whatever the database gave."""
     return value if isinstance(value, date) else date.fromisoformat(value)
