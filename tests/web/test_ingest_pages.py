@@ -20,6 +20,7 @@ from ingest_service.uploads import place_upload, upload_name
 from shared.db import session_scope
 from shared.web.app import create_app
 from shared.web.settings import WebSettings
+from shared.web.tokens import create_token
 from tests.web.conftest import Api
 
 PASSWORD = "correct horse battery staple"
@@ -205,4 +206,18 @@ def test_an_upload_over_the_ingest_limit_or_of_another_type_is_refused_on_the_pa
     assert huge.status_code == 413  # refused on its declared length, before the form is read
     other = client.post("/upload", data={"csrf": signed_in}, files={"file": ("tool.exe", ARTICLE)})
     assert other.status_code == 400 and "unsupported file type .exe" in other.text
+    assert not watch_dir.exists() or list(watch_dir.iterdir()) == []
+
+
+def test_a_read_only_token_cannot_upload_or_change_feeds(
+    api: Api, client: TestClient, watch_dir: Path
+) -> None:
+    with session_scope(api.database_url) as session:
+        token = create_token(session, "viewer", read_only=True).token
+    form = client.get("/sign-in")
+    assert client.post("/sign-in", data={"csrf": csrf_of(form.text), "secret": token}).status_code == 303
+    csrf = csrf_of(client.get("/upload").text)
+    answer = client.post("/upload", data={"csrf": csrf}, files={"file": ("a.txt", ARTICLE)})
+    assert answer.status_code == 403 and answer.json()["type"].endswith("/read-only-token")
+    assert client.post("/feeds", data={"csrf": csrf, "url": "http://127.0.0.1:9/f"}).status_code == 403
     assert not watch_dir.exists() or list(watch_dir.iterdir()) == []
