@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +27,9 @@ from sqlalchemy import select
 
 from classifier_service.feedback import FeedbackLabel
 from shared.db import dispose_engines, session_scope
-from tests.e2e.stack import ROOT, Stack, embedded_stack, stack_env
+from tests.e2e.stack import ROOT, Stack, embedded_stack, free_port, stack_env
 from tests.peers import ACCEPT, HttpPeer, error, http_peer, wait_for
+from tests.web.conftest import Api
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -82,7 +85,38 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             print(running.logs())
 
 
-def web_url(stack: Stack) -> str:
+@pytest.fixture
+def web_url(api: Api, tmp_path: Path) -> Iterator[str]:
+    """``rasid web`` alone, as its own process, on the database of ``api``: for browser tests of
+    pages over articles a test stores itself (the rule editor's)."""
+    port = free_port()
+    env = os.environ | {
+        "RASID_DATABASE_URL": api.database_url,
+        "RASID_DATA_DIR": str(tmp_path),
+        "RASID_WEB_PORT": str(port),
+        "RASID_ADMIN_PASSWORD": PASSWORD,
+    }
+    process = subprocess.Popen([sys.executable, "-m", "shared", "web"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def answers() -> bool:
+            try:
+                httpx.get(f"{url}/healthz", timeout=2)
+            except httpx.TransportError:
+                assert process.poll() is None, "rasid web stopped"
+                return False
+            return True
+
+        wait_for(answers, timeout=60, what="rasid web to answer", interval=0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def stack_url(stack: Stack) -> str:
+    """The stack's web address, once it is ready."""
     url = f"http://127.0.0.1:{stack.env['RASID_WEB_PORT']}"
 
     def ready() -> bool:
@@ -183,7 +217,7 @@ def test_upload_an_article_see_it_tagged_right_to_left_mark_a_tag_wrong_and_get_
     from playwright.sync_api import sync_playwright
 
     chromium = _chromium()
-    url = web_url(stack)
+    url = stack_url(stack)
     subscription_id = subscribe_through_the_api(stack, url, receiver)
     article_file = tmp_path / "غارة في العراق.txt"
     article_file.write_text(f"{TITLE}\n\n{TEXT}\n", encoding="utf-8")
