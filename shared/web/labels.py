@@ -6,6 +6,9 @@ the label in each language (``articles: {ar: الأخبار, en: Articles}``). A
 the browser's language. The language is chosen with ``?lang=en`` (or ``?lang=ar``) on any page and
 kept in a cookie; :func:`page_direction` gives the ``dir`` the page is laid out in.
 
+Values fill a label's ``{name}`` fields escaped, unless they are markup already (a macro's output),
+so a label can hold a ``<bdi>`` around a number without holding any HTML itself.
+
 A catalog missing a language for a key, or a template naming a key no catalog has, fails loudly: a
 page never shows a bare key.
 """
@@ -20,6 +23,7 @@ import yaml
 from fastapi import Request
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.responses import Response
 
 LANGUAGES = ("ar", "en")
@@ -95,8 +99,9 @@ def template_globals(labels: Labels) -> dict[str, Any]:
         return chosen_language(request) if isinstance(request, Request) else DEFAULT_LANGUAGE
 
     @pass_context
-    def t(context: Context, key: str, **values: object) -> str:
-        return labels.label(key, language_of(context), **values)
+    def t(context: Context, key: str, **values: object) -> Markup:
+        # The label is text; values are escaped unless already markup (a macro's <bdi>).
+        return Markup.escape(labels.label(key, language_of(context))).format(**values)
 
     @pass_context
     def language(context: Context) -> str:

@@ -146,6 +146,12 @@ def test_the_overview_needs_a_sign_in(api: Api) -> None:
         ("/articles/missing", "<h1>الخبر غير موجود</h1>", "<h1>No such article</h1>"),
         ("/overview", "<h1>الصورة</h1>", "<h1>Overview</h1>"),
         ("/alerts", "<h1>التنبيهات</h1>", "<h1>Alerts</h1>"),
+        ("/subscriptions", "<h1>الاشتراكات</h1>", "<h1>Subscriptions</h1>"),
+        (
+            "/subscriptions/new",
+            "<legend>المواضيع (أيّ منها)</legend>",
+            "<legend>Topics (any of them)</legend>",
+        ),
         ("/feeds", "<h1>الخلاصات</h1>", "<h1>Feeds</h1>"),
         ("/files", "<h1>الملفات</h1>", "<h1>Files</h1>"),
         ("/upload", "<h1>رفع خبر</h1>", "<h1>Upload an article</h1>"),
