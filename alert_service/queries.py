@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from alert_service.models import (
@@ -27,6 +27,7 @@ from alert_service.models import (
     Tag,
 )
 from alert_service.rules import article_words, find_keyword
+from shared.db import as_date, utc_day
 
 # How many stored articles a search reads per round while it fills a page, and at most per page.
 SEARCH_BATCH = 500
@@ -234,3 +235,37 @@ def alerted_articles(session: Session, subscription_id: int, *, limit: int) -> l
         .limit(limit)
     )
     return [(alert, article) for alert, article in rows]
+
+
+@dataclass(frozen=True)
+class TopicDay:
+    """How many articles stored on one (UTC) day were tagged with one topic."""
+
+    topic: str
+    day: date
+    articles: int
+
+
+def topic_days(session: Session, *, since: datetime) -> list[TopicDay]:
+    """Articles per topic per day, stored since ``since``, in one GROUP BY; an article tagged again
+    by a later classifier counts once."""
+    day = utc_day(Article.stored_at)
+    rows = session.execute(
+        select(Tag.topic, day, func.count(distinct(Tag.article_id)))
+        .join(Article, Article.id == Tag.article_id)
+        .where(Article.stored_at >= since)
+        .group_by(Tag.topic, day)
+    )
+    return [TopicDay(topic, as_date(stored_on), count) for topic, stored_on, count in rows]
+
+
+def source_counts(session: Session, *, since: datetime) -> list[tuple[str, int]]:
+    """Articles stored since ``since`` per source, the busiest first."""
+    count = func.count(Article.id)
+    rows = session.execute(
+        select(Article.source, count)
+        .where(Article.stored_at >= since)
+        .group_by(Article.source)
+        .order_by(count.desc(), Article.source)
+    )
+    return [(source, total) for source, total in rows]

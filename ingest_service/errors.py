@@ -6,6 +6,9 @@ RasidError                     (shared.errors)
       │                        the size limit; ``reason`` says why (a file that is no article raises
       │                        shared's UnreadableDocument; both are rejected alike)
       ├── WatchFolderError     the watched folder cannot be read or the rejected folder written
+      ├── UploadRefused        a file uploaded from the dashboard is not put in the watched folder
+      │    │                   (empty, of a type Rasid does not read)
+      │    └── UploadTooLarge  over the size limit a dropped file may have
       ├── FeedError            one feed could not be polled; recorded on the feed, others go on
       │    ├── FeedFetchError  network failure, timeout or an HTTP error status
       │    ├── FeedTooLargeError    the response is bigger than RASID_FEED_MAX_BYTES
@@ -32,6 +35,21 @@ class RejectedFile(IngestError):  # noqa: N818 -- reads as a verdict: raise Reje
 class WatchFolderError(IngestError):
     """The watched folder cannot be read, or the rejected folder cannot be created or written; the
     message says how to run Rasid as the folder's owner."""
+
+
+class UploadRefused(IngestError):  # noqa: N818 -- reads as a verdict, like RejectedFile
+    """A file uploaded from the dashboard is not placed in the watched folder; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UploadTooLarge(UploadRefused):
+    """An uploaded file is larger than ``RASID_MAX_FILE_BYTES``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"the file is over the {max_bytes}-byte limit")
 
 
 class FeedError(IngestError):

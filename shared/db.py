@@ -16,7 +16,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,11 @@ from sqlalchemy import (
     make_url,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -79,6 +82,51 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class utc_day(FunctionElement[Any]):  # noqa: N801 -- a SQL function, named as SQL names them
+    """The UTC calendar day of a :class:`UTCDateTime` column, in SQL, to group by: ``date(column)``
+    on SQLite (stored naive, in UTC), ``date(timezone('UTC', column))`` on PostgreSQL (whose
+    ``date()`` of a ``timestamptz`` would follow the session's time zone). Read the value with
+    :func:`as_date`: SQLite gives the text ``YYYY-MM-DD``."""
+
+    inherit_cache = True
+    name = "utc_day"
+
+
+@compiles(utc_day)
+def _utc_day_generic(element: utc_day, compiler: SQLCompiler, **options: Any) -> str:
+    return f"date({compiler.process(element.clauses, **options)})"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **options: Any) -> str:
+    return f"date(timezone('UTC', {compiler.process(element.clauses, **options)}))"
+
+
+class seconds_between(FunctionElement[float]):  # noqa: N801 -- a SQL function, named as SQL names them
+    """Seconds from one :class:`UTCDateTime` column to another, in SQL (``seconds_between(start,
+    end)``): ``julianday`` arithmetic on SQLite, ``EXTRACT(EPOCH ...)`` on PostgreSQL."""
+
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between)
+def _seconds_between_generic(element: seconds_between, compiler: SQLCompiler, **options: Any) -> str:
+    start, end = (compiler.process(clause, **options) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_postgresql(element: seconds_between, compiler: SQLCompiler, **options: Any) -> str:
+    start, end = (compiler.process(clause, **options) for clause in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+def as_date(value: date | str) -> date:
+    """A day :func:`utc_day` selected, as a date whatever the database gave."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

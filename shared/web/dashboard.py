@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 from shared.db import session_scope
+from shared.web.labels import Labels, remember_language, template_globals
 from shared.web.session import (
     COOKIE,
     SESSION_SECONDS,
@@ -29,17 +30,22 @@ from shared.web.session import (
 from shared.web.settings import WebSettings
 from shared.web.tokens import find_caller
 
+SHARED = "shared.web"
 # The sign-in form's CSRF token, before there is a session (a double-submitted cookie).
 SIGN_IN_COOKIE = "rasid_sign_in"
 
 
 def templates_for(package: str) -> Jinja2Templates:
-    """Templates of ``package`` (its ``templates`` folder), able to extend the shared ``base.html``."""
-    loader = ChoiceLoader([PackageLoader(package, "templates"), PackageLoader("shared.web", "templates")])
-    return Jinja2Templates(env=Environment(loader=loader, autoescape=select_autoescape(), auto_reload=False))
+    """Templates of ``package`` (its ``templates`` folder), able to extend the shared ``base.html``,
+    with its labels (:mod:`shared.web.labels`) before the shared ones."""
+    packages = [package] if package == SHARED else [package, SHARED]
+    loader = ChoiceLoader([PackageLoader(name, "templates") for name in packages])
+    environment = Environment(loader=loader, autoescape=select_autoescape(), auto_reload=False)
+    environment.globals.update(template_globals(Labels(packages)))
+    return Jinja2Templates(env=environment)
 
 
-TEMPLATES = templates_for("shared.web")
+TEMPLATES = templates_for(SHARED)
 
 
 def install_dashboard(app: FastAPI, settings: WebSettings) -> None:
@@ -53,6 +59,7 @@ def install_dashboard(app: FastAPI, settings: WebSettings) -> None:
         return RedirectResponse("/sign-in", status_code=303)
 
     app.add_exception_handler(SignInRequired, to_sign_in)
+    app.middleware("http")(remember_language)
     app.include_router(router)
 
 
@@ -66,6 +73,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _sign_in_page(request: Request, *, error: str | None = None, status: int = 200) -> Response:
+    """The sign-in form; ``error`` is the label key of what went wrong."""
     token = secrets.token_urlsafe(24)
     context: dict[str, Any] = {"csrf": token, "error": error, "session": None}
     response = TEMPLATES.TemplateResponse(request, "sign_in.html", context, status_code=status)
@@ -83,14 +91,14 @@ def sign_in(
     request: Request, csrf: Annotated[str, Form()], secret: Annotated[str, Form(max_length=512)]
 ) -> Response:
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not expected or not hmac.compare_digest(csrf, expected):
-        return _sign_in_page(request, error="انتهت صلاحية النموذج، أعد المحاولة", status=403)
+    if not expected or not hmac.compare_digest(csrf.encode("utf-8"), expected.encode("utf-8")):
+        return _sign_in_page(request, error="sign_in_stale", status=403)
     client = request.client.host if request.client else "unknown"
     if not request.app.state.sign_in_limiter.allow(client):
-        return _sign_in_page(request, error="محاولات كثيرة، انتظر دقيقة", status=429)
+        return _sign_in_page(request, error="sign_in_too_many", status=429)
     who = _who(request, secret)
     if who is None:
-        return _sign_in_page(request, error="كلمة المرور أو الرمز غير صحيح", status=401)
+        return _sign_in_page(request, error="sign_in_wrong", status=401)
     cookie, _session = request.app.state.signer.issue(who[0], read_only=who[1])
     response = RedirectResponse("/articles", status_code=303)
     _cookie(response, request, COOKIE, cookie, max_age=SESSION_SECONDS)

@@ -109,7 +109,13 @@ PageSession = Annotated[WebSession, Depends(page_session)]
 
 def form_writer(session: PageSession, csrf: Annotated[str, Form()]) -> WebSession:
     """The session behind a form that changes something: its CSRF token must match, and it may write."""
-    if not hmac.compare_digest(csrf, session.csrf):
+    return checked_writer(session, csrf)
+
+
+def checked_writer(session: WebSession, csrf: str) -> WebSession:
+    """``session``, if ``csrf`` is its token and it may write; a 403 problem otherwise (for a route
+    that reads its form itself, such as a file upload)."""
+    if not hmac.compare_digest(csrf.encode("utf-8"), session.csrf.encode("utf-8")):
         raise Problem(403, "the form is stale or was not sent from this site: reload the page", kind="csrf")
     if session.read_only:
         raise Problem(403, "signed in with a read-only token", kind="read-only-token")
