@@ -426,8 +426,15 @@ class StoryIndex:
         known = self._story_of.get(article.id)
         if known is not None:
             return known
-        new = profile(article, idf=self.idf, settings=self.settings, places=self.places)
-        self._forget_before(article.published - self.settings.window)
+        return self.place(profile(article, idf=self.idf, settings=self.settings, places=self.places))
+
+    def place(self, new: Profile) -> int:
+        """The story an article of profile ``new`` joins or starts (a profile made with this index's
+        settings, IDF table and places; :meth:`add` makes it)."""
+        known = self._story_of.get(new.article_id)
+        if known is not None:
+            return known
+        self._forget_before(new.published - self.settings.window)
         story_id = choose_story(new, self._candidates(new), settings=self.settings)
         if story_id is None:
             story_id, self._next_story = self._next_story, self._next_story + 1
