@@ -24,20 +24,20 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 
-from alert_service.stories import GroupingSettings, Profile, StoryIndex, default_idf, places_of, profile
+from alert_service.stories import GroupingSettings, Profile, StoryIndex, default_idf, profile
 from alert_service.story_cli import LabeledArticle, read_articles
 from alert_service.story_metrics import GroupingScores, score_grouping
 
 LABELED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "stories-dev.jsonl"
 # The settings searched on the seen days; the values around the defaults.
 GRID: Mapping[str, Sequence[float]] = {
-    "threshold": (0.11, 0.13, 0.15, 0.17, 0.19, 0.21, 0.23),
+    "threshold": (0.13, 0.15, 0.17, 0.19, 0.21, 0.23, 0.25),
     "link_share": (0.3, 0.5, 0.7),
     "place_penalty": (0.05, 0.15, 0.25),
-    "title_weight": (2.0, 3.0, 4.0),
+    "title_weight": (3.0, 4.0, 5.0),
 }
 # The settings a profile depends on: profiles are remade only when one of these changes.
-PROFILE_FIELDS = ("lead_words", "title_weight", "vector_terms")
+PROFILE_FIELDS = ("lead_words", "title_weight", "vector_terms", "gazetteer_path")
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,9 @@ class Scorer:
         """Each day's profiles under ``settings``."""
         key = _profile_key(settings)
         if key not in self._profiles:
-            idf, places = default_idf(), places_of()
+            idf = default_idf()
             self._profiles[key] = {
-                day.day: [
-                    profile(item.article, idf=idf, settings=settings, places=places) for item in day.articles
-                ]
+                day.day: [profile(item.article, idf=idf, settings=settings) for item in day.articles]
                 for day in self.days
             }
         return self._profiles[key]
