@@ -114,7 +114,9 @@ class AlertSettings(RasidSettings):
     @property
     def grouping(self) -> GroupingSettings:
         """How articles are grouped into stories."""
-        return GroupingSettings(window=timedelta(hours=self.story_window_hours))
+        return GroupingSettings(
+            window=timedelta(hours=self.story_window_hours), gazetteer_path=self.gazetteer_path
+        )
 
     @model_validator(mode="after")
     def _lease_outlives_sending(self) -> Self:

@@ -3,8 +3,9 @@ grouping against labeled stories, or rebuild the IDF table grouping weighs terms
 
 Articles are read as JSON lines with ``id``, ``source``, ``published`` (ISO 8601; a time without an
 offset is taken as UTC), ``title`` and ``text``; other fields are ignored. They are grouped in order
-of ``published`` (ties in file order) with the window of ``RASID_STORY_WINDOW_HOURS``; a story is named
-by the id of its first article.
+of ``published`` (ties in file order) with the window of ``RASID_STORY_WINDOW_HOURS`` and the places
+of the gazetteer of ``RASID_GAZETTEER_PATH``, as the pipeline groups them; a story is named by the id
+of its first article.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import gzip
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -146,8 +147,7 @@ def stories_command(
     from alert_service.settings import AlertSettings
     from shared.settings import load_settings
 
-    window = timedelta(hours=load_settings(AlertSettings).story_window_hours)
-    settings = GroupingSettings(window=window)
+    settings = load_settings(AlertSettings).grouping
     if corpus is not None:
         table = IdfTable.build(_corpus_texts(corpus), min_frequency=IDF_MIN_FREQUENCY)
         output.write_bytes(table.dump())

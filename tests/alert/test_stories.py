@@ -4,7 +4,8 @@ IDF table and the profile's stored form, the scores of a grouping and ``rasid st
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ from alert_service.stories import (
     places_of,
     profile,
     similarity,
+    skeleton,
     stem,
+    stems,
     terms,
 )
 from alert_service.story_metrics import score_grouping
@@ -73,23 +76,66 @@ def test_attached_articles_and_conjunctions_come_off(word: str, expected: str) -
     assert stem(word) == expected
 
 
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("نتنياهو", "نتانياهو"),  # one name, two outlets' spellings
+        ("الأميركي", "الأمريكي"),
+        ("ميركل", "ميركيل"),
+        ("موقع", "مواقع"),  # a singular and its broken plural
+    ],
+)
+def test_spellings_of_one_word_are_one_term(left: str, right: str) -> None:
+    assert terms(left) == terms(right)
+
+
+@pytest.mark.parametrize(
+    ("stem_text", "expected"),
+    [("قال", "قال"), ("يوم", "يوم"), ("2018", "2018"), ("نتانياه", "نتنه"), ("ايران", "ارن")],
+)
+def test_a_skeleton_keeps_short_stems_and_numbers_whole(stem_text: str, expected: str) -> None:
+    assert skeleton(stem_text) == expected
+
+
+def test_places_are_found_in_stems_not_skeletons() -> None:
+    """واسط (a province) and وسط (middle) share a skeleton; only the province is a place."""
+    assert "place:wasit" not in places_of().find(stems("في وسط المدينة"))
+    assert "place:wasit" in places_of().find(stems("في محافظة واسط"))
+
+
+def test_grouping_compares_the_places_of_the_configured_gazetteer(tmp_path: Path) -> None:
+    gazetteer = tmp_path / "gazetteer.yaml"
+    gazetteer.write_text(
+        'version: "test"\nentries:\n'
+        '  - {id: "country:zz", name: زمبلا, names: [زمبلا]}\n'
+        '  - {id: "place:qarta", name: قرطا, names: [قرطا], within: "country:zz"}\n',
+        encoding="utf-8",
+    )
+    article = StoryArticle("a", "s", datetime(2026, 3, 2, tzinfo=UTC), "هجوم في قرطا", "وقع هجوم في قرطا.")
+    configured = GroupingSettings(gazetteer_path=gazetteer)
+    assert profile(article, idf=default_idf(), settings=configured).places == {"place:qarta", "country:zz"}
+    assert profile(article, idf=default_idf(), settings=GroupingSettings()).places == frozenset()
+
+
 def test_places_are_found_with_the_places_they_lie_within() -> None:
-    found = places_of().find(terms("استهدف هجوم بقاعدة عين الاسد في الأنبار"))
+    found = places_of().find(stems("استهدف هجوم بقاعدة عين الاسد في الأنبار"))
     assert {"place:ain-al-asad", "country:iq"} <= found
-    assert places_of().find(terms("اجتماع في فندق")) == frozenset()
+    assert places_of().find(stems("اجتماع في فندق")) == frozenset()
 
 
 def test_the_idf_table_reads_back_what_it_wrote() -> None:
     table = IdfTable.build(["غارة على دوما", "غارة على إدلب", "زيارة إلى أنقرة"], min_frequency=1)
     again = IdfTable.load(table.dump())
     assert again == table
-    assert again.idf("غار") < again.idf("دوما") < again.idf("كلمه_لم_ترد")
+    raid, douma = terms("غارة دوما")
+    assert again.idf(raid) < again.idf(douma) < again.idf("كلمه_لم_ترد")
 
 
 def test_the_shipped_idf_table_weighs_common_words_less_than_names() -> None:
     idf = default_idf()
     assert idf.documents > 10_000
-    assert idf.idf("قال") < idf.idf("عراق") < idf.idf("زاغروس")
+    said, iraq, zagros = terms("قال العراق زاغروس")
+    assert idf.idf(said) < idf.idf(iraq) < idf.idf(zagros)
 
 
 def test_a_stored_profile_compares_as_the_fresh_one() -> None:
