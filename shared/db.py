@@ -1,6 +1,6 @@
 """Database plumbing shared by the services that keep tables: naming convention, one clock and
-one timestamp column type, per-process engines, a session scope and an idempotent insert that works
-on PostgreSQL and SQLite.
+one timestamp column type, per-process engines, a session scope and idempotent inserts (one row or
+many) that work on PostgreSQL and SQLite.
 
 Each service declares its own ``DeclarativeBase`` on :func:`make_metadata` and owns its tables;
 every timestamp column is a :class:`UTCDateTime` and every "now" comes from :func:`utc_now`.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,3 +171,22 @@ def insert_ignore(
         .returning(key)
     )
     return session.execute(statement).scalar_one_or_none()
+
+
+def insert_ignore_many(
+    session: Session,
+    table: FromClause,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict_columns: list[str] | None,
+) -> set[Any]:
+    """:func:`insert_ignore` for many rows in one round trip (SQLAlchemy's multi-row VALUES): the
+    primary keys of the rows inserted; a row that already existed is skipped."""
+    if not rows:
+        return set()
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(key)
+    return set(session.scalars(statement, [dict(row) for row in rows]))
