@@ -176,3 +176,4 @@ def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
         "control_folder": str(control),
         "polling_interval": EMBEDDED_POLL_SECONDS,
     }
+
