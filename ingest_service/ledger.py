@@ -53,7 +53,8 @@ def record_new(session: Session, articles: Sequence[ArticleIngested]) -> list[Ar
     rows = [_seen_row(article) for article in candidates]
     # Another worker may have recorded one since the query: the insert skips it.
     inserted = insert_ignore_many(session, SeenArticle.__table__, rows, conflict_columns=["article_id"])
-    recorded = [article for article in candidates if article.article_id in inserted]
+    new_ids = {row.article_id for row in inserted}
+    recorded = [article for article in candidates if article.article_id in new_ids]
     log.debug("ingest.articles_recorded", extra={"new": len(recorded), "seen": len(articles) - len(recorded)})
     return recorded
 

@@ -1,6 +1,6 @@
 """Database plumbing shared by the services that keep tables: naming convention, one clock and
-one timestamp column type, per-process engines, a session scope and idempotent inserts (one row or
-many) that work on PostgreSQL and SQLite.
+one timestamp column type, per-process engines, a session scope and an idempotent insert that works
+on PostgreSQL and SQLite.
 
 Each service declares its own ``DeclarativeBase`` on :func:`make_metadata` and owns its tables;
 every timestamp column is a :class:`UTCDateTime` and every "now" comes from :func:`utc_now`.
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     FromClause,
     MetaData,
+    Row,
     Table,
     TypeDecorator,
     create_engine,
@@ -179,14 +180,23 @@ def insert_ignore_many(
     rows: Sequence[Mapping[str, Any]],
     *,
     conflict_columns: list[str] | None,
-) -> set[Any]:
-    """:func:`insert_ignore` for many rows in one round trip (SQLAlchemy's multi-row VALUES): the
-    primary keys of the rows inserted; a row that already existed is skipped."""
-    if not rows:
-        return set()
+    returning: Sequence[str] = (),
+) -> list[Row[Any]]:
+    """:func:`insert_ignore` for many rows in one statement (SQLAlchemy's "insertmanyvalues": one
+    multi-row ``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING ...`` per thousand
+    rows); returns the ``returning`` columns of the rows inserted, not of those that already existed.
+
+    Rows are inserted in the order given, so of two rows of ``rows`` that conflict with each other
+    the first is kept. Without ``returning`` the primary key is returned: a statement with a
+    ``RETURNING`` is what makes the drivers send the rows together.
+    """
     assert isinstance(table, Table)
+    if not rows:
+        return []
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    key = next(iter(table.primary_key.columns))
-    statement = module.insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(key)
-    return set(session.scalars(statement, [dict(row) for row in rows]))
+    columns = [table.c[name] for name in returning] or list(table.primary_key.columns)
+    statement = (
+        module.insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(*columns)
+    )
+    return list(session.execute(statement, list(rows)).all())
