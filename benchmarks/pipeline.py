@@ -28,7 +28,6 @@ from pathlib import Path
 
 import psutil
 import psycopg
-import redis
 from sqlalchemy import create_engine, text
 
 from alert_service.store import store_classified
@@ -45,12 +44,12 @@ from shared.migrations import upgrade_all
 from shared.services import known_topics
 from tests.e2e.corpus import corpus_files
 from tests.e2e.stack import RASID, Stack, compose_stack, embedded_stack, stack_env
+from tests.helpers import own_redis_database
 from tests.peers import ACCEPT, HttpPeer, http_peer, smtp_sink, wait_for
 
 # The ingest service's default limit on a dropped file.
 MAX_FILE_BYTES = 5 * MEGABYTE
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/8"
 
 
 def distinct_articles(files: Iterator[bytes], count: int, *, alerting: bool) -> list[bytes]:
@@ -208,8 +207,9 @@ def main() -> None:
             with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
                 connection.execute(f'CREATE DATABASE "{name}_one"')
             one_process_url = f"{database_url}_one"
-            redis.Redis.from_url(REDIS_URL).flushdb()
-            env = stack_env(workdir=workdir, database_url=database_url, broker_url=REDIS_URL, extra=extra)
+            # A Redis database of this run's own: another run on the machine must not take its messages.
+            broker_url = stack_of.enter_context(own_redis_database())
+            env = stack_env(workdir=workdir, database_url=database_url, broker_url=broker_url, extra=extra)
             stack = stack_of.enter_context(compose_stack(env, workdir))
         else:
             database_url = f"sqlite:///{workdir / 'data' / 'rasid.db'}"
