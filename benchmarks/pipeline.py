@@ -6,7 +6,9 @@
 Prints the median (p90, p99) time from dropping one file into the watched folder to its webhook
 arriving, over ``--drops`` files dropped one by one, then how many articles per second the stack
 stores when ``--burst`` files are dropped at once, the same articles read, classified and stored in one
-process without the broker (and the pipeline's ratio to that), and the largest RSS of each process.
+process without the broker, in the pipeline's batches of ``MAX_BATCH`` (and the pipeline's ratio to
+that), and the largest RSS of each process. The PostgreSQL run takes a database and a Redis database of
+its own, so runs side by side on one machine do not take each other's messages.
 
 The files are real articles of ``../shared/corpus/`` (title line, then text), each a story of its
 own: copies of one article with a line added would be one story, and a story alerts once.

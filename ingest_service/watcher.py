@@ -82,8 +82,10 @@ class WatchConfig:
     polling_interval: float = 1.0
     # A file submitted this long ago that the ledger has not recorded is submitted again.
     resubmit_after_seconds: float = 300.0
-    # Most files handed on in one call of ``submit``.
+    # Most files, and most bytes of them, handed on in one call of ``submit``: a batch is read in one
+    # task, well within a task's time limit (a larger file goes alone).
     batch_size: int = MAX_BATCH
+    batch_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> WatchConfig:
@@ -187,6 +189,7 @@ class FolderWatcher:
         self._rescan_every = config.rescan_seconds
         self._resubmit_after = config.resubmit_after_seconds
         self._batch_size = config.batch_size
+        self._batch_bytes = config.batch_bytes
         self._events: queue.Queue[tuple[Path, Signal]] = queue.Queue()
         self._pending: dict[Path, tuple[_Version, float]] = {}
         self._open_counts: dict[Path, int] = {}
@@ -238,8 +241,17 @@ class FolderWatcher:
     def _flush(self) -> None:
         ready = list(self._ready.items())
         self._ready.clear()
-        for start in range(0, len(ready), self._batch_size):
-            self._submit_batch(ready[start : start + self._batch_size])
+        batch: list[tuple[Path, tuple[_Version, FileReady]]] = []
+        held = 0
+        for item in ready:
+            size = item[1][0].size
+            if batch and (len(batch) == self._batch_size or held + size > self._batch_bytes):
+                self._submit_batch(batch)
+                batch, held = [], 0
+            batch.append(item)
+            held += size
+        if batch:
+            self._submit_batch(batch)
 
     def _submit_batch(self, batch: list[tuple[Path, tuple[_Version, FileReady]]]) -> None:
         try:

@@ -393,3 +393,22 @@ def test_files_renamed_in_together_are_handed_on_in_few_batches(tmp_path: Path) 
     assert sorted(names) == sorted(f"burst-{number}.txt" for number in range(300)), "each once"
     assert max(len(batch) for batch in calls) <= 200
     assert len(calls) < 300, "a burst travels in batches, not one message a file"
+
+
+def test_a_batch_holds_at_most_the_configured_bytes_and_a_larger_file_goes_alone(tmp_path: Path) -> None:
+    for name, size in (("a.txt", 400), ("b.txt", 400), ("c.txt", 400), ("big.txt", 5000)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    calls: list[list[FileReady]] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", batch_bytes=1000)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+
+    assert all(sum(ready.size for ready in batch) <= 1000 or len(batch) == 1 for batch in calls)
+    assert sorted(len(batch) for batch in calls) == [1, 1, 2]
+    assert sorted(Path(ready.path).name for batch in calls for ready in batch) == [
+        "a.txt",
+        "b.txt",
+        "big.txt",
+        "c.txt",
+    ]
