@@ -38,6 +38,14 @@ class Hit:
     match: RuleMatch
     evidence: str
 
+    def reasons(self) -> list[str]:
+        """Why the article matched, in words: ``topic strikes``, ``entity country:iq``, ``keyword X``
+        (``source`` when the rule asks for sources alone)."""
+        reasons = [f"topic {topic}" for topic in self.match.topics]
+        reasons += [f"entity {entity}" for entity in self.match.entities]
+        reasons += [f"keyword {keyword}" for keyword, _ in self.match.keywords]
+        return reasons or ["source"]
+
     @property
     def day(self) -> date:
         """The day the article was published (or stored, when its date is unknown), in UTC."""

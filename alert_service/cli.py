@@ -29,15 +29,19 @@ from alert_service.reports import (
 )
 from alert_service.rule_text import RuleReader, format_rule, split_rule
 from alert_service.rules import WatchRule, parse_topics
-from alert_service.schedules import Schedule, format_schedule, read_schedule
+from alert_service.schedules import Schedule, changed_schedule, format_schedule, read_schedule
 from alert_service.settings import AlertSettings
 from alert_service.subscriptions import (
     Channel,
+    SubscriptionChange,
+    change_subscription,
     get_subscription,
     list_subscriptions,
+    live_subscription,
     remove_subscription,
     rule_of,
     schedule_of,
+    state_of,
     subscribe,
 )
 from shared.commands import (
@@ -59,10 +63,12 @@ from shared.settings import load_settings
 TOPICS_HELP = "Comma-separated topics, e.g. strikes,withdrawal (a rule's topic: criteria)."
 DIGEST_HELP = "immediate (default), hourly, or daily@HH:MM: one digest an hour or a day."
 ZONE_HELP = "The subscriber's IANA time zone for --digest and --quiet, e.g. Asia/Baghdad (default UTC)."
-QUIET_HELP = "Quiet hours, e.g. 22:00-07:00: immediate alerts are held and sent as one digest after."
+QUIET_HELP = (
+    "Quiet hours, e.g. 22:00-07:00: immediate alerts are held and sent as one digest after (off: none)."
+)
 RULE_HELP = "A watch rule, e.g. 'topic:strikes>=0.8 entity:Iraq -keyword:مناورات' (see README)."
 # What ``--json`` prints of each row (a subscription's secret is shown once, by ``subscribe``).
-SUBSCRIPTION_FIELDS = ("id", "channel", "target", "active", "created_at")
+SUBSCRIPTION_FIELDS = ("id", "channel", "target", "active", "created_at", "removed_at")
 # The flags that add one criterion each to a rule, by the criterion's kind.
 CRITERION_FLAGS = (
     ("topic", "Topic, optionally with a minimum score: strikes>=0.8."),
@@ -160,14 +166,22 @@ def rule_options(command: CommandT) -> CommandT:
 
 def rule_from_options(options: dict[str, Any]) -> WatchRule:
     """The rule the :func:`rule_options` flags describe."""
+    rule = changed_rule(options)
+    if rule is None:
+        raise click.UsageError(
+            "give a rule: --rule 'topic:strikes entity:Iraq', --topics, --topic, --entity ..."
+        )
+    return rule
+
+
+def changed_rule(options: dict[str, Any]) -> WatchRule | None:
+    """The rule the :func:`rule_options` flags describe, or None when none is given."""
     criteria = [f"topic:{topic}" for topic in (_topics(options["topics"]) if options["topics"] else [])]
     for kind, _ in CRITERION_FLAGS:
         criteria += [f"{kind}:{value}" for value in options[f"{kind}_values"]]
     criteria += [f"-{value}" for value in options["exclude"]]
     if not options["rule_text"].strip() and not criteria:
-        raise click.UsageError(
-            "give a rule: --rule 'topic:strikes entity:Iraq', --topics, --topic, --entity ..."
-        )
+        return None
     return read_rule(options["rule_text"], criteria=criteria)
 
 
@@ -178,9 +192,9 @@ def subscribe_group() -> None:
 
 def schedule_options(command: CommandT) -> CommandT:
     """``--digest``, ``--tz`` and ``--quiet``: when a subscription's alerts are sent."""
-    command = click.option("--quiet", default=None, help=QUIET_HELP)(command)
-    command = click.option("--tz", "zone", default=None, help=ZONE_HELP)(command)
-    return click.option("--digest", default=None, help=DIGEST_HELP)(command)
+    command = click.option("--quiet", "--quiet-hours", "quiet", default=None, help=QUIET_HELP)(command)
+    command = click.option("--tz", "--timezone", "zone", default=None, help=ZONE_HELP)(command)
+    return click.option("--digest", "--schedule", "digest", default=None, help=DIGEST_HELP)(command)
 
 
 def schedule_from_options(options: dict[str, Any]) -> Schedule:
@@ -231,16 +245,16 @@ def subscribe_webhook(url: str, as_json: bool, **options: Any) -> None:
 
 @click.group("subscriptions")
 def subscriptions_group() -> None:
-    """List, show, test or remove subscriptions."""
+    """List, show, edit, test, pause, resume or remove subscriptions."""
 
 
 @subscriptions_group.command("list")
-@click.option("--all", "include_inactive", is_flag=True, help="Include removed subscriptions.")
+@click.option("--all", "include_removed", is_flag=True, help="Include removed subscriptions.")
 @json_option
-def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
-    """Show subscriptions: id, channel, target, topics, created."""
+def subscriptions_list(include_removed: bool, as_json: bool) -> None:
+    """Show subscriptions: id, channel, target, topics, created, and whether paused."""
     with _session() as session:
-        rows = list_subscriptions(session, include_inactive=include_inactive)
+        rows = list_subscriptions(session, include_removed=include_removed)
     if as_json:
         echo_json_lines(subscription_json(row) for row in rows)
         return
@@ -249,7 +263,7 @@ def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
         return
     click.echo(f"{'ID':>4}  {'CHANNEL':<8} {'CREATED':<16}  TARGET")
     for row in rows:
-        state = "" if row.active else " (removed)"
+        state = "" if row.active else f" ({state_of(row)})"
         click.echo(f"{row.id:>4}  {row.channel:<8} {_when(row.created_at):<16}  {_target(row.target)}{state}")
         # The rule goes on its own line: Arabic keywords would scramble the columns.
         click.echo(f"      rule: {printable(format_rule(rule_of(row)))}")
@@ -260,7 +274,11 @@ def subscriptions_list(include_inactive: bool, as_json: bool) -> None:
 def subscription_json(row: Any) -> dict[str, Any]:
     """A subscription as ``--json`` prints it: its rule in text and in its stored form."""
     rule, schedule = rule_of(row), schedule_of(row)
-    shown = {**fields_of(row, SUBSCRIPTION_FIELDS), "target": redacted_url(row.target)}
+    shown = {
+        **fields_of(row, SUBSCRIPTION_FIELDS),
+        "target": redacted_url(row.target),
+        "state": state_of(row),
+    }
     ruled = {"rule": format_rule(rule), "rule_json": rule.to_json(), "topics": list(rule.topic_names)}
     return {**shown, **ruled, "delivery": format_schedule(schedule), "schedule_json": schedule.to_json()}
 
@@ -276,10 +294,71 @@ def subscriptions_show(subscription_id: int, as_json: bool) -> None:
     if as_json:
         echo_json(shown)
         return
-    state = "active" if shown["active"] else "removed"
-    click.echo(f"subscription {subscription_id}: {shown['channel']} {_target(shown['target'])} ({state})")
+    _print_subscription(shown)
+
+
+def _print_subscription(shown: dict[str, Any]) -> None:
+    """A subscription as ``show`` and ``edit`` print it, from :func:`subscription_json`."""
+    click.echo(
+        f"subscription {shown['id']}: {shown['channel']} {_target(shown['target'])} ({shown['state']})"
+    )
     click.echo(f"rule: {printable(shown['rule'])}")
     click.echo(f"delivery: {shown['delivery']}")
+
+
+@subscriptions_group.command("edit")
+@click.argument("subscription_id", type=int)
+@click.option("--target", default=None, help="A new email address or webhook URL (same channel).")
+@rule_options
+@schedule_options
+@json_option
+def subscriptions_edit(subscription_id: int, target: str | None, as_json: bool, **options: Any) -> None:
+    """Change a subscription: its rule (given whole, as to subscribe), its delivery (--digest, --tz,
+    --quiet, each changing only itself) or its target. Alerts already made stay as they are."""
+    rule = changed_rule(options)
+    given = {"digest": options["digest"], "zone": options["zone"], "quiet": options["quiet"]}
+    if rule is None and target is None and all(value is None for value in given.values()):
+        raise click.UsageError(
+            "nothing to change: give --rule (or criteria), --digest, --tz, --quiet or --target"
+        )
+    with _session() as session:
+        current = schedule_of(live_subscription(session, subscription_id))
+        schedule = None if all(value is None for value in given.values()) else _changed(current, given)
+        policy = TargetPolicy.from_settings(load_settings(AlertSettings))
+        change = SubscriptionChange(target=target, rule=rule, schedule=schedule)
+        shown = subscription_json(change_subscription(session, subscription_id, change, policy=policy))
+    if as_json:
+        echo_json(shown)
+        return
+    _print_subscription(shown)
+
+
+def _changed(current: Schedule, given: dict[str, str | None]) -> Schedule:
+    try:
+        return changed_schedule(current, given["digest"], zone=given["zone"], quiet=given["quiet"])
+    except SubscriptionError as error:
+        raise click.BadParameter(str(error), param_hint="--digest/--tz/--quiet") from None
+
+
+@subscriptions_group.command("pause")
+@click.argument("subscription_id", type=int)
+def subscriptions_pause(subscription_id: int) -> None:
+    """Pause a subscription: no alerts until it is resumed (alerts already made wait)."""
+    _set_paused(subscription_id, paused=True)
+
+
+@subscriptions_group.command("resume")
+@click.argument("subscription_id", type=int)
+def subscriptions_resume(subscription_id: int) -> None:
+    """Resume a paused subscription."""
+    _set_paused(subscription_id, paused=False)
+
+
+def _set_paused(subscription_id: int, *, paused: bool) -> None:
+    with _session() as session:
+        changed = change_subscription(session, subscription_id, SubscriptionChange(paused=paused))
+        state = state_of(changed)
+    click.echo(f"subscription {subscription_id}: {state}")
 
 
 @subscriptions_group.command("test")
@@ -383,10 +462,7 @@ def _print_story(group: list[Hit]) -> None:
 
 
 def _why(hit: Hit) -> str:
-    reasons = [f"topic {topic}" for topic in hit.match.topics]
-    reasons += [f"entity {entity}" for entity in hit.match.entities]
-    reasons += [f"keyword {printable(keyword)}" for keyword, _ in hit.match.keywords]
-    return ", ".join(reasons) or "source"
+    return printable(", ".join(hit.reasons()))
 
 
 @click.group("articles")

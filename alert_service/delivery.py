@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alert_service.content import AlertContent, load_content
 from alert_service.errors import AlertError, PermanentDeliveryError, RetryableDeliveryError
 from alert_service.mailbox import deliver_email
-from alert_service.models import Alert, DeliveryAttempt, Subscription
+from alert_service.models import Alert, DeliveryAttempt, Digest, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
 from shared.db import session_scope, utc_now
@@ -68,38 +68,73 @@ class Outcome:
     retry_after: float | None = None
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+# What is delivered with a lease: an alert, or a digest of alerts (alert_service.digests).
+Deliverable = type[Alert] | type[Digest]
+
+
+def claimable(model: Deliverable, now: datetime) -> ColumnElement[bool]:
+    """Rows of ``model`` that a worker may claim now: due and pending, or sending under a lease that
+    expired (their worker died), of a subscription that is active."""
     active = select(Subscription.id).where(Subscription.active.is_(True))
     return and_(
-        Alert.subscription_id.in_(active),
-        # A held alert is sent in its digest (alert_service.digests), never alone.
-        Alert.digest_id.is_(None),
+        model.subscription_id.in_(active),
         or_(
-            and_(Alert.status == "pending", Alert.next_attempt_at <= now),
-            and_(Alert.status == "sending", Alert.lease_until < now),
+            and_(model.status == "pending", model.next_attempt_at <= now),
+            and_(model.status == "sending", model.lease_until < now),
         ),
     )
 
 
-def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds: float) -> Claim | None:
-    """Claim a due (or abandoned) alert for sending; None when it is not ours to send."""
+def _alert_claimable(now: datetime) -> ColumnElement[bool]:
+    # A held alert is sent in its digest (alert_service.digests), never alone.
+    return and_(claimable(Alert, now), Alert.digest_id.is_(None))
+
+
+def take_lease(  # noqa: PLR0913 -- past the second, every argument is keyword-only and named
+    session: Session,
+    model: Deliverable,
+    row_id: int,
+    *,
+    now: datetime,
+    lease_seconds: float,
+    condition: ColumnElement[bool],
+    resent_after: ColumnElement[int] | InstrumentedAttribute[int],
+) -> Claim | None:
+    """One conditional UPDATE: the row ``row_id`` of ``model`` goes to 'sending' with a lease and one
+    more attempt, if ``condition`` holds; None when it is not ours to send."""
     statement = (
-        update(Alert)
-        .where(Alert.id == alert_id, _claimable(now))
+        update(model)
+        .where(model.id == row_id, condition)
         .values(
-            status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=Alert.attempts + 1
+            status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=model.attempts + 1
         )
-        .returning(Alert.attempts, Alert.attempts_before_resend)
+        .returning(model.attempts, resent_after)
         .execution_options(synchronize_session=False)
     )
     claimed = session.execute(statement).one_or_none()
     if claimed is None:
         return None
-    attempt, resent_after = claimed
+    attempt, resent = claimed
+    return Claim(alert_id=row_id, attempt=int(attempt), resent_after=int(resent))
+
+
+def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds: float) -> Claim | None:
+    """Claim a due (or abandoned) alert for sending; None when it is not ours to send."""
+    claim = take_lease(
+        session,
+        Alert,
+        alert_id,
+        now=now,
+        lease_seconds=lease_seconds,
+        condition=_alert_claimable(now),
+        resent_after=Alert.attempts_before_resend,
+    )
+    if claim is None:
+        return None
     _close_abandoned_attempts(session, alert_id, now=now)
-    session.add(DeliveryAttempt(alert_id=alert_id, attempt=attempt, started_at=now))
+    session.add(DeliveryAttempt(alert_id=alert_id, attempt=claim.attempt, started_at=now))
     session.flush()
-    return Claim(alert_id=alert_id, attempt=attempt, resent_after=resent_after)
+    return claim
 
 
 def _close_abandoned_attempts(session: Session, alert_id: int, *, now: datetime) -> None:
@@ -184,15 +219,25 @@ def next_state(claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPo
 
 def send_alert(content: AlertContent, settings: AlertSettings, *, senders: Mapping[str, Sender]) -> Outcome:
     """Send one alert through its channel and say how it went."""
+    return attempt_send(
+        lambda: senders[content.channel](content, settings),
+        crash_event="alert.send_crashed",
+        ids={"alert_id": content.alert_id},
+    )
+
+
+def attempt_send(send: Callable[[], str], *, crash_event: str, ids: Mapping[str, int]) -> Outcome:
+    """How one call of ``send`` went: delivered (its detail), to retry, or failed; a crash is logged
+    as ``crash_event`` with ``ids`` and retried."""
     try:
-        return Outcome("delivered", senders[content.channel](content, settings))
+        return Outcome("delivered", send())
     except RetryableDeliveryError as error:
         return Outcome("retry", error.detail, retry_after=error.retry_after)
     except PermanentDeliveryError as error:
         return Outcome("failed", error.detail)
     except Exception as error:
-        # A bug, not the receiver: count it as an attempt so the alert ends failed instead of looping.
-        log.exception("alert.send_crashed", extra={"alert_id": content.alert_id})
+        # A bug, not the receiver: count it as an attempt so the row ends failed instead of looping.
+        log.exception(crash_event, extra=dict(ids))
         return Outcome("retry", f"unexpected {type(error).__name__}: {error}")
 
 
@@ -262,7 +307,7 @@ def dispatch_due(session: Session, *, now: datetime, settings: AlertSettings) ->
     quiet_since = now - timedelta(seconds=settings.redispatch_seconds)
     query = (
         select(Alert.id)
-        .where(_claimable(now), or_(Alert.dispatched_at.is_(None), Alert.dispatched_at <= quiet_since))
+        .where(_alert_claimable(now), or_(Alert.dispatched_at.is_(None), Alert.dispatched_at <= quiet_since))
         .order_by(Alert.next_attempt_at, Alert.id)
         .limit(settings.sweep_batch)
     )

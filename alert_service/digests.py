@@ -16,12 +16,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy import Table, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from alert_service.delivery import Claim, Clock, Outcome, RetryPolicy, next_state
+from alert_service.delivery import (
+    Claim,
+    Clock,
+    Outcome,
+    RetryPolicy,
+    attempt_send,
+    claimable,
+    next_state,
+    take_lease,
+)
 from alert_service.digest_content import DigestContent, build_digest_email, digest_payload, load_digest
-from alert_service.errors import PermanentDeliveryError, RetryableDeliveryError
 from alert_service.mail import send_message
 from alert_service.mailbox import file_message, mail_path
 from alert_service.models import Alert, Digest, Subscription
@@ -87,31 +95,17 @@ def _digest_of(  # noqa: PLR0913 -- past the second, every argument is keyword-o
     )
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    active = select(Subscription.id).where(Subscription.active.is_(True))
-    return and_(
-        Digest.subscription_id.in_(active),
-        or_(
-            and_(Digest.status == "pending", Digest.next_attempt_at <= now),
-            and_(Digest.status == "sending", Digest.lease_until < now),
-        ),
-    )
-
-
 def claim_digest(session: Session, digest_id: int, *, now: datetime, lease_seconds: float) -> Claim | None:
     """Claim a due (or abandoned) digest for sending; None when it is not ours to send."""
-    attempt = session.execute(
-        update(Digest)
-        .where(Digest.id == digest_id, _claimable(now))
-        .values(
-            status="sending",
-            lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=Digest.attempts + 1,
-        )
-        .returning(Digest.attempts)
-        .execution_options(synchronize_session=False)
-    ).scalar()
-    return None if attempt is None else Claim(alert_id=digest_id, attempt=int(attempt))
+    return take_lease(
+        session,
+        Digest,
+        digest_id,
+        now=now,
+        lease_seconds=lease_seconds,
+        condition=claimable(Digest, now),
+        resent_after=literal(0),
+    )
 
 
 def record_digest_outcome(
@@ -167,16 +161,11 @@ def send_digest(
     content: DigestContent, settings: AlertSettings, *, senders: Mapping[str, DigestSender]
 ) -> Outcome:
     """Send one digest through its channel and say how it went."""
-    try:
-        return Outcome("delivered", senders[content.channel](content, settings))
-    except RetryableDeliveryError as error:
-        return Outcome("retry", error.detail, retry_after=error.retry_after)
-    except PermanentDeliveryError as error:
-        return Outcome("failed", error.detail)
-    except Exception as error:
-        # A bug, not the receiver: count it as an attempt so the digest ends failed instead of looping.
-        log.exception("digest.send_crashed", extra={"digest_id": content.digest_id})
-        return Outcome("retry", f"unexpected {type(error).__name__}: {error}")
+    return attempt_send(
+        lambda: senders[content.channel](content, settings),
+        crash_event="digest.send_crashed",
+        ids={"digest_id": content.digest_id},
+    )
 
 
 def deliver_digest(
@@ -214,7 +203,10 @@ def dispatch_due_digests(session: Session, *, now: datetime, settings: AlertSett
     digest_ids = list(
         session.execute(
             select(Digest.id)
-            .where(_claimable(now), or_(Digest.dispatched_at.is_(None), Digest.dispatched_at <= quiet_since))
+            .where(
+                claimable(Digest, now),
+                or_(Digest.dispatched_at.is_(None), Digest.dispatched_at <= quiet_since),
+            )
             .order_by(Digest.next_attempt_at, Digest.id)
             .limit(settings.sweep_batch)
         ).scalars()

@@ -122,7 +122,12 @@ class StoryMember(Base):
 
 class Subscription(Base):
     """Someone to alert, how, and about what. ``secret`` signs webhooks (Standard Webhooks); ``rule``
-    is the subscription's :class:`~alert_service.rules.WatchRule` as JSON."""
+    is the subscription's :class:`~alert_service.rules.WatchRule` as JSON.
+
+    ``active`` says whether it alerts now. A paused subscription is inactive and can be resumed; a
+    removed one is inactive too, and ``removed_at`` says when it was removed: it is listed no more
+    and never alerts again. (Everything that sends asks ``active`` alone.)
+    """
 
     __tablename__ = "alert_subscriptions"
     __table_args__ = (CheckConstraint(_one_of("channel", CHANNELS), name="channel"),)
@@ -136,6 +141,7 @@ class Subscription(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The subscription's :class:`~alert_service.schedules.Schedule` as JSON; empty: immediate.
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Alert(Base):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from alert_service.atom import ENTRIES, subscription_feed
 from alert_service.errors import SubscriptionError
 from alert_service.queries import alerted_articles
-from alert_service.subscriptions import get_subscription
+from alert_service.subscriptions import live_subscription
 from shared.web.access import DbSession, QueryReader
 from shared.web.pages import RowId
 from shared.web.problems import PROBLEM_RESPONSES, Problem
@@ -29,7 +29,7 @@ def subscription_atom(
     subscription_id: RowId, request: Request, session: DbSession, _caller: QueryReader
 ) -> Response:
     try:
-        subscription = get_subscription(session, subscription_id)
+        subscription = live_subscription(session, subscription_id)
     except SubscriptionError as error:
         raise Problem(404, str(error), kind="not-found") from None
     items = alerted_articles(session, subscription_id, limit=ENTRIES)

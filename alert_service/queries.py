@@ -183,8 +183,10 @@ def story_articles(session: Session, story_id: int) -> list[StoryArticle]:
 
 
 def subscription_page(session: Session, *, after: int | None, limit: int) -> list[Subscription]:
-    """Subscriptions, active or removed, oldest first, after the id ``after``."""
-    query = select(Subscription).order_by(Subscription.id).limit(limit)
+    """Subscriptions, active or paused (not removed), oldest first, after the id ``after``."""
+    query = (
+        select(Subscription).where(Subscription.removed_at.is_(None)).order_by(Subscription.id).limit(limit)
+    )
     if after is not None:
         query = query.where(Subscription.id > after)
     return list(session.scalars(query))

@@ -55,6 +55,12 @@ class RuleReader:
         except ValidationError as error:
             raise RuleError(f"invalid rule: {error.errors()[0]['msg']}") from None
 
+    def check(self, criterion: str) -> None:
+        """Raise :class:`RuleError` when ``criterion`` (``kind:value`` or ``-kind:value``) cannot be
+        read (an unknown entity, with the closest names): what a form shows beside its field."""
+        self._fields = {name: [] for name in WatchRule.model_fields if name != "version"}
+        self._add(criterion)
+
     def _add(self, criterion: str) -> None:
         excluded = criterion.startswith("-")
         kind, colon, value = criterion.removeprefix("-").partition(":")
@@ -135,7 +141,7 @@ def format_rule(rule: WatchRule) -> str:
     parts = [_topic_text(criterion) for criterion in rule.topics]
     parts += [f"entity:{_quoted(entity)}" for entity in rule.entities]
     parts += [f"keyword:{_quoted(keyword)}" for keyword in rule.keywords]
-    parts += [f"source:{_source_text(source)}" for source in rule.sources]
+    parts += [f"source:{source_text(source)}" for source in rule.sources]
     parts += [f"-topic:{topic}" for topic in rule.exclude_topics]
     parts += [f"-entity:{_quoted(entity)}" for entity in rule.exclude_entities]
     parts += [f"-keyword:{_quoted(keyword)}" for keyword in rule.exclude_keywords]
@@ -148,7 +154,8 @@ def _topic_text(criterion: TopicCriterion) -> str:
     return f"topic:{criterion.topic}>={criterion.min_score:g}"
 
 
-def _source_text(source: SourceCriterion) -> str:
+def source_text(source: SourceCriterion) -> str:
+    """A source criterion's value as the rule text writes it: ``folder``, ``feed:3``, ``host:x.org``."""
     return "folder" if source.kind == "folder" else f"{source.kind}:{source.value}"
 
 

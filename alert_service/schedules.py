@@ -24,6 +24,8 @@ Mode = Literal["immediate", "hourly", "daily"]
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+# What ``--quiet`` takes to end a subscription's quiet hours.
+NO_QUIET_HOURS = ("", "off", "none")
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,30 @@ def read_schedule(digest: str | None, *, zone: str | None = None, quiet: str | N
         raise SubscriptionError(_first_error(error)) from None
 
 
+def changed_schedule(
+    current: Schedule, digest: str | None, *, zone: str | None = None, quiet: str | None = None
+) -> Schedule:
+    """``current`` with what the options give changed (as :func:`read_schedule` reads them); the
+    rest kept. ``quiet`` ``off`` (or empty) ends quiet hours."""
+    if quiet is not None and quiet.strip().lower() in NO_QUIET_HOURS:
+        quiet_text = None
+    else:
+        quiet_text = quiet if quiet is not None else _quiet_text(current)
+    return read_schedule(
+        digest if digest is not None else _digest_text(current),
+        zone=zone if zone is not None else current.zone,
+        quiet=quiet_text,
+    )
+
+
+def _digest_text(schedule: Schedule) -> str:
+    return schedule.mode + (f"@{_clock(schedule.at)}" if schedule.at else "")
+
+
+def _quiet_text(schedule: Schedule) -> str | None:
+    return None if schedule.quiet is None else f"{_clock(schedule.quiet[0])}-{_clock(schedule.quiet[1])}"
+
+
 def _first_error(error: ValueError) -> str:
     errors = getattr(error, "errors", None)
     if callable(errors):
@@ -146,11 +172,9 @@ def schedule_options(schedule: Schedule) -> list[str]:
     """The ``rasid subscribe`` options that give ``schedule`` back."""
     if schedule == IMMEDIATE:
         return []
-    options = ["--digest", schedule.mode + (f"@{_clock(schedule.at)}" if schedule.at else "")]
-    options += ["--tz", schedule.zone]
-    if schedule.quiet is not None:
-        options += ["--quiet", f"{_clock(schedule.quiet[0])}-{_clock(schedule.quiet[1])}"]
-    return options
+    options = ["--digest", _digest_text(schedule), "--tz", schedule.zone]
+    quiet = _quiet_text(schedule)
+    return options + (["--quiet", quiet] if quiet else [])
 
 
 def _wall(day: date, at: time, zone: ZoneInfo) -> datetime:

@@ -1,19 +1,26 @@
-"""Storing a classified article, placing it in a story and creating the alerts it calls for.
+"""Storing classified articles, placing them in stories and creating the alerts they call for.
+
+A batch (:func:`store_batch`) is stored in the caller's one transaction with one multi-row insert per
+table, one query for the articles already stored, one story placement for the whole batch
+(:func:`alert_service.story_store.assign_stories`) and the active rules read once; it stores what
+storing its articles one at a time, in order, would store. :func:`store_classified` is a batch of one.
 
 A subscription gets one alert per story: the first article of a story that matches its rule makes the
 alert; a later matching article of that story is recorded against that alert (``alert_alert_articles``)
 and sends nothing. The unique index on (subscription, story) holds that exactly once.
 
-Safe to run twice: the article, its tags and entities and its alerts are inserted with
+Safe to run twice: the articles, their tags and entities and their alerts are inserted with
 ``ON CONFLICT DO NOTHING``, and an article already placed keeps its story, so a second run after a
-crash adds only what the first one missed.
+crash adds only what the first one missed. An article twice in one batch is stored once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlalchemy import Table, select
@@ -23,10 +30,10 @@ from alert_service.models import Alert, AlertArticle, Article, ArticleEntity, Su
 from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
 from alert_service.settings import alert_settings
 from alert_service.stories import GroupingSettings, StoryArticle
-from alert_service.story_store import assign_story
-from shared.db import insert_ignore, utc_now
+from alert_service.story_store import assign_stories
+from shared.db import insert_ignore_many, utc_now
 from shared.gazetteer import EntityFinder, entity_finder
-from shared.messages import ArticleClassified, ArticleIngested, Classification
+from shared.messages import ArticleClassified, ArticleIngested
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,17 @@ TAGS = cast(Table, Tag.__table__)
 ARTICLE_ENTITIES = cast(Table, ArticleEntity.__table__)
 ALERTS = cast(Table, Alert.__table__)
 ALERT_ARTICLES = cast(Table, AlertArticle.__table__)
+# Ids in one ``IN (...)``: well below SQLite's limit on a statement's parameters.
+_IDS_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
+class AlertWanted:
+    """An alert an article's story calls for: the subscription whose rule the article matched."""
+
+    article_id: str
+    story_id: int
+    subscription_id: int
 
 
 def store_classified(
@@ -45,23 +63,40 @@ def store_classified(
     finder: EntityFinder | None = None,
     grouping: GroupingSettings | None = None,
 ) -> list[int]:
-    """Store the article and its tags, place it in a story, then create the alerts its subscriptions'
-    rules call for (with the configured gazetteer unless ``finder`` is given, grouping with
-    ``grouping`` or the defaults); returns the ids of new alerts."""
+    """Store one classified article: :func:`store_batch` of one; returns the ids of new alerts."""
+    return store_batch(session, [message], now=now, finder=finder, grouping=grouping)
+
+
+def store_batch(
+    session: Session,
+    messages: Sequence[ArticleClassified],
+    *,
+    now: datetime | None = None,
+    finder: EntityFinder | None = None,
+    grouping: GroupingSettings | None = None,
+) -> list[int]:
+    """Store the articles and their tags, place them in stories in order, then create the alerts their
+    subscriptions' rules call for (with the configured gazetteer unless ``finder`` is given, grouping
+    with ``grouping`` or the defaults); returns the ids of new alerts, in the order created."""
     now = now or utc_now()
-    finder = finder or entity_finder(alert_settings().gazetteer_path)
-    article, classification = message.article, message.classification
-    if _store_article(session, article, now=now):
-        log.debug("article.stored", extra={"article_id": article.article_id})
-    _store_tags(session, article.article_id, classification=classification)
-    _store_entities(session, article.article_id, classification=classification)
-    story_id = assign_story(session, story_article(article), now=now, settings=grouping)
-    if not article.alerts:  # an archive imported without alerts: stored, tagged and grouped only
-        return []
-    subscription_ids = matching_subscriptions(active_rules(session), facts_of(message, finder=finder))
-    return create_alerts(
-        session, article.article_id, story_id=story_id, subscription_ids=subscription_ids, now=now
+    _store_articles(session, [message.article for message in messages], now=now)
+    _store_tags(session, messages)
+    _store_entities(session, messages)
+    stories = assign_stories(
+        session, [story_article(message.article) for message in messages], now=now, settings=grouping
     )
+    # An archive imported without alerts is stored, tagged and grouped only.
+    alerting = [message for message in messages if message.article.alerts]
+    if not alerting:
+        return []
+    finder = finder or entity_finder(alert_settings().gazetteer_path)
+    rules = active_rules(session)
+    wanted = [
+        AlertWanted(message.article.article_id, stories[message.article.article_id], subscription_id)
+        for message in alerting
+        for subscription_id in matching_subscriptions(rules, facts_of(message, finder=finder))
+    ]
+    return create_alerts(session, wanted, now=now)
 
 
 def story_article(article: ArticleIngested) -> StoryArticle:
@@ -91,8 +126,31 @@ def facts_of(message: ArticleClassified, *, finder: EntityFinder) -> ArticleFact
     )
 
 
-def _store_article(session: Session, article: ArticleIngested, *, now: datetime) -> bool:
-    values = {
+def _store_articles(session: Session, articles: Sequence[ArticleIngested], *, now: datetime) -> None:
+    by_id: dict[str, ArticleIngested] = {}
+    for article in articles:
+        by_id.setdefault(article.article_id, article)
+    stored = _existing(session, ARTICLES.c.id, by_id)
+    # Every table's rows in the order of their keys: two workers inserting the same rows wait for
+    # each other in one order, never each for the other (a deadlock).
+    rows = [_article_row(by_id[article_id], now=now) for article_id in sorted(by_id.keys() - stored)]
+    inserted = insert_ignore_many(session, ARTICLES, rows, conflict_columns=["id"])
+    if inserted:
+        log.debug("articles.stored", extra={"article_ids": [row.id for row in inserted]})
+
+
+def _existing(session: Session, column: Any, values: Iterable[str]) -> set[str]:
+    """Which of ``values`` ``column`` holds already."""
+    wanted = list(values)
+    found: set[str] = set()
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        found.update(session.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def _article_row(article: ArticleIngested, *, now: datetime) -> dict[str, Any]:
+    return {
         "id": article.article_id,
         "title": article.title,
         "text": article.text,
@@ -104,42 +162,48 @@ def _store_article(session: Session, article: ArticleIngested, *, now: datetime)
         "ingested_at": article.ingested_at,
         "stored_at": now,
     }
-    return insert_ignore(session, ARTICLES, values, conflict_columns=["id"]) is not None
 
 
-def _store_tags(session: Session, article_id: str, *, classification: Classification) -> None:
-    for topic in classification.tags:
-        evidence = [item.model_dump(mode="json") for item in classification.evidence if item.topic == topic]
-        values = {
-            "article_id": article_id,
-            "topic": topic,
-            "score": classification.scores.get(topic, 0.0),
-            "classifier_version": classification.classifier_version,
-            "evidence": evidence,
-        }
-        insert_ignore(
-            session,
-            TAGS,
-            values,
-            conflict_columns=["article_id", "topic", "classifier_version"],
-        )
+def _store_tags(session: Session, messages: Sequence[ArticleClassified]) -> None:
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for message in messages:
+        classification = message.classification
+        for topic in classification.tags:
+            key = (message.article.article_id, topic, classification.classifier_version)
+            if key in rows:
+                continue
+            evidence = [
+                item.model_dump(mode="json") for item in classification.evidence if item.topic == topic
+            ]
+            rows[key] = {
+                "article_id": key[0],
+                "topic": topic,
+                "score": classification.scores.get(topic, 0.0),
+                "classifier_version": key[2],
+                "evidence": evidence,
+            }
+    conflict = ["article_id", "topic", "classifier_version"]
+    insert_ignore_many(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
 
 
-def _store_entities(session: Session, article_id: str, *, classification: Classification) -> None:
-    for entity in classification.entities:
-        values = {
-            "article_id": article_id,
-            "entity_id": entity.id,
-            "kind": entity.kind,
-            "name": entity.name,
-            "mentions": entity.mentions,
-        }
-        insert_ignore(
-            session,
-            ARTICLE_ENTITIES,
-            values,
-            conflict_columns=["article_id", "entity_id"],
-        )
+def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> None:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for message in messages:
+        for entity in message.classification.entities:
+            rows.setdefault(
+                (message.article.article_id, entity.id),
+                {
+                    "article_id": message.article.article_id,
+                    "entity_id": entity.id,
+                    "kind": entity.kind,
+                    "name": entity.name,
+                    "mentions": entity.mentions,
+                },
+            )
+    conflict = ["article_id", "entity_id"]
+    insert_ignore_many(
+        session, ARTICLE_ENTITIES, [rows[key] for key in sorted(rows)], conflict_columns=conflict
+    )
 
 
 def active_rules(session: Session) -> dict[int, WatchRule]:
@@ -157,18 +221,16 @@ def active_rules(session: Session) -> dict[int, WatchRule]:
     return rules
 
 
-def create_alerts(
-    session: Session, article_id: str, *, story_id: int | None, subscription_ids: list[int], now: datetime
-) -> list[int]:
-    """Create the missing alerts of one article, one per subscription and story; a subscription
+def create_alerts(session: Session, wanted: Sequence[AlertWanted], *, now: datetime) -> list[int]:
+    """Create the missing alerts, one per subscription and story, in the order wanted; a subscription
     already alerted of the story gets the article recorded against that alert instead. Returns the
     ids of the alerts created now."""
-    created = []
-    for subscription_id in subscription_ids:
-        values = {
-            "subscription_id": subscription_id,
-            "article_id": article_id,
-            "story_id": story_id,
+    wanted = list(dict.fromkeys(wanted))
+    rows = [
+        {
+            "subscription_id": item.subscription_id,
+            "article_id": item.article_id,
+            "story_id": item.story_id,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -176,32 +238,45 @@ def create_alerts(
             "dispatched_at": now,
             "created_at": now,
         }
-        # Either unique key may be taken: (subscription, article) on a second run, (subscription,
-        # story) for a later article of the story.
-        alert_id = insert_ignore(session, ALERTS, values, conflict_columns=None)
-        if alert_id is not None:
-            created.append(int(alert_id))
-        elif story_id is not None:
-            _record_against_story_alert(
-                session, article_id, subscription_id=subscription_id, story_id=story_id, now=now
-            )
+        for item in wanted
+    ]
+    # Either unique key may be taken: (subscription, article) on a second run, (subscription,
+    # story) for a later article of the story, perhaps one earlier in this batch.
+    returning = ("id", "subscription_id", "article_id")
+    inserted = insert_ignore_many(session, ALERTS, rows, conflict_columns=None, returning=returning)
+    made = {(row.subscription_id, row.article_id) for row in inserted}
+    _record_against_story_alerts(
+        session, [item for item in wanted if (item.subscription_id, item.article_id) not in made], now=now
+    )
+    created = [int(row.id) for row in inserted]
     if created:
-        log.debug("alerts.created", extra={"article_id": article_id, "alert_ids": created})
+        log.debug("alerts.created", extra={"alert_ids": created})
     return created
 
 
-def _record_against_story_alert(
-    session: Session, article_id: str, *, subscription_id: int, story_id: int, now: datetime
-) -> None:
-    alert_id = session.execute(
-        select(Alert.id).where(
-            Alert.subscription_id == subscription_id,
-            Alert.story_id == story_id,
-            Alert.article_id != article_id,
-        )
-    ).scalar()
-    if alert_id is None:
+def _record_against_story_alerts(session: Session, later: list[AlertWanted], *, now: datetime) -> None:
+    """Record each article against the alert its subscription already has of its story."""
+    if not later:
         return
-    values = {"alert_id": alert_id, "article_id": article_id, "recorded_at": now}
-    if insert_ignore(session, ALERT_ARTICLES, values, conflict_columns=["alert_id", "article_id"]):
-        log.info("alert.story_article_recorded", extra={"alert_id": alert_id, "article_id": article_id})
+    story_ids = sorted({item.story_id for item in later})
+    alerts: dict[tuple[int, int], tuple[int, str]] = {}
+    for start in range(0, len(story_ids), _IDS_PER_QUERY):
+        query = select(Alert.id, Alert.subscription_id, Alert.story_id, Alert.article_id).where(
+            Alert.story_id.in_(story_ids[start : start + _IDS_PER_QUERY])
+        )
+        for alert_id, subscription_id, story_id, article_id in session.execute(query):
+            if story_id is not None:
+                alerts[(subscription_id, story_id)] = (alert_id, article_id)
+    rows = []
+    for item in later:
+        found = alerts.get((item.subscription_id, item.story_id))
+        if found is not None and found[1] != item.article_id:
+            rows.append({"alert_id": found[0], "article_id": item.article_id, "recorded_at": now})
+    returning = ("alert_id", "article_id")
+    conflict = ["alert_id", "article_id"]
+    for row in insert_ignore_many(
+        session, ALERT_ARTICLES, rows, conflict_columns=conflict, returning=returning
+    ):
+        log.info(
+            "alert.story_article_recorded", extra={"alert_id": row.alert_id, "article_id": row.article_id}
+        )

@@ -1,7 +1,10 @@
 """Subscriptions: who gets alerts, through which channel, about what (a watch rule).
 
 Webhook subscriptions get a Standard Webhooks signing secret (``whsec_`` + base64 of 32 random bytes).
-Removing a subscription deactivates it and fails its unsent alerts, so none is sent afterwards.
+A subscription is active, paused or removed. Pausing stops its alerts until it is resumed (alerts made
+before wait, and are sent on resume); removing it is for good: it leaves the lists, never alerts
+again, and its unsent alerts fail. Creating and changing a subscription validate the same way
+(:func:`_apply`): the target against its channel, the rule and the schedule as read.
 """
 
 from __future__ import annotations
@@ -25,7 +28,18 @@ from shared.db import utc_now
 from shared.net import PUBLIC_ONLY, InvalidTargetError, TargetPolicy, TargetRefused, check_target
 
 Channel = Literal["email", "webhook"]
+State = Literal["active", "paused", "removed"]
 SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    """What to change in a subscription; what is None stays as it is."""
+
+    target: str | None = None
+    rule: WatchRule | None = None
+    schedule: Schedule | None = None
+    paused: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,26 @@ def validate_url(url: str, *, policy: TargetPolicy) -> str:
         raise SubscriptionError(str(error)) from error
 
 
+def validate_target(channel: str, target: str, *, policy: TargetPolicy) -> str:
+    """The target, normalised, if it suits ``channel``: an email address, or a webhook URL whose host
+    ``policy`` lets through."""
+    return validate_email(target) if channel == "email" else validate_url(target, policy=policy)
+
+
+def _apply(subscription: Subscription, change: SubscriptionChange, *, policy: TargetPolicy) -> None:
+    """Write ``change`` into ``subscription`` (new or stored), the target validated first, so that
+    nothing changes when it is refused. The rule's topics and entities were resolved when it was read,
+    the schedule checked when it was built."""
+    if change.target is not None:
+        subscription.target = validate_target(subscription.channel, change.target, policy=policy)
+    if change.rule is not None:
+        subscription.rule = change.rule.to_json()
+    if change.schedule is not None:
+        subscription.schedule = None if change.schedule == IMMEDIATE else change.schedule.to_json()
+    if change.paused is not None:
+        subscription.active = not change.paused
+
+
 def subscribe(  # noqa: PLR0913 -- past the second, every argument is keyword-only and named
     session: Session,
     channel: Channel,
@@ -70,37 +104,59 @@ def subscribe(  # noqa: PLR0913 -- past the second, every argument is keyword-on
     now: datetime | None = None,
     schedule: Schedule = IMMEDIATE,
 ) -> NewSubscription:
-    """Add a subscription after validating its target (a webhook URL against ``policy``); the rule's
-    topics and entities were resolved when it was read. ``schedule`` says when its alerts are sent."""
-    target = validate_email(target) if channel == "email" else validate_url(target, policy=policy)
-    secret = new_secret() if channel == "webhook" else None
-    subscription = Subscription(
-        channel=channel,
-        target=target,
-        rule=rule.to_json(),
-        secret=secret,
-        schedule=None if schedule == IMMEDIATE else schedule.to_json(),
-        created_at=now or utc_now(),
-        active=True,
-    )
+    """Add an active subscription after validating its target (a webhook URL against ``policy``).
+    ``schedule`` says when its alerts are sent."""
+    subscription = Subscription(channel=channel, created_at=now or utc_now(), active=True, schedule=None)
+    _apply(subscription, SubscriptionChange(target=target, rule=rule, schedule=schedule), policy=policy)
+    subscription.secret = new_secret() if channel == "webhook" else None
     session.add(subscription)
     session.flush()
-    return NewSubscription(id=subscription.id, secret=secret)
+    return NewSubscription(id=subscription.id, secret=subscription.secret)
 
 
-def list_subscriptions(session: Session, *, include_inactive: bool = False) -> list[Subscription]:
-    """Subscriptions, oldest first."""
+def change_subscription(
+    session: Session,
+    subscription_id: int,
+    change: SubscriptionChange,
+    *,
+    policy: TargetPolicy = PUBLIC_ONLY,
+) -> Subscription:
+    """Change a subscription that is not removed: its target (same channel), rule, schedule, or
+    whether it is paused. Alerts already made stay as they are."""
+    subscription = live_subscription(session, subscription_id)
+    _apply(subscription, change, policy=policy)
+    session.flush()
+    return subscription
+
+
+def state_of(subscription: Subscription) -> State:
+    """Whether a subscription is active, paused or removed."""
+    if subscription.removed_at is not None:
+        return "removed"
+    return "active" if subscription.active else "paused"
+
+
+def list_subscriptions(session: Session, *, include_removed: bool = False) -> list[Subscription]:
+    """Subscriptions, active and paused (and removed ones with ``include_removed``), oldest first."""
     query = select(Subscription).order_by(Subscription.id)
-    if not include_inactive:
-        query = query.where(Subscription.active.is_(True))
+    if not include_removed:
+        query = query.where(Subscription.removed_at.is_(None))
     return list(session.execute(query).scalars())
 
 
 def get_subscription(session: Session, subscription_id: int) -> Subscription:
-    """The subscription with this id, active or removed."""
+    """The subscription with this id, active, paused or removed."""
     subscription = session.get(Subscription, subscription_id)
     if subscription is None:
         raise SubscriptionError(f"no subscription {subscription_id}")
+    return subscription
+
+
+def live_subscription(session: Session, subscription_id: int) -> Subscription:
+    """The subscription with this id, if it was not removed."""
+    subscription = get_subscription(session, subscription_id)
+    if subscription.removed_at is not None:
+        raise SubscriptionError(f"subscription {subscription_id} was removed")
     return subscription
 
 
@@ -114,16 +170,17 @@ def schedule_of(subscription: Subscription) -> Schedule:
     return Schedule.model_validate(subscription.schedule) if subscription.schedule else IMMEDIATE
 
 
-def remove_subscription(session: Session, subscription_id: int) -> int:
-    """Deactivate a subscription and fail its pending alerts; returns how many were cancelled."""
+def remove_subscription(session: Session, subscription_id: int, *, now: datetime | None = None) -> int:
+    """Remove a subscription (active or paused) for good and fail its pending alerts; returns how
+    many were cancelled."""
     found = session.execute(
         update(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.active.is_(True))
-        .values(active=False)
+        .where(Subscription.id == subscription_id, Subscription.removed_at.is_(None))
+        .values(active=False, removed_at=now or utc_now())
         .execution_options(synchronize_session=False)
     )
     if found.rowcount != 1:  # type: ignore[attr-defined]
-        raise SubscriptionError(f"no active subscription {subscription_id}")
+        raise SubscriptionError(f"no subscription {subscription_id} (or it was removed already)")
     cancelled = session.execute(
         update(Alert)
         .where(Alert.subscription_id == subscription_id, Alert.status == "pending")
@@ -131,17 +188,3 @@ def remove_subscription(session: Session, subscription_id: int) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(cancelled.rowcount)  # type: ignore[attr-defined]
-
-
-def change_subscription(
-    session: Session, subscription_id: int, *, rule: WatchRule | None = None, active: bool | None = None
-) -> Subscription:
-    """Give a subscription a new rule, or pause (``active=False``) or resume it; a paused
-    subscription's alerts already made stay as they are."""
-    subscription = get_subscription(session, subscription_id)
-    if rule is not None:
-        subscription.rule = rule.to_json()
-    if active is not None:
-        subscription.active = active
-    session.flush()
-    return subscription

@@ -1,9 +1,11 @@
-"""Celery entry points of the alert service: store a classified article, deliver one alert, sweep.
+"""Celery entry points of the alert service: store classified articles, deliver one alert, sweep.
 
 Thin doorways: each validates its message, calls one plain function through its module
-(``store.store_classified``, ``delivery.deliver_alert``, ``digests.deliver_digest``) and sends the
-next step after the transaction commits. Each task is named after its task name
-(``alert.deliver_alert`` is :func:`deliver_alert`).
+(``store.store_batch``, ``delivery.deliver_alert``, ``digests.deliver_digest``) and sends the
+next step after the transaction commits. ``alert.store_classified_batch`` stores a batch in one
+transaction and confirms it to the ingest service in one message; ``alert.store_classified`` takes
+one article, as messages queued by earlier versions do, and stores it as a batch of one. Each task
+is named after its task name (``alert.deliver_alert`` is :func:`deliver_alert`).
 
 Celery retries a task only when the database or the broker is unavailable (``TASK_OPTIONS``).
 Delivery retries are rows (``next_attempt_at``) that the sweep picks up, not Celery retries; a lost
@@ -13,21 +15,32 @@ delivery message is picked up by the sweep too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from alert_service import delivery, digests, store
 from alert_service.settings import alert_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
 from shared.db import session_scope, utc_now
-from shared.messages import ArticleClassified, ArticleStored, DeliveryRequested, DigestRequested
+from shared.messages import (
+    ArticleClassified,
+    ArticlesClassified,
+    ArticlesStored,
+    DeliveryRequested,
+    DigestRequested,
+)
 from shared.task_names import (
-    CONFIRM_STORED,
     DELIVER_ALERT,
     DELIVER_DIGEST,
     STORE_CLASSIFIED,
+    STORE_CLASSIFIED_BATCH,
     SWEEP_DELIVERIES,
     SWEEP_DIGESTS,
 )
+
+# The ingest service's task that takes an ArticlesStored (declared in shared.task_names with its
+# handler).
+CONFIRM_STORED_BATCH = "ingest.confirm_stored_batch"
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +52,27 @@ def _send_deliveries(alert_ids: list[int]) -> None:
         send_message(app, DELIVER_ALERT, DeliveryRequested(alert_id=alert_id))
 
 
+@app.task(name=STORE_CLASSIFIED_BATCH, **TASK_OPTIONS)
+def store_classified_batch(payload: dict[str, Any]) -> None:
+    """Store a batch of classified articles, confirm them and request delivery of their new alerts.
+    Safe to run twice."""
+    _store_and_confirm(ArticlesClassified.from_payload(payload).items)
+
+
 @app.task(name=STORE_CLASSIFIED, **TASK_OPTIONS)
 def store_classified(payload: dict[str, Any]) -> None:
-    """Store a classified article and request delivery of its new alerts. Safe to run twice."""
-    message = ArticleClassified.from_payload(payload)
+    """Store one classified article, as a batch of one. Safe to run twice."""
+    _store_and_confirm([ArticleClassified.from_payload(payload)])
+
+
+def _store_and_confirm(items: Sequence[ArticleClassified]) -> None:
     settings = alert_settings()
     with session_scope(settings.resolved_database_url) as session:
-        created = store.store_classified(session, message, grouping=settings.grouping)
+        created = store.store_batch(session, items, grouping=settings.grouping)
         # Alerts of digest subscriptions, or in quiet hours, wait for their digest.
         alert_ids = digests.hold_alerts(session, created, now=utc_now(), day=settings.digest_day)
-    send_message(app, CONFIRM_STORED, ArticleStored(article_id=message.article.article_id))
+    article_ids = tuple(dict.fromkeys(item.article.article_id for item in items))
+    send_message(app, CONFIRM_STORED_BATCH, ArticlesStored(article_ids=article_ids))
     _send_deliveries(alert_ids)
 
 

@@ -6,6 +6,7 @@ Mounted under ``/api/v1`` by :mod:`shared.web.app` (entry point ``rasid.web``). 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -25,18 +26,22 @@ from alert_service.queries import (
     latest_tags,
     subscription_page,
 )
-from alert_service.rule_text import RuleReader, format_rule
+from alert_service.rule_editor import read_web_rule
+from alert_service.rule_text import format_rule
 from alert_service.rules import WatchRule
-from alert_service.settings import AlertSettings, alert_settings
+from alert_service.schedules import Schedule, changed_schedule, format_schedule, read_schedule
+from alert_service.settings import AlertSettings
 from alert_service.subscriptions import (
+    SubscriptionChange,
     change_subscription,
     get_subscription,
+    live_subscription,
     remove_subscription,
     rule_of,
+    schedule_of,
     subscribe,
 )
 from shared.db import utc_now
-from shared.gazetteer import entity_finder
 from shared.net import TargetPolicy
 from shared.settings import load_settings
 from shared.web.access import DbSession, Reader, Writer
@@ -52,7 +57,6 @@ from shared.web.pages import (
     id_after,
 )
 from shared.web.problems import PROBLEM_RESPONSES, Problem
-from shared.web.topics import web_topics
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -129,25 +133,52 @@ class SubscriptionOut(BaseModel):
     id: int
     channel: Literal["email", "webhook"]
     target: str
-    active: bool
+    active: bool = Field(description="Whether it alerts now: false while it is paused.")
+    state: Literal["active", "paused"]
     created_at: datetime
     rule: WatchRule
     rule_text: str
+    schedule: Schedule
+    delivery: str = Field(description="The schedule in words, e.g. `daily at 08:00 (Asia/Baghdad)`.")
 
 
 class SubscriptionCreated(SubscriptionOut):
     secret: str | None = Field(description="The webhook signing secret: shown here once, never again.")
 
 
+RULE_FIELD = Field(description="A watch rule, e.g. `topic:strikes>=0.8 entity:Iraq -keyword:مناورات`.")
+SCHEDULE_HELP = "`immediate`, `hourly` or `daily@HH:MM` (one digest an hour or a day)."
+ZONE_HELP = "The subscriber's IANA time zone for the schedule and quiet hours, e.g. `Asia/Baghdad`."
+QUIET_HELP = "Quiet hours, e.g. `22:00-07:00`: immediate alerts are held and sent as one digest after."
+
+
 class SubscriptionIn(BaseModel):
     channel: Literal["email", "webhook"]
     target: str = Field(description="An email address, or the webhook's http(s) URL.")
-    rule: str = Field(description="A watch rule, e.g. `topic:strikes>=0.8 entity:Iraq -keyword:مناورات`.")
+    rule: str = RULE_FIELD
+    schedule: str | None = Field(
+        default=None, max_length=40, description=SCHEDULE_HELP + " Default immediate."
+    )
+    time_zone: str | None = Field(default=None, max_length=100, description=ZONE_HELP + " Default UTC.")
+    quiet_hours: str | None = Field(default=None, max_length=40, description=QUIET_HELP)
 
 
-class SubscriptionChange(BaseModel):
-    rule: str | None = None
+class SubscriptionPatch(BaseModel):
+    """What to change; a field left out stays as it is."""
+
+    target: str | None = Field(default=None, description="A new email address or webhook URL (same channel).")
+    rule: str | None = Field(
+        default=None, description="A new watch rule, whole, e.g. `topic:strikes entity:Iraq`."
+    )
+    schedule: str | None = Field(default=None, max_length=40, description=SCHEDULE_HELP)
+    time_zone: str | None = Field(default=None, max_length=100, description=ZONE_HELP)
+    quiet_hours: str | None = Field(default=None, max_length=40, description=QUIET_HELP + " `off` ends them.")
     active: bool | None = Field(default=None, description="false pauses the subscription, true resumes it.")
+
+    @property
+    def changes_schedule(self) -> bool:
+        """Whether any of the delivery fields is given."""
+        return any(value is not None for value in (self.schedule, self.time_zone, self.quiet_hours))
 
 
 class Retried(BaseModel):
@@ -193,24 +224,33 @@ def _alert_out(alert: Alert, attempts: list[DeliveryAttempt]) -> AlertOut:
 
 
 def _subscription_out(subscription: Subscription) -> SubscriptionOut:
-    rule = rule_of(subscription)
+    rule, schedule = rule_of(subscription), schedule_of(subscription)
     return SubscriptionOut(
         id=subscription.id,
         channel="webhook" if subscription.channel == "webhook" else "email",
         target=subscription.target,
         active=subscription.active,
+        state="active" if subscription.active else "paused",
         created_at=subscription.created_at,
         rule=rule,
         rule_text=format_rule(rule),
+        schedule=schedule,
+        delivery=format_schedule(schedule),
     )
 
 
 def _read_rule(text: str) -> WatchRule:
-    reader = RuleReader(entity_finder(alert_settings().gazetteer_path), known_topics=web_topics())
     try:
-        return reader.read(text)
+        return read_web_rule(text)
     except RuleError as error:
         raise Problem(422, str(error), kind="bad-rule") from None
+
+
+def _read_schedule(read: Callable[[], Schedule]) -> Schedule:
+    try:
+        return read()
+    except SubscriptionError as error:
+        raise Problem(422, str(error), kind="bad-schedule") from None
 
 
 @router.get("/articles", tags=["articles"], summary="Stored articles, newest first.")
@@ -300,9 +340,14 @@ def list_subscriptions(
 )
 def create_subscription(body: SubscriptionIn, session: DbSession, _caller: Writer) -> SubscriptionCreated:
     rule = _read_rule(body.rule)
+    schedule = _read_schedule(
+        lambda: read_schedule(body.schedule, zone=body.time_zone, quiet=body.quiet_hours)
+    )
     policy = TargetPolicy.from_settings(load_settings(AlertSettings))
     try:
-        created = subscribe(session, body.channel, target=body.target, rule=rule, policy=policy)
+        created = subscribe(
+            session, body.channel, target=body.target, rule=rule, policy=policy, schedule=schedule
+        )
     except SubscriptionError as error:
         raise Problem(422, str(error), kind="bad-target") from None
     shown = _subscription_out(get_subscription(session, created.id))
@@ -317,21 +362,37 @@ def read_subscription(subscription_id: RowId, session: DbSession, _caller: Reade
 
 
 def _subscription(session: DbSession, subscription_id: int) -> Subscription:
+    """A subscription not removed, or a 404 problem (a removed one is gone from the API)."""
     try:
-        return get_subscription(session, subscription_id)
+        return live_subscription(session, subscription_id)
     except SubscriptionError as error:
         raise Problem(404, str(error), kind="not-found") from None
 
 
 @router.patch(
-    "/subscriptions/{subscription_id}", tags=["subscriptions"], summary="Change the rule; pause or resume."
+    "/subscriptions/{subscription_id}",
+    tags=["subscriptions"],
+    summary="Change the target, rule or schedule; pause or resume.",
 )
 def update_subscription(
-    subscription_id: RowId, body: SubscriptionChange, session: DbSession, _caller: Writer
+    subscription_id: RowId, body: SubscriptionPatch, session: DbSession, _caller: Writer
 ) -> SubscriptionOut:
-    _subscription(session, subscription_id)
+    current = _subscription(session, subscription_id)
     rule = _read_rule(body.rule) if body.rule is not None else None
-    return _subscription_out(change_subscription(session, subscription_id, rule=rule, active=body.active))
+    schedule = None
+    if body.changes_schedule:
+        schedule = _read_schedule(
+            lambda: changed_schedule(
+                schedule_of(current), body.schedule, zone=body.time_zone, quiet=body.quiet_hours
+            )
+        )
+    paused = None if body.active is None else not body.active
+    change = SubscriptionChange(target=body.target, rule=rule, schedule=schedule, paused=paused)
+    policy = TargetPolicy.from_settings(load_settings(AlertSettings))
+    try:
+        return _subscription_out(change_subscription(session, subscription_id, change, policy=policy))
+    except SubscriptionError as error:
+        raise Problem(422, str(error), kind="bad-target") from None
 
 
 @router.delete("/subscriptions/{subscription_id}", tags=["subscriptions"], status_code=204, summary="Remove.")

@@ -3,7 +3,8 @@
 For each topic, features are drawn only from what the rules matched (a bag of words over the whole
 article does poorly on narrow topics, where one sentence decides): which terms counted and which a
 missing context or an exclusion stopped (and which, and whether a missing context is only farther
-than its window), how many, how spread over sentences, whether in the title, and the words within
+than its window), how many, how spread over sentences, whether in the title, whether a counted term's
+false friends are elsewhere in its field, and the words within
 :data:`NEIGHBOURHOOD` words of the first occurrences in their sentence, lightly stemmed.
 A feature is a name; the model weighs the names it knows and ignores the others.
 """
@@ -55,6 +56,7 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
     features: dict[str, float] = {}
     if counted:
         _summary(features, counted)
+        _false_friends(features, counted)
         _words(features, counted, prefix="w:")
     if blocked:
         features["blocked_n"] = log1p(len(blocked))
@@ -96,6 +98,16 @@ def _summary(features: dict[str, float], counted: list[Counted]) -> None:
         sentences.add((words.name, words.sentence_around(match[1])[0]))
     features["terms_n"] = log1p(len(terms))
     features["sentences_n"] = log1p(len(sentences))
+
+
+def _false_friends(features: dict[str, float], counted: list[Counted]) -> None:
+    """The exclusions of a counted term present in its field, though not near it: the article also
+    speaks of the term's other sense (a knife attack, a nuclear deal), which its window did not see."""
+    for term, found, _ in counted:
+        present = found.groups.keys()
+        if (term.exclude and term.exclude & present) or (term.topic_exclude and term.topic_exclude & present):
+            features["far_excluded"] = 1.0
+            features["fe:" + term.term] = 1.0
 
 
 def _missing(counted: list[Counted]) -> float:

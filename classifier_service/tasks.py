@@ -1,30 +1,30 @@
-"""Celery entry points of the classifier service: tag an ingested article, hand it on.
+"""Celery entry points of the classifier service: tag ingested articles, hand them on in one message.
 
 Retried (``TASK_OPTIONS``): the broker unavailable when the result is sent on; tagging is pure, so
 a second run is harmless. An article too long to classify, or whose classification outlives the
-soft time limit, is handed on untagged with a warning that names it and says why: it is stored like
-any other, so nothing is lost.
+soft time limit, is handed on untagged (:mod:`classifier_service.batch`): it is stored like any
+other, so nothing is lost.
+
+``classifier.classify_articles`` takes a batch (:class:`ArticlesIngested`);
+``classifier.classify_article`` takes one article, as messages queued by earlier versions do, and
+hands it on as a batch of one.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Sequence
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init
 
-from classifier_service.classifier import Classifier
-from classifier_service.errors import ArticleTooLargeError
+from classifier_service.batch import classify_batch
 from classifier_service.loading import load_classifier
 from classifier_service.settings import classifier_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
-from shared.messages import ArticleClassified, ArticleIngested, Classification
-from shared.task_names import CLASSIFY_ARTICLE, STORE_CLASSIFIED
+from shared.messages import ArticleIngested, ArticlesClassified, ArticlesIngested
+from shared.task_names import CLASSIFY_ARTICLE, CLASSIFY_ARTICLES, STORE_CLASSIFIED_BATCH
 
 app = create_celery_app("classify")
-log = logging.getLogger(__name__)
-OUTLIVED_SOFT_TIME_LIMIT = "classifying outlived RASID_TASK_SOFT_TIME_LIMIT"
 
 
 @worker_init.connect
@@ -34,30 +34,19 @@ def _build_classifier(**_: Any) -> None:
     load_classifier(classifier_settings().taxonomy_path)
 
 
+@app.task(name=CLASSIFY_ARTICLES, **TASK_OPTIONS)
+def classify_articles(payload: dict[str, Any]) -> None:
+    """Tag a batch of ingested articles and hand them to the alert service in one message. Safe to
+    run twice: it stores nothing."""
+    _classify_and_hand_on(ArticlesIngested.from_payload(payload).articles)
+
+
 @app.task(name=CLASSIFY_ARTICLE, **TASK_OPTIONS)
 def classify_article(payload: dict[str, Any]) -> None:
-    """Tag one ingested article and hand it to the alert service. Safe to run twice: it stores nothing."""
-    article = ArticleIngested.from_payload(payload)
-    classifier = load_classifier(classifier_settings().taxonomy_path)
-    try:
-        classification = classifier.classify(title=article.title, text=article.text)
-    except ArticleTooLargeError as error:
-        classification = _untagged(classifier, article, reason=str(error))
-    except SoftTimeLimitExceeded:
-        classification = _untagged(classifier, article, reason=OUTLIVED_SOFT_TIME_LIMIT)
-    _log_tags(article, classification)
-    message = ArticleClassified(article=article, classification=classification)
-    send_message(app, STORE_CLASSIFIED, message)
+    """Tag one ingested article and hand it to the alert service, as a batch of one."""
+    _classify_and_hand_on([ArticleIngested.from_payload(payload)])
 
 
-def _log_tags(article: ArticleIngested, classification: Classification) -> None:
-    """One line per article: ``article.tagged`` with its topics and scores (``strikes 0.93``)."""
-    topics = ", ".join(f"{tag} {classification.scores.get(tag, 0.0):.2f}" for tag in classification.tags)
-    extra = {"article_id": article.article_id, "topics": topics or "-"}
-    log.info("article.tagged" if topics else "article.untagged", extra=extra)
-
-
-def _untagged(classifier: Classifier, article: ArticleIngested, *, reason: str) -> Classification:
-    """No tags for an article that was not classified, said at WARNING with its id and why."""
-    log.warning("classifier.article_refused", extra={"article_id": article.article_id, "reason": reason})
-    return classifier.untagged()
+def _classify_and_hand_on(articles: Sequence[ArticleIngested]) -> None:
+    classified = classify_batch(load_classifier(classifier_settings().taxonomy_path), articles)
+    send_message(app, STORE_CLASSIFIED_BATCH, ArticlesClassified(items=tuple(classified)))

@@ -16,8 +16,10 @@ CONFIRM_STORED_BATCH: Final = "ingest.confirm_stored_batch"
 RESEND_UNCONFIRMED: Final = "ingest.resend_unconfirmed"
 # handled by the classifier service
 CLASSIFY_ARTICLE: Final = "classifier.classify_article"
+CLASSIFY_ARTICLES: Final = "classifier.classify_articles"
 # handled by the alert service
 STORE_CLASSIFIED: Final = "alert.store_classified"
+STORE_CLASSIFIED_BATCH: Final = "alert.store_classified_batch"
 DELIVER_ALERT: Final = "alert.deliver_alert"
 SWEEP_DELIVERIES: Final = "alert.sweep_deliveries"
 DELIVER_DIGEST: Final = "alert.deliver_digest"

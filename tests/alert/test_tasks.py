@@ -17,8 +17,8 @@ from alert_service import tasks
 from alert_service.models import Alert
 from alert_service.settings import alert_settings
 from shared.db import session_scope
-from shared.messages import ArticleStored, DeliveryRequested
-from shared.task_names import CONFIRM_STORED, DELIVER_ALERT, STORE_CLASSIFIED, SWEEP_DELIVERIES
+from shared.messages import ArticlesClassified, ArticlesStored, DeliveryRequested
+from shared.task_names import DELIVER_ALERT, STORE_CLASSIFIED, STORE_CLASSIFIED_BATCH, SWEEP_DELIVERIES
 from tests.alert.helpers import MessageFactory, add_subscription, alert, make_due, store
 
 
@@ -35,7 +35,7 @@ def sent(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[list[tu
 
 
 def test_tasks_are_registered_under_the_shared_names() -> None:
-    assert {STORE_CLASSIFIED, DELIVER_ALERT, SWEEP_DELIVERIES} <= set(tasks.app.tasks)
+    assert {STORE_CLASSIFIED, STORE_CLASSIFIED_BATCH, DELIVER_ALERT, SWEEP_DELIVERIES} <= set(tasks.app.tasks)
 
 
 def test_store_task_requests_delivery_of_each_new_alert_once(
@@ -47,12 +47,28 @@ def test_store_task_requests_delivery_of_each_new_alert_once(
     tasks.store_classified(message.to_payload())
     tasks.store_classified(message.to_payload())
     deliveries = [kwargs for name, kwargs in sent if name == DELIVER_ALERT]
-    confirmations = [kwargs for name, kwargs in sent if name == CONFIRM_STORED]
+    confirmations = [kwargs for name, kwargs in sent if name == tasks.CONFIRM_STORED_BATCH]
     assert len(deliveries) == 2
-    stored = ArticleStored(article_id=message.article.article_id).to_payload()
+    stored = ArticlesStored(article_ids=(message.article.article_id,)).to_payload()
     assert confirmations == [{"payload": stored}] * 2, "the ingest service hears of it each time"
     ids = [DeliveryRequested.from_payload(kwargs["payload"]).alert_id for kwargs in deliveries]
     assert [alert(database_url, alert_id).status for alert_id in ids] == ["pending", "pending"]
+
+
+def test_batch_store_task_confirms_the_batch_in_one_message_after_commit(
+    database_url: str, sent: list[tuple[str, dict[str, Any]]], make_message: MessageFactory
+) -> None:
+    add_subscription(database_url, "email", "a@example.org", ["strikes"])
+    first, second = make_message("1" * 32), make_message("2" * 32, tags=["withdrawal"])
+    batch = ArticlesClassified(items=(first, second, first)).to_payload()
+    tasks.store_classified_batch(batch)
+    tasks.store_classified_batch(batch)
+    confirmations = [kwargs for name, kwargs in sent if name == tasks.CONFIRM_STORED_BATCH]
+    stored = ArticlesStored(article_ids=("1" * 32, "2" * 32)).to_payload()
+    assert confirmations == [{"payload": stored}] * 2
+    [delivery] = [kwargs for name, kwargs in sent if name == DELIVER_ALERT]
+    alert_id = DeliveryRequested.from_payload(delivery["payload"]).alert_id
+    assert alert(database_url, alert_id).article_id == "1" * 32
 
 
 def test_sweep_task_requests_delivery_of_due_alerts(

@@ -248,3 +248,19 @@ def test_a_stopped_occurrence_says_why_in_its_features(case: dict[str, Any]) -> 
     assert features["b:" + case["term"]] == 1.0
     if "far_context_feature" in case:
         assert ("blocked_far_context" in features) is case["far_context_feature"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case["name"])
+        for case in yaml.safe_load((FIXTURES / "false_friends_elsewhere.yaml").read_text(encoding="utf-8"))
+    ],
+)
+def test_a_counted_term_says_whether_its_false_friends_are_elsewhere(case: dict[str, Any]) -> None:
+    rules = Classifier(load_classifier().compiled)
+    hits = rules.hits([FieldWords.read("title", ""), FieldWords.read("text", case["text"])])[case["topic"]]
+    assert case["term"] in {term.term for term, _, _ in hits.counted}
+    features = topic_features(hits)
+    assert ("fe:" + case["term"] in features) is case["elsewhere"]
+    assert ("far_excluded" in features) is case["elsewhere"]

@@ -22,9 +22,9 @@ from classifier_service.loading import forget_classifiers, load_classifier
 from classifier_service.settings import classifier_settings
 from ingest_service.settings import ingest_settings
 from shared.cli import cli
-from shared.messages import ArticleClassified, ArticleIngested
+from shared.messages import ArticleIngested, ArticlesClassified
 from shared.settings import base_settings
-from shared.task_names import STORE_CLASSIFIED
+from shared.task_names import STORE_CLASSIFIED_BATCH
 
 WITHDRAWAL = "بدأت القوات الأجنبية الانسحاب من القاعدة الجوية."
 
@@ -117,8 +117,8 @@ def test_the_task_hands_a_refused_article_on_untagged_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="classifier_service.tasks"):
         module.classify_article(article.to_payload())
     ((name, kwargs),) = sent
-    assert name == STORE_CLASSIFIED
-    handed_on = ArticleClassified.from_payload(kwargs["payload"])
+    assert name == STORE_CLASSIFIED_BATCH
+    (handed_on,) = ArticlesClassified.from_payload(kwargs["payload"]).items
     assert handed_on.article == article
     assert handed_on.classification.tags == ()
     assert set(handed_on.classification.scores.values()) == {0.0}
@@ -152,7 +152,8 @@ def test_the_task_hands_on_untagged_an_article_whose_classifying_outlives_the_so
     with caplog.at_level(logging.WARNING, logger="classifier_service.tasks"):
         module.classify_article(article.to_payload())
     ((name, kwargs),) = sent
-    assert name == STORE_CLASSIFIED
-    assert ArticleClassified.from_payload(kwargs["payload"]).classification.tags == ()
+    assert name == STORE_CLASSIFIED_BATCH
+    (handed_on,) = ArticlesClassified.from_payload(kwargs["payload"]).items
+    assert handed_on.classification.tags == ()
     (record,) = [record for record in caplog.records if record.message == "classifier.article_refused"]
     assert record.__dict__["reason"] == "classifying outlived RASID_TASK_SOFT_TIME_LIMIT"

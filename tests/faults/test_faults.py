@@ -459,7 +459,7 @@ SCENARIOS = [
     Scenario(
         "SIGKILL classify worker (classify)", kill_holding("classify-worker", "classifier.classify_article")
     ),
-    Scenario("SIGKILL alert worker (store)", kill_holding("alert-worker", "alert.store_classified")),
+    Scenario("SIGKILL alert worker (store)", kill_holding("alert-worker", "alert.store_classified_batch")),
     Scenario(
         "SIGKILL alert worker (deliver, mid-send)", kill_mid_send, expectation=Expectation(mid_send=True)
     ),

@@ -201,6 +201,79 @@ def test_subscriptions_crud_and_the_secret_shown_once(api: Api) -> None:
     assert_problem(api.client.get(f"{url}/999", headers=api.reader), 404)
 
 
+def test_patch_changes_rule_schedule_and_target_and_pauses(api: Api) -> None:
+    url = f"{API_PREFIX}/subscriptions"
+    payload = {"channel": "email", "target": "a@example.org", "rule": "topic:strikes", "schedule": "hourly"}
+    created = api.client.post(url, json=payload, headers=api.writer).json()
+    assert created["delivery"] == "hourly (UTC)" and created["state"] == "active"
+    one = f"{url}/{created['id']}"
+    changed = api.client.patch(
+        one,
+        json={
+            "rule": "topic:strikes>=0.8 entity:بغداد",
+            "schedule": "daily@08:00",
+            "time_zone": "Asia/Baghdad",
+        },
+        headers=api.writer,
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["rule_text"] == "topic:strikes>=0.8 entity:place:baghdad"
+    assert body["delivery"] == "daily at 08:00 (Asia/Baghdad)"
+    assert body["schedule"]["at"] == "08:00:00"
+    quiet = {"schedule": "immediate", "quiet_hours": "22:00-07:00", "target": "b@example.org"}
+    body = api.client.patch(one, json=quiet, headers=api.writer).json()
+    assert body["delivery"] == "immediate (Asia/Baghdad), quiet 22:00-07:00"
+    assert body["target"] == "b@example.org" and body["rule_text"].startswith("topic:strikes>=0.8")
+    paused = api.client.patch(one, json={"active": False}, headers=api.writer).json()
+    assert (paused["state"], paused["active"]) == ("paused", False)
+    listed = api.client.get(url, headers=api.reader).json()["items"]
+    assert [(item["id"], item["state"]) for item in listed] == [(created["id"], "paused")]
+    assert api.client.delete(one, headers=api.writer).status_code == 204
+    assert api.client.get(url, headers=api.reader).json()["items"] == []
+    assert_problem(api.client.get(one, headers=api.reader), 404)
+    assert_problem(api.client.patch(one, json={"active": True}, headers=api.writer), 404)
+
+
+@pytest.mark.parametrize(
+    ("patch", "status", "kind", "detail"),
+    [
+        ({"rule": "entity:Baghdadd"}, 422, "bad-rule", "did you mean place:baghdad"),
+        ({"rule": "topic:no_such_topic"}, 422, "bad-rule", "unknown topic"),
+        ({"rule": "-keyword:مناورات"}, 422, "bad-rule", "at least one topic"),
+        ({"schedule": "weekly"}, 422, "bad-schedule", "immediate, hourly or daily"),
+        ({"time_zone": "Baghdad"}, 422, "bad-schedule", "not an IANA time zone"),
+        ({"schedule": "hourly", "quiet_hours": "22:00-07:00"}, 422, "bad-schedule", "quiet hours"),
+        ({"target": "not an address"}, 422, "bad-target", "not an email address"),
+        ({"active": "maybe"}, 422, "invalid-request", "not valid"),
+    ],
+)
+def test_a_bad_patch_is_a_problem_and_changes_nothing(
+    api: Api, patch: dict[str, Any], status: int, kind: str, detail: str
+) -> None:
+    url = f"{API_PREFIX}/subscriptions"
+    payload = {"channel": "email", "target": "a@example.org", "rule": "topic:strikes"}
+    created = api.client.post(url, json=payload, headers=api.writer).json()
+    body = assert_problem(api.client.patch(f"{url}/{created['id']}", json=patch, headers=api.writer), status)
+    assert body["type"].endswith(f"/{kind}") and detail in body["detail"], body
+    shown = api.client.get(f"{url}/{created['id']}", headers=api.reader).json()
+    assert (shown["rule_text"], shown["delivery"], shown["target"]) == (
+        "topic:strikes",
+        "immediate",
+        "a@example.org",
+    )
+
+
+def test_patch_needs_a_writer_and_an_existing_subscription(api: Api) -> None:
+    url = f"{API_PREFIX}/subscriptions"
+    payload = {"channel": "email", "target": "a@example.org", "rule": "topic:strikes"}
+    created = api.client.post(url, json=payload, headers=api.writer).json()
+    refused = api.client.patch(f"{url}/{created['id']}", json={"active": False}, headers=api.reader)
+    assert assert_problem(refused, 403)["type"].endswith("/read-only-token")
+    missing = api.client.patch(f"{url}/999", json={"active": False}, headers=api.writer)
+    assert assert_problem(missing, 404)["type"].endswith("/not-found")
+
+
 @pytest.mark.parametrize(
     ("payload", "kind"),
     [

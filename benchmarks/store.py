@@ -1,0 +1,116 @@
+"""Store benchmark: articles per second through the alert service's store path, by batch size.
+
+    python -m benchmarks.store --database sqlite
+    python -m benchmarks.store --database postgresql --count 2000 --batch 1 --batch 200
+    python -m benchmarks.store --database sqlite --profile 200     # cProfile's top lines too
+
+Reads ``--count`` distinct real articles of ``../shared/corpus/`` as dropped files (so without a
+publication date: every one within the others' story window, as in a burst), classifies them (not
+timed), then stores them into a freshly migrated database with one subscription to every topic, one
+transaction per batch of ``--batch`` articles (1, 50 and 200 unless given): the articles, their tags
+and entities, their stories and their alerts, as the alert worker does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import psycopg
+
+from alert_service.rules import WatchRule
+from alert_service.store import store_batch
+from alert_service.subscriptions import subscribe
+from benchmarks.pipeline import POSTGRES_ADMIN_URL, corpus_files, distinct_articles
+from classifier_service.loading import load_classifier
+from ingest_service.files import article_from_document
+from shared.db import dispose_engines, session_scope
+from shared.documents import read_document
+from shared.gazetteer import entity_finder
+from shared.messages import ArticleClassified
+from shared.migrations import upgrade_all
+from shared.net import TargetPolicy
+from shared.services import known_topics
+
+
+def classified_articles(count: int) -> list[ArticleClassified]:
+    """``count`` distinct corpus articles, read and classified as the pipeline reads and classifies them."""
+    classifier = load_classifier()
+    messages = []
+    for number, data in enumerate(distinct_articles(corpus_files(), count, alerting=False)):
+        article = article_from_document(read_document(data, suffix=".txt"), source=f"store-{number}.txt")
+        classification = classifier.classify(title=article.title, text=article.text)
+        messages.append(ArticleClassified(article=article, classification=classification))
+    return messages
+
+
+@contextmanager
+def fresh_database(kind: str) -> Iterator[str]:
+    """A new database of ``kind``, migrated, with a webhook subscription to every topic."""
+    if kind == "postgresql":
+        name = f"rasid_store_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    else:
+        url = f"sqlite:////tmp/rasid-store-bench-{uuid.uuid4().hex[:8]}.db"
+    upgrade_all(url)
+    with session_scope(url) as session:
+        rule = WatchRule.of_topics(sorted(known_topics() or ()))
+        policy = TargetPolicy(allow_private=True)
+        subscribe(session, "webhook", target="http://127.0.0.1:9/hook", rule=rule, policy=policy, now=_now())
+    try:
+        yield url
+    finally:
+        dispose_engines()
+        if kind == "postgresql":
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -> tuple[float, int]:
+    """Articles per second stored in transactions of ``batch`` articles, and the alerts created."""
+    finder = entity_finder(None)
+    alerts = 0
+    started = time.perf_counter()
+    for start in range(0, len(messages), batch):
+        with session_scope(url) as session:
+            alerts += len(store_batch(session, messages[start : start + batch], finder=finder))
+    return len(messages) / (time.perf_counter() - started), alerts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--batch", type=int, action="append", help="Batch size (repeatable).")
+    parser.add_argument("--profile", type=int, metavar="BATCH", help="Profile one run at this batch size.")
+    options = parser.parse_args()
+    messages = classified_articles(options.count)
+    for batch in options.batch or [1, 50, 200]:
+        with fresh_database(options.database) as url:
+            rate, alerts = store_rate(url, messages, batch=batch)
+        print(
+            f"[{options.database}] {len(messages)} articles in batches of {batch}: "
+            f"{rate:.0f} articles/s ({1000 / rate:.2f} ms an article), {alerts} alerts"
+        )
+    if options.profile:
+        with fresh_database(options.database) as url, cProfile.Profile() as profile:
+            store_rate(url, messages, batch=options.profile)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(20)
+
+
+if __name__ == "__main__":
+    main()
