@@ -32,7 +32,7 @@ import psutil
 import psycopg
 from sqlalchemy import create_engine, text
 
-from alert_service.store import store_classified
+from alert_service.store import store_batch
 from classifier_service.loading import load_classifier
 from ingest_service.files import ingest_files
 from ingest_service.schemas import FileReady
@@ -153,8 +153,7 @@ def in_process_rate(database_url: str, folder: Path, articles: list[bytes]) -> f
             for article in new
         ]
         with session_scope(database_url) as session:
-            for item in classified:
-                store_classified(session, item, finder=finder)
+            store_batch(session, classified, finder=finder)
     return len(articles) / (time.monotonic() - started)
 
 

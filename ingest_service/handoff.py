@@ -13,8 +13,8 @@ from collections.abc import Iterator, Sequence
 from celery import Celery
 
 from shared.celery_app import send_message
-from shared.messages import MAX_BATCH, ArticleIngested
-from shared.task_names import CLASSIFY_ARTICLE
+from shared.messages import MAX_BATCH, ArticleIngested, ArticlesIngested
+from shared.task_names import CLASSIFY_ARTICLES
 
 
 def hand_on(app: Celery, articles: Sequence[ArticleIngested]) -> None:
@@ -30,6 +30,4 @@ def batches(articles: Sequence[ArticleIngested]) -> Iterator[tuple[ArticleIngest
 
 
 def _send_batch(app: Celery, batch: tuple[ArticleIngested, ...]) -> None:
-    # One message an article until the classifier takes batches (classifier.classify_articles).
-    for article in batch:
-        send_message(app, CLASSIFY_ARTICLE, article)
+    send_message(app, CLASSIFY_ARTICLES, ArticlesIngested(articles=batch))

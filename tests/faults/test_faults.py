@@ -457,7 +457,7 @@ SCENARIOS = [
         "SIGKILL ingest worker (ingest)", kill_holding("ingest-worker", INGEST_FILES)
     ),
     Scenario(
-        "SIGKILL classify worker (classify)", kill_holding("classify-worker", "classifier.classify_article")
+        "SIGKILL classify worker (classify)", kill_holding("classify-worker", "classifier.classify_articles")
     ),
     Scenario("SIGKILL alert worker (store)", kill_holding("alert-worker", "alert.store_classified_batch")),
     Scenario(

@@ -21,6 +21,7 @@ from shared.services import workers
 from shared.settings import base_settings
 from shared.task_names import (
     CLASSIFY_ARTICLE,
+    CLASSIFY_ARTICLES,
     CONFIRM_STORED,
     CONFIRM_STORED_BATCH,
     INGEST_FILE,
@@ -52,8 +53,6 @@ def tasks(
 
 
 Sent = list[tuple[str, dict[str, Any]]]
-# The classifier's batch task (classifier.classify_articles), or its single-article twin.
-CLASSIFY_BATCH = "classifier.classify_articles"
 
 
 def handed_on(sent: Sent) -> list[ArticleIngested]:
@@ -62,7 +61,7 @@ def handed_on(sent: Sent) -> list[ArticleIngested]:
     for name, kwargs in sent:
         if name == CLASSIFY_ARTICLE:
             articles.append(ArticleIngested.from_payload(kwargs["payload"]))
-        elif name == CLASSIFY_BATCH:
+        elif name == CLASSIFY_ARTICLES:
             articles.extend(ArticlesIngested.from_payload(kwargs["payload"]).articles)
     return articles
 
