@@ -30,6 +30,7 @@ from shared.messages import (
     DigestRequested,
 )
 from shared.task_names import (
+    CONFIRM_STORED_BATCH,
     DELIVER_ALERT,
     DELIVER_DIGEST,
     STORE_CLASSIFIED,
@@ -37,10 +38,6 @@ from shared.task_names import (
     SWEEP_DELIVERIES,
     SWEEP_DIGESTS,
 )
-
-# The ingest service's task that takes an ArticlesStored (declared in shared.task_names with its
-# handler).
-CONFIRM_STORED_BATCH = "ingest.confirm_stored_batch"
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,9 @@
 Prints the median (p90, p99) time from dropping one file into the watched folder to its webhook
 arriving, over ``--drops`` files dropped one by one, then how many articles per second the stack
 stores when ``--burst`` files are dropped at once, the same articles read, classified and stored in one
-process without the broker (and the pipeline's ratio to that), and the largest RSS of each process.
+process without the broker, in the pipeline's batches of ``MAX_BATCH`` (and the pipeline's ratio to
+that), and the largest RSS of each process. The PostgreSQL run takes a database and a Redis database of
+its own, so runs side by side on one machine do not take each other's messages.
 
 The files are real articles of ``../shared/corpus/`` (title line, then text), each a story of its
 own: copies of one article with a line added would be one story, and a story alerts once.
@@ -15,8 +17,6 @@ own: copies of one article with a line added would be one story, and a story ale
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import signal
 import statistics
 import subprocess
@@ -30,33 +30,28 @@ from pathlib import Path
 
 import psutil
 import psycopg
-import redis
 from sqlalchemy import create_engine, text
 
-from alert_service.store import store_classified
+from alert_service.store import store_batch
 from classifier_service.loading import load_classifier
-from ingest_service.files import article_from_document
+from ingest_service.files import ingest_files
+from ingest_service.schemas import FileReady
+from ingest_service.settings import MEGABYTE
 from shared.db import session_scope
 from shared.documents import read_document
 from shared.errors import UnreadableDocument
 from shared.gazetteer import entity_finder
-from shared.messages import ArticleClassified, content_id
+from shared.messages import MAX_BATCH, ArticleClassified, content_id
 from shared.migrations import upgrade_all
 from shared.services import known_topics
-from tests.e2e.stack import RASID, ROOT, Stack, compose_stack, embedded_stack, stack_env
+from tests.e2e.corpus import corpus_files
+from tests.e2e.stack import RASID, Stack, compose_stack, embedded_stack, stack_env
+from tests.helpers import own_redis_database
 from tests.peers import ACCEPT, HttpPeer, http_peer, smtp_sink, wait_for
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "ant-2018.jsonl.gz"
+# The ingest service's default limit on a dropped file.
+MAX_FILE_BYTES = 5 * MEGABYTE
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/8"
-
-
-def corpus_files() -> Iterator[bytes]:
-    """The corpus articles as dropped ``.txt`` files: the title line, then the text."""
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            row = json.loads(line)
-            yield f"{row['title']}\n{row['text']}\n".encode()
 
 
 def distinct_articles(files: Iterator[bytes], count: int, *, alerting: bool) -> list[bytes]:
@@ -132,21 +127,40 @@ def measure_burst(stack: Stack, database_url: str, articles: list[bytes]) -> flo
     return count / (time.monotonic() - started)
 
 
-def in_process_rate(database_url: str, articles: list[bytes]) -> float:
-    """Articles/s of the same work in one process, without the broker: read, classify, store (tags,
-    story, alerts) with one transaction an article, into a freshly migrated database."""
+def in_process_rate(database_url: str, folder: Path, articles: list[bytes]) -> float:
+    """Articles/s of the same work in one process, without the broker, in the pipeline's batches: each
+    batch of files read into the ingest ledger (one transaction), classified, and stored (tags, story,
+    alerts) in one transaction, into a freshly migrated database."""
     classifier = load_classifier()
     finder = entity_finder(None)
+    folder.mkdir()
+    batch = [_written(folder / f"one-process-{number}.txt", data) for number, data in enumerate(articles)]
     started = time.monotonic()
-    for number, data in enumerate(articles):
-        document = read_document(data, suffix=".txt")
-        article = article_from_document(document, source=f"one-process-{number}.txt")
-        classification = classifier.classify(title=article.title, text=article.text)
+    for start in range(0, len(batch), MAX_BATCH):
         with session_scope(database_url) as session:
-            store_classified(
-                session, ArticleClassified(article=article, classification=classification), finder=finder
+            outcomes = ingest_files(
+                session,
+                batch[start : start + MAX_BATCH],
+                watch_dir=folder,
+                rejected_dir=folder / "rejected",
+                max_bytes=MAX_FILE_BYTES,
             )
+        new = [outcome.article for outcome in outcomes if outcome.article is not None]
+        classified = [
+            ArticleClassified(
+                article=article, classification=classifier.classify(title=article.title, text=article.text)
+            )
+            for article in new
+        ]
+        with session_scope(database_url) as session:
+            store_batch(session, classified, finder=finder)
     return len(articles) / (time.monotonic() - started)
+
+
+def _written(path: Path, data: bytes) -> FileReady:
+    path.write_bytes(data)
+    stat = path.stat()
+    return FileReady.of(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
 def worker_rss(stack: Stack) -> dict[str, float]:
@@ -194,8 +208,9 @@ def main() -> None:
             with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
                 connection.execute(f'CREATE DATABASE "{name}_one"')
             one_process_url = f"{database_url}_one"
-            redis.Redis.from_url(REDIS_URL).flushdb()
-            env = stack_env(workdir=workdir, database_url=database_url, broker_url=REDIS_URL, extra=extra)
+            # A Redis database of this run's own: another run on the machine must not take its messages.
+            broker_url = stack_of.enter_context(own_redis_database())
+            env = stack_env(workdir=workdir, database_url=database_url, broker_url=broker_url, extra=extra)
             stack = stack_of.enter_context(compose_stack(env, workdir))
         else:
             database_url = f"sqlite:///{workdir / 'data' / 'rasid.db'}"
@@ -234,7 +249,7 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        alone = in_process_rate(one_process_url, burst)
+        alone = in_process_rate(one_process_url, workdir / "one-process", burst)
         print(
             f"[{options.database}] the same {options.burst} articles in one process without the broker: "
             f"{alone:.1f} articles/s; the pipeline's ratio to it {rate / alone:.2f}"

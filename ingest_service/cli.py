@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import FrameType
@@ -17,7 +18,8 @@ from ingest_service.feeds import add_feed, list_feeds, remove_feed
 from ingest_service.ledger import FileVersion, recorded_files
 from ingest_service.models import Feed, SeenFile
 from ingest_service.paths import decoded_path, path_from_text
-from ingest_service.schemas import FeedDue, FileReady
+from ingest_service.schemas import FeedDue, FileReady, FilesReady
+from ingest_service.service import files_queue
 from ingest_service.settings import IngestSettings, ingest_settings
 from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders
 from shared.commands import command_session, echo_json_lines, fields_of, json_option, printable
@@ -25,7 +27,7 @@ from shared.db import session_scope
 from shared.logs import configure_logging
 from shared.net import TargetPolicy
 from shared.settings import load_settings
-from shared.task_names import INGEST_FILE, POLL_FEED
+from shared.task_names import INGEST_FILES, POLL_FEED
 
 # What ``--json`` prints of each feed and each dropped file.
 FEED_FIELDS = (
@@ -44,7 +46,8 @@ SEEN_FILE_FIELDS = ("id", "path", "status", "article_id", "reason", "size", "sha
 
 @click.command()
 def watch() -> None:
-    """Watch RASID_WATCH_DIR and hand each complete dropped file to the ingest workers."""
+    """Watch RASID_WATCH_DIR and hand the complete dropped files, in batches, to this host's ingest
+    workers (the queue named after RASID_HOST_NAME)."""
     from shared.celery_app import producer, send_message  # Celery is loaded only for this command
 
     settings = ingest_settings()
@@ -55,8 +58,11 @@ def watch() -> None:
     except WatchFolderError as error:
         raise click.ClickException(str(error)) from error
 
-    def submit(ready: FileReady) -> None:
-        send_message(producer(), INGEST_FILE, ready)
+    # The paths are this host's: only this host's ingest workers can read them.
+    queue = files_queue(settings.host_name)
+
+    def submit(batch: Sequence[FileReady]) -> None:
+        send_message(producer(), INGEST_FILES, FilesReady(files=tuple(batch)), queue=queue)
 
     def recorded() -> set[FileVersion]:
         with session_scope(settings.resolved_database_url) as session:

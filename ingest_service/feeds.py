@@ -37,7 +37,7 @@ from ingest_service.errors import (
     FeedTooLargeError,
     UnknownFeedError,
 )
-from ingest_service.ledger import record_if_new
+from ingest_service.ledger import record_new
 from ingest_service.models import (
     ETAG_LENGTH,
     LAST_MODIFIED_LENGTH,
@@ -372,7 +372,7 @@ def _record_articles(session: Session, feed: Feed, *, fetched: FetchResult) -> P
     feed.title = parsed.title or feed.title
     # Each article names its feed, so a watch rule can ask for the feed by id.
     articles = [article.model_copy(update={"feed_id": feed.id}) for article in parsed.articles]
-    new = tuple(article for article in articles if record_if_new(session, article))
+    new = tuple(record_new(session, articles))
     return PollOutcome(
         feed_id=feed.id,
         articles=new,

@@ -1,6 +1,8 @@
-"""Ingesting one dropped file: the ledger of files seen, de-duplication, and rejection.
+"""Ingesting dropped files, a batch at a time: the ledger of files seen, de-duplication, and rejection.
 
-A file version (path, size, mtime_ns) is handled once: a second event for it is a no-op. Only a
+A file version (path, size, mtime_ns) is handled once: a second event for it is a no-op. A batch
+costs one query for the versions seen, one for the articles seen, and one multi-row insert each for
+the new articles and the files' outcomes, whatever its size. Only a
 regular file inside the watched folder is read: it is opened without following a link and without
 waiting on a FIFO, checked on the open descriptor (``fstat``), read once up to the size limit, and
 hashed from the bytes read, so a link to ``/dev/zero`` or to a file elsewhere is never read.
@@ -23,7 +25,7 @@ import itertools
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,11 +35,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest_service.errors import RejectedFile
-from ingest_service.ledger import record_if_new
-from ingest_service.models import SeenFile
+from ingest_service.ledger import FileVersion, record_new
+from ingest_service.models import FILE_STATUSES, SeenFile
 from ingest_service.paths import readable_path
 from ingest_service.schemas import FileReady
-from shared.db import insert_ignore, utc_now
+from shared.db import insert_ignore_many, utc_now
 from shared.documents import Document, read_document
 from shared.errors import UnreadableDocument
 from shared.messages import ArticleIngested, content_id
@@ -78,30 +80,118 @@ class _Outside(RejectedFile):
 def ingest_file(
     session: Session, ready: FileReady, *, watch_dir: Path, rejected_dir: Path, max_bytes: int
 ) -> FileOutcome:
-    """Ingest the file version ``ready`` names: record its article if new (the outcome carries it, to be
-    handed on after the commit), else record why not."""
-    if _already_seen(session, ready):
-        return FileOutcome(status="already_seen")
+    """Ingest the file version ``ready`` names: :func:`ingest_files` of a batch of one."""
+    (outcome,) = ingest_files(
+        session, [ready], watch_dir=watch_dir, rejected_dir=rejected_dir, max_bytes=max_bytes
+    )
+    return outcome
+
+
+def ingest_files(
+    session: Session, batch: Sequence[FileReady], *, watch_dir: Path, rejected_dir: Path, max_bytes: int
+) -> list[FileOutcome]:
+    """Ingest the file versions of ``batch``: one query for those the ledger has seen, each other file
+    read (one that cannot be an article moved aside), the new articles recorded in one insert and every
+    file's outcome in another. The outcomes, in the batch's order, carry the new articles, to be handed
+    on after the commit; of two files with one article, the first is ingested, the other a duplicate."""
+    seen = _recorded_versions(session, batch)
+    steps: list[_Decided | _Decoded] = []
+    for ready in batch:
+        if _version(ready) in seen:
+            steps.append(_Decided(ready, FileOutcome(status="already_seen")))
+            continue
+        seen.add(_version(ready))
+        steps.append(_read_one(ready, watch_dir=watch_dir, rejected_dir=rejected_dir, max_bytes=max_bytes))
+    decoded = [step.article for step in steps if isinstance(step, _Decoded)]
+    fresh = {article.article_id for article in record_new(session, decoded)}
+    decided = [step if isinstance(step, _Decided) else step.decide(fresh) for step in steps]
+    rows = [step.row() for step in decided if step.outcome.status in FILE_STATUSES]
+    insert_ignore_many(session, SeenFile.__table__, rows, conflict_columns=["path", "size", "mtime_ns"])
+    for step in decided:
+        step.log()
+    return [step.outcome for step in decided]
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """A file version and what became of it, with the hash of the bytes read (None if none were)."""
+
+    ready: FileReady
+    outcome: FileOutcome
+    sha256: str | None = None
+
+    def row(self) -> dict[str, object]:
+        """The file's row in the ledger."""
+        return {
+            "path": self.ready.path[:MAX_PATH_CHARACTERS],
+            "size": self.ready.size,
+            "mtime_ns": self.ready.mtime_ns,
+            "sha256": self.sha256,
+            "article_id": self.outcome.article_id,
+            "status": self.outcome.status,
+            "reason": self.outcome.reason,
+            "seen_at": utc_now(),
+        }
+
+    def log(self) -> None:
+        path = readable_path(self.ready.local_path())
+        outcome = self.outcome
+        if outcome.status == "rejected":
+            moved = readable_path(outcome.moved_to) if outcome.moved_to else None
+            log.warning(
+                "ingest.file_rejected", extra={"path": path, "moved_to": moved, "reason": outcome.reason}
+            )
+        elif outcome.status in ("ingested", "duplicate"):
+            log.info(
+                "ingest.file_done",
+                extra={"path": path, "status": outcome.status, "article_id": outcome.article_id},
+            )
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A file read as an article, not yet known to be new."""
+
+    ready: FileReady
+    article: ArticleIngested
+    sha256: str
+
+    def decide(self, fresh: set[str]) -> _Decided:
+        """Ingested if the ledger recorded its article just now (claimed from ``fresh``, so a second
+        file of the batch with the same article is a duplicate), else a duplicate."""
+        article_id = self.article.article_id
+        if article_id in fresh:
+            fresh.discard(article_id)
+            outcome = FileOutcome(status="ingested", article_id=article_id, article=self.article)
+        else:
+            outcome = FileOutcome(status="duplicate", article_id=article_id)
+        return _Decided(self.ready, outcome, self.sha256)
+
+
+def _read_one(
+    ready: FileReady, *, watch_dir: Path, rejected_dir: Path, max_bytes: int
+) -> _Decided | _Decoded:
+    """Read and decode one file; one that cannot be an article is moved aside with its reason."""
     path = ready.local_path()
     try:
         data = read_dropped_file(
             path, watch_dir=watch_dir, size=ready.size, mtime_ns=ready.mtime_ns, max_bytes=max_bytes
         )
     except FileNotFoundError:
-        return FileOutcome(status="missing")
+        return _Decided(ready, FileOutcome(status="missing"))
     except _NewerVersionError:
         # A newer version exists; the watcher sends its own event for it.
-        return FileOutcome(status="changed")
+        return _Decided(ready, FileOutcome(status="changed"))
     except RejectedFile as error:
         # A file outside the watched folder is never moved: it is not Rasid's to touch.
         keep_in = None if isinstance(error, _Outside) else rejected_dir
-        return _reject(session, ready, reason=error.reason, rejected_dir=keep_in)
+        return _Decided(ready, _reject(ready, reason=error.reason, rejected_dir=keep_in))
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         document = _document(ready, data)
     except UnreadableDocument as error:
-        return _reject(session, ready, reason=error.reason, rejected_dir=rejected_dir, sha256=sha256)
-    return _record_document(session, ready, document, sha256=sha256)
+        return _Decided(ready, _reject(ready, reason=error.reason, rejected_dir=rejected_dir), sha256)
+    return _Decoded(ready, article_from_document(document, source=readable_path(path.name)), sha256)
 
 
 def _document(ready: FileReady, data: bytes) -> Document:
@@ -123,21 +213,6 @@ def _document(ready: FileReady, data: bytes) -> Document:
         raise UnreadableDocument(
             f"Rasid could not read this file (its reader failed with {type(error).__name__})"
         ) from error
-
-
-def _record_document(session: Session, ready: FileReady, document: Document, *, sha256: str) -> FileOutcome:
-    path = ready.local_path()
-    article = article_from_document(document, source=readable_path(path.name))
-    if record_if_new(session, article):
-        outcome = FileOutcome(status="ingested", article_id=article.article_id, article=article)
-    else:
-        outcome = FileOutcome(status="duplicate", article_id=article.article_id)
-    _record(session, ready, outcome=outcome, sha256=sha256)
-    log.info(
-        "ingest.file_done",
-        extra={"path": readable_path(path), "status": outcome.status, "article_id": outcome.article_id},
-    )
-    return outcome
 
 
 def read_dropped_file(path: Path, *, watch_dir: Path, size: int, mtime_ns: int, max_bytes: int) -> bytes:
@@ -218,15 +293,9 @@ def move_rejected(path: Path, *, rejected_dir: Path, reason: str) -> Path:
     raise AssertionError("unreachable: the names never run out")
 
 
-def _reject(
-    session: Session,
-    ready: FileReady,
-    *,
-    reason: str,
-    rejected_dir: Path | None,
-    sha256: str | None = None,
-) -> FileOutcome:
-    """Move the file to ``rejected_dir`` (None: leave it where it is) and record why."""
+def _reject(ready: FileReady, *, reason: str, rejected_dir: Path | None) -> FileOutcome:
+    """Move the file to ``rejected_dir`` (None: leave it where it is); the outcome says why, to be
+    recorded."""
     path = ready.local_path()
     moved_to = None
     if rejected_dir is not None:
@@ -238,36 +307,18 @@ def _reject(
             log.warning("ingest.reject_move_failed", extra={"path": readable_path(path), "error": str(error)})
             reason = f"{reason} (the file stays where it is: it could not be moved to the rejected folder: "
             reason += f"{error.strerror or error})"
-    outcome = FileOutcome(status="rejected", reason=reason, moved_to=moved_to)
-    _record(session, ready, outcome=outcome, sha256=sha256)
-    moved = readable_path(moved_to) if moved_to else None
-    log.warning(
-        "ingest.file_rejected", extra={"path": readable_path(path), "moved_to": moved, "reason": reason}
-    )
-    return outcome
+    return FileOutcome(status="rejected", reason=reason, moved_to=moved_to)
 
 
-def _already_seen(session: Session, ready: FileReady) -> bool:
-    statement = select(SeenFile.id).where(
-        SeenFile.path == ready.path[:MAX_PATH_CHARACTERS],
-        SeenFile.size == ready.size,
-        SeenFile.mtime_ns == ready.mtime_ns,
-    )
-    return session.execute(statement).first() is not None
+def _version(ready: FileReady) -> FileVersion:
+    return (ready.path[:MAX_PATH_CHARACTERS], ready.size, ready.mtime_ns)
 
 
-def _record(session: Session, ready: FileReady, *, outcome: FileOutcome, sha256: str | None) -> None:
-    values = {
-        "path": ready.path[:MAX_PATH_CHARACTERS],
-        "size": ready.size,
-        "mtime_ns": ready.mtime_ns,
-        "sha256": sha256,
-        "article_id": outcome.article_id,
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "seen_at": utc_now(),
-    }
-    insert_ignore(session, SeenFile.__table__, values, conflict_columns=["path", "size", "mtime_ns"])
+def _recorded_versions(session: Session, batch: Sequence[FileReady]) -> set[FileVersion]:
+    """The versions of the batch's files that the ledger records an outcome for, in one query."""
+    paths = {ready.path[:MAX_PATH_CHARACTERS] for ready in batch}
+    statement = select(SeenFile.path, SeenFile.size, SeenFile.mtime_ns).where(SeenFile.path.in_(paths))
+    return {(path, size, mtime_ns) for path, size, mtime_ns in session.execute(statement)}
 
 
 def _unopenable(error: OSError) -> str:

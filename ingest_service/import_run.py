@@ -17,12 +17,12 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from ingest_service.handoff import hand_on
 from ingest_service.imports import ImportItem, ItemOutcome, count_items, import_item, read_items
 from ingest_service.settings import IngestSettings
-from shared.celery_app import producer, send_message
+from shared.celery_app import producer
 from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested
-from shared.task_names import CLASSIFY_ARTICLE
 
 # Items recorded in one transaction: large enough that a commit is rare, small enough that a stop is quick;
 # and at most this many bytes of them in memory (200 members of 5 MB each would be 1 GB).
@@ -105,11 +105,8 @@ class ImportRun:
 
 def _hand_on(articles: list[ArticleIngested]) -> None:
     """Send the batch's new articles on; one not sent is sent again by the ledger's resend sweep."""
-    if not articles:
-        return
-    connection = producer()
-    for article in articles:
-        send_message(connection, CLASSIFY_ARTICLE, article)
+    if articles:
+        hand_on(producer(), articles)
 
 
 def _total(paths: list[Path]) -> int | None:

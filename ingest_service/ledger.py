@@ -2,7 +2,7 @@
 file is done once the ledger records it (:func:`recorded_files`).
 
 Order, so that no broker send happens inside a transaction and a crash never drops an article:
-record the article with its message (:func:`record_if_new`) → commit → hand it on. The ledger keeps
+record the articles with their messages (:func:`record_new`) → commit → hand them on. The ledger keeps
 each article's message until the alert service confirms it stored the article, so the send is never
 the only copy: one that never happens (a crash after the commit, the broker down) or that is lost on
 the way (a worker killed holding the message) is made again by the resend sweep
@@ -19,14 +19,15 @@ ledger has not recorded as ingested, duplicate or rejected.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from ingest_service.models import SeenArticle, SeenFile
-from shared.db import insert_ignore
+from ingest_service.models import SOURCE_LENGTH, URL_LENGTH, SeenArticle, SeenFile
+from shared.db import insert_ignore, insert_ignore_many
 from shared.messages import ArticleIngested
 
 log = logging.getLogger(__name__)
@@ -34,24 +35,42 @@ log = logging.getLogger(__name__)
 
 def record_if_new(session: Session, article: ArticleIngested) -> bool:
     """Record the article, its first source and its message, to be handed on once the transaction
-    commits; False when an article with this content id was seen before."""
-    values = {
+    commits; False when an article with this content id was seen before. One statement: for one
+    article at a time (an import's item), where :func:`record_new` would ask first."""
+    row = _seen_row(article)
+    return insert_ignore(session, SeenArticle.__table__, row, conflict_columns=["article_id"]) is not None
+
+
+def record_new(session: Session, articles: Sequence[ArticleIngested]) -> list[ArticleIngested]:
+    """Record the articles never seen before, each with its first source and its message, to be
+    handed on once the transaction commits: one query for the ids seen, one multi-row insert. The
+    articles recorded, in order; an id that comes twice is recorded (and returned) once."""
+    unique: dict[str, ArticleIngested] = {}
+    for article in articles:
+        unique.setdefault(article.article_id, article)
+    if not unique:
+        return []
+    known = set(session.scalars(select(SeenArticle.article_id).where(SeenArticle.article_id.in_(unique))))
+    candidates = [article for article_id, article in unique.items() if article_id not in known]
+    rows = [_seen_row(article) for article in candidates]
+    # Another worker may have recorded one since the query: the insert skips it.
+    inserted = insert_ignore_many(session, SeenArticle.__table__, rows, conflict_columns=["article_id"])
+    new_ids = {row.article_id for row in inserted}
+    recorded = [article for article in candidates if article.article_id in new_ids]
+    log.debug("ingest.articles_recorded", extra={"new": len(recorded), "seen": len(articles) - len(recorded)})
+    return recorded
+
+
+def _seen_row(article: ArticleIngested) -> dict[str, Any]:
+    return {
         "article_id": article.article_id,
-        "source": article.source[:1024],
+        "source": article.source[:SOURCE_LENGTH],
         "source_kind": article.source_kind,
-        "url": article.url[:2048] if article.url else None,
+        "url": article.url[:URL_LENGTH] if article.url else None,
         "first_seen_at": article.ingested_at,
         "payload": article.to_payload(),
         "forwarded_at": article.ingested_at,
     }
-    if insert_ignore(session, SeenArticle.__table__, values, conflict_columns=["article_id"]) is None:
-        log.debug("ingest.article_duplicate", extra={"article_id": article.article_id})
-        return False
-    log.debug(
-        "ingest.article_recorded",
-        extra={"article_id": article.article_id, "source_kind": article.source_kind},
-    )
-    return True
 
 
 FileVersion = tuple[str, int, int]
@@ -66,12 +85,20 @@ def recorded_files(session: Session) -> set[FileVersion]:
 
 def confirm_stored(session: Session, article_id: str, *, now: datetime) -> bool:
     """Record that the alert service stored the article; its kept message is dropped."""
+    return bool(confirm_stored_many(session, [article_id], now=now))
+
+
+def confirm_stored_many(session: Session, article_ids: Collection[str], *, now: datetime) -> int:
+    """Record, in one UPDATE, that the alert service stored these articles; their kept messages are
+    dropped. How many were waiting for it (a second confirmation changes nothing)."""
+    if not article_ids:
+        return 0
     statement = (
         update(SeenArticle)
-        .where(SeenArticle.article_id == article_id, SeenArticle.confirmed_at.is_(None))
+        .where(SeenArticle.article_id.in_(article_ids), SeenArticle.confirmed_at.is_(None))
         .values(confirmed_at=now, payload=None)
     )
-    return bool(cast(CursorResult[Any], session.execute(statement)).rowcount)
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 def take_unconfirmed(

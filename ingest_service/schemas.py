@@ -1,4 +1,4 @@
-"""Messages the ingest service sends to itself (watcher → INGEST_FILE, POLL_FEEDS → POLL_FEED).
+"""Messages the ingest service sends to itself (watcher → INGEST_FILES, POLL_FEEDS → POLL_FEED).
 
 They stay inside the service: no other service sends or reads them. Messages between services live
 in ``shared.messages``.
@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 
 from ingest_service.paths import path_from_text, path_text
-from shared.messages import Message
+from shared.messages import MAX_BATCH, Message
 
 
 class FileReady(Message):
@@ -35,6 +35,16 @@ class FileReady(Message):
     def local_path(self) -> Path:
         """The file's path on this machine, byte for byte as the watcher saw it."""
         return path_from_text(self.path)
+
+
+class FilesReady(Message):
+    """Files of one watched folder ready together (a burst the watcher found at once; a lone file
+    travels alone). The paths are the watcher's host's: the message goes to that host's file queue."""
+
+    files: tuple[FileReady, ...] = Field(min_length=1, max_length=MAX_BATCH)
+
+    def summary(self) -> str:
+        return f"FilesReady(files={len(self.files)})"
 
 
 class FeedDue(Message):

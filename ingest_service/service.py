@@ -1,5 +1,10 @@
-"""What the ingest service tells ``shared``: its worker and queue, its periodic tasks and the folder
-watcher that ``rasid run`` supervises (see :mod:`shared.services`)."""
+"""What the ingest service tells ``shared``: its worker and queues, its periodic tasks and the folder
+watcher that ``rasid run`` supervises (see :mod:`shared.services`).
+
+A file message carries a path on the watcher's host, so it goes to that host's file queue
+(``ingest.files.<host_name>``), consumed only by the ingest workers of that host; everything else
+(feeds, imports' confirmations, the resend sweep) goes to the ``ingest`` queue, consumed by every
+ingest worker on every host."""
 
 from __future__ import annotations
 
@@ -10,9 +15,22 @@ from shared.services import Periodic, Process, Service, Worker
 from shared.task_names import POLL_FEEDS, RESEND_UNCONFIRMED
 
 INGEST_QUEUE: Final = "ingest"
+FILES_QUEUE_PREFIX: Final = "ingest.files."
+
+
+def files_queue(host_name: str) -> str:
+    """The queue of the files dropped on the host named ``host_name``."""
+    return f"{FILES_QUEUE_PREFIX}{host_name}"
+
+
+def _host_queues() -> tuple[str, ...]:
+    return (files_queue(ingest_settings().host_name),)
+
 
 SERVICE: Final = Service(
-    worker=Worker(name="ingest", app="ingest_service.tasks:app", queues=(INGEST_QUEUE,)),
+    worker=Worker(
+        name="ingest", app="ingest_service.tasks:app", queues=(INGEST_QUEUE,), host_queues=_host_queues
+    ),
     routes={"ingest.*": INGEST_QUEUE},
     periodic=(
         Periodic(POLL_FEEDS, seconds=lambda: ingest_settings().feed_poll_seconds),

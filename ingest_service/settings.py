@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from functools import cache
 from pathlib import Path
 
@@ -10,6 +12,13 @@ from pydantic import Field
 from shared.settings import RasidSettings, load_settings
 
 MEGABYTE = 1024 * 1024
+HOST_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,63}$"
+
+
+def machine_host_name() -> str:
+    """This machine's host name as a queue name may carry it (letters, digits, ``-`` and ``_``)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:63]
+    return name or "localhost"
 
 
 class IngestSettings(RasidSettings):
@@ -36,6 +45,13 @@ class IngestSettings(RasidSettings):
         default=60.0, gt=0, description="How often articles handed on but never stored are looked for."
     )
     feed_max_bytes: int = Field(default=5 * MEGABYTE, gt=0, description="Larger feed responses fail.")
+    host_name: str = Field(
+        default_factory=machine_host_name,
+        pattern=HOST_NAME_PATTERN,
+        description="This host's name in its file queue (ingest.files.<host_name>): a watcher hands its "
+        "files to the ingest workers of the same host name, the ones that can read its folder. Unset "
+        "means the machine's host name; containers sharing one folder must set the same name.",
+    )
 
     @property
     def rejected_folder(self) -> Path:

@@ -2,7 +2,9 @@
 
 Each task is named after its task name (``ingest.poll_feed`` is :func:`poll_feed`) and calls its logic
 through the module (``feeds.poll_feed``). New articles are recorded in the ledger in a transaction
-and handed on after it commits; a send lost then is made again by the resend sweep.
+and handed on in batches after it commits (:mod:`ingest_service.handoff`); a send lost then is made
+again by the resend sweep. The single-file and single-confirmation tasks stay for messages queued
+before batches existed: each is its batch twin with a batch of one.
 
 Retried (``TASK_OPTIONS``): database and broker unavailability (the work is idempotent). Not retried:
 a malformed message (it will never validate) and a failing feed (recorded on the feed; the next poll
@@ -12,21 +14,23 @@ retries).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from ingest_service import feeds, files, ledger
-from ingest_service.schemas import FeedDue, FileReady
+from ingest_service.handoff import hand_on
+from ingest_service.schemas import FeedDue, FileReady, FilesReady
 from ingest_service.settings import ingest_settings
 from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
 from shared.db import session_scope, utc_now
-from shared.messages import ArticleIngested, ArticleStored
+from shared.messages import ArticleIngested, ArticlesStored, ArticleStored
 from shared.net import TargetPolicy
 from shared.task_names import (
-    CLASSIFY_ARTICLE,
     CONFIRM_STORED,
+    CONFIRM_STORED_BATCH,
     INGEST_FILE,
+    INGEST_FILES,
     POLL_FEED,
     POLL_FEEDS,
     RESEND_UNCONFIRMED,
@@ -39,26 +43,34 @@ app = create_celery_app("ingest")
 RESEND_BATCH = 500
 
 
-def _hand_on(articles: Iterable[ArticleIngested]) -> None:
+def _hand_on(articles: Sequence[ArticleIngested]) -> None:
     """Send new articles to the classifier; called after the transaction that recorded them commits."""
-    for article in articles:
-        send_message(app, CLASSIFY_ARTICLE, article)
+    hand_on(app, articles)
+
+
+@app.task(name=INGEST_FILES, **TASK_OPTIONS)
+def ingest_files(payload: dict[str, Any]) -> None:
+    """Ingest a batch of dropped files. Safe to run twice: a file version is handled once."""
+    _ingest(FilesReady.from_payload(payload).files)
 
 
 @app.task(name=INGEST_FILE, **TASK_OPTIONS)
 def ingest_file(payload: dict[str, Any]) -> None:
-    """Ingest one dropped file. Safe to run twice: a file version is handled once."""
-    ready = FileReady.from_payload(payload)
+    """Ingest one dropped file (a message queued before batches): a batch of one."""
+    _ingest([FileReady.from_payload(payload)])
+
+
+def _ingest(batch: Sequence[FileReady]) -> None:
     settings = ingest_settings()
     with session_scope(settings.resolved_database_url) as session:
-        outcome = files.ingest_file(
+        outcomes = files.ingest_files(
             session,
-            ready,
+            batch,
             watch_dir=settings.watch_dir,
             rejected_dir=settings.rejected_folder,
             max_bytes=settings.max_file_bytes,
         )
-    _hand_on([outcome.article] if outcome.article else [])
+    _hand_on([outcome.article for outcome in outcomes if outcome.article])
 
 
 @app.task(name=POLL_FEEDS, **TASK_OPTIONS)
@@ -84,12 +96,21 @@ def poll_feed(payload: dict[str, Any]) -> None:
     _hand_on(outcome.articles)
 
 
+@app.task(name=CONFIRM_STORED_BATCH, **TASK_OPTIONS)
+def confirm_stored_batch(payload: dict[str, Any]) -> None:
+    """The alert service stored these articles: stop keeping them for a resend. Safe to run twice."""
+    _confirm(ArticlesStored.from_payload(payload).article_ids)
+
+
 @app.task(name=CONFIRM_STORED, **TASK_OPTIONS)
 def confirm_stored(payload: dict[str, Any]) -> None:
-    """The alert service stored an article: stop keeping it for a resend. Safe to run twice."""
-    stored = ArticleStored.from_payload(payload)
+    """The alert service stored one article (a message queued before batches): a batch of one."""
+    _confirm([ArticleStored.from_payload(payload).article_id])
+
+
+def _confirm(article_ids: Sequence[str]) -> None:
     with session_scope(ingest_settings().resolved_database_url) as session:
-        ledger.confirm_stored(session, stored.article_id, now=utc_now())
+        ledger.confirm_stored_many(session, article_ids, now=utc_now())
 
 
 @app.task(name=RESEND_UNCONFIRMED, **TASK_OPTIONS)

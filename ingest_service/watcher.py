@@ -1,8 +1,12 @@
-"""The watched folder: notices files dropped in and hands each complete one on, once.
+"""The watched folder: notices files dropped in and hands the complete ones on, once, in batches.
 
-A file is complete when its writer closes it (inotify's close-after-write) or, as a fallback (polling
-observers, files found by a rescan, writers we did not see open the file), when its size and mtime hold
-still for ``settle_seconds`` while nobody we know of has it open. The folder is rescanned at start and
+A file is complete when its writer closes it (inotify's close-after-write), when it is renamed into
+the folder (the usual way to drop a file whole: written elsewhere or under a temporary name, then
+moved), or, as a fallback (polling observers, files found by a rescan, writers we did not see open
+the file), when its size and mtime hold still for ``settle_seconds`` while nobody we know of has it
+open. Whatever one pass of the loop found complete is handed on at once in one call of ``submit``
+(at most ``batch_size`` files a call): a lone file goes alone, immediately, and a burst in few
+messages. The folder is rescanned at start and
 every ``rescan_seconds`` so nothing dropped while Rasid was down, or missed by the observer, is lost.
 
 The ledger decides what is done: at each rescan the watcher reads, in one query, every file version
@@ -10,7 +14,7 @@ the ledger has recorded (``recorded``), and submits again any file in the folder
 ``resubmit_after_seconds`` have passed since it was last submitted: a message lost on the way, a
 task that gave up while the database was down or a worker killed mid-file delays a file, never
 drops it. In between, the watcher's memory of what it submitted only keeps it from sending one file
-twice at once. The watcher calls ``submit(FileReady)``; the worker does the rest.
+twice at once. The watcher calls ``submit([FileReady, ...])``; the worker does the rest.
 
 The watcher only looks at files (``lstat``), never opens them, so a FIFO or a link to a device cannot
 block it; it hands them on like any file, and the worker rejects them with a reason. A name that is
@@ -23,9 +27,10 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,6 +38,7 @@ from typing import Literal
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from ingest_service.errors import WatchFolderError
@@ -41,13 +47,15 @@ from ingest_service.paths import path_text, readable_path
 from ingest_service.schemas import FileReady
 from ingest_service.settings import IngestSettings
 from shared.documents import SUPPORTED_SUFFIXES
+from shared.messages import MAX_BATCH
 
 log = logging.getLogger(__name__)
 
-Submit = Callable[[FileReady], None]
+# Hands a batch of complete files on (to the ingest workers of this host).
+Submit = Callable[[Sequence[FileReady]], None]
 # Reads the file versions the ledger has recorded (ingest_service.ledger.recorded_files).
 Ledger = Callable[[], Collection[FileVersion]]
-Signal = Literal["changed", "opened", "closed", "gone"]
+Signal = Literal["changed", "arrived", "opened", "closed", "gone"]
 TEMPORARY_SUFFIXES = frozenset(
     {".part", ".partial", ".tmp", ".temp", ".swp", ".swx", ".crdownload", ".download"}
 )
@@ -74,6 +82,10 @@ class WatchConfig:
     polling_interval: float = 1.0
     # A file submitted this long ago that the ledger has not recorded is submitted again.
     resubmit_after_seconds: float = 300.0
+    # Most files, and most bytes of them, handed on in one call of ``submit``: a batch is read in one
+    # task, well within a task's time limit (a larger file goes alone).
+    batch_size: int = MAX_BATCH
+    batch_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> WatchConfig:
@@ -121,8 +133,11 @@ class _EventRelay(FileSystemEventHandler):
         if event.is_directory or signal is None:
             return
         if event.event_type == "moved":
-            self._events.put((Path(os.fsdecode(event.src_path)), "gone"))
-            self._events.put((Path(os.fsdecode(event.dest_path)), "changed"))
+            # With full events, a move from or to outside the watched folder names one side only.
+            if event.src_path:
+                self._events.put((Path(os.fsdecode(event.src_path)), "gone"))
+            if event.dest_path:
+                self._events.put((Path(os.fsdecode(event.dest_path)), "arrived"))
             return
         self._events.put((Path(os.fsdecode(event.src_path)), signal))
 
@@ -173,13 +188,17 @@ class FolderWatcher:
         self._settle = config.settle_seconds
         self._rescan_every = config.rescan_seconds
         self._resubmit_after = config.resubmit_after_seconds
+        self._batch_size = config.batch_size
+        self._batch_bytes = config.batch_bytes
         self._events: queue.Queue[tuple[Path, Signal]] = queue.Queue()
         self._pending: dict[Path, tuple[_Version, float]] = {}
         self._open_counts: dict[Path, int] = {}
         # What was handed on, and when (None: the ledger has recorded it, so it is done).
         self._handed: dict[Path, tuple[_Version, float | None]] = {}
+        # Found complete since the last flush, to be handed on together.
+        self._ready: dict[Path, tuple[_Version, FileReady]] = {}
         self._stop = threading.Event()
-        self._observer = PollingObserver(timeout=config.polling_interval) if config.polling else Observer()
+        self._observer = PollingObserver(timeout=config.polling_interval) if config.polling else _observer()
 
     def run(self) -> None:
         """Watch until :meth:`stop` is called (from another thread or a signal handler)."""
@@ -210,12 +229,42 @@ class FolderWatcher:
             del self._handed[path]
 
     def submit_settled(self, *, now: float | None = None) -> None:
-        """Hand on each pending file whose size and mtime have held still for ``settle_seconds``."""
+        """Hand on each pending file whose size and mtime have held still for ``settle_seconds``,
+        with every file found complete since the last call, in batches."""
         now = time.monotonic() if now is None else now
         for path, (version, since) in list(self._pending.items()):
             if now - since < self._settle or self._open_counts.get(path, 0):
                 continue
             self._guarded(path, partial(self._submit_if_still, path, version))
+        self._flush()
+
+    def _flush(self) -> None:
+        ready = list(self._ready.items())
+        self._ready.clear()
+        batch: list[tuple[Path, tuple[_Version, FileReady]]] = []
+        held = 0
+        for item in ready:
+            size = item[1][0].size
+            if batch and (len(batch) == self._batch_size or held + size > self._batch_bytes):
+                self._submit_batch(batch)
+                batch, held = [], 0
+            batch.append(item)
+            held += size
+        if batch:
+            self._submit_batch(batch)
+
+    def _submit_batch(self, batch: list[tuple[Path, tuple[_Version, FileReady]]]) -> None:
+        try:
+            self._submit([ready for _, (_, ready) in batch])
+        except Exception:
+            # The broker may be down: keep the files pending; they are offered again after settling.
+            log.exception("watch.submit_failed", extra={"files": len(batch)})
+            for path, (version, _) in batch:
+                self._pending[path] = (version, time.monotonic())
+            return
+        for path, (version, _) in batch:
+            self._handed[path] = (version, time.monotonic())
+        log.debug("watch.files_ready", extra={"files": len(batch)})
 
     def _loop(self) -> None:
         next_rescan = time.monotonic()
@@ -283,8 +332,10 @@ class FolderWatcher:
             return
         if signal == "opened":
             self._open_counts[path] = self._open_counts.get(path, 0) + 1
-        elif signal == "closed":
-            self._open_counts[path] = max(0, self._open_counts.get(path, 0) - 1)
+        elif signal in ("closed", "arrived"):
+            if signal == "closed":
+                self._open_counts[path] = max(0, self._open_counts.get(path, 0) - 1)
+            # Closed by its last writer, or renamed into place: complete now, no need to settle.
             self._note_changed(path)
             if not self._open_counts.get(path, 0):
                 self._try_submit(path)
@@ -315,23 +366,15 @@ class FolderWatcher:
 
     def _try_submit(self, path: Path) -> None:
         version = _current_version(path)
-        if version is None or self._was_handed(path, version):
-            self._pending.pop(path, None)
-            return
-        ready = FileReady.of(path, size=version.size, mtime_ns=version.mtime_ns)
-        try:
-            self._submit(ready)
-        except Exception:
-            # The broker may be down: keep the file pending; it is offered again after settling.
-            log.exception("watch.submit_failed", extra={"path": readable_path(path)})
-            self._pending[path] = (version, time.monotonic())
-            return
-        self._handed[path] = (version, time.monotonic())
         self._pending.pop(path, None)
+        if version is None or self._was_handed(path, version):
+            return
+        self._ready[path] = (version, FileReady.of(path, size=version.size, mtime_ns=version.mtime_ns))
         log.debug("watch.file_ready", extra={"path": readable_path(path), "size": version.size})
 
     def _forget(self, path: Path) -> None:
         self._pending.pop(path, None)
+        self._ready.pop(path, None)
         self._handed.pop(path, None)
         self._open_counts.pop(path, None)
 
@@ -343,6 +386,17 @@ class FolderWatcher:
             ]
             # The walk skips hidden folders and the rejected one: only the name is left to check.
             yield from (here / name for name in names if not _ignored_name(name))
+
+
+def _observer() -> BaseObserver:
+    """The platform's observer; inotify's reports a file moved in from outside as a move (full events),
+    not as a creation, so it is known complete at once."""
+    if sys.platform.startswith("linux"):
+        # Imported here: the module exists on Linux only.
+        from watchdog.observers.inotify import InotifyObserver
+
+        return InotifyObserver(generate_full_events=True)
+    return Observer()
 
 
 def _current_version(path: Path) -> _Version | None:

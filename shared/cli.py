@@ -92,7 +92,7 @@ def worker(name: str, concurrency: int) -> None:
             # No startup banner on stdout: the configuration is the environment's, and the logs say "ready".
             "--quiet",
             "worker",
-            f"--queues={','.join(declared.queues)}",
+            f"--queues={','.join(declared.consumed_queues())}",
             f"--hostname={name}@%h",
             f"--concurrency={concurrency}",
             f"--loglevel={settings.log_level}",

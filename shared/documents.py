@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.decoding import arabic_letter_count, decode_bytes
+from shared.decoding import decode_bytes, letter_counts
 from shared.errors import UnreadableDocument
 from shared.headlines import split_headline
 
@@ -212,14 +212,15 @@ def html_shape(text: str) -> HtmlShape:
 
 # Unicode category Cc (C0, DEL, C1) but for line feeds and tabs.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LETTERS = re.compile(r"[^\W\d_]")
 
 
 def normalize_text(text: str) -> str:
     """Unix line ends, runs of spaces collapsed, lines trimmed, at most one blank line in a row."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    # Spaces collapsed in one pass over the whole text: each line is then left with at most one space
+    # at either end, and trimming the lines is removing those.
+    text = _SPACES.sub(" ", text).replace(" \n", "\n").replace("\n ", "\n")
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def check_document(document: Document) -> None:
@@ -232,8 +233,7 @@ def check_document(document: Document) -> None:
     controls = len(_CONTROLS.findall(body))
     if controls > MAX_CONTROL_SHARE * len(body):
         raise UnreadableDocument("the text is full of control characters: it looks like a binary file")
-    letters = len(_LETTERS.findall(body))
-    arabic = arabic_letter_count(body)
+    letters, arabic = letter_counts(body)
     if arabic < MIN_ARABIC_LETTERS or arabic < MIN_ARABIC_SHARE * letters:
         raise UnreadableDocument(
             f"too little Arabic text ({arabic} Arabic letters of {letters} letters, "

@@ -27,11 +27,18 @@ SERVICES_GROUP = "rasid.services"
 
 @dataclass(frozen=True)
 class Worker:
-    """``rasid worker NAME``: the Celery app at ``app`` ("module:attribute"), consuming ``queues``."""
+    """``rasid worker NAME``: the Celery app at ``app`` ("module:attribute"), consuming ``queues``,
+    and ``host_queues()``: queues of work only this host can do (files in its own folder), named from
+    the service's settings when the worker starts."""
 
     name: str
     app: str
     queues: tuple[str, ...]
+    host_queues: Callable[[], tuple[str, ...]] | None = None
+
+    def consumed_queues(self) -> tuple[str, ...]:
+        """Every queue this host's worker consumes: the shared ones, then this host's own."""
+        return self.queues + (self.host_queues() if self.host_queues else ())
 
     def load_app(self) -> Any:
         """The worker's Celery app; importing it registers the service's tasks."""
@@ -143,4 +150,3 @@ def supervised_processes() -> tuple[Process, ...]:
         Process(("beat",)),
         *(process for process in extra if process.stop_first),
     )
-

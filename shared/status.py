@@ -85,7 +85,7 @@ def broker_checks(settings: RasidSettings) -> list[Check]:
         problem = f"no embedded broker at {settings.broker_folder}: is the stack running here (rasid run)?"
         return [Check("broker", "missing", problem=problem)]
     app = _status_app(settings)
-    queues = [queue for worker in declared.values() for queue in worker.queues]
+    queues = [queue for worker in declared.values() for queue in worker.consumed_queues()]
     try:
         with app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=CONNECT_SECONDS)
@@ -120,7 +120,7 @@ def queue_depths(settings: RasidSettings) -> dict[str, int] | None:
 
     if broker_problem(settings):
         return None
-    queues = [queue for worker in workers().values() for queue in worker.queues]
+    queues = [queue for worker in workers().values() for queue in worker.consumed_queues()]
     try:
         with _status_app(settings).connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=CONNECT_SECONDS)

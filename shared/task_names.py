@@ -8,9 +8,11 @@ from typing import Final
 
 # handled by the ingest service
 INGEST_FILE: Final = "ingest.ingest_file"
+INGEST_FILES: Final = "ingest.ingest_files"
 POLL_FEEDS: Final = "ingest.poll_feeds"
 POLL_FEED: Final = "ingest.poll_feed"
 CONFIRM_STORED: Final = "ingest.confirm_stored"
+CONFIRM_STORED_BATCH: Final = "ingest.confirm_stored_batch"
 RESEND_UNCONFIRMED: Final = "ingest.resend_unconfirmed"
 # handled by the classifier service
 CLASSIFY_ARTICLE: Final = "classifier.classify_article"

@@ -70,3 +70,9 @@ def test_watched_folder_is_a_writable_bind_mount_with_a_polling_switch(services:
         assert mount.endswith(f":{WATCH_DIR}"), "writable: rejected files are moved aside"
         assert services[name]["environment"]["RASID_WATCH_DIR"] == WATCH_DIR
     assert "RASID_WATCH_POLLING" in services["watcher"]["environment"]
+
+
+def test_the_watcher_and_the_ingest_worker_of_a_host_share_its_file_queue(services: dict[str, Any]) -> None:
+    """The watcher sends to ingest.files.<RASID_HOST_NAME>; the ingest worker of its host consumes it."""
+    names = {services[name]["environment"].get("RASID_HOST_NAME") for name in ("watcher", "ingest-worker")}
+    assert len(names) == 1 and None not in names

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.decoding import arabic_letter_count, letter_counts
 from shared.documents import Document, read_document, strip_html
 from shared.errors import UnreadableDocument
 from shared.messages import content_id
@@ -158,3 +159,20 @@ def test_a_deeply_nested_fragment_is_flattened_to_its_text() -> None:
     fragment = "<b>" * 10_000 + "نص الخبر &amp; تفاصيله" + "</b>" * 10_000
 
     assert strip_html(fragment) == "نص الخبر & تفاصيله"
+
+
+@pytest.mark.parametrize(
+    ("text", "letters", "arabic"),
+    [
+        ("", 0, 0),
+        ("عربي abc", 7, 4),
+        ("١٢٣ 123 _ - ، .", 0, 0),  # digits (Arabic-Indic too), underscore and punctuation are no letters
+        ("كَتَبَ", 3, 3),  # diacritics are marks, not letters
+        ("ﻻ ﷲ", 2, 2),  # presentation forms are Arabic letters
+        ("½ ² x", 3, 0),  # numeric signs that are not decimal digits count as letters, as \w has them
+        ("ڤ\u200fabc\u00a0ۀ", 5, 2),
+    ],
+)
+def test_letters_and_arabic_letters_are_counted_by_class(text: str, letters: int, arabic: int) -> None:
+    assert letter_counts(text) == (letters, arabic)
+    assert arabic_letter_count(text) == arabic

@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +162,20 @@ def embedded_stack(env: dict[str, str], workdir: Path) -> Iterator[Stack]:
     stack = Stack(env=env, workdir=workdir)
     try:
         stack.start("run", ["run"])
+        yield stack
+    finally:
+        stack.stop()
+
+
+@contextmanager
+def extra_host_stack(env: dict[str, str], workdir: Path, services: Sequence[str]) -> Iterator[Stack]:
+    """Some compose services, with their compose commands, as if on another host joining a running
+    stack's Redis and PostgreSQL: no migration, no beat or web of its own."""
+    stack = Stack(env=env, workdir=workdir)
+    commands = compose_commands()
+    try:
+        for name in services:
+            stack.start(name, commands[name])
         yield stack
     finally:
         stack.stop()

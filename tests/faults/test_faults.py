@@ -30,6 +30,9 @@ import pytest
 import redis
 
 from alert_service.settings import AlertSettings
+from ingest_service.service import files_queue
+from ingest_service.settings import machine_host_name
+from shared.task_names import INGEST_FILES
 from tests import commands
 from tests.e2e.stack import Stack, compose_commands, compose_stack, embedded_stack, stack_env
 from tests.faults.articles import Article, load_articles
@@ -306,7 +309,7 @@ def restart_redis(run: Run) -> None:
     assert run.redis is not None
     client = run.redis.client()
     wait_for(
-        lambda: waiting(client, "ingest", "ingest.ingest_file"),
+        lambda: waiting(client, files_queue(machine_host_name()), INGEST_FILES),
         timeout=90,
         interval=0.002,
         what="ingest messages waiting",
@@ -451,10 +454,10 @@ class Scenario:
 SCENARIOS = [
     Scenario("no fault", nothing),
     Scenario(
-        "SIGKILL ingest worker (ingest)", kill_holding("ingest-worker", "ingest.ingest_file")
+        "SIGKILL ingest worker (ingest)", kill_holding("ingest-worker", INGEST_FILES)
     ),
     Scenario(
-        "SIGKILL classify worker (classify)", kill_holding("classify-worker", "classifier.classify_article")
+        "SIGKILL classify worker (classify)", kill_holding("classify-worker", "classifier.classify_articles")
     ),
     Scenario("SIGKILL alert worker (store)", kill_holding("alert-worker", "alert.store_classified_batch")),
     Scenario(

@@ -9,13 +9,26 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from ingest_service.schemas import FeedDue, FileReady
+from ingest_service.models import SeenArticle
+from ingest_service.schemas import FeedDue, FileReady, FilesReady
 from ingest_service.settings import ingest_settings
 from shared.db import session_scope
+from shared.messages import ArticleIngested, ArticlesIngested, ArticlesStored, ArticleStored
 from shared.net import TargetPolicy
+from shared.services import workers
 from shared.settings import base_settings
-from shared.task_names import CLASSIFY_ARTICLE, INGEST_FILE, POLL_FEED, POLL_FEEDS
+from shared.task_names import (
+    CLASSIFY_ARTICLE,
+    CLASSIFY_ARTICLES,
+    CONFIRM_STORED,
+    CONFIRM_STORED_BATCH,
+    INGEST_FILE,
+    INGEST_FILES,
+    POLL_FEED,
+    POLL_FEEDS,
+)
 from tests.ingest.helpers import FILE_FIXTURES
 from tests.peers import HttpPeer
 
@@ -39,9 +52,80 @@ def tasks(
     ingest_settings.cache_clear()
 
 
+Sent = list[tuple[str, dict[str, Any]]]
+
+
+def handed_on(sent: Sent) -> list[ArticleIngested]:
+    """The articles sent to the classifier, one by one or in batches."""
+    articles: list[ArticleIngested] = []
+    for name, kwargs in sent:
+        if name == CLASSIFY_ARTICLE:
+            articles.append(ArticleIngested.from_payload(kwargs["payload"]))
+        elif name == CLASSIFY_ARTICLES:
+            articles.extend(ArticlesIngested.from_payload(kwargs["payload"]).articles)
+    return articles
+
+
+def dropped(folder: Path, name: str, fixture: str) -> FileReady:
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    shutil.copyfile(FILE_FIXTURES / fixture, path)
+    stat = path.stat()
+    return FileReady.of(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+
+
 def test_tasks_are_registered_under_the_shared_names(tasks: tuple[ModuleType, list[Any]]) -> None:
     module, _ = tasks
-    assert {INGEST_FILE, POLL_FEEDS, POLL_FEED} <= set(module.app.tasks)
+    names = {INGEST_FILE, INGEST_FILES, POLL_FEEDS, POLL_FEED, CONFIRM_STORED, CONFIRM_STORED_BATCH}
+    assert names <= set(module.app.tasks)
+
+
+def test_ingest_files_hands_a_batch_on_once_even_when_run_twice(
+    tasks: tuple[ModuleType, Sent], tmp_path: Path
+) -> None:
+    module, sent = tasks
+    inbox = tmp_path / "inbox"
+    batch = FilesReady(
+        files=(
+            dropped(inbox, "news.txt", "cp1256.txt"),
+            dropped(inbox, "copy.txt", "utf8.txt"),
+            dropped(inbox, "other.htm", "h1-title.htm"),
+            dropped(inbox, "scan.txt", "binary.txt"),
+        )
+    )
+
+    module.ingest_files(batch.to_payload())
+    module.ingest_files(batch.to_payload())
+
+    assert sorted(article.source for article in handed_on(sent)) == ["news.txt", "other.htm"]
+    assert (inbox / "rejected" / "scan.txt.reason.txt").exists()
+
+
+def test_confirmations_in_a_batch_and_alone_stop_the_resends(
+    tasks: tuple[ModuleType, Sent], tmp_path: Path, database_url: str
+) -> None:
+    module, sent = tasks
+    inbox = tmp_path / "inbox"
+    batch = FilesReady(files=(dropped(inbox, "a.txt", "cp1256.txt"), dropped(inbox, "b.htm", "h1-title.htm")))
+    module.ingest_files(batch.to_payload())
+    first, second = (article.article_id for article in handed_on(sent))
+
+    module.confirm_stored_batch(ArticlesStored(article_ids=(first,)).to_payload())
+    module.confirm_stored(ArticleStored(article_id=second).to_payload())
+    module.confirm_stored_batch(ArticlesStored(article_ids=(first, second)).to_payload())
+
+    with session_scope(database_url) as session:
+        rows = session.execute(select(SeenArticle.confirmed_at, SeenArticle.payload)).all()
+    assert len(rows) == 2 and all(confirmed and payload is None for confirmed, payload in rows)
+
+
+def test_the_ingest_worker_consumes_its_hosts_file_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RASID_HOST_NAME", "host-b")
+    ingest_settings.cache_clear()
+    try:
+        assert workers()["ingest"].consumed_queues() == ("ingest", "ingest.files.host-b")
+    finally:
+        ingest_settings.cache_clear()
 
 
 def test_ingest_file_sends_one_classify_message_even_when_run_twice(
@@ -57,8 +141,7 @@ def test_ingest_file_sends_one_classify_message_even_when_run_twice(
     module.ingest_file(payload)
     module.ingest_file(payload)
 
-    assert [name for name, _ in sent] == [CLASSIFY_ARTICLE]
-    assert sent[0][1]["payload"]["source"] == "news.txt"
+    assert [article.source for article in handed_on(sent)] == ["news.txt"]
 
 
 def test_poll_feeds_fans_out_one_task_per_active_feed(
@@ -80,4 +163,4 @@ def test_poll_feeds_fans_out_one_task_per_active_feed(
         FeedDue.model_validate(kwargs["payload"]).feed_id for name, kwargs in sent if name == POLL_FEED
     ]
     assert fan_out == ids
-    assert [name for name, _ in sent].count(CLASSIFY_ARTICLE) == 2
+    assert len(handed_on(sent)) == 2

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ingest_service import watcher as watcher_module
 from ingest_service.errors import WatchFolderError
 from ingest_service.schemas import FileReady
 from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders, is_ignored
@@ -55,7 +57,7 @@ def start_watcher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
     threads: list[tuple[FolderWatcher, threading.Thread]] = []
 
     def start() -> Running:
-        watcher = FolderWatcher(config, submitted.append)
+        watcher = FolderWatcher(config, submitted.extend)
         thread = threading.Thread(target=watcher.run, daemon=True)
         thread.start()
         threads.append((watcher, thread))
@@ -168,8 +170,8 @@ def test_a_changed_file_is_handed_on_again_as_a_new_version(
 def test_a_failed_submit_is_offered_again(tmp_path: Path) -> None:
     attempts: list[FileReady] = []
 
-    def flaky(ready: FileReady) -> None:
-        attempts.append(ready)
+    def flaky(batch: Sequence[FileReady]) -> None:
+        attempts.extend(batch)
         if len(attempts) == 1:
             raise ConnectionError("broker down")
 
@@ -205,7 +207,7 @@ def test_a_name_in_windows_1256_bytes_neither_stops_the_watcher_nor_is_lost(tmp_
     (tmp_path / "good.txt").write_bytes(ARTICLE)
     submitted: list[FileReady] = []
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", settle_seconds=0.1)
-    watcher = FolderWatcher(config, submitted.append)
+    watcher = FolderWatcher(config, submitted.extend)
     thread = run_watcher(watcher)
     try:
         wait_until(lambda: len(submitted) >= 2)
@@ -227,7 +229,7 @@ def test_a_file_the_ledger_has_not_recorded_is_submitted_again_at_a_rescan(tmp_p
     recorded: set[tuple[str, int, int]] = set()
     submitted: list[FileReady] = []
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", resubmit_after_seconds=0.2)
-    watcher = FolderWatcher(config, submitted.append, recorded=lambda: recorded)
+    watcher = FolderWatcher(config, submitted.extend, recorded=lambda: recorded)
 
     watcher.rescan()
     watcher.submit_settled(now=time.monotonic() + 1)
@@ -261,7 +263,7 @@ def test_a_restarted_watcher_submits_only_what_the_ledger_has_not_recorded(tmp_p
         return recorded
 
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
-    watcher = FolderWatcher(config, submitted.append, recorded=ledger)
+    watcher = FolderWatcher(config, submitted.extend, recorded=ledger)
     watcher.rescan()
     watcher.submit_settled(now=time.monotonic() + 1)
 
@@ -277,7 +279,7 @@ def test_a_rescan_goes_on_when_the_ledger_cannot_be_read(tmp_path: Path) -> None
         raise ConnectionError("database down")
 
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
-    watcher = FolderWatcher(config, submitted.append, recorded=ledger)
+    watcher = FolderWatcher(config, submitted.extend, recorded=ledger)
     watcher.rescan()
     watcher.submit_settled(now=time.monotonic() + 1)
 
@@ -290,7 +292,7 @@ def test_links_and_special_files_are_handed_on_without_being_opened(tmp_path: Pa
     (tmp_path / "zero.txt").symlink_to("/dev/zero")
     submitted: list[FileReady] = []
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", settle_seconds=0.1)
-    watcher = FolderWatcher(config, submitted.append)
+    watcher = FolderWatcher(config, submitted.extend)
     thread = run_watcher(watcher)
     try:
         wait_until(lambda: len(submitted) >= 3)
@@ -305,14 +307,16 @@ def test_one_failing_file_does_not_stop_the_others(tmp_path: Path, monkeypatch: 
     for name in ("a.txt", "b.txt"):
         (tmp_path / name).write_bytes(ARTICLE)
     submitted: list[FileReady] = []
+    looked = watcher_module._current_version
 
-    def submit(ready: FileReady) -> None:
-        if ready.path.endswith("a.txt"):
+    def current_version(path: Path) -> Any:
+        if path.name == "a.txt":
             raise ValueError("a bug on one file")
-        submitted.append(ready)
+        return looked(path)
 
+    monkeypatch.setattr(watcher_module, "_current_version", current_version)
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
-    watcher = FolderWatcher(config, submit)
+    watcher = FolderWatcher(config, submitted.extend)
     watcher.rescan()
     watcher.submit_settled(now=time.monotonic() + 1)
 
@@ -331,3 +335,80 @@ def test_watching_stops_at_start_with_advice_when_rejected_files_cannot_be_kept(
     message = str(caught.value)
     assert "blocked" in message and "RASID_UID" in message and "RASID_REJECTED_DIR" in message
     check_folders(WatchConfig(watch_dir=inbox, rejected_dir=inbox / "rejected"))
+
+
+def test_a_burst_found_at_once_goes_in_batches_of_the_configured_size(tmp_path: Path) -> None:
+    for number in range(5):
+        (tmp_path / f"burst-{number}.txt").write_bytes(ARTICLE)
+    calls: list[list[FileReady]] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", batch_size=2)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+
+    assert [len(batch) for batch in calls] == [2, 2, 1]
+    names = sorted(Path(ready.path).name for batch in calls for ready in batch)
+    assert names == [f"burst-{number}.txt" for number in range(5)]
+
+
+def test_a_file_renamed_into_place_goes_alone_at_once_without_settling(tmp_path: Path) -> None:
+    inbox, staging = tmp_path / "inbox", tmp_path / "staging"
+    inbox.mkdir()
+    staging.mkdir()
+    calls: list[list[FileReady]] = []
+    # A settle time far longer than the wait below: only the rename can have made the file complete.
+    config = WatchConfig(watch_dir=inbox, rejected_dir=inbox / "rejected", settle_seconds=3600)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    thread = run_watcher(watcher)
+    try:
+        time.sleep(0.2)  # let the observer start before the test writes
+        (staging / "news.txt").write_bytes(ARTICLE)
+        (staging / "news.txt").rename(inbox / "news.txt")
+        wait_until(lambda: len(calls) >= 1)
+    finally:
+        stop_watcher(watcher, thread)
+
+    assert [[Path(ready.path).name for ready in batch] for batch in calls] == [["news.txt"]]
+
+
+def test_files_renamed_in_together_are_handed_on_in_few_batches(tmp_path: Path) -> None:
+    inbox, staging = tmp_path / "inbox", tmp_path / "staging"
+    inbox.mkdir()
+    staging.mkdir()
+    for number in range(300):
+        (staging / f"burst-{number}.txt").write_bytes(ARTICLE)
+    calls: list[list[FileReady]] = []
+    config = WatchConfig(watch_dir=inbox, rejected_dir=inbox / "rejected", settle_seconds=3600)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    thread = run_watcher(watcher)
+    try:
+        time.sleep(0.2)
+        for path in staging.iterdir():
+            path.rename(inbox / path.name)
+        wait_until(lambda: sum(len(batch) for batch in calls) >= 300)
+    finally:
+        stop_watcher(watcher, thread)
+
+    names = [Path(ready.path).name for batch in calls for ready in batch]
+    assert sorted(names) == sorted(f"burst-{number}.txt" for number in range(300)), "each once"
+    assert max(len(batch) for batch in calls) <= 200
+    assert len(calls) < 300, "a burst travels in batches, not one message a file"
+
+
+def test_a_batch_holds_at_most_the_configured_bytes_and_a_larger_file_goes_alone(tmp_path: Path) -> None:
+    for name, size in (("a.txt", 400), ("b.txt", 400), ("c.txt", 400), ("big.txt", 5000)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    calls: list[list[FileReady]] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", batch_bytes=1000)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    watcher.rescan()
+    watcher.submit_settled(now=time.monotonic() + 1)
+
+    assert all(sum(ready.size for ready in batch) <= 1000 or len(batch) == 1 for batch in calls)
+    assert sorted(len(batch) for batch in calls) == [1, 1, 2]
+    assert sorted(Path(ready.path).name for batch in calls for ready in batch) == [
+        "a.txt",
+        "b.txt",
+        "big.txt",
+        "c.txt",
+    ]
