@@ -305,9 +305,14 @@ def waiting(client: redis.Redis, queue: str, task: str) -> bool:
 
 
 def restart_redis(run: Run) -> None:
-    """Crash Redis while files' ingest messages wait in their queue, and start it again."""
+    """Crash Redis while files' ingest messages wait in their queue, and start it again.
+
+    The ingest worker is held down first: a burst travels in one batch message that a running worker
+    takes within milliseconds, so only a queue without a consumer is sure to hold it when Redis dies.
+    """
     assert run.redis is not None
     client = run.redis.client()
+    run.kill("ingest-worker")
     wait_for(
         lambda: waiting(client, files_queue(machine_host_name()), INGEST_FILES),
         timeout=90,
@@ -317,6 +322,7 @@ def restart_redis(run: Run) -> None:
     run.redis.crash()
     time.sleep(DOWNTIME)
     run.redis.start()
+    run.release("ingest-worker")
 
 
 def cut_database(seconds: float) -> Fault:
@@ -397,8 +403,10 @@ def fill_disk(seconds: float) -> Fault:
     return fault
 
 
-RECEIVED = re.compile(r"Task ingest\.ingest_file\[([0-9a-f-]+)\] received")
-SUCCEEDED = re.compile(r"Task ingest\.ingest_file\[([0-9a-f-]+)\] succeeded")
+# A dropped file travels in ingest.ingest_files (a batch) or, from a queue of an older version,
+# ingest.ingest_file.
+RECEIVED = re.compile(r"Task ingest\.ingest_files?\[([0-9a-f-]+)\] received")
+SUCCEEDED = re.compile(r"Task ingest\.ingest_files?\[([0-9a-f-]+)\] succeeded")
 
 
 def kill_embedded_worker(run: Run) -> None:
