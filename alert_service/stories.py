@@ -39,7 +39,7 @@ import heapq
 import math
 import operator
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -110,8 +110,8 @@ def stems(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """The terms of ``text``: the skeletons of its stems."""
-    # One cached lookup a word: the hot path of profiling an article.
-    return [term for term in map(_term, word_texts(fold(text))) if term]
+    # One cached lookup a word, run in C: the hot path of profiling an article.
+    return list(filter(None, map(_term, word_texts(fold(text)))))
 
 
 @dataclass(frozen=True)
@@ -217,9 +217,11 @@ class PlaceNames:
         return frozenset(found)
 
 
+@lru_cache(maxsize=16)
 def places_of(path: Path | None = None) -> PlaceNames:
     """The place names of the gazetteer at ``path`` (the packaged one when None), read once per
     process."""
+    # Cached by the path as given too: resolving it costs file system calls for every article.
     return _places_at((path or PACKAGED_GAZETTEER).resolve())
 
 
@@ -256,16 +258,6 @@ class Profile:
         ranked = sorted(self.vector, key=lambda term: (-self.vector[term], term))
         return frozenset(ranked[:KEY_TERMS])
 
-    @cached_property
-    def term_set(self) -> frozenset[str]:
-        """The vector's terms."""
-        return frozenset(self.vector)
-
-    @cached_property
-    def title_term_set(self) -> frozenset[str]:
-        """The title vector's terms."""
-        return frozenset(self.title_vector)
-
     def to_json(self) -> dict[str, object]:
         """The profile's comparable parts, as stored beside a story member."""
         return {
@@ -286,8 +278,8 @@ class Profile:
             article_id=article_id,
             source=source,
             published=published,
-            vector={str(key): float(value) for key, value in vector.items()},
-            title_vector={str(key): float(value) for key, value in title.items()},
+            vector={str(key): _weight(float(value)) for key, value in vector.items()},
+            title_vector={str(key): _weight(float(value)) for key, value in title.items()},
             places=frozenset(str(place) for place in places),
         )
 
@@ -313,7 +305,17 @@ class GroupingSettings:
 def _weighted(counts: Mapping[str, float], idf: IdfTable, *, keep: int) -> dict[str, float]:
     top = sorted(idf.weigh(counts).items(), key=operator.itemgetter(1), reverse=True)[:keep]
     norm = math.sqrt(sum(weight * weight for _, weight in top)) or 1.0
-    return {term: round(weight / norm, 4) for term, weight in top}
+    return {term: _weight(round(weight / norm, 4)) for term, weight in top}
+
+
+# Weights are rounded to four decimals, so a few thousand values serve every profile: one float
+# object each instead of one per term of each profile held (a fifth of a cached profile's memory).
+_WEIGHTS: dict[float, float] = {}
+
+
+def _weight(value: float) -> float:
+    """The process's one object of the weight ``value``."""
+    return _WEIGHTS.setdefault(value, value)
 
 
 def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings) -> Profile:
@@ -344,8 +346,10 @@ def _dot(left: Mapping[str, float], right: Mapping[str, float], shared: Collecti
 
 def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> float:
     """How likely two articles report the same event, roughly 0 to 1."""
-    body = _dot(left.vector, right.vector, left.term_set & right.term_set)
-    title = _dot(left.title_vector, right.title_vector, left.title_term_set & right.title_term_set)
+    # The key views intersect in C without a set of terms kept beside each profile (which would take
+    # more memory than the vector itself in a worker's cache of profiles).
+    body = _dot(left.vector, right.vector, left.vector.keys() & right.vector.keys())
+    title = _dot(left.title_vector, right.title_vector, left.title_vector.keys() & right.title_vector.keys())
     score = (1 - settings.title_share) * body + settings.title_share * title
     if left.places and right.places and left.places.isdisjoint(right.places):
         score -= settings.place_penalty
@@ -365,14 +369,59 @@ class StoryCandidate:
     members: tuple[Profile, ...]
 
     @cached_property
-    def centroid(self) -> tuple[dict[str, float], float]:
+    def centroid(self) -> Centroid:
         """The sum of the vectors of the latest members (``CENTROID_MEMBERS``) and its length: a long
         story is what it has lately been about, and its cost stays bounded."""
-        total: dict[str, float] = {}
-        for member in self.members[-CENTROID_MEMBERS:]:
-            for term, weight in member.vector.items():
-                total[term] = total.get(term, 0.0) + weight
-        return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
+        return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
+
+
+# A story's centroid: the summed vectors of its latest members, and the sum's length.
+Centroid = tuple[dict[str, float], float]
+
+
+class CentroidCache:
+    """The centroids of the latest members of stories, the most recently used kept.
+
+    A story is rebuilt as a candidate each time its members change (and, in the database, for each
+    arriving batch), while its latest members mostly stay the same: summing them afresh was most of
+    the cost of grouping. A story that gains a member extends the sum of its earlier ones when that
+    is kept, adding in the same order, so a centroid is the same to the last bit as one summed
+    afresh. An entry holds its members and serves only those very profiles (one article may have
+    profiles made with other settings, as the leave-one-day-out benchmark makes them)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._centroids: OrderedDict[tuple[str, ...], tuple[tuple[Profile, ...], Centroid]] = OrderedDict()
+
+    def of(self, members: tuple[Profile, ...]) -> Centroid:
+        """The centroid of ``members`` (a story's latest, oldest first)."""
+        ids = tuple(member.article_id for member in members)
+        found = self._get(ids, members)
+        if found is None:
+            earlier = self._get(ids[:-1], members[:-1]) if len(ids) > 1 else None
+            found = _centroid(members) if earlier is None else _centroid(members[-1:], start=earlier[0])
+            self._centroids[ids] = (members, found)
+            while len(self._centroids) > self._size:
+                self._centroids.popitem(last=False)
+        return found
+
+    def _get(self, ids: tuple[str, ...], members: tuple[Profile, ...]) -> Centroid | None:
+        entry = self._centroids.get(ids)
+        if entry is None or any(kept is not member for kept, member in zip(entry[0], members, strict=True)):
+            return None
+        self._centroids.move_to_end(ids)
+        return entry[1]
+
+
+def _centroid(members: Iterable[Profile], *, start: Mapping[str, float] | None = None) -> Centroid:
+    total = dict(start or {})
+    for member in members:
+        for term, weight in member.vector.items():
+            total[term] = total.get(term, 0.0) + weight
+    return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
+
+
+_CENTROIDS = CentroidCache()
 
 
 def choose_story(
@@ -415,7 +464,7 @@ def _story_score(
     if len(story.members) == 1:
         return closest - penalty
     centroid, norm = story.centroid
-    together = _dot(new.vector, centroid, new.term_set & centroid.keys()) / norm
+    together = _dot(new.vector, centroid, new.vector.keys() & centroid.keys()) / norm
     return settings.link_share * closest + (1 - settings.link_share) * together - penalty
 
 
