@@ -346,14 +346,27 @@ def _dot(left: Mapping[str, float], right: Mapping[str, float], shared: Collecti
 
 def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> float:
     """How likely two articles report the same event, roughly 0 to 1."""
+    return similarities(left, (right,), settings=settings)[0]
+
+
+def similarities(new: Profile, others: Iterable[Profile], *, settings: GroupingSettings) -> list[float]:
+    """The :func:`similarity` of ``new`` with each of ``others``, in order: what ``new`` looks up
+    is looked up once for all of them (grouping compares an article with dozens of members)."""
+    vector, title = new.vector, new.title_vector
     # The key views intersect in C without a set of terms kept beside each profile (which would take
     # more memory than the vector itself in a worker's cache of profiles).
-    body = _dot(left.vector, right.vector, left.vector.keys() & right.vector.keys())
-    title = _dot(left.title_vector, right.title_vector, left.title_vector.keys() & right.title_vector.keys())
-    score = (1 - settings.title_share) * body + settings.title_share * title
-    if left.places and right.places and left.places.isdisjoint(right.places):
-        score -= settings.place_penalty
-    return score
+    vector_terms, title_terms = vector.keys(), title.keys()
+    places, place_penalty = new.places, settings.place_penalty
+    body_share, title_share = 1 - settings.title_share, settings.title_share
+    scores = []
+    for other in others:
+        other_vector, other_title = other.vector, other.title_vector
+        body = _dot(vector, other_vector, vector_terms & other_vector.keys())
+        score = body_share * body + title_share * _dot(title, other_title, title_terms & other_title.keys())
+        if places and other.places and places.isdisjoint(other.places):
+            score -= place_penalty
+        scores.append(score)
+    return scores
 
 
 def _time_penalty(new: Profile, since: datetime, *, settings: GroupingSettings) -> float:
@@ -451,11 +464,12 @@ def _story_score(
 ) -> float | None:
     window, published = settings.window, new.published
     # The key terms first: a set test in C is cheaper than the difference of two datetimes.
-    compared = [
-        similarity(new, member, settings=settings)
+    sharing = (
+        member
         for member in story.members
         if not keys.isdisjoint(member.keys) and abs(member.published - published) <= window
-    ]
+    )
+    compared = similarities(new, sharing, settings=settings)
     if not compared:
         return None
     # Measured from the story's start, not from its closest member: a story that could be extended

@@ -25,6 +25,7 @@ from alert_service.stories import (
     default_idf,
     places_of,
     profile,
+    similarities,
     similarity,
     skeleton,
     stem,
@@ -260,3 +261,25 @@ def test_similarity_is_symmetric_and_one_with_itself() -> None:
         assert similarity(left, left, settings=settings) == pytest.approx(1.0, abs=1e-3)
         for right in profiles:
             assert similarity(left, right, settings=settings) == similarity(right, left, settings=settings)
+
+
+def _similarity_by_hand(left: Profile, right: Profile, settings: GroupingSettings) -> float:
+    def dot(one: dict[str, float], other: dict[str, float]) -> float:
+        return math.fsum(one[term] * other[term] for term in sorted(set(one) & set(other)))
+
+    score = (1 - settings.title_share) * dot(dict(left.vector), dict(right.vector))
+    score += settings.title_share * dot(dict(left.title_vector), dict(right.title_vector))
+    if left.places and right.places and not left.places & right.places:
+        score -= settings.place_penalty
+    return score
+
+
+def test_similarities_of_many_members_are_each_pair_compared_alone() -> None:
+    """Scoring an article against all members at once gives, member by member, exactly the score
+    of the pair written out by hand (shared terms, products summed exactly)."""
+    settings = GroupingSettings()
+    profiles = _fixture_profiles(settings)
+    for new in profiles:
+        expected = [_similarity_by_hand(new, other, settings) for other in profiles]
+        assert similarities(new, profiles, settings=settings) == expected
+        assert similarities(new, iter(profiles), settings=settings) == expected
