@@ -4,6 +4,7 @@ IDF table and the profile's stored form, the scores of a grouping and ``rasid st
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from alert_service.stories import (
+    CENTROID_MEMBERS,
+    CentroidCache,
     GroupingSettings,
     IdfTable,
     Profile,
@@ -22,6 +25,7 @@ from alert_service.stories import (
     default_idf,
     places_of,
     profile,
+    similarities,
     similarity,
     skeleton,
     stem,
@@ -216,3 +220,66 @@ def test_rasid_stories_names_a_bad_line(tmp_path: Any) -> None:
     result = run_offline("stories", "--jsonl", str(bad))
     assert result.exit_code != 0
     assert "line 1: 'published'" in result.stderr
+
+
+def _summed_afresh(members: tuple[Profile, ...]) -> tuple[dict[str, float], float]:
+    total: dict[str, float] = {}
+    for member in members:
+        for term, weight in member.vector.items():
+            total[term] = total.get(term, 0.0) + weight
+    return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
+
+
+def _fixture_profiles(settings: GroupingSettings) -> list[Profile]:
+    """The profiles of every article of the fixtures (more than CENTROID_MEMBERS)."""
+    rows = [row for case in CASES for row in case["articles"]]
+    rows += [json.loads(line) for line in LABELED.read_text(encoding="utf-8").splitlines()]
+    return [profile(_article(row), idf=default_idf(), settings=settings) for row in rows]
+
+
+def test_kept_centroids_are_the_sums_made_afresh_to_the_last_bit() -> None:
+    """A story growing one member at a time past CENTROID_MEMBERS, its window sliding, served from
+    the cache or extended from the sum before: every centroid equals the one summed afresh exactly,
+    and profiles of the same articles made with other settings get their own."""
+    members = _fixture_profiles(GroupingSettings())
+    others = _fixture_profiles(GroupingSettings(title_weight=1.0, vector_terms=20))
+    cache = CentroidCache(size=8)
+    cases = [tuple(members[max(0, end - CENTROID_MEMBERS) : end]) for end in range(1, len(members) + 1)]
+    cases += [tuple(members[start : start + 5]) for start in range(0, len(members), 3)]
+    cases += [tuple(others[:end]) for end in range(1, 8)] + [tuple(members[:7]), tuple(others[:7])]
+    for latest in cases:
+        assert cache.of(latest) == _summed_afresh(latest)
+        assert list(cache.of(latest)[0]) == list(_summed_afresh(latest)[0])
+
+
+def test_similarity_is_symmetric_and_one_with_itself() -> None:
+    """Comparing the fixtures' articles both ways gives the same score, and an article with itself
+    scores 1 (its vectors have unit length) when it names no place or its places are its own."""
+    settings = GroupingSettings()
+    profiles = _fixture_profiles(settings)
+    for left in profiles:
+        assert similarity(left, left, settings=settings) == pytest.approx(1.0, abs=1e-3)
+        for right in profiles:
+            assert similarity(left, right, settings=settings) == similarity(right, left, settings=settings)
+
+
+def _similarity_by_hand(left: Profile, right: Profile, settings: GroupingSettings) -> float:
+    def dot(one: dict[str, float], other: dict[str, float]) -> float:
+        return math.fsum(one[term] * other[term] for term in sorted(set(one) & set(other)))
+
+    score = (1 - settings.title_share) * dot(dict(left.vector), dict(right.vector))
+    score += settings.title_share * dot(dict(left.title_vector), dict(right.title_vector))
+    if left.places and right.places and not left.places & right.places:
+        score -= settings.place_penalty
+    return score
+
+
+def test_similarities_of_many_members_are_each_pair_compared_alone() -> None:
+    """Scoring an article against all members at once gives, member by member, exactly the score
+    of the pair written out by hand (shared terms, products summed exactly)."""
+    settings = GroupingSettings()
+    profiles = _fixture_profiles(settings)
+    for new in profiles:
+        expected = [_similarity_by_hand(new, other, settings) for other in profiles]
+        assert similarities(new, profiles, settings=settings) == expected
+        assert similarities(new, iter(profiles), settings=settings) == expected
