@@ -109,7 +109,8 @@ def subscribe_in_the_editor(page: Page, url: str, receiver: HttpPeer) -> str:
     shoot(page, "rule-editor-empty")
     secret = save_and_read_the_secret(page, url)
     [row] = page.locator("tr.subscription-row").all()
-    assert "strikes" in row.inner_text()
+    # "Iraq" was resolved to its id when the rule was saved.
+    assert "topic:strikes entity:country:iq" in row.inner_text()
     shoot(page, "subscriptions")
     return secret
 
