@@ -3,9 +3,14 @@ called in process through its ASGI interface, and tokens of both kinds."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,6 +18,8 @@ from shared.db import session_scope
 from shared.web.app import create_app
 from shared.web.settings import WebSettings
 from shared.web.tokens import create_token
+from tests.peers import free_port, wait_for
+from tests.web.browser import PASSWORD
 
 
 @dataclass(frozen=True)
@@ -47,3 +54,33 @@ def api(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         reader = create_token(session, "grafana", read_only=True).token
     with TestClient(create_app(settings)) as client:
         yield Api(client, database_url, bearer(writer), bearer(reader))
+
+
+@pytest.fixture
+def web_url(api: Api, tmp_path: Path) -> Iterator[str]:
+    """``rasid web`` alone, as its own process, on the database of ``api``: for browser tests of
+    pages over articles a test stores itself (the rule editor's)."""
+    port = free_port()
+    env = os.environ | {
+        "RASID_DATABASE_URL": api.database_url,
+        "RASID_DATA_DIR": str(tmp_path),
+        "RASID_WEB_PORT": str(port),
+        "RASID_ADMIN_PASSWORD": PASSWORD,
+    }
+    process = subprocess.Popen([sys.executable, "-m", "shared", "web"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def answers() -> bool:
+            try:
+                httpx.get(f"{url}/healthz", timeout=2)
+            except httpx.TransportError:
+                assert process.poll() is None, "rasid web stopped"
+                return False
+            return True
+
+        wait_for(answers, timeout=60, what="rasid web to answer", interval=0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

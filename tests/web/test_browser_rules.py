@@ -1,5 +1,5 @@
 """The rule editor in a real browser: headless Chromium (Debian's package) driven by Playwright, against
-``rasid web`` running as its own process (the fixtures of :mod:`tests.web.test_browser`). It signs in,
+``rasid web`` running as its own process over articles the test stores itself. It signs in,
 sees an unknown entity's error with suggestions, fills the editor for a webhook subscription, runs
 "test this rule" over a stored article, saves, and
 sees the signing secret once and the subscription in the list. The editor's screenshot goes to
@@ -15,28 +15,15 @@ from sqlalchemy import select
 from alert_service.models import Subscription
 from alert_service.subscriptions import rule_of, schedule_of
 from shared.db import session_scope, utc_now
+from tests.web.browser import browser_page, open_the_editor, save_and_read_the_secret, shoot, sign_in
 from tests.web.conftest import Api
 from tests.web.test_api import NOW, store_article
-from tests.web.test_browser import PASSWORD, SCREENSHOTS, _chromium, web_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-__all__ = ["web_url"]  # the fixture, used by name
-
 TITLE = "سقوط صواريخ على قاعدة عين الأسد غرب العراق"
 TEXT = "سقطت ثلاثة صواريخ بقاعدة عين الاسد الجوية في محافظة الأنبار فجر اليوم. ولم تُسجَّل إصابات."
-
-
-def _sign_in_to_the_editor(page: Page, web_url: str) -> None:
-    page.goto(f"{web_url}/subscriptions")
-    page.fill("input[name=secret]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{web_url}/articles")
-    page.click("header a[href='/subscriptions']")
-    page.wait_for_url(f"{web_url}/subscriptions")
-    page.click("#new-subscription")
-    page.wait_for_url(f"{web_url}/subscriptions/new")
 
 
 def _fill_the_rule(page: Page) -> None:
@@ -56,18 +43,12 @@ def _fill_the_rule(page: Page) -> None:
 
 
 def test_create_a_webhook_subscription_with_the_rule_editor(api: Api, web_url: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    chromium = _chromium()
     # Stored now: "test this rule" reads the last days by the clock.
     minutes = int((utc_now() - NOW).total_seconds() // 60)
     article_id = store_article(api, title=TITLE, text=TEXT, minutes=minutes, tags={"strikes": 0.9})
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="ar")
-        _sign_in_to_the_editor(page, web_url)
-        assert page.get_attribute("html", "dir") == "rtl"
+    with browser_page(height=900) as page:
+        sign_in(page, web_url, landing="/subscriptions")
+        open_the_editor(page, web_url)
 
         page.fill("#entities", "Baghdadd")
         page.click("#test-rule")
@@ -80,18 +61,11 @@ def test_create_a_webhook_subscription_with_the_rule_editor(api: Api, web_url: s
         assert page.inner_text("#match-count") == "1"
         assert page.locator(f"#test-results a[href='/articles/{article_id}']").inner_text() == TITLE
         assert "قاعدة عين الأسد" in page.inner_text("#test-results mark.evidence")
-        page.screenshot(path=str(SCREENSHOTS / "rule-editor.png"), full_page=True)
+        shoot(page, "rule-editor")
 
-        page.click("#save")
-        page.wait_for_selector("#secret")
-        secret = page.inner_text("#secret")
-        assert secret.startswith("whsec_")
-        page.click("a[href='/subscriptions']")
-        page.wait_for_url(f"{web_url}/subscriptions")
+        secret = save_and_read_the_secret(page, web_url)
         assert page.locator("tr.subscription-row").count() == 1
         assert "keyword:" in page.inner_text("tr.subscription-row .rule-text")
-        assert secret not in page.content()
-        browser.close()
     with session_scope(api.database_url) as session:
         stored = session.scalars(select(Subscription)).one()
         assert (stored.channel, stored.target, stored.secret) == (
