@@ -1,11 +1,16 @@
 """Real articles of ``../shared/corpus/`` as the files a user drops (the title line, then the text),
-for the end-to-end tests and the pipeline benchmark."""
+for the end-to-end tests and the pipeline benchmark.
+
+The corpus is read from ``RASID_CORPUS`` when set, else from ``shared/corpus`` beside the checkout, else
+from ``/work/shared/corpus`` (where a clone made elsewhere on this machine finds it)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from shared.documents import read_document
 from shared.errors import UnreadableDocument
@@ -13,7 +18,18 @@ from shared.messages import content_id
 from tests.e2e.stack import ROOT
 from tests.helpers import unavailable
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "ant-2018.jsonl.gz"
+CORPUS_NAME = Path("shared") / "corpus" / "ant-2018.jsonl.gz"
+
+
+def _corpus() -> Path:
+    named = os.environ.get("RASID_CORPUS")
+    if named:
+        return Path(named)
+    beside = ROOT.parent / CORPUS_NAME
+    return beside if beside.is_file() else Path("/work") / CORPUS_NAME
+
+
+CORPUS = _corpus()
 
 
 def corpus_files() -> Iterator[bytes]:
