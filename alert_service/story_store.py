@@ -15,6 +15,8 @@ article already placed keeps its story.
 A member's profile and story never change once written, so each process keeps the profiles it has
 read (:class:`ProfileCache`) and reads from the database only those of members it has not seen: a
 worker storing a stream of articles reads each member's profile once, not once per arriving batch.
+On PostgreSQL it keeps the window's members too (:class:`KeptWindow`): under the lock a batch reads
+only the members written since the process's last read, not every member of its window.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import bisect
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import ColumnElement, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from alert_service.models import Story, StoryMember
@@ -199,11 +202,29 @@ def _window_of(
     """The members stored within the window either side of the batch's publication times."""
     earliest = min(new.published for new in arriving) - window
     latest = max(new.published for new in arriving) + window
-    rows = session.execute(
-        select(StoryMember.article_id, StoryMember.story_id).where(
-            StoryMember.published_at >= earliest, StoryMember.published_at <= latest
+    if _keeps_window(session):
+        known = _KEPT.of(str(session.get_bind().engine.url), window).members(
+            session, earliest, latest, cache=cache
         )
-    ).all()
+    else:
+        known = list(_read_members(session, earliest, latest, cache=cache).values())
+    return StoryWindow(window, known, indexed=len(arriving) >= _INDEX_FROM)
+
+
+def _read_members(
+    session: Session,
+    earliest: datetime,
+    latest: datetime,
+    *,
+    cache: ProfileCache,
+    where: ColumnElement[bool] | None = None,
+) -> dict[str, tuple[int, Profile]]:
+    """The story and profile of each member published from ``earliest`` to ``latest`` (and meeting
+    ``where``), by article id."""
+    statement = select(StoryMember.article_id, StoryMember.story_id).where(
+        StoryMember.published_at >= earliest, StoryMember.published_at <= latest
+    )
+    rows = session.execute(statement if where is None else statement.where(where)).all()
     # Held here for the batch: the cache may forget some of a window larger than it.
     profiles: dict[str, Profile] = {}
     missing = []
@@ -216,8 +237,141 @@ def _window_of(
     for profile_read in _read_profiles(session, missing):
         cache.put(profile_read)
         profiles[profile_read.article_id] = profile_read
-    known = ((story_id, profiles[article_id]) for article_id, story_id in rows if article_id in profiles)
-    return StoryWindow(window, known, indexed=len(arriving) >= _INDEX_FROM)
+    return {
+        article_id: (story_id, profiles[article_id])
+        for article_id, story_id in rows
+        if article_id in profiles
+    }
+
+
+def _keeps_window(session: Session) -> bool:
+    """Whether this batch reads its window through the process's kept window: on PostgreSQL, the
+    first batch of a transaction (a later one must see the members its transaction placed, which
+    are not committed, so it reads them all)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    transaction = session.get_transaction()
+    first = session.info.get(_WINDOW_READ_IN) is not transaction
+    session.info[_WINDOW_READ_IN] = transaction
+    return first
+
+
+_WINDOW_READ_IN = "story window read in"
+_XIDS = 1 << 32
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Which transactions' rows a read saw, as PostgreSQL's ``pg_current_snapshot()`` says: every
+    one that ended before ``xmax`` (32-bit transaction ids), but those of ``unseen`` (in progress
+    then, this process's own among them)."""
+
+    xmax: int
+    unseen: tuple[int, ...]
+
+    @classmethod
+    def now(cls, session: Session) -> _Snapshot:
+        snapshot, own = session.execute(
+            text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text")
+        ).one()
+        _, xmax, running = str(snapshot).split(":")
+        unseen = [int(xid) for xid in running.split(",") if xid]
+        if own is not None:
+            unseen.append(int(own))
+        return cls(int(xmax) % _XIDS, tuple(xid % _XIDS for xid in unseen))
+
+    def precedes(self, other: _Snapshot) -> bool:
+        """Whether this snapshot is older than ``other`` (in doubt: then the kept window is read again)."""
+        return (self.xmax - other.xmax) % _XIDS >= _XIDS // 2
+
+    def unseen_rows(self) -> ColumnElement[bool]:
+        """Rows this snapshot did not see: written by a transaction from ``xmax`` on (modulo 2**32) or
+        by one of ``unseen``."""
+        return text(
+            "((xmin::text::bigint - :xmax + 4294967296) % 4294967296 < 2147483648"
+            " OR xmin::text::bigint = ANY(CAST(:unseen AS bigint[])))"
+        ).bindparams(xmax=self.xmax, unseen=list(self.unseen))  # type: ignore[return-value]
+
+
+class KeptWindow:
+    """A database's story members published in a span of time, kept by a process across batches and
+    brought up to date under the story lock by reading only the members written since its last read.
+
+    Members are written only under the lock and committed before it is released, so under the lock
+    every member written since the last read belongs to a transaction that the last read's snapshot
+    did not see (one running then, this process's own, or one begun since): those are read, by their
+    rows' ``xmin``. Members are never changed; should any be deleted, the count of the span's members
+    differs from the kept count and the span is read again, as it is when a batch falls outside it or
+    the database's transaction ids went back.
+    """
+
+    def __init__(self, window: timedelta) -> None:
+        self._window = window
+        self._members: dict[str, tuple[int, Profile]] = {}
+        self._span: tuple[datetime, datetime] | None = None
+        self._seen: _Snapshot | None = None
+
+    def members(
+        self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
+    ) -> list[tuple[int, Profile]]:
+        """The story and profile of each member published from ``earliest`` to ``latest``; called
+        under the story lock."""
+        seen = _Snapshot.now(session)
+        if not self._brought_up_to_date(session, earliest, latest, seen=seen, cache=cache):
+            # Later members are read as well: a stream's next batches fall within the span.
+            self._span = (earliest, latest + self._window)
+            self._members = _read_members(session, *self._span, cache=cache)
+        self._seen = seen
+        self._forget_before(earliest)
+        return [
+            (story_id, member)
+            for story_id, member in self._members.values()
+            if earliest <= member.published <= latest
+        ]
+
+    def _brought_up_to_date(
+        self, session: Session, earliest: datetime, latest: datetime, *, seen: _Snapshot, cache: ProfileCache
+    ) -> bool:
+        if self._span is None or self._seen is None or seen.precedes(self._seen):
+            return False
+        start, end = self._span
+        if earliest < start or latest > end:
+            return False
+        self._members.update(_read_members(session, start, end, cache=cache, where=self._seen.unseen_rows()))
+        stored = session.execute(
+            select(func.count())
+            .select_from(StoryMember)
+            .where(StoryMember.published_at >= start, StoryMember.published_at <= end)
+        ).scalar_one()
+        return bool(stored == len(self._members))
+
+    def _forget_before(self, earliest: datetime) -> None:
+        assert self._span is not None
+        start, end = self._span
+        if earliest > start:
+            self._span = (earliest, end)
+            self._members = {
+                article_id: kept
+                for article_id, kept in self._members.items()
+                if kept[1].published >= earliest
+            }
+
+
+class KeptWindows:
+    """The kept window of each database (and story window) a process stores into."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, timedelta], KeptWindow] = {}
+
+    def of(self, url: str, window: timedelta) -> KeptWindow:
+        """The kept window of the database at ``url``, begun empty."""
+        key = (url, window)
+        if key not in self._windows:
+            self._windows[key] = KeptWindow(window)
+        return self._windows[key]
+
+
+_KEPT = KeptWindows()
 
 
 def placed_stories(session: Session, article_ids: Iterable[str]) -> dict[str, int]:
@@ -246,7 +400,8 @@ def assign_stories(
     order given as one at a time would place them; an article already placed keeps its story.
 
     The articles' profiles are made before the lock is taken (the costly part, which workers do in
-    parallel); under the lock the stored members of the batch's window are read once for the batch.
+    parallel); under the lock the stored members of the batch's window are brought up to date once for
+    the batch.
     """
     settings = settings or GroupingSettings()
     idf = idf or default_idf()
