@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from alert_service import story_store
 from alert_service.models import (
@@ -222,4 +222,23 @@ def test_workers_taking_turns_store_what_one_worker_stores(
             monkeypatch.setattr(story_store, "_KEPT", workers[1])
         with session_scope(database_url) as session:
             store_batch(session, batch[start : start + 3], now=NOW)
+    assert snapshot(database_url) == snapshot(other_database_url)
+
+
+def test_a_worker_keeping_its_window_sees_members_deleted_by_others(
+    database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Articles deleted between two batches (their members with them) are gone from the window of the
+    next batches, which store them again as when each batch reads its window whole."""
+    batch = messages(undated=True)
+    half = len(batch) // 2
+    monkeypatch.setattr(story_store, "_KEPT", story_store.KeptWindows())
+    for url in (database_url, other_database_url):
+        if url == other_database_url:
+            monkeypatch.setattr(story_store, "_keeps_window", lambda session: False)
+        stored_batches(url, batch[:half], size=2)
+        ids = [message.article.article_id for message in batch[:half]]
+        with session_scope(url) as session:
+            session.execute(delete(Article).where(Article.id.in_(ids)))
+        stored_batches(url, batch, size=2)
     assert snapshot(database_url) == snapshot(other_database_url)
