@@ -29,7 +29,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from alert_service.models import Story, StoryMember
@@ -212,19 +225,21 @@ def _window_of(
 
 
 def _read_members(
-    session: Session,
-    earliest: datetime,
-    latest: datetime,
-    *,
-    cache: ProfileCache,
-    where: ColumnElement[bool] | None = None,
+    session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
 ) -> dict[str, tuple[int, Profile]]:
-    """The story and profile of each member published from ``earliest`` to ``latest`` (and meeting
-    ``where``), by article id."""
-    statement = select(StoryMember.article_id, StoryMember.story_id).where(
-        StoryMember.published_at >= earliest, StoryMember.published_at <= latest
-    )
-    rows = session.execute(statement if where is None else statement.where(where)).all()
+    """The story and profile of each member published from ``earliest`` to ``latest``, by article id."""
+    rows = session.execute(
+        select(StoryMember.article_id, StoryMember.story_id).where(
+            StoryMember.published_at >= earliest, StoryMember.published_at <= latest
+        )
+    ).all()
+    return _with_profiles(session, [(article_id, story_id) for article_id, story_id in rows], cache=cache)
+
+
+def _with_profiles(
+    session: Session, rows: list[tuple[str, int]], *, cache: ProfileCache
+) -> dict[str, tuple[int, Profile]]:
+    """The story and profile of each member of ``rows`` (article id and story id), by article id."""
     # Held here for the batch: the cache may forget some of a window larger than it.
     profiles: dict[str, Profile] = {}
     missing = []
@@ -271,10 +286,14 @@ class _Snapshot:
 
     @classmethod
     def now(cls, session: Session) -> _Snapshot:
-        snapshot, own = session.execute(
-            text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text")
-        ).one()
-        _, xmax, running = str(snapshot).split(":")
+        """The snapshot of a statement run now."""
+        snapshot, own = session.execute(select(_SNAPSHOT, _OWN_TRANSACTION)).one()
+        return cls.parse(snapshot, own)
+
+    @classmethod
+    def parse(cls, snapshot: str, own: str | None) -> _Snapshot:
+        """The snapshot ``pg_current_snapshot()`` wrote, this transaction's id ``own`` unseen too."""
+        _, xmax, running = snapshot.split(":")
         unseen = [int(xid) for xid in running.split(",") if xid]
         if own is not None:
             unseen.append(int(own))
@@ -284,13 +303,16 @@ class _Snapshot:
         """Whether this snapshot is older than ``other`` (in doubt: then the kept window is read again)."""
         return (self.xmax - other.xmax) % _XIDS >= _XIDS // 2
 
-    def unseen_rows(self) -> ColumnElement[bool]:
-        """Rows this snapshot did not see: written by a transaction from ``xmax`` on (modulo 2**32) or
-        by one of ``unseen``."""
-        return text(
-            "((xmin::text::bigint - :xmax + 4294967296) % 4294967296 < 2147483648"
-            " OR xmin::text::bigint = ANY(CAST(:unseen AS bigint[])))"
-        ).bindparams(xmax=self.xmax, unseen=list(self.unseen))  # type: ignore[return-value]
+    def missed(self, xid: ColumnElement[int]) -> ColumnElement[bool]:
+        """Whether the transaction ``xid`` (of 32 bits) wrote what this snapshot did not see: it is
+        ``xmax`` or later (modulo 2**32) or one of ``unseen``."""
+        return or_((xid - self.xmax + _XIDS) % _XIDS < _XIDS // 2, xid.in_(self.unseen))
+
+
+_SNAPSHOT = literal_column("pg_current_snapshot()::text", String)
+_OWN_TRANSACTION = literal_column("pg_current_xact_id_if_assigned()::text", String)
+# The transaction that wrote a row, of 32 bits.
+_WRITTEN_BY = literal_column("xmin::text::bigint", BigInteger)
 
 
 class KeptWindow:
@@ -316,8 +338,9 @@ class KeptWindow:
     ) -> list[tuple[int, Profile]]:
         """The story and profile of each member published from ``earliest`` to ``latest``; called
         under the story lock."""
-        seen = _Snapshot.now(session)
-        if not self._brought_up_to_date(session, earliest, latest, seen=seen, cache=cache):
+        seen = self._brought_up_to_date(session, earliest, latest, cache=cache)
+        if seen is None:
+            seen = _Snapshot.now(session)
             # Later members are read as well: a stream's next batches fall within the span.
             self._span = (earliest, latest + self._window)
             self._members = _read_members(session, *self._span, cache=cache)
@@ -330,20 +353,33 @@ class KeptWindow:
         ]
 
     def _brought_up_to_date(
-        self, session: Session, earliest: datetime, latest: datetime, *, seen: _Snapshot, cache: ProfileCache
-    ) -> bool:
-        if self._span is None or self._seen is None or seen.precedes(self._seen):
-            return False
+        self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
+    ) -> _Snapshot | None:
+        """The snapshot the kept members are now up to date with, after reading in one statement the
+        members written since the last read, how many the span holds and the snapshot; ``None`` when
+        in doubt (then the span must be read whole)."""
+        if self._span is None or self._seen is None:
+            return None
         start, end = self._span
         if earliest < start or latest > end:
-            return False
-        self._members.update(_read_members(session, start, end, cache=cache, where=self._seen.unseen_rows()))
-        stored = session.execute(
-            select(func.count())
-            .select_from(StoryMember)
+            return None
+        span = (
+            select(StoryMember.article_id, StoryMember.story_id, _WRITTEN_BY.label("xid"))
             .where(StoryMember.published_at >= start, StoryMember.published_at <= end)
-        ).scalar_one()
-        return bool(stored == len(self._members))
+            .cte("span")
+        )
+        written = select(span.c.article_id, span.c.story_id, null(), null(), null()).where(
+            self._seen.missed(span.c.xid)
+        )
+        counted = select(null(), null(), func.count(), _SNAPSHOT, _OWN_TRANSACTION).select_from(span)
+        rows = session.execute(union_all(written, counted)).all()
+        _, _, stored, snapshot, own = next(row for row in rows if row[0] is None)
+        seen = _Snapshot.parse(snapshot, own)
+        new = [(article_id, story_id) for article_id, story_id, *_ in rows if article_id is not None]
+        self._members.update(_with_profiles(session, new, cache=cache))
+        if seen.precedes(self._seen) or stored != len(self._members):
+            return None
+        return seen
 
     def _forget_before(self, earliest: datetime) -> None:
         assert self._span is not None
