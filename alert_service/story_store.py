@@ -15,6 +15,8 @@ article already placed keeps its story.
 A member's profile and story never change once written, so each process keeps the profiles it has
 read (:class:`ProfileCache`) and reads from the database only those of members it has not seen: a
 worker storing a stream of articles reads each member's profile once, not once per arriving batch.
+On PostgreSQL it keeps the window's members too (:class:`KeptWindow`): under the lock a batch reads
+only the members written since the process's last read, not every member of its window.
 """
 
 from __future__ import annotations
@@ -23,10 +25,24 @@ import bisect
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from alert_service.models import Story, StoryMember
@@ -199,11 +215,31 @@ def _window_of(
     """The members stored within the window either side of the batch's publication times."""
     earliest = min(new.published for new in arriving) - window
     latest = max(new.published for new in arriving) + window
+    if _keeps_window(session):
+        known = _KEPT.of(str(session.get_bind().engine.url), window).members(
+            session, earliest, latest, cache=cache
+        )
+    else:
+        known = list(_read_members(session, earliest, latest, cache=cache).values())
+    return StoryWindow(window, known, indexed=len(arriving) >= _INDEX_FROM)
+
+
+def _read_members(
+    session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
+) -> dict[str, tuple[int, Profile]]:
+    """The story and profile of each member published from ``earliest`` to ``latest``, by article id."""
     rows = session.execute(
         select(StoryMember.article_id, StoryMember.story_id).where(
             StoryMember.published_at >= earliest, StoryMember.published_at <= latest
         )
     ).all()
+    return _with_profiles(session, [(article_id, story_id) for article_id, story_id in rows], cache=cache)
+
+
+def _with_profiles(
+    session: Session, rows: list[tuple[str, int]], *, cache: ProfileCache
+) -> dict[str, tuple[int, Profile]]:
+    """The story and profile of each member of ``rows`` (article id and story id), by article id."""
     # Held here for the batch: the cache may forget some of a window larger than it.
     profiles: dict[str, Profile] = {}
     missing = []
@@ -216,8 +252,162 @@ def _window_of(
     for profile_read in _read_profiles(session, missing):
         cache.put(profile_read)
         profiles[profile_read.article_id] = profile_read
-    known = ((story_id, profiles[article_id]) for article_id, story_id in rows if article_id in profiles)
-    return StoryWindow(window, known, indexed=len(arriving) >= _INDEX_FROM)
+    return {
+        article_id: (story_id, profiles[article_id])
+        for article_id, story_id in rows
+        if article_id in profiles
+    }
+
+
+def _keeps_window(session: Session) -> bool:
+    """Whether this batch reads its window through the process's kept window: on PostgreSQL, the
+    first batch of a transaction (a later one must see the members its transaction placed, which
+    are not committed, so it reads them all)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    transaction = session.get_transaction()
+    first = session.info.get(_WINDOW_READ_IN) is not transaction
+    session.info[_WINDOW_READ_IN] = transaction
+    return first
+
+
+_WINDOW_READ_IN = "story window read in"
+_XIDS = 1 << 32
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Which transactions' rows a read saw, as PostgreSQL's ``pg_current_snapshot()`` says: every
+    one that ended before ``xmax`` (32-bit transaction ids), but those of ``unseen`` (in progress
+    then, this process's own among them)."""
+
+    xmax: int
+    unseen: tuple[int, ...]
+
+    @classmethod
+    def now(cls, session: Session) -> _Snapshot:
+        """The snapshot of a statement run now."""
+        snapshot, own = session.execute(select(_SNAPSHOT, _OWN_TRANSACTION)).one()
+        return cls.parse(snapshot, own)
+
+    @classmethod
+    def parse(cls, snapshot: str, own: str | None) -> _Snapshot:
+        """The snapshot ``pg_current_snapshot()`` wrote, this transaction's id ``own`` unseen too."""
+        _, xmax, running = snapshot.split(":")
+        unseen = [int(xid) for xid in running.split(",") if xid]
+        if own is not None:
+            unseen.append(int(own))
+        return cls(int(xmax) % _XIDS, tuple(xid % _XIDS for xid in unseen))
+
+    def precedes(self, other: _Snapshot) -> bool:
+        """Whether this snapshot is older than ``other`` (in doubt: then the kept window is read again)."""
+        return (self.xmax - other.xmax) % _XIDS >= _XIDS // 2
+
+    def missed(self, xid: ColumnElement[int]) -> ColumnElement[bool]:
+        """Whether the transaction ``xid`` (of 32 bits) wrote what this snapshot did not see: it is
+        ``xmax`` or later (modulo 2**32) or one of ``unseen``."""
+        return or_((xid - self.xmax + _XIDS) % _XIDS < _XIDS // 2, xid.in_(self.unseen))
+
+
+_SNAPSHOT = literal_column("pg_current_snapshot()::text", String)
+_OWN_TRANSACTION = literal_column("pg_current_xact_id_if_assigned()::text", String)
+# The transaction that wrote a row, of 32 bits.
+_WRITTEN_BY = literal_column("xmin::text::bigint", BigInteger)
+
+
+class KeptWindow:
+    """A database's story members published in a span of time, kept by a process across batches and
+    brought up to date under the story lock by reading only the members written since its last read.
+
+    Members are written only under the lock and committed before it is released, so under the lock
+    every member written since the last read belongs to a transaction that the last read's snapshot
+    did not see (one running then, this process's own, or one begun since): those are read, by their
+    rows' ``xmin``. Members are never changed; should any be deleted, the count of the span's members
+    differs from the kept count and the span is read again, as it is when a batch falls outside it or
+    the database's transaction ids went back.
+    """
+
+    def __init__(self, window: timedelta) -> None:
+        self._window = window
+        self._members: dict[str, tuple[int, Profile]] = {}
+        self._span: tuple[datetime, datetime] | None = None
+        self._seen: _Snapshot | None = None
+
+    def members(
+        self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
+    ) -> list[tuple[int, Profile]]:
+        """The story and profile of each member published from ``earliest`` to ``latest``; called
+        under the story lock."""
+        seen = self._brought_up_to_date(session, earliest, latest, cache=cache)
+        if seen is None:
+            seen = _Snapshot.now(session)
+            # Later members are read as well: a stream's next batches fall within the span.
+            self._span = (earliest, latest + self._window)
+            self._members = _read_members(session, *self._span, cache=cache)
+        self._seen = seen
+        self._forget_before(earliest)
+        return [
+            (story_id, member)
+            for story_id, member in self._members.values()
+            if earliest <= member.published <= latest
+        ]
+
+    def _brought_up_to_date(
+        self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
+    ) -> _Snapshot | None:
+        """The snapshot the kept members are now up to date with, after reading in one statement the
+        members written since the last read, how many the span holds and the snapshot; ``None`` when
+        in doubt (then the span must be read whole)."""
+        if self._span is None or self._seen is None:
+            return None
+        start, end = self._span
+        if earliest < start or latest > end:
+            return None
+        span = (
+            select(StoryMember.article_id, StoryMember.story_id, _WRITTEN_BY.label("xid"))
+            .where(StoryMember.published_at >= start, StoryMember.published_at <= end)
+            .cte("span")
+        )
+        written = select(span.c.article_id, span.c.story_id, null(), null(), null()).where(
+            self._seen.missed(span.c.xid)
+        )
+        counted = select(null(), null(), func.count(), _SNAPSHOT, _OWN_TRANSACTION).select_from(span)
+        rows = session.execute(union_all(written, counted)).all()
+        _, _, stored, snapshot, own = next(row for row in rows if row[0] is None)
+        seen = _Snapshot.parse(snapshot, own)
+        new = [(article_id, story_id) for article_id, story_id, *_ in rows if article_id is not None]
+        self._members.update(_with_profiles(session, new, cache=cache))
+        if seen.precedes(self._seen) or stored != len(self._members):
+            return None
+        return seen
+
+    def _forget_before(self, earliest: datetime) -> None:
+        assert self._span is not None
+        start, end = self._span
+        if earliest > start:
+            self._span = (earliest, end)
+            self._members = {
+                article_id: kept
+                for article_id, kept in self._members.items()
+                if kept[1].published >= earliest
+            }
+
+
+class KeptWindows:
+    """The kept window of each database (and story window) a process stores into."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, timedelta], KeptWindow] = {}
+
+    def of(self, url: str, window: timedelta) -> KeptWindow:
+        """The kept window of the database at ``url``, begun empty."""
+        key = (url, window)
+        if key not in self._windows:
+            self._windows[key] = KeptWindow(window)
+        return self._windows[key]
+
+
+_KEPT = KeptWindows()
 
 
 def placed_stories(session: Session, article_ids: Iterable[str]) -> dict[str, int]:
@@ -246,7 +436,8 @@ def assign_stories(
     order given as one at a time would place them; an article already placed keeps its story.
 
     The articles' profiles are made before the lock is taken (the costly part, which workers do in
-    parallel); under the lock the stored members of the batch's window are read once for the batch.
+    parallel); under the lock the stored members of the batch's window are brought up to date once for
+    the batch.
     """
     settings = settings or GroupingSettings()
     idf = idf or default_idf()

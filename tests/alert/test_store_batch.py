@@ -13,8 +13,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
+from alert_service import story_store
 from alert_service.models import (
     Alert,
     AlertArticle,
@@ -197,3 +198,47 @@ def test_concurrent_batches_put_one_event_in_one_story(fresh_postgres_url: str) 
     snapshot_of = snapshot(fresh_postgres_url)
     assert len(snapshot_of["stories"]) == 1
     assert (snapshot_of["alert count"], len(snapshot_of["recorded"])) == (1, 2)
+
+
+def test_workers_taking_turns_store_what_one_worker_stores(
+    database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers, each keeping its own story window (on PostgreSQL), store batches in turn, one of
+    the first worker's batches rolled back and stored again by the second: the same stories and
+    alerts as one worker storing the articles one at a time, reading each batch's window whole."""
+    batch = messages(undated=True)
+    subscribe_all(database_url)
+    subscribe_all(other_database_url)
+    with monkeypatch.context() as reading_every_window:
+        reading_every_window.setattr(story_store, "_keeps_window", lambda session: False)
+        stored_batches(other_database_url, batch, size=1)
+    workers = [story_store.KeptWindows(), story_store.KeptWindows()]
+    for number, start in enumerate(range(0, len(batch), 3)):
+        monkeypatch.setattr(story_store, "_KEPT", workers[number % 2])
+        if number == 2:
+            with pytest.raises(RuntimeError), session_scope(database_url) as session:
+                store_batch(session, batch[start : start + 3], now=NOW)
+                raise RuntimeError("rolled back")
+            monkeypatch.setattr(story_store, "_KEPT", workers[1])
+        with session_scope(database_url) as session:
+            store_batch(session, batch[start : start + 3], now=NOW)
+    assert snapshot(database_url) == snapshot(other_database_url)
+
+
+def test_a_worker_keeping_its_window_sees_members_deleted_by_others(
+    database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Articles deleted between two batches (their members with them) are gone from the window of the
+    next batches, which store them again as when each batch reads its window whole."""
+    batch = messages(undated=True)
+    half = len(batch) // 2
+    monkeypatch.setattr(story_store, "_KEPT", story_store.KeptWindows())
+    for url in (database_url, other_database_url):
+        if url == other_database_url:
+            monkeypatch.setattr(story_store, "_keeps_window", lambda session: False)
+        stored_batches(url, batch[:half], size=2)
+        ids = [message.article.article_id for message in batch[:half]]
+        with session_scope(url) as session:
+            session.execute(delete(Article).where(Article.id.in_(ids)))
+        stored_batches(url, batch, size=2)
+    assert snapshot(database_url) == snapshot(other_database_url)
