@@ -14,7 +14,7 @@ from shared.services import supervised_processes
 from tests.e2e.stack import stack_env
 from tests.peers import wait_for
 
-pytestmark = pytest.mark.xdist_group("e2e")
+pytestmark = pytest.mark.e2e
 
 
 def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from tests.e2e.test_pipeline import (  # noqa: F401 - fixtures
 from tests.e2e.test_stories import REPORTS
 from tests.peers import HttpPeer, SmtpSink, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 DAY_SECONDS = 30
 # Quiet hours outlast the time the three reports take to be stored and alerted.

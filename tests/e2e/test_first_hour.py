@@ -27,7 +27,7 @@ from tests.e2e.test_pipeline import SEED, TOPIC, drop, json_rows, subscribe
 from tests.helpers import own_redis_database
 from tests.peers import smtp_sink, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 IDLE_SECONDS = 30.0
 # Startup lines (banners, "ready") may still be on their way when the stack first reports healthy.

@@ -22,7 +22,7 @@ from tests.e2e.stack import ROOT, Stack, compose_commands, compose_stack, embedd
 from tests.helpers import own_redis_database
 from tests.peers import ACCEPT, HttpPeer, SmtpSink, error, http_peer, serve_file, smtp_sink, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 SEED = ROOT / "seeds" / "000_ba543e6c3f13ccc4.txt"  # the end of the coalition's mission in Iraq
 SECOND_SEED = ROOT / "seeds" / "001_a96cf1145acc075f.txt"

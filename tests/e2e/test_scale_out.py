@@ -21,7 +21,7 @@ from tests.e2e.stack import Stack, compose_stack, extra_host_stack, stack_env
 from tests.helpers import own_redis_database
 from tests.peers import ACCEPT, HttpPeer, http_peer, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 PER_HOST = 60
 HOST_B_SERVICES = ("ingest-worker", "classify-worker", "alert-worker", "watcher")

@@ -20,7 +20,7 @@ from tests.e2e.test_pipeline import (  # noqa: F401 - fixtures
 )
 from tests.peers import HttpPeer, SmtpSink, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 REPORTS = sorted((ROOT / "tests" / "fixtures" / "stories").glob("*.txt"))
 

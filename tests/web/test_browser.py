@@ -40,7 +40,7 @@ from tests.web.browser import (
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 # The title names no attack: the evidence the page highlights is in the text.
 TITLE = "تطورات أمنية قرب الموصل في شمال العراق"
