@@ -11,6 +11,7 @@ A feature is a name; the model weighs the names it knows and ignores the others.
 
 from __future__ import annotations
 
+import sys
 from math import log1p
 
 from classifier_service.hits import TopicHits
@@ -61,7 +62,7 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
     if blocked:
         features["blocked_n"] = log1p(len(blocked))
         for term, found, match in blocked:
-            features["b:" + term.term] = 1.0
+            features[_term_name("b:", term.term)] = 1.0
             if found.words.name == "title":
                 features["title_blocked"] = 1.0
             # Why it was stopped, overall and for this term: a false friend next to the term says
@@ -72,7 +73,7 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
             if far:
                 reason = NO_CONTEXT
             features["blocked_" + reason] = 1.0
-            features[_REASON_PREFIXES[reason] + term.term] = 1.0
+            features[_term_name(_REASON_PREFIXES[reason], term.term)] = 1.0
             if far:
                 features["blocked_far_context"] = 1.0
         _words(features, blocked, prefix="v:")
@@ -88,7 +89,7 @@ def _summary(features: dict[str, float], counted: list[Counted]) -> None:
     terms: set[str] = set()
     for term, found, match in counted:
         terms.add(term.term)
-        features["t:" + term.term] = 1.0
+        features[_term_name("t:", term.term)] = 1.0
         words = found.words
         if words.name == "title":
             features["title"] = 1.0
@@ -107,7 +108,7 @@ def _false_friends(features: dict[str, float], counted: list[Counted]) -> None:
         present = found.groups.keys()
         if (term.exclude and term.exclude & present) or (term.topic_exclude and term.topic_exclude & present):
             features["far_excluded"] = 1.0
-            features["fe:" + term.term] = 1.0
+            features[_term_name("fe:", term.term)] = 1.0
 
 
 def _missing(counted: list[Counted]) -> float:
@@ -131,10 +132,27 @@ def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: st
         if name is None:
             if len(names) >= _NAMES_SIZE:
                 names.clear()
-            name = names[token] = prefix + light_stem(token)
+            name = names[token] = sys.intern(prefix + light_stem(token))
         features[name] = 1.0
 
 
+def _term_name(prefix: str, term: str) -> str:
+    """The feature ``prefix + term``, made once: a string kept keeps its hash, so the features'
+    dict and the model's weights look it up without hashing it again (and, interned as the model's
+    names are, without comparing it with their copy)."""
+    names = _TERM_NAMES[prefix]
+    name = names.get(term)
+    if name is None:
+        if len(names) >= _NAMES_SIZE:
+            names.clear()
+        name = names[term] = sys.intern(prefix + term)
+    return name
+
+
+# Feature names of terms by prefix (``t:``, ``b:``, ...), as :func:`_term_name` makes them.
+_TERM_NAMES: dict[str, dict[str, str]] = {
+    prefix: {} for prefix in ("t:", "b:", "fe:", *_REASON_PREFIXES.values())
+}
 # Feature names of context words by prefix, remembered: stemming is the costly part, and articles
 # share most of their words. Forgotten all at once when full.
 _NAMES: dict[str, dict[str, str]] = {"w:": {}, "v:": {}}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from bisect import bisect_right
 from collections.abc import Mapping
@@ -125,7 +126,8 @@ class Model:
         topics = {
             str(topic): TopicModel(
                 bias=float(spec["bias"]),
-                weights={str(name): float(weight) for name, weight in spec["weights"].items()},
+                # Interned, as the features' names are: a look-up finds the same string, not a copy.
+                weights={sys.intern(str(name)): float(weight) for name, weight in spec["weights"].items()},
                 calibration=_calibration(spec["calibration"]),
                 no_hit=float(spec["no_hit"]),
             )
