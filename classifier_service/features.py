@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from math import log1p
+from typing import cast
 
 from classifier_service.hits import TopicHits
 from classifier_service.scoring import (
@@ -21,7 +22,6 @@ from classifier_service.scoring import (
     NO_CONTEXT,
     TOPIC_EXCLUDED,
     Counted,
-    stopped_by,
 )
 
 # Words either side of an occurrence read as its context.
@@ -61,17 +61,15 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
         _words(features, counted, prefix="w:")
     if blocked:
         features["blocked_n"] = log1p(len(blocked))
-        for term, found, match in blocked:
+        for (term, found, _), stopped in zip(blocked, hits.reasons, strict=True):
             features[_term_name("b:", term.term)] = 1.0
             if found.words.name == "title":
                 features["title_blocked"] = 1.0
             # Why it was stopped, overall and for this term: a false friend next to the term says
-            # more against the topic than a context the rules did not find.
-            reason = stopped_by(term, match, found)
-            # A context that is only far is a missing context too, and says a little more.
-            far = reason == FAR_CONTEXT
-            if far:
-                reason = NO_CONTEXT
+            # more against the topic than a context the rules did not find. A context that is only
+            # far is a missing context too, and says a little more.
+            far = stopped == FAR_CONTEXT
+            reason = NO_CONTEXT if far else stopped
             features["blocked_" + reason] = 1.0
             features[_term_name(_REASON_PREFIXES[reason], term.term)] = 1.0
             if far:
@@ -127,13 +125,18 @@ def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: st
         around.update(tokens[max(first, match[1] - NEIGHBOURHOOD) : match[1]])
         around.update(tokens[match[2] : min(end, match[2] + NEIGHBOURHOOD)])
     names = _NAMES[prefix]
-    for token in around:
-        name = names.get(token)
-        if name is None:
-            if len(names) >= _NAMES_SIZE:
-                names.clear()
-            name = names[token] = sys.intern(prefix + light_stem(token))
-        features[name] = 1.0
+    # Looked up and added in C, in the order of ``around``; a word not seen before is stemmed.
+    known = list(map(names.get, around))
+    if None in known:
+        if len(names) + len(around) > _NAMES_SIZE:
+            names.clear()
+        known = [name or _word_name(names, prefix, token) for name, token in zip(known, around, strict=True)]
+    features.update(dict.fromkeys(cast("list[str]", known), 1.0))
+
+
+def _word_name(names: dict[str, str], prefix: str, token: str) -> str:
+    name = names[token] = sys.intern(prefix + light_stem(token))
+    return name
 
 
 def _term_name(prefix: str, term: str) -> str:

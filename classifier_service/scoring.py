@@ -39,32 +39,7 @@ Counted = tuple[CompiledTerm, FieldMatches, Match]
 def counts(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
     """Whether an occurrence of ``term`` counts: its context (and its second condition, if it has
     one) near it, no exclusion near it."""
-    groups = found.groups
-    present = groups.keys()
-    # Only the groups present in the field are looked at (a set intersection, in C: a term can have
-    # dozens of exclusions); a term whose conditions are all absent is decided without finding its
-    # sentence.
-    exclusions = term.exclude & present if term.exclude else None
-    topic_exclusions = term.topic_exclude & present if term.topic_exclude else None
-    contexts = term.context & present if term.context else None
-    also = term.also & present if term.also else None
-    if (contexts is not None and not contexts) or (also is not None and not also):
-        return False
-    if not exclusions and not topic_exclusions and contexts is None and also is None:
-        return True
-    sentence = found.words.sentence_around(match[1])
-    longest = found.longest
-    for group in exclusions or ():
-        if near(groups[group], match, sentence, term.exclude_window, longest=longest):
-            return False
-    for group in topic_exclusions or ():
-        if near(groups[group], match, sentence, term.topic_window, longest=longest):
-            return False
-    return all(
-        any(near(groups[group], match, sentence, window, longest=longest) for group in needed)
-        for needed, window in ((contexts, term.window), (also, term.also_window))
-        if needed is not None
-    )
+    return verdict(term, match, found) is None
 
 
 # Why a term occurrence did not count, most telling first: one of its exclusions (false friends) is
@@ -78,25 +53,49 @@ def stopped_by(term: CompiledTerm, match: Match, found: FieldMatches) -> str:
     :data:`EXCLUDED`, :data:`TOPIC_EXCLUDED`, :data:`FAR_CONTEXT` or :data:`NO_CONTEXT`. The learned
     re-scoring weighs a false friend next to the term differently from a missing context, and a
     context that is merely far (more often on the topic) differently from none in the sentence."""
+    return verdict(term, match, found) or NO_CONTEXT
+
+
+def verdict(term: CompiledTerm, match: Match, found: FieldMatches) -> str | None:
+    """None when an occurrence of ``term`` counts (:func:`counts`), else why it was stopped
+    (:func:`stopped_by`): both from one look at the groups present, as every occurrence needs one
+    and a stopped one the other."""
     groups = found.groups
     present = groups.keys()
+    # Only the groups present in the field are looked at (a set intersection, in C: a term can have
+    # dozens of exclusions); a term whose conditions are all absent and that no exclusion present
+    # could stop is decided without finding its sentence.
     exclusions = term.exclude & present if term.exclude else None
     topic_exclusions = term.topic_exclude & present if term.topic_exclude else None
-    conditions = [needed & present for needed in (term.context, term.also) if needed]
-    if not exclusions and not topic_exclusions and not conditions:
-        return NO_CONTEXT
+    contexts = term.context & present if term.context else None
+    also = term.also & present if term.also else None
+    if not exclusions and not topic_exclusions:
+        if contexts is None and also is None:
+            return None
+        if (contexts is not None and not contexts) or (also is not None and not also):
+            return NO_CONTEXT
     sentence = found.words.sentence_around(match[1])
     longest = found.longest
-    for groups_near, window, reason in (
+    for near_groups, window, reason in (
         (exclusions, term.exclude_window, EXCLUDED),
         (topic_exclusions, term.topic_window, TOPIC_EXCLUDED),
     ):
-        for group in groups_near or ():
+        for group in near_groups or ():
             if near(groups[group], match, sentence, window, longest=longest):
                 return reason
-    if conditions and all(
+    conditions = [
+        (needed, window)
+        for needed, window in ((contexts, term.window), (also, term.also_window))
+        if needed is not None
+    ]
+    if all(
+        any(near(groups[group], match, sentence, window, longest=longest) for group in needed)
+        for needed, window in conditions
+    ):
+        return None
+    if all(
         any(near(groups[group], match, sentence, 0, longest=longest) for group in needed)
-        for needed in conditions
+        for needed, _ in conditions
     ):
         return FAR_CONTEXT
     return NO_CONTEXT
