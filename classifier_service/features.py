@@ -103,7 +103,7 @@ def _false_friends(features: dict[str, float], counted: list[Counted]) -> None:
     """The exclusions of a counted term present in its field, though not near it: the article also
     speaks of the term's other sense (a knife attack, a nuclear deal), which its window did not see."""
     for term, found, _ in counted:
-        present = found.groups.keys()
+        present = found.present
         if (term.exclude and term.exclude & present) or (term.topic_exclude and term.topic_exclude & present):
             features["far_excluded"] = 1.0
             features[_term_name("fe:", term.term)] = 1.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from classifier_service.compiler import CompiledTerm
 from classifier_service.matching import Match, Occurrence
@@ -30,6 +30,12 @@ class FieldMatches:
     entities: list[Match]
     # The most words any phrase has: no occurrence is longer.
     longest: int
+    # The groups found, as a set: a term's conditions are intersected with it (a frozenset with a
+    # set is intersected in C over the smaller; with a dict's keys, an order of magnitude slower).
+    present: frozenset[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.present = frozenset(self.groups)
 
 
 # A term occurrence that counts: the term, the field it is in, and where.
@@ -61,7 +67,7 @@ def verdict(term: CompiledTerm, match: Match, found: FieldMatches) -> str | None
     (:func:`stopped_by`): both from one look at the groups present, as every occurrence needs one
     and a stopped one the other."""
     groups = found.groups
-    present = groups.keys()
+    present = found.present
     # Only the groups present in the field are looked at (a set intersection, in C: a term can have
     # dozens of exclusions); a term whose conditions are all absent and that no exclusion present
     # could stop is decided without finding its sentence.
