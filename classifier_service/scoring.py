@@ -86,25 +86,34 @@ def verdict(term: CompiledTerm, match: Match, found: FieldMatches) -> str | None
         (exclusions, term.exclude_window, EXCLUDED),
         (topic_exclusions, term.topic_window, TOPIC_EXCLUDED),
     ):
-        for group in near_groups or ():
-            if near(groups[group], match, sentence, window, longest=longest):
-                return reason
-    conditions = [
-        (needed, window)
-        for needed, window in ((contexts, term.window), (also, term.also_window))
-        if needed is not None
-    ]
-    if all(
-        any(near(groups[group], match, sentence, window, longest=longest) for group in needed)
-        for needed, window in conditions
+        if near_groups and _any_near(groups, near_groups, match, sentence, window, longest):
+            return reason
+    # Each condition (context, second condition) met within its window: the occurrence counts;
+    # each met only farther in the sentence: its context is far.
+    if (contexts is None or _any_near(groups, contexts, match, sentence, term.window, longest)) and (
+        also is None or _any_near(groups, also, match, sentence, term.also_window, longest)
     ):
         return None
-    if all(
-        any(near(groups[group], match, sentence, 0, longest=longest) for group in needed)
-        for needed, _ in conditions
+    if (contexts is None or _any_near(groups, contexts, match, sentence, 0, longest)) and (
+        also is None or _any_near(groups, also, match, sentence, 0, longest)
     ):
         return FAR_CONTEXT
     return NO_CONTEXT
+
+
+def _any_near(  # noqa: PLR0913, PLR0917 -- positional: called for every condition of every occurrence
+    groups: dict[int, list[Occurrence]],
+    needed: frozenset[int],
+    match: Match,
+    sentence: tuple[int, int],
+    window: int,
+    longest: int,
+) -> bool:
+    """Whether an occurrence of a group of ``needed`` is :func:`near` ``match``."""
+    for group in needed:  # noqa: SIM110 (a loop is faster than any() over a generator)
+        if near(groups[group], match, sentence, window, longest=longest):
+            return True
+    return False
 
 
 def near(
