@@ -20,7 +20,7 @@ from classifier_service.evidence import entities_named, evidence_of
 from classifier_service.hits import ArticleHits, TopicHits
 from classifier_service.matching import Matcher
 from classifier_service.model import Model, ModelSource
-from classifier_service.scoring import Counted, FieldMatches, counts
+from classifier_service.scoring import Counted, FieldMatches, verdict
 from classifier_service.tokens import FieldWords
 from shared.messages import Classification
 
@@ -117,13 +117,22 @@ class Classifier:
         fields = [self._match(words) for words in read]
         counted: dict[str, list[Counted]] = defaultdict(list)
         blocked: dict[str, list[Counted]] = defaultdict(list)
+        reasons: dict[str, list[str]] = defaultdict(list)
         for found in fields:
             for match in found.terms:
                 term = self._terms[match[0]]
-                (counted if counts(term, match, found) else blocked)[term.topic].append((term, found, match))
+                reason = verdict(term, match, found)
+                if reason is None:
+                    counted[term.topic].append((term, found, match))
+                else:
+                    blocked[term.topic].append((term, found, match))
+                    reasons[term.topic].append(reason)
         return ArticleHits(
             fields,
-            {topic: TopicHits(counted.get(topic, []), blocked.get(topic, [])) for topic in self.topics},
+            {
+                topic: TopicHits(counted.get(topic, []), blocked.get(topic, []), reasons.get(topic, []))
+                for topic in self.topics
+            },
         )
 
     def _threshold_of(self, topic: str, model: Model | None) -> float:

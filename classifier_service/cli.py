@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from classifier_service.feedback import Label
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-# What json.dumps(row, ensure_ascii=False) builds for every call, built once.
-_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# What json.dumps(row, ensure_ascii=False) builds for every call, built once; a line is made of
+# fresh dicts and lists, so the encoder need not look for cycles in it.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 # Allocations (less deallocations) between two collections of the youngest generation (Python: 700).
 _YOUNG_COLLECTED_AFTER = 20_000
 

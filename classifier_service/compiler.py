@@ -9,13 +9,16 @@ matching a field finds terms, group occurrences and entities in the same pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier_service.phrases import CompiledIndex, Owners, PhraseIndex
-from classifier_service.taxonomy import Taxonomy, Term, is_entity_kind, is_reference
 from shared.arabic import fold
-from shared.gazetteer import Gazetteer
 from shared.messages import EntityKind
+
+if TYPE_CHECKING:
+    # Only compiling reads them: a classifier loaded from the cache does not import them.
+    from classifier_service.taxonomy import Taxonomy, Term
+    from shared.gazetteer import Gazetteer
 
 # A gazetteer entry as a classification names it: ``(id, kind, name)``.
 EntityName = tuple[str, EntityKind, str]
@@ -122,6 +125,8 @@ class _Compiler:
                 self._phrases.add(phrase, owner=owner, exact=term.exact)
 
     def _compile_groups(self) -> None:
+        from classifier_service.taxonomy import is_entity_kind, is_reference
+
         for group_name, group_id in self._group_ids.items():
             owner = self._group_owner_base + group_id
             if is_entity_kind(group_name):
@@ -169,6 +174,8 @@ class _Compiler:
         )
 
     def _group_id(self, item: str) -> int:
+        from classifier_service.taxonomy import is_entity_kind, is_reference
+
         key = item if is_reference(item) or is_entity_kind(item) else fold(item)
         return self._group_ids.setdefault(key, len(self._group_ids))
 

@@ -11,7 +11,9 @@ A feature is a name; the model weighs the names it knows and ignores the others.
 
 from __future__ import annotations
 
+import sys
 from math import log1p
+from typing import cast
 
 from classifier_service.hits import TopicHits
 from classifier_service.scoring import (
@@ -20,7 +22,6 @@ from classifier_service.scoring import (
     NO_CONTEXT,
     TOPIC_EXCLUDED,
     Counted,
-    stopped_by,
 )
 
 # Words either side of an occurrence read as its context.
@@ -60,19 +61,17 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
         _words(features, counted, prefix="w:")
     if blocked:
         features["blocked_n"] = log1p(len(blocked))
-        for term, found, match in blocked:
-            features["b:" + term.term] = 1.0
+        for (term, found, _), stopped in zip(blocked, hits.reasons, strict=True):
+            features[_term_name("b:", term.term)] = 1.0
             if found.words.name == "title":
                 features["title_blocked"] = 1.0
             # Why it was stopped, overall and for this term: a false friend next to the term says
-            # more against the topic than a context the rules did not find.
-            reason = stopped_by(term, match, found)
-            # A context that is only far is a missing context too, and says a little more.
-            far = reason == FAR_CONTEXT
-            if far:
-                reason = NO_CONTEXT
+            # more against the topic than a context the rules did not find. A context that is only
+            # far is a missing context too, and says a little more.
+            far = stopped == FAR_CONTEXT
+            reason = NO_CONTEXT if far else stopped
             features["blocked_" + reason] = 1.0
-            features[_REASON_PREFIXES[reason] + term.term] = 1.0
+            features[_term_name(_REASON_PREFIXES[reason], term.term)] = 1.0
             if far:
                 features["blocked_far_context"] = 1.0
         _words(features, blocked, prefix="v:")
@@ -88,7 +87,7 @@ def _summary(features: dict[str, float], counted: list[Counted]) -> None:
     terms: set[str] = set()
     for term, found, match in counted:
         terms.add(term.term)
-        features["t:" + term.term] = 1.0
+        features[_term_name("t:", term.term)] = 1.0
         words = found.words
         if words.name == "title":
             features["title"] = 1.0
@@ -104,10 +103,10 @@ def _false_friends(features: dict[str, float], counted: list[Counted]) -> None:
     """The exclusions of a counted term present in its field, though not near it: the article also
     speaks of the term's other sense (a knife attack, a nuclear deal), which its window did not see."""
     for term, found, _ in counted:
-        present = found.groups.keys()
+        present = found.present
         if (term.exclude and term.exclude & present) or (term.topic_exclude and term.topic_exclude & present):
             features["far_excluded"] = 1.0
-            features["fe:" + term.term] = 1.0
+            features[_term_name("fe:", term.term)] = 1.0
 
 
 def _missing(counted: list[Counted]) -> float:
@@ -126,15 +125,37 @@ def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: st
         around.update(tokens[max(first, match[1] - NEIGHBOURHOOD) : match[1]])
         around.update(tokens[match[2] : min(end, match[2] + NEIGHBOURHOOD)])
     names = _NAMES[prefix]
-    for token in around:
-        name = names.get(token)
-        if name is None:
-            if len(names) >= _NAMES_SIZE:
-                names.clear()
-            name = names[token] = prefix + light_stem(token)
-        features[name] = 1.0
+    # Looked up and added in C, in the order of ``around``; a word not seen before is stemmed.
+    known = list(map(names.get, around))
+    if None in known:
+        if len(names) + len(around) > _NAMES_SIZE:
+            names.clear()
+        known = [name or _word_name(names, prefix, token) for name, token in zip(known, around, strict=True)]
+    features.update(dict.fromkeys(cast("list[str]", known), 1.0))
 
 
+def _word_name(names: dict[str, str], prefix: str, token: str) -> str:
+    name = names[token] = sys.intern(prefix + light_stem(token))
+    return name
+
+
+def _term_name(prefix: str, term: str) -> str:
+    """The feature ``prefix + term``, made once: a string kept keeps its hash, so the features'
+    dict and the model's weights look it up without hashing it again (and, interned as the model's
+    names are, without comparing it with their copy)."""
+    names = _TERM_NAMES[prefix]
+    name = names.get(term)
+    if name is None:
+        if len(names) >= _NAMES_SIZE:
+            names.clear()
+        name = names[term] = sys.intern(prefix + term)
+    return name
+
+
+# Feature names of terms by prefix (``t:``, ``b:``, ...), as :func:`_term_name` makes them.
+_TERM_NAMES: dict[str, dict[str, str]] = {
+    prefix: {} for prefix in ("t:", "b:", "fe:", *_REASON_PREFIXES.values())
+}
 # Feature names of context words by prefix, remembered: stemming is the costly part, and articles
 # share most of their words. Forgotten all at once when full.
 _NAMES: dict[str, dict[str, str]] = {"w:": {}, "v:": {}}

@@ -15,6 +15,8 @@ class TopicHits:
 
     counted: list[Counted]
     blocked: list[Counted]
+    # Why each blocked occurrence was stopped (:func:`~classifier_service.scoring.stopped_by`), in order.
+    reasons: list[str]
 
     @property
     def rule_score(self) -> float:

@@ -10,14 +10,23 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
 from classifier_service.classifier import ArticleLimits, Classifier
-from classifier_service.compiler import CompiledTaxonomy, compile_taxonomy
+from classifier_service.compiler import CompiledTaxonomy
 from classifier_service.model import PACKAGED_MODEL, ModelSource
 from classifier_service.settings import classifier_settings
-from classifier_service.taxonomy import PACKAGED_TAXONOMY, Taxonomy, load_taxonomy
-from shared.gazetteer import PACKAGED_GAZETTEER, load_gazetteer
+
+if TYPE_CHECKING:
+    from classifier_service.taxonomy import Taxonomy
+
+# The packaged data files (``classifier_service.taxonomy.PACKAGED_TAXONOMY`` and
+# ``shared.gazetteer.PACKAGED_GAZETTEER``), named here so that a classifier read from the cache
+# imports neither reader (their validating models, the YAML parser): less for ``rasid classify`` to
+# start.
+PACKAGED_TAXONOMY = Path(__file__).resolve().with_name("taxonomy.yaml")
+PACKAGED_GAZETTEER = Path(__file__).resolve().parent.parent / "shared" / "gazetteer.yaml"
 
 
 def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path | None = None) -> Classifier:
@@ -83,6 +92,10 @@ def compiled_taxonomy(
 
 def compile_files(taxonomy_path: Path, gazetteer_path: Path) -> CompiledTaxonomy:
     """Read, validate and compile the taxonomy and gazetteer files."""
+    from classifier_service.compiler import compile_taxonomy
+    from classifier_service.taxonomy import load_taxonomy
+    from shared.gazetteer import load_gazetteer
+
     taxonomy = load_taxonomy(taxonomy_path)
     gazetteer = load_gazetteer(gazetteer_path)
     version = classifier_version(taxonomy, files=(taxonomy_path, gazetteer_path))

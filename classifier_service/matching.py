@@ -71,6 +71,9 @@ class _Memo(dict[str, V]):
 FollowingSource = tuple[tuple[int, ...], dict[tuple[int, ...], list[Following]]]
 # What a word of an article starts: its one-word owners, and where its longer phrases are.
 Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], FollowingSource | None]
+# What a word of an article is, worked out once per word: what it starts (None: nothing), and the
+# ids of the phrase words it is a form of (never empty: a word that is none is None itself).
+Word = tuple[Entry | None, tuple[int, ...]]
 # Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
 # occurrences of each group.
 Found = tuple[list[Match], defaultdict[int, list[Occurrence]], list[Match]]
@@ -101,12 +104,18 @@ class Matcher:
         # Each start after each proclitic, so that one look-up per length of a word's beginning
         # replaces one per proclitic and stem length.
         self._split_starts = frozenset(proclitic + start for proclitic in PROCLITICS for start in starts)
-        self._word_ids: _Memo[tuple[int, ...]] = _Memo(self._word_ids_of)
-        self._entries: _Memo[Entry | None] = _Memo(self._entry_of)
+        # One memory of words, not one for their ids and one for their entries: the words of an
+        # article are looked up once, and a phrase's later words are read from the same look-ups.
+        self._words: _Memo[Word | None] = _Memo(self._word_of)
 
     def word_ids(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` (a folded word) is a form of, ascending."""
-        return self._word_ids[token]
+        word = self._words[token]
+        return () if word is None else word[1]
+
+    def _word_of(self, token: str) -> Word | None:
+        word_ids = self._word_ids_of(token)
+        return (self._entry_of(word_ids), word_ids) if word_ids else None
 
     def _word_ids_of(self, token: str) -> tuple[int, ...]:
         literal = self._literal.get(token, ())
@@ -149,10 +158,7 @@ class Matcher:
                 return True
         return False
 
-    def _entry_of(self, token: str) -> Entry | None:
-        word_ids = self._word_ids[token]
-        if not word_ids:
-            return None
+    def _entry_of(self, word_ids: tuple[int, ...]) -> Entry | None:
         continuations_of = self._continuations_of
         if len(word_ids) == 1:
             continuations: list[int] | tuple[int, ...] = continuations_of[word_ids[0]]
@@ -175,9 +181,9 @@ class Matcher:
         with_following = tuple(c for c in continuations if self._continuations[c][1])
         return terms, groups, entities, ((with_following, {}) if with_following else None)
 
-    def _following(self, source: FollowingSource, token: str) -> list[Following]:
-        """The phrases of ``source`` whose second word ``token`` is, each once, in index order."""
-        word_ids = self._word_ids[token]
+    def _following(self, source: FollowingSource, word_ids: tuple[int, ...]) -> list[Following]:
+        """The phrases of ``source`` whose second word is a word of ``word_ids``, each once, in
+        index order."""
         phrases = source[1].get(word_ids)
         if phrases is None:
             seen: set[int] = set()
@@ -200,11 +206,14 @@ class Matcher:
         terms: list[Match] = []
         groups: defaultdict[int, list[Occurrence]] = defaultdict(list)
         entities: list[Match] = []
-        found = list(map(self._entries.__getitem__, tokens))
-        word_ids = self._word_ids
+        # Each token looked up once; most are no phrase word (None), and so end no phrase either.
+        words = list(map(self._words.__getitem__, tokens))
         last = len(tokens) - 1
-        for position in compress(range(len(tokens)), found):
-            owner_terms, owner_groups, owner_entities, following = found[position]  # type: ignore[misc]
+        for position in compress(range(len(tokens)), words):
+            entry = words[position][0]  # type: ignore[index]
+            if entry is None:
+                continue
+            owner_terms, owner_groups, owner_entities, following = entry
             if owner_terms:
                 for owner in owner_terms:
                     terms.append((owner, position, position + 1))
@@ -217,25 +226,25 @@ class Matcher:
                     entities.append((owner, position, position + 1))
             if following is None or position == last:
                 continue
-            phrases = following[1].get(word_ids[tokens[position + 1]])
+            second = words[position + 1]
+            if second is None:
+                continue
+            phrases = following[1].get(second[1])
             if phrases is None:
-                phrases = self._following(following, tokens[position + 1])
+                phrases = self._following(following, second[1])
             if phrases:
-                self._extend((terms, groups, entities), phrases, tokens, position)
+                self._extend((terms, groups, entities), phrases, words, position)
         return terms, groups, entities
 
-    def _extend(self, found: Found, phrases: list[Following], tokens: list[str], position: int) -> None:
+    @staticmethod
+    def _extend(found: Found, phrases: list[Following], words: list[Word | None], position: int) -> None:
         """Add the ``phrases`` whose other words follow the first two at ``position``."""
         terms, groups, entities = found
-        word_ids = self._word_ids
         end = position + 1
-        count = len(tokens)
+        count = len(words)
         for rest, phrase_terms, phrase_groups, phrase_entities in phrases:
             stop = end + 1 + len(rest)
-            if rest and (
-                stop > count
-                or not all(word in word_ids[tokens[end + 1 + offset]] for offset, word in enumerate(rest))
-            ):
+            if rest and (stop > count or not _followed_by(words, end + 1, rest)):
                 continue
             for owner in phrase_terms:
                 terms.append((owner, position, stop))
@@ -243,3 +252,12 @@ class Matcher:
                 groups[group].append((position, stop))
             for owner in phrase_entities:
                 entities.append((owner, position, stop))
+
+
+def _followed_by(words: list[Word | None], start: int, rest: tuple[int, ...]) -> bool:
+    """Whether the words from ``start`` on are forms of the phrase words ``rest``, in order."""
+    for offset, word_id in enumerate(rest):
+        word = words[start + offset]
+        if word is None or word_id not in word[1]:
+            return False
+    return True

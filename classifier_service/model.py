@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from bisect import bisect_right
 from collections.abc import Mapping
@@ -125,7 +126,7 @@ class Model:
         topics = {
             str(topic): TopicModel(
                 bias=float(spec["bias"]),
-                weights={str(name): float(weight) for name, weight in spec["weights"].items()},
+                weights=_weights(spec["weights"]),
                 calibration=_calibration(spec["calibration"]),
                 no_hit=float(spec["no_hit"]),
             )
@@ -135,6 +136,12 @@ class Model:
         return cls(
             version=str(plain["version"]), threshold=float(plain["threshold"]), topics=topics, figures=figures
         )
+
+
+def _weights(spec: Any) -> dict[str, float]:
+    """A topic's weights by feature name, the names interned as the features' are (a look-up then
+    finds the same string, not a copy); built in C, as a model has thousands of them."""
+    return dict(zip(map(sys.intern, map(str, spec)), map(float, spec.values()), strict=True))
 
 
 def _calibration(spec: Any) -> Calibration:

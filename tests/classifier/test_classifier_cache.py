@@ -4,7 +4,9 @@ corrupt, and a classifier restored from it classifies exactly like a freshly com
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -95,3 +97,24 @@ def test_unwritable_cache_dir_falls_back_to_building(tmp_path: Path) -> None:
     blocker.write_text("x")
     classifier = _fresh(blocker / "cache")
     assert classifier.classify(title=TITLE, text="").tags == ("strikes",)
+
+
+def test_the_loader_names_the_packaged_files_their_readers_name() -> None:
+    # The loader names them itself so that a classifier read from the cache imports neither reader.
+    assert PACKAGED_TAXONOMY.resolve() == loading.PACKAGED_TAXONOMY
+    assert PACKAGED_GAZETTEER.resolve() == loading.PACKAGED_GAZETTEER
+
+
+def test_a_classifier_read_from_the_cache_imports_no_yaml_reader(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from classifier_service.loading import load_classifier\n"
+        "load_classifier()\n"
+        "print(sorted({'yaml', 'classifier_service.taxonomy', 'shared.gazetteer'} & set(sys.modules)))\n"
+    )
+    environment = {**os.environ, "RASID_CACHE_DIR": str(tmp_path)}
+    for _ in range(2):  # the first run compiles and writes the cache, the second reads it
+        loaded = subprocess.run(
+            [sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True
+        )
+    assert loaded.stdout.strip() == "[]"
