@@ -196,23 +196,22 @@ def _written(path: Path, data: bytes) -> FileReady:
 
 
 def stack_processes(stack: Stack) -> dict[int, tuple[str, psutil.Process]]:
-    """Every live process of the stack by pid, with its label: the ``rasid`` command it runs (a
-    worker's pool children count with their worker; ``rasid run``'s children by their own command)."""
+    """Every live process of the stack by pid, with its label: the stack's name for it, with its pool
+    children; a child that runs a command of its own (``rasid run``'s workers, watcher and beat) is
+    labelled by that command, with its own pool children."""
     found: dict[int, tuple[str, psutil.Process]] = {}
     for name, popen in stack.processes.items():
         try:
             parent = psutil.Process(popen.pid)
-            family = [parent, *parent.children(recursive=True)]
-        except psutil.Error:
+            found[parent.pid] = (name, parent)
+            command = parent.cmdline()
+            for child in parent.children():
+                own = child.cmdline()
+                label = name if own == command else " ".join(own[own.index("shared") + 1 :][:2])
+                for process in [child, *child.children(recursive=True)]:
+                    found[process.pid] = (label, process)
+        except (psutil.Error, ValueError):
             continue
-        for process in family:
-            try:
-                command = process.cmdline()
-            except psutil.Error:
-                continue
-            args = command[command.index("shared") + 1 :] if "shared" in command else []
-            label = " ".join(args[:2]) if process.pid != popen.pid and args else name
-            found[process.pid] = (label, process)
     return found
 
 
