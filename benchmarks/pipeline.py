@@ -216,11 +216,14 @@ def stack_processes(stack: Stack) -> dict[int, tuple[str, psutil.Process]]:
 
 
 def service_processes(database_name: str | None) -> dict[int, tuple[str, psutil.Process]]:
-    """The PostgreSQL backends serving ``database_name`` and the machine's Redis server."""
+    """The PostgreSQL backends serving ``database_name`` and the machine's Redis server (none for the
+    embedded stack)."""
     found: dict[int, tuple[str, psutil.Process]] = {}
+    if database_name is None:
+        return found
     for process in psutil.process_iter(["name", "cmdline"]):
         command = " ".join(process.info["cmdline"] or ())
-        if database_name and process.info["name"] == "postgres" and f" {database_name} " in command:
+        if process.info["name"] == "postgres" and f" {database_name} " in command:
             found[process.pid] = ("postgresql backends", process)
         elif process.info["name"] == "redis-server" or command.startswith("redis-server"):
             found[process.pid] = ("redis server (shared)", process)
