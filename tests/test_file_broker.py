@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import stat
 import threading
@@ -11,10 +12,10 @@ from queue import Empty
 from typing import Any
 
 import pytest
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, serialization
 
 from shared import file_broker
-from shared.celery_app import _embedded_broker_options
+from shared.celery_app import _embedded_broker_options, create_celery_app
 from shared.settings import RasidSettings
 
 
@@ -117,3 +118,17 @@ def test_folder_changes_wake_a_wait_when_a_file_is_renamed_in(tmp_path: Path) ->
     changes.wait(30)
     assert time.monotonic() - started < 30  # it woke on the rename, not at the end of its wait
     changes.close()
+
+
+def test_messages_are_utf8_json_and_ascii_escaped_ones_are_still_read(tmp_path: Path) -> None:
+    app = create_celery_app("test", RasidSettings(data_dir=tmp_path / "var"))
+    message = app.amqp.as_task_v2("id-1", "classifier.classify_articles", kwargs={"text": "قاعدة عين الأسد"})
+    content_type, encoding, body = serialization.dumps(message.body, serializer="json")
+    assert (content_type, encoding) == ("application/json", "utf-8")
+    assert "قاعدة عين الأسد" in body
+    # As an earlier version wrote it, with ASCII escapes.
+    earlier = json.dumps(message.body)
+    assert "\\u0642" in earlier
+    assert serialization.loads(earlier, content_type, encoding) == serialization.loads(
+        body, content_type, encoding
+    )
