@@ -396,7 +396,8 @@ def report_burst(
     RSS during it, then the idle measure; returns the rate."""
     tag = f"[{options.database}]"
     myself = {os.getpid(): ("the benchmark itself", psutil.Process())}
-    watch = ProcessWatch(lambda: {**stack_processes(stack), **service_processes(database_name), **myself})
+    services = service_processes(database_name)  # a look at every process on the machine: once
+    watch = ProcessWatch(lambda: {**stack_processes(stack), **services, **myself})
     watch.start()
     try:
         outcome = measure_burst(stack, database_url, burst)
