@@ -31,7 +31,7 @@ from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
 from alert_service.settings import alert_settings
 from alert_service.stories import GroupingSettings, StoryArticle
 from alert_service.story_store import assign_stories
-from shared.db import insert_ignore_many, utc_now
+from shared.db import insert_ignore_all, insert_ignore_many, utc_now
 from shared.gazetteer import EntityFinder, entity_finder
 from shared.messages import ArticleClassified, ArticleIngested
 
@@ -133,10 +133,13 @@ def _store_articles(session: Session, articles: Sequence[ArticleIngested], *, no
     stored = _existing(session, ARTICLES.c.id, by_id)
     # Every table's rows in the order of their keys: two workers inserting the same rows wait for
     # each other in one order, never each for the other (a deadlock).
-    rows = [_article_row(by_id[article_id], now=now) for article_id in sorted(by_id.keys() - stored)]
-    inserted = insert_ignore_many(session, ARTICLES, rows, conflict_columns=["id"])
-    if inserted:
-        log.debug("articles.stored", extra={"article_ids": [row.id for row in inserted]})
+    new_ids = sorted(by_id.keys() - stored)
+    insert_ignore_all(
+        session, ARTICLES, [_article_row(by_id[id_], now=now) for id_ in new_ids], conflict_columns=["id"]
+    )
+    if new_ids:
+        # New as of the query above: another worker storing the same article meanwhile keeps its row.
+        log.debug("articles.stored", extra={"article_ids": new_ids})
 
 
 def _existing(session: Session, column: Any, values: Iterable[str]) -> set[str]:
@@ -183,7 +186,7 @@ def _store_tags(session: Session, messages: Sequence[ArticleClassified]) -> None
                 "evidence": evidence,
             }
     conflict = ["article_id", "topic", "classifier_version"]
-    insert_ignore_many(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
+    insert_ignore_all(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
 
 
 def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> None:
@@ -201,7 +204,7 @@ def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> 
                 },
             )
     conflict = ["article_id", "entity_id"]
-    insert_ignore_many(
+    insert_ignore_all(
         session, ARTICLE_ENTITIES, [rows[key] for key in sorted(rows)], conflict_columns=conflict
     )
 

@@ -7,8 +7,16 @@ Prints the median (p90, p99) time from dropping one file into the watched folder
 arriving, over ``--drops`` files dropped one by one, then how many articles per second the stack
 stores when ``--burst`` files are dropped at once, the same articles read, classified and stored in one
 process without the broker, in the pipeline's batches of ``MAX_BATCH`` (and the pipeline's ratio to
-that), and the largest RSS of each process. The PostgreSQL run takes a database and a Redis database of
-its own, so runs side by side on one machine do not take each other's messages.
+that), the largest RSS of each process during the burst and the CPU seconds per article each process
+spent on it (the PostgreSQL backends of this run's database and the machine's Redis server included),
+then what the stack costs when idle: the CPU each process takes over ``--idle`` seconds with nothing
+to do. The PostgreSQL run takes a database and a Redis database of its own, so runs side by side on one
+machine do not take each other's messages (the Redis server, though, is shared: its figure includes
+other runs' traffic).
+
+``--burst 30000`` is the archive case: the files are written and read without classifying them, and
+the wait polls a count, so the benchmark itself stays light; ``--one-process N`` compares with the
+first ``N`` of them only (0 skips the comparison).
 
 The files are real articles of ``../shared/corpus/`` (title line, then text), each a story of its
 own: copies of one article with a line added would be one story, and a story alerts once.
@@ -17,15 +25,18 @@ own: copies of one article with a line added would be one story, and a story ale
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -60,7 +71,7 @@ def distinct_articles(files: Iterator[bytes], count: int, *, alerting: bool) -> 
     ``alerting``: each also tagged, and naming places none of the others name, so each is a story
     of its own and alerts (a later article of a story alerts nobody again).
     """
-    classifier = load_classifier()
+    classifier = load_classifier() if alerting else None
     chosen, seen, named = [], set(), set()
     for data in files:
         try:
@@ -70,7 +81,7 @@ def distinct_articles(files: Iterator[bytes], count: int, *, alerting: bool) -> 
         article_id = content_id(document.title, document.text)
         if article_id in seen:
             continue
-        if alerting:
+        if classifier is not None:
             classification = classifier.classify(title=document.title, text=document.text)
             places = {entity.id for entity in classification.entities}
             if not classification.tags or not places or places & named:
@@ -107,7 +118,16 @@ def measure_latency(stack: Stack, receiver: HttpPeer, articles: list[bytes]) -> 
     return latencies
 
 
-def measure_burst(stack: Stack, database_url: str, articles: list[bytes]) -> float:
+@dataclass(frozen=True)
+class Burst:
+    """What a burst of dropped files gave: articles/s stored, and what was stored of them."""
+
+    rate: float
+    stored: int
+    alerts: int
+
+
+def measure_burst(stack: Stack, database_url: str, articles: list[bytes]) -> Burst:
     run, count = uuid.uuid4().hex[:8], len(articles)
     staging = stack.workdir / "burst"
     staging.mkdir()
@@ -115,16 +135,28 @@ def measure_burst(stack: Stack, database_url: str, articles: list[bytes]) -> flo
         (staging / f"burst-{run}-{number}.txt").write_bytes(data)
     engine = create_engine(database_url)
 
-    def stored() -> int:
+    def counted(table: str) -> int:
         with engine.connect() as connection:
-            return int(connection.execute(text("SELECT count(*) FROM alert_articles")).scalar_one())
+            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
-    baseline = stored()
+    baseline, alerts_before = counted("alert_articles"), counted("alert_alerts")
     started = time.monotonic()
     for path in staging.iterdir():
         path.rename(stack.watch_dir / path.name)
-    wait_for(lambda: stored() >= baseline + count, timeout=1800, what=f"{count} articles", interval=0.2)
-    return count / (time.monotonic() - started)
+    # Polled less often the larger the burst: the count is the benchmark's own load on the database.
+    interval = min(0.2 + count / 20_000, 2.0)
+    wait_for(
+        lambda: counted("alert_articles") >= baseline + count,
+        timeout=3600,
+        what=f"{count} articles",
+        interval=interval,
+    )
+    rate = count / (time.monotonic() - started)
+    # Anything stored twice, or an article the stack made up, would show here after a pause.
+    time.sleep(2)
+    stored, alerts = counted("alert_articles") - baseline, counted("alert_alerts") - alerts_before
+    engine.dispose()
+    return Burst(rate=rate, stored=stored, alerts=alerts)
 
 
 def in_process_rate(database_url: str, folder: Path, articles: list[bytes]) -> float:
@@ -163,17 +195,109 @@ def _written(path: Path, data: bytes) -> FileReady:
     return FileReady.of(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
-def worker_rss(stack: Stack) -> dict[str, float]:
-    """The largest resident memory (MB) of each of the stack's processes and their pool children."""
-    sizes: dict[str, float] = {}
+def stack_processes(stack: Stack) -> dict[int, tuple[str, psutil.Process]]:
+    """Every live process of the stack by pid, with its label: the stack's name for it, with its pool
+    children; a child that runs a command of its own (``rasid run``'s workers, watcher and beat) is
+    labelled by that command, with its own pool children."""
+    found: dict[int, tuple[str, psutil.Process]] = {}
     for name, popen in stack.processes.items():
         try:
             parent = psutil.Process(popen.pid)
-            family = [parent, *parent.children(recursive=True)]
-            sizes[name] = max(process.memory_info().rss for process in family) / 1e6
-        except psutil.Error:
+            found[parent.pid] = (name, parent)
+            command = parent.cmdline()
+            for child in parent.children():
+                own = child.cmdline()
+                label = name if own == command else " ".join(own[own.index("shared") + 1 :][:2])
+                for process in [child, *child.children(recursive=True)]:
+                    found[process.pid] = (label, process)
+        except (psutil.Error, ValueError):
             continue
-    return sizes
+    return found
+
+
+def service_processes(database_name: str | None) -> dict[int, tuple[str, psutil.Process]]:
+    """The PostgreSQL backends serving ``database_name`` and the machine's Redis server (none for the
+    embedded stack)."""
+    found: dict[int, tuple[str, psutil.Process]] = {}
+    if database_name is None:
+        return found
+    for process in psutil.process_iter(["name", "cmdline"]):
+        command = " ".join(process.info["cmdline"] or ())
+        if process.info["name"] == "postgres" and f" {database_name} " in command:
+            found[process.pid] = ("postgresql backends", process)
+        elif process.info["name"] == "redis-server" or command.startswith("redis-server"):
+            found[process.pid] = ("redis server (shared)", process)
+    return found
+
+
+def cpu_of(process: psutil.Process) -> float:
+    """CPU seconds of ``process`` and of its children it has reaped (pool children replaced)."""
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+@dataclass
+class ProcessWatch:
+    """CPU seconds and largest RSS of a set of processes, by label, between :meth:`start` and
+    :meth:`stop`; sampled every ``interval`` seconds, so processes started meanwhile are seen too."""
+
+    find: Callable[[], dict[int, tuple[str, psutil.Process]]]
+    interval: float = 0.5
+    first: dict[int, float] = field(default_factory=dict)
+    last: dict[int, tuple[str, float]] = field(default_factory=dict)
+    rss: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self, *, initial: bool = False) -> None:
+        for pid, (label, process) in self.find().items():
+            try:
+                with process.oneshot():
+                    cpu, rss = cpu_of(process), process.memory_info().rss / 1e6
+            except psutil.Error:
+                continue
+            if initial:
+                self.first[pid] = cpu
+            self.last[pid] = (label, cpu)
+            self.rss[label] = max(self.rss.get(label, 0.0), rss)
+
+    def start(self) -> None:
+        self.sample(initial=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds by label since :meth:`start`."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.sample()
+        spent: dict[str, float] = {}
+        for pid, (label, cpu) in self.last.items():
+            spent[label] = spent.get(label, 0.0) + cpu - self.first.get(pid, 0.0)
+        return spent
+
+
+def print_cpu(tag: str, spent: dict[str, float], *, articles: int, stack_labels: set[str]) -> None:
+    total = sum(cpu for label, cpu in spent.items() if label in stack_labels)
+    for label, cpu in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"{tag} CPU of {label}: {cpu:.1f} s, {cpu / articles * 1000:.2f} ms per article")
+    print(f"{tag} CPU of Rasid's processes: {total:.1f} s, {total / articles * 1000:.2f} ms per article")
+
+
+def measure_idle(stack: Stack, seconds: float, *, settle: float = 15.0) -> dict[str, float]:
+    """Per cent of one core each of the stack's processes takes over ``seconds`` with nothing to do,
+    once ``settle`` seconds have let the last work finish."""
+    time.sleep(settle)
+    watch = ProcessWatch(lambda: stack_processes(stack))
+    watch.start()
+    time.sleep(seconds)
+    return {label: cpu / seconds * 100 for label, cpu in watch.stop().items()}
 
 
 def main() -> None:
@@ -183,6 +307,10 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--drops", type=int, default=20)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument(
+        "--one-process", type=int, default=None, help="articles of the one-process run (default: --burst)"
+    )
+    parser.add_argument("--idle", type=float, default=30.0, help="seconds of the idle measure (0: none)")
     options = parser.parse_args()
     # A SIGTERM (say from `timeout`) unwinds the stacks below, so no Rasid process outlives the run.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
@@ -200,6 +328,7 @@ def main() -> None:
             "RASID_DELIVERY_SWEEP_SECONDS": "5",
             "RASID_RETRY_SCHEDULE": "5s,5m,30m,2h,5h,10h",
         }
+        name: str | None = None
         if options.database == "postgresql":
             name = f"rasid_bench_{uuid.uuid4().hex[:8]}"
             with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
@@ -238,24 +367,70 @@ def main() -> None:
             f"p99 {percentiles[98] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
         )
         burst = distinct_articles(files, options.burst, alerting=False)
-        rate = measure_burst(stack, database_url, burst)
-        print(f"[{options.database}] burst of {options.burst} files: {rate:.1f} articles/s stored")
-        upgrade_all(one_process_url)
-        topics = ",".join(sorted(known_topics() or ()))
-        one_env = {**stack.env, "RASID_DATABASE_URL": one_process_url}
-        subprocess.run(
-            [*RASID, "subscribe", "webhook", receiver.url("/hook"), "--topics", topics],
-            env=one_env,
-            check=True,
-            capture_output=True,
-        )
-        alone = in_process_rate(one_process_url, workdir / "one-process", burst)
-        print(
-            f"[{options.database}] the same {options.burst} articles in one process without the broker: "
-            f"{alone:.1f} articles/s; the pipeline's ratio to it {rate / alone:.2f}"
-        )
-        for name, rss in sorted(worker_rss(stack).items()):
-            print(f"[{options.database}] largest RSS of {name}: {rss:.0f} MB")
+        rate = report_burst(stack, database_url, burst, database_name=name, options=options)
+        alone_count = len(burst) if options.one_process is None else min(options.one_process, len(burst))
+        if alone_count:
+            upgrade_all(one_process_url)
+            topics = ",".join(sorted(known_topics() or ()))
+            one_env = {**stack.env, "RASID_DATABASE_URL": one_process_url}
+            subprocess.run(
+                [*RASID, "subscribe", "webhook", receiver.url("/hook"), "--topics", topics],
+                env=one_env,
+                check=True,
+                capture_output=True,
+            )
+            report_one_process(
+                one_process_url, workdir, burst[:alone_count], rate=rate, tag=f"[{options.database}]"
+            )
+
+
+def report_burst(
+    stack: Stack,
+    database_url: str,
+    burst: list[bytes],
+    *,
+    database_name: str | None,
+    options: argparse.Namespace,
+) -> float:
+    """Drop ``burst`` at once and print its rate, what was stored, each process's CPU and largest
+    RSS during it, then the idle measure; returns the rate."""
+    tag = f"[{options.database}]"
+    myself = {os.getpid(): ("the benchmark itself", psutil.Process())}
+    services = service_processes(database_name)  # a look at every process on the machine: once
+    watch = ProcessWatch(lambda: {**stack_processes(stack), **services, **myself})
+    watch.start()
+    try:
+        outcome = measure_burst(stack, database_url, burst)
+    finally:
+        spent = watch.stop()
+    print(
+        f"{tag} burst of {len(burst)} files: {outcome.rate:.1f} articles/s stored; stored "
+        f"{outcome.stored} ({'as dropped' if outcome.stored == len(burst) else 'NOT as dropped'}), "
+        f"{outcome.alerts} alerts"
+    )
+    stack_labels = {label for label, _ in stack_processes(stack).values()}
+    print_cpu(tag, spent, articles=len(burst), stack_labels=stack_labels)
+    for label, rss in sorted(watch.rss.items()):
+        print(f"{tag} largest RSS of {label} during the burst: {rss:.0f} MB")
+    if options.idle > 0:
+        idle = measure_idle(stack, options.idle)
+        for label, share in sorted(idle.items(), key=lambda item: -item[1]):
+            print(f"{tag} idle: {label} {share:.2f}% of a core")
+        print(f"{tag} idle over {options.idle:.0f} s: {sum(idle.values()):.2f}% of a core in all")
+    return outcome.rate
+
+
+def report_one_process(
+    database_url: str, workdir: Path, articles: list[bytes], *, rate: float, tag: str
+) -> None:
+    started = time.process_time()
+    alone = in_process_rate(database_url, workdir / "one-process", articles)
+    cpu = time.process_time() - started
+    print(
+        f"{tag} the same {len(articles)} articles in one process without the broker: "
+        f"{alone:.1f} articles/s, {cpu / len(articles) * 1000:.2f} ms CPU per article (this process "
+        f"only); the pipeline's ratio to it {rate / alone:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -322,6 +322,10 @@ class FolderWatcher:
             return
         while True:
             self._guarded(path, partial(self._handle, path, signal))
+            if len(self._ready) >= self._batch_size:
+                # A burst of events: each full batch goes now, not once all of them are read, so the
+                # first files are on their way sooner and no burst is held in memory whole.
+                self._flush()
             try:
                 path, signal = self._events.get_nowait()
             except queue.Empty:

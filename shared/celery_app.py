@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -29,6 +29,8 @@ import redis.exceptions
 import sqlalchemy.exc
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerUnavailable
+from kombu.serialization import registry
+from kombu.utils import json as kombu_json
 
 from shared.db import make_private_folder
 from shared.errors import ConfigurationError
@@ -77,15 +79,17 @@ REDIS_TRANSPORT = "shared.redis_broker:Transport"
 REDIS_SCHEMES = ("redis://", "rediss://")
 # Kombu's file-system transport, writing each message atomically.
 EMBEDDED_TRANSPORT = "shared.file_broker:Transport"
-# How often the embedded broker looks for new message files. A worker holding its prefetched
-# messages waits this long before taking more, so it bounds throughput (0.05 s gave 18 articles/s,
-# 0.01 s gives 55); an idle stack polling this often costs about 4% of one core.
+# How often the embedded broker looks for new message files while a worker's prefetch is full: it
+# waits this long before taking more, so it bounds throughput (0.05 s gave 18 articles/s, 0.01 s gives
+# 55). A worker with nothing to do waits for the folder to change instead (shared.file_broker): polling
+# this often when idle cost about 4% of one core for the stack, waiting costs under 1%.
 EMBEDDED_POLL_SECONDS = 0.01
 
 
 def create_celery_app(name: str, settings: RasidSettings | None = None) -> Celery:
     """A Celery app named ``name`` configured from the environment."""
     settings = settings or base_settings()
+    _write_json_as_utf8()
     app = Celery(f"rasid.{name}", broker=settings.broker_url, set_as_current=False)
     app.conf.update(_common_config(settings))
     return app
@@ -101,6 +105,21 @@ def send_message(app: Celery, task_name: str, message: Message, **options: Any) 
     """Send ``message`` to the task named ``task_name``; logs show its summary, never its body."""
     payload = {"payload": message.to_payload()}
     app.send_task(task_name, kwargs=payload, kwargsrepr=message.summary(), **options)
+
+
+def _write_json_as_utf8() -> None:
+    """Messages are JSON written in UTF-8, not with Kombu's ASCII escapes: Arabic text took six bytes a
+    letter (eight once the transport's base64 is added), two now, so a batch message is 2.5 times
+    smaller on the broker (and in Redis's memory while a burst waits in a queue) and half as long
+    to write and read. It is the same JSON of the same content type: a message written either way,
+    by this version or an earlier one, reads the same."""
+    registry.register(  # type: ignore[no-untyped-call]  # kombu is untyped
+        "json",
+        partial(kombu_json.dumps, ensure_ascii=False),
+        kombu_json.loads,
+        content_type="application/json",
+        content_encoding="utf-8",
+    )
 
 
 def _common_config(settings: RasidSettings) -> dict[str, Any]:
@@ -176,4 +195,3 @@ def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
         "control_folder": str(control),
         "polling_interval": EMBEDDED_POLL_SECONDS,
     }
-

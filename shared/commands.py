@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from shared.db import session_scope
 from shared.errors import ConfigurationError, SchemaNotCurrentError
-from shared.migrations import require_current_schema
 from shared.settings import RasidSettings, load_settings
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
@@ -77,6 +76,10 @@ def command_session(
 
 
 def _check_schema(url: str) -> None:
+    # Alembic (and Mako under it) is 17 MB: imported only by a command, not by every worker that
+    # imports this module for printable().
+    from shared.migrations import require_current_schema
+
     try:
         require_current_schema(url)
     except OperationalError as error:

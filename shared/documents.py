@@ -70,7 +70,8 @@ def parse_text(data: bytes) -> Document:
     """A plain-text file: its headline is the title, every other line (in order) the text."""
     decoded = decode_bytes(data)
     title, text = split_headline(normalize_text(decoded.text))
-    return Document(title=title, text=normalize_text(text), encoding=decoded.encoding)
+    # The lines left are normalized already; taking the headline out can leave two blank lines together.
+    return Document(title=title, text=_BLANK_LINES.sub("\n\n", text).strip(), encoding=decoded.encoding)
 
 
 def parse_html(data: bytes) -> Document:

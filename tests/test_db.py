@@ -11,8 +11,15 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import select, text
 
-from ingest_service.models import Feed
-from shared.db import UTCDateTime, dispose_engines, session_scope, utc_now
+from ingest_service.models import Feed, SeenFile
+from shared.db import (
+    UTCDateTime,
+    dispose_engines,
+    insert_ignore_all,
+    insert_ignore_many,
+    session_scope,
+    utc_now,
+)
 
 BAGHDAD = timezone(timedelta(hours=3))
 
@@ -69,3 +76,40 @@ def test_sql_parameters_stay_out_of_errors(database_url: str) -> None:
         session.execute(text("INSERT INTO no_such_table VALUES (:secret)"), {"secret": "whsec_hidden"})
 
     assert "whsec_hidden" not in str(caught.value)
+
+
+def _seen_file(path: str, status: str) -> dict[str, object]:
+    return {
+        "path": path,
+        "size": 10,
+        "mtime_ns": 1,
+        "sha256": None,
+        "article_id": None,
+        "status": status,
+        "reason": None,
+        "seen_at": utc_now(),
+    }
+
+
+@pytest.mark.parametrize("insert", ["all", "many"])
+def test_an_idempotent_insert_keeps_existing_rows_and_the_first_of_two(
+    database_url: str, insert: str
+) -> None:
+    table = SeenFile.__table__
+    columns = ["path", "size", "mtime_ns"]
+    with session_scope(database_url) as session:
+        insert_ignore_all(session, table, [_seen_file("a.txt", "ingested")], conflict_columns=columns)
+    rows = [
+        _seen_file("b.txt", "ingested"),
+        _seen_file("a.txt", "rejected"),
+        _seen_file("b.txt", "duplicate"),
+    ]
+    with session_scope(database_url) as session:
+        if insert == "all":
+            insert_ignore_all(session, table, rows, conflict_columns=columns)
+        else:
+            inserted = insert_ignore_many(session, table, rows, conflict_columns=columns, returning=["path"])
+            assert [row.path for row in inserted] == ["b.txt"]
+    with session_scope(database_url) as session:
+        stored = session.execute(select(SeenFile.path, SeenFile.status).order_by(SeenFile.path)).all()
+    assert [tuple(row) for row in stored] == [("a.txt", "ingested"), ("b.txt", "ingested")]

@@ -176,3 +176,13 @@ def test_a_deeply_nested_fragment_is_flattened_to_its_text() -> None:
 def test_letters_and_arabic_letters_are_counted_by_class(text: str, letters: int, arabic: int) -> None:
     assert letter_counts(text) == (letters, arabic)
     assert arabic_letter_count(text) == arabic
+
+
+def test_a_headline_taken_from_between_blank_lines_leaves_one_blank_line() -> None:
+    data = (
+        "كتب: محمد علي\n\n  انسحاب القوات الأمريكية من قاعدة عين الأسد غرب العراق \n\n\n"
+        "وقالت مصادر\u00a0 إن القوات انسحبت من القاعدة.\r\n"
+    ).encode()
+    document = read_document(data, suffix=".txt")
+    assert document.title == "انسحاب القوات الأمريكية من قاعدة عين الأسد غرب العراق"
+    assert document.text == "كتب: محمد علي\n\nوقالت مصادر إن القوات انسحبت من القاعدة."

@@ -412,3 +412,19 @@ def test_a_batch_holds_at_most_the_configured_bytes_and_a_larger_file_goes_alone
         "big.txt",
         "c.txt",
     ]
+
+
+def test_a_burst_of_events_goes_out_a_full_batch_at_a_time_while_it_is_read(tmp_path: Path) -> None:
+    calls: list[list[FileReady]] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", batch_size=2)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    for number in range(5):
+        (tmp_path / f"burst-{number}.txt").write_bytes(ARTICLE)
+        watcher._events.put((tmp_path / f"burst-{number}.txt", "arrived"))
+
+    watcher._drain_events(timeout=1)
+    assert [len(batch) for batch in calls] == [2, 2], "full batches sent while the events were read"
+    watcher.submit_settled()
+    assert [len(batch) for batch in calls] == [2, 2, 1], "the rest at the end of the pass"
+    names = sorted(Path(ready.path).name for batch in calls for ready in batch)
+    assert names == [f"burst-{number}.txt" for number in range(5)]
