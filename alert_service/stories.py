@@ -426,11 +426,19 @@ def similarities(new: Profile, others: Iterable[Profile], *, settings: GroupingS
     vector_terms, title_terms = vector.keys(), title.keys()
     places, place_penalty = new.places, settings.place_penalty
     body_share, title_share = 1 - settings.title_share, settings.title_share
+    weight_of, title_weight_of, fsum, mul = vector.__getitem__, title.__getitem__, math.fsum, operator.mul
     scores = []
     for other in others:
+        # _dot written out: this is the innermost loop of grouping.
         other_vector, other_title = other.vector, other.title_vector
-        body = _dot(vector, other_vector, vector_terms & other_vector.keys())
-        score = body_share * body + title_share * _dot(title, other_title, title_terms & other_title.keys())
+        shared = vector_terms & other_vector.keys()
+        body = fsum(map(mul, map(weight_of, shared), map(other_vector.__getitem__, shared)))
+        shared = title_terms & other_title.keys()
+        # fsum of no terms is 0.0: a title sharing none is not summed.
+        title_dot = 0.0
+        if shared:
+            title_dot = fsum(map(mul, map(title_weight_of, shared), map(other_title.__getitem__, shared)))
+        score = body_share * body + title_share * title_dot
         if places and other.places and places.isdisjoint(other.places):
             score -= place_penalty
         scores.append(score)
@@ -496,10 +504,14 @@ class CentroidCache:
 
 def _centroid(members: Iterable[Profile], *, start: Mapping[str, float] | None = None) -> Centroid:
     total = dict(start or {})
+    earlier = total.get
     for member in members:
-        for term, weight in member.vector.items():
-            total[term] = total.get(term, 0.0) + weight
-    return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
+        # A member's terms are distinct: each is added to the total as it stood before the member.
+        vector = member.vector
+        added = map(operator.add, map(earlier, vector, itertools.repeat(0.0)), vector.values())
+        total.update(zip(vector, added, strict=True))
+    weights = total.values()
+    return total, math.sqrt(sum(map(operator.mul, weights, weights))) or 1.0
 
 
 _CENTROIDS = CentroidCache()
