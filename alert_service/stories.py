@@ -40,6 +40,7 @@ import itertools
 import math
 import operator
 import re
+import sys
 from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -138,8 +139,10 @@ class _WordCache:
             if term is not None:
                 stems[word], terms[word] = self._older_stems[word], term
             elif len(word) > 1 or word.isdigit():
-                stems[word] = word_stem = stem(word)
-                terms[word] = skeleton(word_stem)
+                # One object a term: profiles, centroids and the IDF table then compare terms by
+                # identity, without reading the characters of two copies.
+                stems[word] = word_stem = sys.intern(stem(word))
+                terms[word] = sys.intern(skeleton(word_stem))
             else:
                 stems[word] = terms[word] = ""
 
@@ -177,7 +180,8 @@ class IdfTable:
 
     @cached_property
     def _weights(self) -> dict[str, float]:
-        return {term: math.log(self.documents / count) for term, count in self.frequencies.items()}
+        documents = self.documents
+        return {sys.intern(term): math.log(documents / count) for term, count in self.frequencies.items()}
 
     @cached_property
     def _rare(self) -> float:
