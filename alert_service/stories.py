@@ -115,6 +115,10 @@ class _WordCache:
         self._older_stems: dict[str, str] = {}
         self._older_terms: dict[str, str] = {}
 
+    def __len__(self) -> int:
+        """How many words are kept, in both generations."""
+        return len(self._terms) + len(self._older_terms)
+
     def stems(self, words: list[str]) -> list[str]:
         """The stem of each of ``words`` ("" for a one-letter word)."""
         self._learn(words)
