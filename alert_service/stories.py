@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import gzip
 import heapq
+import itertools
 import math
 import operator
 import re
+import sys
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, cached_property, lru_cache
@@ -67,12 +69,11 @@ _PLACE_WORDS = 40
 _WORD_CHARACTERS = 8
 _PLACE_CHARACTERS = _PLACE_WORDS * _WORD_CHARACTERS
 # Words whose stem and term are kept. The corpus's 30,000 articles hold about 200,000 distinct words;
-# keeping them all took 76 MiB of a worker, keeping 50,000 (94% of lookups found) takes 24 MiB and
-# makes the terms of an article about 14% slower.
+# two generations of up to 50,000 each (_WordCache) hold 11 MiB of a worker after the corpus, where
+# two lru_caches of 50,000 held 24 MiB.
 _WORDS_KEPT = 50_000
 
 
-@lru_cache(maxsize=_WORDS_KEPT)
 def stem(word: str) -> str:
     """A folded word without its attached article, conjunction or preposition and common endings."""
     for prefix in _ARTICLE_PREFIXES:
@@ -101,21 +102,67 @@ def skeleton(term: str) -> str:
     return term[0] + _LONG_VOWELS.sub("", term[1:])
 
 
-@lru_cache(maxsize=_WORDS_KEPT)
-def _term(word: str) -> str:
-    # A one-letter word (not a digit) has no term: the empty string, dropped by the callers.
-    return skeleton(stem(word)) if len(word) > 1 or word.isdigit() else ""
+class _WordCache:
+    """The stem and term of each word seen lately, in plain dicts: an article's words are looked up
+    all at once in C (a dict lookup costs a fraction of a call to an ``lru_cache``), and only the words
+    not yet known are stemmed. Kept in two generations of ``size`` words: when the newer is full it
+    becomes the older, and the words met again are taken from it, so the common words stay."""
+
+    def __init__(self, size: int = _WORDS_KEPT) -> None:
+        self._size = size
+        # A one-letter word (not a digit) has no stem or term: the empty string, dropped by the callers.
+        self._stems: dict[str, str] = {}
+        self._terms: dict[str, str] = {}
+        self._older_stems: dict[str, str] = {}
+        self._older_terms: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        """How many words are kept, in both generations."""
+        return len(self._terms) + len(self._older_terms)
+
+    def stems(self, words: list[str]) -> list[str]:
+        """The stem of each of ``words`` ("" for a one-letter word)."""
+        self._learn(words)
+        return list(map(self._stems.__getitem__, words))
+
+    def terms(self, words: list[str]) -> list[str]:
+        """The term of each of ``words`` ("" for a one-letter word)."""
+        self._learn(words)
+        return list(map(self._terms.__getitem__, words))
+
+    def _learn(self, words: list[str]) -> None:
+        new = set(words).difference(self._terms)
+        if not new:
+            return
+        if len(self._terms) + len(new) > self._size:
+            self._older_stems, self._older_terms = self._stems, self._terms
+            self._stems, self._terms = {}, {}
+            new = set(words)
+        stems, terms, older_terms = self._stems, self._terms, self._older_terms
+        for word in new:
+            term = older_terms.get(word)
+            if term is not None:
+                stems[word], terms[word] = self._older_stems[word], term
+            elif len(word) > 1 or word.isdigit():
+                # One object a term: profiles, centroids and the IDF table then compare terms by
+                # identity, without reading the characters of two copies.
+                stems[word] = word_stem = sys.intern(stem(word))
+                terms[word] = sys.intern(skeleton(word_stem))
+            else:
+                stems[word] = terms[word] = ""
+
+
+_WORDS = _WordCache()
 
 
 def stems(text: str) -> list[str]:
     """The stems of the folded words of ``text`` of two letters or more, numbers kept."""
-    return [stem(word) for word in word_texts(fold(text)) if len(word) > 1 or word.isdigit()]
+    return list(filter(None, _WORDS.stems(word_texts(fold(text)))))
 
 
 def terms(text: str) -> list[str]:
     """The terms of ``text``: the skeletons of its stems."""
-    # One cached lookup a word, run in C: the hot path of profiling an article.
-    return list(filter(None, map(_term, word_texts(fold(text)))))
+    return list(filter(None, _WORDS.terms(word_texts(fold(text)))))
 
 
 @dataclass(frozen=True)
@@ -133,12 +180,13 @@ class IdfTable:
 
     def weigh(self, counts: Mapping[str, float]) -> dict[str, float]:
         """(1 + log tf) * idf of each term of ``counts`` (term -> count in one article)."""
-        weights, rare = self._weights, self._rare
-        return {term: (1 + math.log(count)) * weights.get(term, rare) for term, count in counts.items()}
+        idfs = map(self._weights.get, counts, itertools.repeat(self._rare))
+        return dict(zip(counts, map(operator.mul, _term_frequencies(counts.values()), idfs), strict=True))
 
     @cached_property
     def _weights(self) -> dict[str, float]:
-        return {term: math.log(self.documents / count) for term, count in self.frequencies.items()}
+        documents = self.documents
+        return {sys.intern(term): math.log(documents / count) for term, count in self.frequencies.items()}
 
     @cached_property
     def _rare(self) -> float:
@@ -172,6 +220,20 @@ class IdfTable:
             counts.update(set(terms(text)))
         kept = {term: count for term, count in counts.items() if count >= min_frequency}
         return cls(documents, kept, min_frequency)
+
+
+# 1 + log(count) of each count seen: an article's counts are a few small numbers, met again and again.
+_LOG_COUNTS: dict[float, float] = {}
+
+
+def _term_frequencies(counts: Collection[float]) -> Iterator[float]:
+    """1 + log(count) of each of ``counts``, in order."""
+    new = set(counts).difference(_LOG_COUNTS)
+    if len(_LOG_COUNTS) + len(new) > 10_000:
+        _LOG_COUNTS.clear()
+    for count in new:
+        _LOG_COUNTS[count] = 1 + math.log(count)
+    return map(_LOG_COUNTS.__getitem__, counts)
 
 
 @cache
@@ -259,7 +321,13 @@ class Profile:
     @cached_property
     def keys(self) -> frozenset[str]:
         """The :data:`KEY_TERMS` heaviest terms: two articles are compared only when they share one."""
-        ranked = sorted(self.vector, key=lambda term: (-self.vector[term], term))
+        vector = self.vector
+        heavy: Iterable[str] = vector
+        if len(vector) > KEY_TERMS:
+            # Only the terms as heavy as the KEY_TERMS-th are ranked (ties broken by the term).
+            least = sorted(vector.values(), reverse=True)[KEY_TERMS - 1]
+            heavy = itertools.compress(vector, map(operator.ge, vector.values(), itertools.repeat(least)))
+        ranked = sorted(heavy, key=lambda term: (-vector[term], term))
         return frozenset(ranked[:KEY_TERMS])
 
     def to_json(self) -> dict[str, object]:
@@ -308,8 +376,12 @@ class GroupingSettings:
 
 def _weighted(counts: Mapping[str, float], idf: IdfTable, *, keep: int) -> dict[str, float]:
     top = sorted(idf.weigh(counts).items(), key=operator.itemgetter(1), reverse=True)[:keep]
-    norm = math.sqrt(sum(weight * weight for _, weight in top)) or 1.0
-    return {term: _weight(round(weight / norm, 4)) for term, weight in top}
+    if not top:
+        return {}
+    kept_terms, weights = zip(*top, strict=True)
+    norm = math.sqrt(sum(map(operator.mul, weights, weights))) or 1.0
+    rounded = list(map(round, map(operator.truediv, weights, itertools.repeat(norm)), itertools.repeat(4)))
+    return dict(zip(kept_terms, map(_WEIGHTS.setdefault, rounded, rounded), strict=True))
 
 
 # Weights are rounded to four decimals, so a few thousand values serve every profile: one float
@@ -324,7 +396,8 @@ def _weight(value: float) -> float:
 
 def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings) -> Profile:
     """The profile grouping compares for ``article``."""
-    title_terms = terms(article.title)
+    title_words = word_texts(fold(article.title))
+    title_terms = list(filter(None, _WORDS.terms(title_words)))
     lead_terms = terms(article.text[: settings.lead_words * _WORD_CHARACTERS])[: settings.lead_words]
     counts: dict[str, float] = dict(Counter(lead_terms))
     for term in title_terms:
@@ -338,7 +411,7 @@ def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings)
         published=article.published,
         vector=_weighted(counts, idf, keep=settings.vector_terms),
         title_vector=_weighted(dict(Counter(title_terms)), idf, keep=settings.vector_terms),
-        places=names.find(stems(article.title)) | names.find(opening),
+        places=names.find(list(filter(None, _WORDS.stems(title_words)))) | names.find(opening),
     )
 
 
@@ -362,11 +435,19 @@ def similarities(new: Profile, others: Iterable[Profile], *, settings: GroupingS
     vector_terms, title_terms = vector.keys(), title.keys()
     places, place_penalty = new.places, settings.place_penalty
     body_share, title_share = 1 - settings.title_share, settings.title_share
+    weight_of, title_weight_of, fsum, mul = vector.__getitem__, title.__getitem__, math.fsum, operator.mul
     scores = []
     for other in others:
+        # _dot written out: this is the innermost loop of grouping.
         other_vector, other_title = other.vector, other.title_vector
-        body = _dot(vector, other_vector, vector_terms & other_vector.keys())
-        score = body_share * body + title_share * _dot(title, other_title, title_terms & other_title.keys())
+        shared = vector_terms & other_vector.keys()
+        body = fsum(map(mul, map(weight_of, shared), map(other_vector.__getitem__, shared)))
+        shared = title_terms & other_title.keys()
+        # fsum of no terms is 0.0: a title sharing none is not summed.
+        title_dot = 0.0
+        if shared:
+            title_dot = fsum(map(mul, map(title_weight_of, shared), map(other_title.__getitem__, shared)))
+        score = body_share * body + title_share * title_dot
         if places and other.places and places.isdisjoint(other.places):
             score -= place_penalty
         scores.append(score)
@@ -432,10 +513,14 @@ class CentroidCache:
 
 def _centroid(members: Iterable[Profile], *, start: Mapping[str, float] | None = None) -> Centroid:
     total = dict(start or {})
+    earlier = total.get
     for member in members:
-        for term, weight in member.vector.items():
-            total[term] = total.get(term, 0.0) + weight
-    return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
+        # A member's terms are distinct: each is added to the total as it stood before the member.
+        vector = member.vector
+        added = map(operator.add, map(earlier, vector, itertools.repeat(0.0)), vector.values())
+        total.update(zip(vector, added, strict=True))
+    weights = total.values()
+    return total, math.sqrt(sum(map(operator.mul, weights, weights))) or 1.0
 
 
 _CENTROIDS = CentroidCache()
@@ -455,7 +540,9 @@ def choose_story(
     keys = new.keys
     best: tuple[float, int] | None = None
     for story in candidates:
-        score = _story_score(new, story, keys=keys, settings=settings)
+        # A story that cannot reach the best score so far is not scored whole (see _story_score).
+        floor = settings.threshold if best is None else max(settings.threshold, best[0])
+        score = _story_score(new, story, keys=keys, floor=floor, settings=settings)
         if score is None or score < settings.threshold:
             continue
         if best is None or (score, -story.story_id) > (best[0], -best[1]):
@@ -463,28 +550,58 @@ def choose_story(
     return None if best is None else best[1]
 
 
+# The most a cosine of two profiles' vectors can be: each vector has unit length before its weights
+# are rounded to four decimals, which lengthens a vector of 100 weights by at most 0.0005.
+_MOST_COSINE = 1.01
+
+
 def _story_score(
-    new: Profile, story: StoryCandidate, *, keys: frozenset[str], settings: GroupingSettings
+    new: Profile,
+    story: StoryCandidate,
+    *,
+    keys: frozenset[str],
+    floor: float,
+    settings: GroupingSettings,
 ) -> float | None:
-    window, published = settings.window, new.published
-    # The key terms first: a set test in C is cheaper than the difference of two datetimes.
-    sharing = (
-        member
-        for member in story.members
-        if not keys.isdisjoint(member.keys) and abs(member.published - published) <= window
-    )
-    compared = similarities(new, sharing, settings=settings)
-    if not compared:
-        return None
+    """The story's score, or None when no member shares a key term, or when the score is sure to be
+    below ``floor``.
+
+    The centroid of a story of up to CENTROID_MEMBERS members sums every member's vector, and no
+    weight is negative: no member's vector is closer to ``new``'s than the dot product with the
+    centroid. That bounds the closest member's similarity; the bound is reckoned with the same
+    operations as the score (each rounding no larger), so a story skipped could not have won."""
+    members = story.members
     # Measured from the story's start, not from its closest member: a story that could be extended
     # by each day's report would swallow weeks of one war's different strikes.
-    penalty = _time_penalty(new, story.members[0].published, settings=settings)
-    closest = max(compared)
-    if len(story.members) == 1:
-        return closest - penalty
+    penalty = _time_penalty(new, members[0].published, settings=settings)
+    if len(members) == 1:
+        compared = similarities(new, _sharing(new, members, keys=keys, settings=settings), settings=settings)
+        return max(compared) - penalty if compared else None
     centroid, norm = story.centroid
-    together = _dot(new.vector, centroid, new.vector.keys() & centroid.keys()) / norm
-    return settings.link_share * closest + (1 - settings.link_share) * together - penalty
+    towards = _dot(new.vector, centroid, new.vector.keys() & centroid.keys())
+    together = towards / norm
+    link_share, body_share = settings.link_share, 1 - settings.title_share
+    if len(members) <= CENTROID_MEMBERS:
+        most = body_share * towards + settings.title_share * _MOST_COSINE
+        if link_share * most + (1 - link_share) * together - penalty < floor:
+            return None
+    compared = similarities(new, _sharing(new, members, keys=keys, settings=settings), settings=settings)
+    if not compared:
+        return None
+    return link_share * max(compared) + (1 - link_share) * together - penalty
+
+
+def _sharing(
+    new: Profile, members: Iterable[Profile], *, keys: frozenset[str], settings: GroupingSettings
+) -> list[Profile]:
+    """The members that share a key term with ``new`` and are within its window."""
+    window, published = settings.window, new.published
+    # The key terms first: a set test in C is cheaper than the difference of two datetimes.
+    return [
+        member
+        for member in members
+        if not keys.isdisjoint(member.keys) and abs(member.published - published) <= window
+    ]
 
 
 def candidates_of(members: Iterable[tuple[int, Profile]]) -> list[StoryCandidate]:

@@ -16,7 +16,8 @@ A member's profile and story never change once written, so each process keeps th
 read (:class:`ProfileCache`) and reads from the database only those of members it has not seen: a
 worker storing a stream of articles reads each member's profile once, not once per arriving batch.
 On PostgreSQL it keeps the window's members too (:class:`KeptWindow`): under the lock a batch reads
-only the members written since the process's last read, not every member of its window.
+only the members written since the process's last read, not every member of its window. Both keep at
+most ``_MOST_KEPT`` (a window busier than that is read from the database batch by batch).
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ _AFTER_EVERY_ID = "\U0010ffff"
 # From this many arriving articles on, a batch indexes its window's members by key term; fewer look
 # at every member, which costs less than the index (measured with benchmarks/store.py).
 _INDEX_FROM = 16
+# The most members a process keeps of a window across batches (KeptWindow) and the most profiles it
+# keeps read (ProfileCache). A profile read back takes about 5 KB (a hundred weights, the title's,
+# the key terms): 10,000 take about 50 MB of an alert worker.
+_MOST_KEPT = 10_000
 
 
 def lock_stories(session: Session) -> None:
@@ -81,7 +86,7 @@ def lock_stories(session: Session) -> None:
 class ProfileCache:
     """The profiles of story members this process has read, the most recently read kept."""
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = _MOST_KEPT) -> None:
         self._size = size
         self._profiles: OrderedDict[str, Profile] = OrderedDict()
 
@@ -325,13 +330,24 @@ class KeptWindow:
     rows' ``xmin``. Members are never changed; should any be deleted, the count of the span's members
     differs from the kept count and the span is read again, as it is when a batch falls outside it or
     the database's transaction ids went back.
+
+    At most ``most`` members are kept: a window holding more (a very busy few days) is forgotten once
+    the batch has its members, and the next batch reads its own window whole, not the span after it,
+    until a window fits again.
     """
 
-    def __init__(self, window: timedelta) -> None:
+    def __init__(self, window: timedelta, *, most: int = _MOST_KEPT) -> None:
         self._window = window
+        self._most = most
         self._members: dict[str, tuple[int, Profile]] = {}
         self._span: tuple[datetime, datetime] | None = None
         self._seen: _Snapshot | None = None
+        self._overflowed = False
+
+    @property
+    def held(self) -> int:
+        """How many members are kept."""
+        return len(self._members)
 
     def members(
         self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
@@ -341,16 +357,21 @@ class KeptWindow:
         seen = self._brought_up_to_date(session, earliest, latest, cache=cache)
         if seen is None:
             seen = _Snapshot.now(session)
-            # Later members are read as well: a stream's next batches fall within the span.
-            self._span = (earliest, latest + self._window)
+            # Later members are read as well (a stream's next batches fall within the span), unless
+            # the last window read was too large to keep.
+            self._span = (earliest, latest if self._overflowed else latest + self._window)
             self._members = _read_members(session, *self._span, cache=cache)
         self._seen = seen
         self._forget_before(earliest)
-        return [
+        found = [
             (story_id, member)
             for story_id, member in self._members.values()
             if earliest <= member.published <= latest
         ]
+        self._overflowed = len(self._members) > self._most
+        if self._overflowed:
+            self._members, self._span, self._seen = {}, None, None
+        return found
 
     def _brought_up_to_date(
         self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
@@ -394,16 +415,23 @@ class KeptWindow:
 
 
 class KeptWindows:
-    """The kept window of each database (and story window) a process stores into."""
+    """The kept window of each database (and story window) a process stores into, each keeping at
+    most ``most`` members."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, most: int = _MOST_KEPT) -> None:
+        self._most = most
         self._windows: dict[tuple[str, timedelta], KeptWindow] = {}
+
+    @property
+    def held(self) -> int:
+        """How many members the kept windows hold in all."""
+        return sum(window.held for window in self._windows.values())
 
     def of(self, url: str, window: timedelta) -> KeptWindow:
         """The kept window of the database at ``url``, begun empty."""
         key = (url, window)
         if key not in self._windows:
-            self._windows[key] = KeptWindow(window)
+            self._windows[key] = KeptWindow(window, most=self._most)
         return self._windows[key]
 
 

@@ -2,12 +2,18 @@
 
     python -m benchmarks.stories                                  # ../shared/corpus/ant-2018.jsonl.gz
     python -m benchmarks.stories --corpus FILE --limit 10000 --window-hours 72
+    python -m benchmarks.stories --limit 30000 --assignments before.json   # saved, or compared when it exists
 
 Reads the corpus (gzip'd JSON lines: id, source, published, title, text), orders it by ``published``
 and adds each article to a :class:`alert_service.stories.StoryIndex` in turn, as articles arrive in the
 running pipeline. Prints articles per second of grouping (profiling included, reading excluded), by
 the wall clock and by the process's CPU time (the figure to compare on a machine other work shares),
 the number of stories, the largest story and the most articles held in the window at once.
+
+``--assignments FILE`` saves the story each article was placed in (stories are numbered as they are
+started, so the list is the grouping itself); when FILE exists, the run is compared with it instead
+and the articles placed otherwise are counted, so a change meant to keep grouping as it is can be
+checked against the code before it.
 """
 
 from __future__ import annotations
@@ -45,15 +51,18 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="Group only the first N articles.")
     parser.add_argument("--window-hours", type=float, default=72.0)
+    parser.add_argument("--assignments", type=Path, help="Save the stories placed, or compare with them.")
     options = parser.parse_args()
     articles = read_corpus(options.corpus, limit=options.limit)
     index = StoryIndex(settings=GroupingSettings(window=timedelta(hours=options.window_hours)))
     default_idf()  # loaded once per process, as a worker does: not part of the rate
     stories: Counter[int] = Counter()
+    placed: list[int] = []
     held = 0
     started, cpu_started = time.perf_counter(), time.process_time()
     for article in articles:
-        stories[index.add(article)] += 1
+        placed.append(index.add(article))
+        stories[placed[-1]] += 1
         held = max(held, index.held)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     print(f"articles grouped     {len(articles)}")
@@ -62,6 +71,21 @@ def main() -> None:
     print(f"cpu seconds          {cpu:.1f} ({len(articles) / cpu:.0f} articles per cpu second)")
     print(f"stories              {len(stories)} (largest {max(stories.values())} articles)")
     print(f"most held in window  {held}")
+    if options.assignments:
+        compare_assignments(options.assignments, [article.id for article in articles], placed)
+
+
+def compare_assignments(path: Path, article_ids: list[str], placed: list[int]) -> None:
+    """Save the stories placed at ``path``, or count the articles placed otherwise than there."""
+    if not path.exists():
+        path.write_text(json.dumps({"articles": article_ids, "stories": placed}), encoding="utf-8")
+        print(f"assignments saved    {path}")
+        return
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if saved["articles"] != article_ids:
+        raise SystemExit(f"{path} holds other articles than this run")
+    moved = sum(1 for before, now in zip(saved["stories"], placed, strict=True) if before != now)
+    print(f"placed otherwise     {moved} of {len(placed)} articles than in {path}")
 
 
 if __name__ == "__main__":

@@ -242,3 +242,29 @@ def test_a_worker_keeping_its_window_sees_members_deleted_by_others(
             session.execute(delete(Article).where(Article.id.in_(ids)))
         stored_batches(url, batch, size=2)
     assert snapshot(database_url) == snapshot(other_database_url)
+
+
+def test_a_worker_keeping_a_bounded_window_stores_what_reading_every_window_stores(
+    database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that may keep only three members of a window (the written cases' one window holds
+    more) reads the windows it cannot keep from the database: the same stories and alerts as each
+    batch reading its window whole, and never more than three members kept after a batch."""
+    batch = messages(undated=True)
+    subscribe_all(database_url)
+    subscribe_all(other_database_url)
+    with monkeypatch.context() as reading_every_window:
+        reading_every_window.setattr(story_store, "_keeps_window", lambda session: False)
+        stored_batches(other_database_url, batch, size=2)
+    kept = story_store.KeptWindows(most=3)
+    monkeypatch.setattr(story_store, "_KEPT", kept)
+    held = []
+    for start in range(0, len(batch), 2):
+        stored_batches(database_url, batch[start : start + 2], size=2)
+        held.append(kept.held)
+    assert snapshot(database_url) == snapshot(other_database_url)
+    assert max(held) <= 3
+    if database_url.startswith("postgresql"):
+        # The second batch's window (the first batch's members) fit and was kept; the last did not.
+        assert held[1] > 0
+        assert held[-1] == 0

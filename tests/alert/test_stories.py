@@ -21,6 +21,7 @@ from alert_service.stories import (
     StoryArticle,
     StoryCandidate,
     StoryIndex,
+    _WordCache,
     choose_story,
     default_idf,
     places_of,
@@ -33,6 +34,7 @@ from alert_service.stories import (
     terms,
 )
 from alert_service.story_metrics import score_grouping
+from shared.arabic import fold, word_texts
 from shared.cli import cli
 from tests.alert.helpers import FIXTURES, load_fixture
 
@@ -283,3 +285,59 @@ def test_similarities_of_many_members_are_each_pair_compared_alone() -> None:
         expected = [_similarity_by_hand(new, other, settings) for other in profiles]
         assert similarities(new, profiles, settings=settings) == expected
         assert similarities(new, iter(profiles), settings=settings) == expected
+
+
+def test_the_kept_words_are_bounded_and_give_the_stems_and_terms_of_each_word() -> None:
+    """A word cache far smaller than the fixtures' vocabulary, read through twice: every word gets
+    the stem and term made afresh, whether new, kept or taken back from the older generation, and
+    no more than two generations of words are kept."""
+    cache = _WordCache(size=40)
+    texts = [row["title"] + " " + row["text"] for case in CASES for row in case["articles"]]
+    for text in texts + texts:
+        words = word_texts(fold(text))
+        made = [stem(word) if len(word) > 1 or word.isdigit() else None for word in words]
+        assert cache.stems(words) == [word_stem or "" for word_stem in made]
+        assert cache.terms(words) == [skeleton(word_stem) if word_stem else "" for word_stem in made]
+        assert len(cache) <= 2 * max(40, len(set(words)))
+
+
+def _best_story_by_hand(
+    new: Profile, stories: list[StoryCandidate], settings: GroupingSettings
+) -> int | None:
+    """The story choose_story should pick, every story scored whole."""
+    best: tuple[float, int] | None = None
+    for story in stories:
+        sharing = [
+            member
+            for member in story.members
+            if new.keys & member.keys and abs(member.published - new.published) <= settings.window
+        ]
+        if not sharing:
+            continue
+        closest = max(_similarity_by_hand(new, member, settings) for member in sharing)
+        hours = abs((new.published - story.members[0].published).total_seconds()) / 3600
+        penalty = settings.hourly_penalty * max(0.0, hours - settings.penalty_after_hours)
+        score = closest - penalty
+        if len(story.members) > 1:
+            centroid, norm = _summed_afresh(story.members[-CENTROID_MEMBERS:])
+            shared = set(new.vector) & set(centroid)
+            together = math.fsum(new.vector[term] * centroid[term] for term in shared)
+            score = settings.link_share * closest + (1 - settings.link_share) * together / norm - penalty
+        if score >= settings.threshold and (best is None or (score, -story.story_id) > (best[0], -best[1])):
+            best = (score, story.story_id)
+    return None if best is None else best[1]
+
+
+@pytest.mark.parametrize("threshold", [0.19, 0.05, 0.0])
+def test_stories_skipped_by_their_bound_are_those_that_could_not_win(threshold: float) -> None:
+    """Each fixture article, in order, picks the story that scoring every story whole picks: skipping
+    the stories whose heaviest possible score is below the best so far changes no choice (with low
+    thresholds, most articles join a story and most stories are bounded against a best)."""
+    settings = GroupingSettings(threshold=threshold)
+    placed: dict[int, list[Profile]] = {}
+    for new in sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id)):
+        stories = [StoryCandidate(story_id, tuple(members)) for story_id, members in sorted(placed.items())]
+        chosen = choose_story(new, stories, settings=settings)
+        assert chosen == _best_story_by_hand(new, stories, settings)
+        placed.setdefault(len(placed) + 1 if chosen is None else chosen, []).append(new)
+    assert any(len(members) > 2 for members in placed.values())
