@@ -22,6 +22,11 @@ TOKEN_PATTERN = re.compile(r"\w+|[.!?؟\n]")
 # them (a fast C scan each) lets ``str.split`` find the same tokens as ``TOKEN_PATTERN``, much faster.
 _SEPARATORS = ("،", '"', "-", ":", "(", ")", "/", "؛", ",")
 _MARKS = (".", "!", "?", "؟")
+# A character other than Arabic letters, ASCII letters and digits, the underscore, spaces, line
+# breaks, separators and marks: where one is, the text is split by ``TOKEN_PATTERN`` itself. A class
+# of plain ranges is scanned through a bitmap, several times faster than one asking each character's
+# Unicode category.
+_UNSPLIT = re.compile('[^\u0621-\u063a\u0641-\u064a0-9A-Za-z_ \n،"\\-:()/؛,.!?؟]')
 
 
 @dataclass(slots=True)
@@ -89,18 +94,17 @@ class FieldWords:
 
 def split_tokens(text: str) -> list[str]:
     """The tokens of (normalized) ``text``: ``TOKEN_PATTERN.findall(text)``, by ``str.split`` when
-    the text has no character other than word characters, spaces, line breaks and common punctuation."""
+    the text has no character other than Arabic and ASCII letters, digits, spaces, line breaks and
+    common punctuation (then words are the runs between separators, marks and spaces)."""
+    if _UNSPLIT.search(text):
+        return TOKEN_PATTERN.findall(text)
     spaced = text
     for separator in _SEPARATORS:
         if separator in spaced:
             spaced = spaced.replace(separator, " ")
-    bare = spaced
     for mark in _MARKS:
         if mark in spaced:
             spaced = spaced.replace(mark, f" {mark} ")
-            bare = bare.replace(mark, " ")
-    if not bare.replace(" ", "").replace("\n", "").isalnum():
-        return TOKEN_PATTERN.findall(text)
     if "\n" not in spaced:
         return spaced.split()
     tokens: list[str] = []
