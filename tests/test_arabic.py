@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from shared.arabic import fold, normalize, sentences, words
+from shared.arabic import _REMOVED, _REMOVED_CLASS, fold, normalize, sentences, words
 
 FIXTURES = Path(__file__).parent / "fixtures" / "arabic"
 
@@ -65,3 +66,13 @@ def test_sentences_split_on_stops_and_line_breaks() -> None:
         "وانسحب المسلحون",
         "السطر الثالث",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "بلا علامات", "القُوَّاتُ", "ـــــ", "a\u200b\u200f\ufeffb", "\u064b\u064c x \u0670\u06d6", "مـُـدن"],
+)
+def test_removed_runs_are_the_runs_of_the_removed_class(text: str) -> None:
+    runs = re.compile(f"[{_REMOVED_CLASS}]+")
+    found = [match.span() for match in _REMOVED.finditer(text)]
+    assert found == [match.span() for match in runs.finditer(text)]
