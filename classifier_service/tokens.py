@@ -8,7 +8,7 @@ for the evidence shown.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import compress, islice
 from typing import Literal
@@ -22,6 +22,8 @@ TOKEN_PATTERN = re.compile(r"\w+|[.!?؟\n]")
 # them (a fast C scan each) lets ``str.split`` find the same tokens as ``TOKEN_PATTERN``, much faster.
 _SEPARATORS = ("،", '"', "-", ":", "(", ")", "/", "؛", ",")
 _MARKS = (".", "!", "?", "؟")
+# Each sentence end is a token of its own, so the n-th sentence-end token is the n-th of these characters.
+_SENTENCE_END = re.compile("[.!?؟\n]")
 # A character other than Arabic letters, ASCII letters and digits, the underscore, spaces, line
 # breaks, separators and marks: where one is, the text is split by ``TOKEN_PATTERN`` itself. A class
 # of plain ranges is scanned through a bitmap, several times faster than one asking each character's
@@ -70,11 +72,19 @@ class FieldWords:
         """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept).
 
         Only characters that are in no token lie between tokens, so each token is found by
-        searching for it from the end of the one before.
+        searching for it from the end of the one before, from the sentence end before ``start``
+        (the n-th sentence-end token is the n-th sentence-end character, found in C).
         """
-        find = self.normalized.text.find
-        position = 0
-        for token in islice(self.tokens, start):
+        text = self.normalized.text
+        find = text.find
+        position = walked = 0
+        ends = self.sentence_ends
+        before = bisect_left(ends, start)
+        if before:
+            marks = _SENTENCE_END.finditer(text)
+            position = next(islice(marks, before - 1, None)).end()
+            walked = ends[before - 1] + 1
+        for token in islice(self.tokens, walked, start):
             position = find(token, position) + len(token)
         first = position = find(self.tokens[start], position)
         for token in islice(self.tokens, start, end):
