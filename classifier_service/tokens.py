@@ -69,27 +69,35 @@ class FieldWords:
         return first, end
 
     def character_span(self, start: int, end: int) -> tuple[int, int]:
-        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept).
+        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept)."""
+        return self.match_spans(start, end)[0]
+
+    def match_spans(self, start: int, end: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Normalized character spans of tokens ``[start, end)`` and of the sentence holding the
+        first, between its end marks (:meth:`sentence_span`); evidence only, so not kept.
 
         Only characters that are in no token lie between tokens, so each token is found by
-        searching for it from the end of the one before, from the sentence end before ``start``
-        (the n-th sentence-end token is the n-th sentence-end character, found in C).
+        searching for it from the end of the one before, from the sentence end before ``start``:
+        the n-th sentence-end token is the n-th sentence-end character, found in C, and the next
+        one ends the sentence.
         """
         text = self.normalized.text
         find = text.find
-        position = walked = 0
         ends = self.sentence_ends
         before = bisect_left(ends, start)
+        marks = _SENTENCE_END.finditer(text)
+        position = walked = 0
         if before:
-            marks = _SENTENCE_END.finditer(text)
             position = next(islice(marks, before - 1, None)).end()
             walked = ends[before - 1] + 1
+        sentence_start = position
         for token in islice(self.tokens, walked, start):
             position = find(token, position) + len(token)
         first = position = find(self.tokens[start], position)
         for token in islice(self.tokens, start, end):
             position = find(token, position) + len(token)
-        return first, position
+        following = next(marks, None)
+        return (first, position), (sentence_start, len(text) if following is None else following.start())
 
     def sentence_span(self, position: int) -> tuple[int, int]:
         """Normalized character span of the sentence holding character ``position``, between its
