@@ -29,9 +29,9 @@ def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
     term, found, match = max(counted, key=lambda item: item[0].weight)
     words = found.words
     _, first_word, end_word = match
-    start, end = words.character_span(first_word, end_word)
+    (start, end), sentence_span = words.match_spans(first_word, end_word)
     original_start, original_end = words.normalized.to_original(start, end)
-    original_sentence = words.normalized.to_original(*words.sentence_span(start))
+    original_sentence = words.normalized.to_original(*sentence_span)
     original = words.normalized.original
     sentence = excerpt(original, original_sentence, match=(original_start, original_end))
     return Evidence(

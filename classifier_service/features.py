@@ -62,7 +62,8 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
     if blocked:
         features["blocked_n"] = log1p(len(blocked))
         for (term, found, _), stopped in zip(blocked, hits.reasons, strict=True):
-            features[_term_name("b:", term.term)] = 1.0
+            names = _TERM_NAMES.get(term.term) or _term_names(term.term)
+            features[names["b:"]] = 1.0
             if found.words.name == "title":
                 features["title_blocked"] = 1.0
             # Why it was stopped, overall and for this term: a false friend next to the term says
@@ -70,8 +71,8 @@ def topic_features(hits: TopicHits) -> dict[str, float]:
             # far is a missing context too, and says a little more.
             far = stopped == FAR_CONTEXT
             reason = NO_CONTEXT if far else stopped
-            features["blocked_" + reason] = 1.0
-            features[_term_name(_REASON_PREFIXES[reason], term.term)] = 1.0
+            features[_BLOCKED_BY[reason]] = 1.0
+            features[names[_REASON_PREFIXES[reason]]] = 1.0
             if far:
                 features["blocked_far_context"] = 1.0
         _words(features, blocked, prefix="v:")
@@ -87,7 +88,7 @@ def _summary(features: dict[str, float], counted: list[Counted]) -> None:
     terms: set[str] = set()
     for term, found, match in counted:
         terms.add(term.term)
-        features[_term_name("t:", term.term)] = 1.0
+        features[(_TERM_NAMES.get(term.term) or _term_names(term.term))["t:"]] = 1.0
         words = found.words
         if words.name == "title":
             features["title"] = 1.0
@@ -106,7 +107,7 @@ def _false_friends(features: dict[str, float], counted: list[Counted]) -> None:
         present = found.present
         if (term.exclude and term.exclude & present) or (term.topic_exclude and term.topic_exclude & present):
             features["far_excluded"] = 1.0
-            features[_term_name("fe:", term.term)] = 1.0
+            features[(_TERM_NAMES.get(term.term) or _term_names(term.term))["fe:"]] = 1.0
 
 
 def _missing(counted: list[Counted]) -> float:
@@ -139,23 +140,23 @@ def _word_name(names: dict[str, str], prefix: str, token: str) -> str:
     return name
 
 
-def _term_name(prefix: str, term: str) -> str:
-    """The feature ``prefix + term``, made once: a string kept keeps its hash, so the features'
-    dict and the model's weights look it up without hashing it again (and, interned as the model's
-    names are, without comparing it with their copy)."""
-    names = _TERM_NAMES[prefix]
-    name = names.get(term)
-    if name is None:
-        if len(names) >= _NAMES_SIZE:
-            names.clear()
-        name = names[term] = sys.intern(prefix + term)
-    return name
+def _term_names(term: str) -> dict[str, str]:
+    """The features ``prefix + term`` of every term prefix, by prefix, made once per term: a string
+    kept keeps its hash, so the features' dict and the model's weights look it up without hashing it
+    again (and, interned as the model's names are, without comparing it with their copy)."""
+    if len(_TERM_NAMES) >= _NAMES_SIZE:
+        _TERM_NAMES.clear()
+    names = _TERM_NAMES[term] = {prefix: sys.intern(prefix + term) for prefix in _TERM_PREFIXES}
+    return names
 
 
-# Feature names of terms by prefix (``t:``, ``b:``, ...), as :func:`_term_name` makes them.
-_TERM_NAMES: dict[str, dict[str, str]] = {
-    prefix: {} for prefix in ("t:", "b:", "fe:", *_REASON_PREFIXES.values())
-}
+_TERM_PREFIXES = ("t:", "b:", "fe:", *_REASON_PREFIXES.values())
+# Feature names of terms (``t:...``, ``b:...``, ...) by term, then by prefix, as :func:`_term_names`
+# makes them.
+_TERM_NAMES: dict[str, dict[str, str]] = {}
+# The feature of each reason a term was stopped for, made once (a string made per occurrence would
+# be hashed again, and compared with the model's copy of the name).
+_BLOCKED_BY = {reason: sys.intern("blocked_" + reason) for reason in _REASON_PREFIXES}
 # Feature names of context words by prefix, remembered: stemming is the costly part, and articles
 # share most of their words. Forgotten all at once when full.
 _NAMES: dict[str, dict[str, str]] = {"w:": {}, "v:": {}}

@@ -67,13 +67,14 @@ class _Memo(dict[str, V]):
 
 
 # Where a word's longer phrases are looked up: the continuations that have any, and the phrases
-# already worked out for the word ids of a second word.
-FollowingSource = tuple[tuple[int, ...], dict[tuple[int, ...], list[Following]]]
+# already worked out for the form (the word ids) of a second word.
+FollowingSource = tuple[tuple[int, ...], dict[int, list[Following]]]
 # What a word of an article starts: its one-word owners, and where its longer phrases are.
 Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], FollowingSource | None]
-# What a word of an article is, worked out once per word: what it starts (None: nothing), and the
-# ids of the phrase words it is a form of (never empty: a word that is none is None itself).
-Word = tuple[Entry | None, tuple[int, ...]]
+# What a word of an article is, worked out once per word: what it starts (None: nothing), the ids
+# of the phrase words it is a form of (never empty: a word that is none is None itself), and a
+# number for those ids, the same for every word of the same ids (a key hashed without a tuple).
+Word = tuple[Entry | None, tuple[int, ...], int]
 # Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
 # occurrences of each group.
 Found = tuple[list[Match], defaultdict[int, list[Occurrence]], list[Match]]
@@ -94,6 +95,8 @@ class Matcher:
             self._routes,
         ) = compiled
         self._merged: dict[tuple[int, ...], Entry] = {}
+        # The number of each set of word ids a word has been a form of (what ``Word`` carries last).
+        self._forms: dict[tuple[int, ...], int] = {}
         # The most words a phrase has: a one-word phrase, or the first two words and the rest.
         self.longest = max((2 + len(phrase[0]) for phrase in self._phrases), default=1)
         # The first letters of every stem a split word can be looked up by (a shorter stem whole):
@@ -115,7 +118,9 @@ class Matcher:
 
     def _word_of(self, token: str) -> Word | None:
         word_ids = self._word_ids_of(token)
-        return (self._entry_of(word_ids), word_ids) if word_ids else None
+        if not word_ids:
+            return None
+        return self._entry_of(word_ids), word_ids, self._forms.setdefault(word_ids, len(self._forms))
 
     def _word_ids_of(self, token: str) -> tuple[int, ...]:
         literal = self._literal.get(token, ())
@@ -181,13 +186,14 @@ class Matcher:
         with_following = tuple(c for c in continuations if self._continuations[c][1])
         return terms, groups, entities, ((with_following, {}) if with_following else None)
 
-    def _following(self, source: FollowingSource, word_ids: tuple[int, ...]) -> list[Following]:
-        """The phrases of ``source`` whose second word is a word of ``word_ids``, each once, in
-        index order."""
-        phrases = source[1].get(word_ids)
+    def _following(self, source: FollowingSource, word: Word) -> list[Following]:
+        """The phrases of ``source`` whose second word is one of the words ``word`` is a form of,
+        each once, in index order."""
+        phrases = source[1].get(word[2])
         if phrases is None:
+            word_ids = word[1]
             seen: set[int] = set()
-            phrases = source[1][word_ids] = []
+            phrases = source[1][word[2]] = []
             for continuation in source[0]:
                 for second, ids in self._continuations[continuation][1]:
                     if second not in word_ids:
@@ -229,9 +235,9 @@ class Matcher:
             second = words[position + 1]
             if second is None:
                 continue
-            phrases = following[1].get(second[1])
+            phrases = following[1].get(second[2])
             if phrases is None:
-                phrases = self._following(following, second[1])
+                phrases = self._following(following, second)
             if phrases:
                 self._extend((terms, groups, entities), phrases, words, position)
         return terms, groups, entities

@@ -109,10 +109,19 @@ def _any_near(  # noqa: PLR0913, PLR0917 -- positional: called for every conditi
     window: int,
     longest: int,
 ) -> bool:
-    """Whether an occurrence of a group of ``needed`` is :func:`near` ``match``."""
-    for group in needed:  # noqa: SIM110 (a loop is faster than any() over a generator)
-        if near(groups[group], match, sentence, window, longest=longest):
-            return True
+    """Whether an occurrence of a group of ``needed`` is :func:`near` ``match``: :func:`near`'s
+    scan of a short list written out here, as this runs for every condition of every occurrence."""
+    first, last = sentence
+    before, after = (match[1] - window, match[2] + window) if window else (-1, last)
+    for group in needed:
+        occurrences = groups[group]
+        if len(occurrences) > _SCANNED:
+            if _near_in_long(occurrences, match, sentence, window, longest=longest):
+                return True
+            continue
+        for start, end in occurrences:
+            if start >= first and end <= last and start < after and end > before:
+                return True
     return False
 
 

@@ -8,7 +8,7 @@ for the evidence shown.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import compress, islice
 from typing import Literal
@@ -22,6 +22,13 @@ TOKEN_PATTERN = re.compile(r"\w+|[.!?؟\n]")
 # them (a fast C scan each) lets ``str.split`` find the same tokens as ``TOKEN_PATTERN``, much faster.
 _SEPARATORS = ("،", '"', "-", ":", "(", ")", "/", "؛", ",")
 _MARKS = (".", "!", "?", "؟")
+# Each sentence end is a token of its own, so the n-th sentence-end token is the n-th of these characters.
+_SENTENCE_END = re.compile("[.!?؟\n]")
+# A character other than Arabic letters, ASCII letters and digits, the underscore, spaces, line
+# breaks, separators and marks: where one is, the text is split by ``TOKEN_PATTERN`` itself. A class
+# of plain ranges is scanned through a bitmap, several times faster than one asking each character's
+# Unicode category.
+_UNSPLIT = re.compile('[^\u0621-\u063a\u0641-\u064a0-9A-Za-z_ \n،"\\-:()/؛,.!?؟]')
 
 
 @dataclass(slots=True)
@@ -62,19 +69,35 @@ class FieldWords:
         return first, end
 
     def character_span(self, start: int, end: int) -> tuple[int, int]:
-        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept).
+        """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept)."""
+        return self.match_spans(start, end)[0]
+
+    def match_spans(self, start: int, end: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Normalized character spans of tokens ``[start, end)`` and of the sentence holding the
+        first, between its end marks (:meth:`sentence_span`); evidence only, so not kept.
 
         Only characters that are in no token lie between tokens, so each token is found by
-        searching for it from the end of the one before.
+        searching for it from the end of the one before, from the sentence end before ``start``:
+        the n-th sentence-end token is the n-th sentence-end character, found in C, and the next
+        one ends the sentence.
         """
-        find = self.normalized.text.find
-        position = 0
-        for token in islice(self.tokens, start):
+        text = self.normalized.text
+        find = text.find
+        ends = self.sentence_ends
+        before = bisect_left(ends, start)
+        marks = _SENTENCE_END.finditer(text)
+        position = walked = 0
+        if before:
+            position = next(islice(marks, before - 1, None)).end()
+            walked = ends[before - 1] + 1
+        sentence_start = position
+        for token in islice(self.tokens, walked, start):
             position = find(token, position) + len(token)
         first = position = find(self.tokens[start], position)
         for token in islice(self.tokens, start, end):
             position = find(token, position) + len(token)
-        return first, position
+        following = next(marks, None)
+        return (first, position), (sentence_start, len(text) if following is None else following.start())
 
     def sentence_span(self, position: int) -> tuple[int, int]:
         """Normalized character span of the sentence holding character ``position``, between its
@@ -89,18 +112,17 @@ class FieldWords:
 
 def split_tokens(text: str) -> list[str]:
     """The tokens of (normalized) ``text``: ``TOKEN_PATTERN.findall(text)``, by ``str.split`` when
-    the text has no character other than word characters, spaces, line breaks and common punctuation."""
+    the text has no character other than Arabic and ASCII letters, digits, spaces, line breaks and
+    common punctuation (then words are the runs between separators, marks and spaces)."""
+    if _UNSPLIT.search(text):
+        return TOKEN_PATTERN.findall(text)
     spaced = text
     for separator in _SEPARATORS:
         if separator in spaced:
             spaced = spaced.replace(separator, " ")
-    bare = spaced
     for mark in _MARKS:
         if mark in spaced:
             spaced = spaced.replace(mark, f" {mark} ")
-            bare = bare.replace(mark, " ")
-    if not bare.replace(" ", "").replace("\n", "").isalnum():
-        return TOKEN_PATTERN.findall(text)
     if "\n" not in spaced:
         return spaced.split()
     tokens: list[str] = []

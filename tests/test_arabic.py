@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from shared.arabic import fold, normalize, sentences, words
+from shared.arabic import (
+    _NOT_PLAIN,
+    _RARE,
+    _REMOVED,
+    _REMOVED_CLASS,
+    _normalize_stable,
+    fold,
+    normalize,
+    sentences,
+    words,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "arabic"
 
@@ -65,3 +78,27 @@ def test_sentences_split_on_stops_and_line_breaks() -> None:
         "وانسحب المسلحون",
         "السطر الثالث",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "بلا علامات", "القُوَّاتُ", "ـــــ", "a\u200b\u200f\ufeffb", "\u064b\u064c x \u0670\u06d6", "مـُـدن"],
+)
+def test_removed_runs_are_the_runs_of_the_removed_class(text: str) -> None:
+    runs = re.compile(f"[{_REMOVED_CLASS}]+")
+    found = [match.span() for match in _REMOVED.finditer(text)]
+    assert found == [match.span() for match in runs.finditer(text)]
+
+
+def test_plain_characters_fold_by_the_common_letter_changes_alone() -> None:
+    plain = [chr(code) for code in range(sys.maxunicode + 1) if not _NOT_PLAIN.match(chr(code))]
+    assert "ا" in plain and "،" in plain and "\u064b" not in plain and "\u00a0" not in plain
+    for character in plain:
+        assert unicodedata.normalize("NFKC", character) == character
+        assert not _REMOVED.search(character) and not _RARE.search(character)
+
+
+@pytest.mark.parametrize("text", ["", "قال الوزير، إن القوات «انسحبت» – 50%؟\nنعم", "أإآى ة"])
+def test_a_plain_text_is_normalized_as_any_other(text: str) -> None:
+    assert not _NOT_PLAIN.search(text)
+    assert normalize(text) == _normalize_stable(text, text)

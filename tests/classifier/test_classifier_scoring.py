@@ -9,7 +9,7 @@ import pytest
 
 from classifier_service.loading import load_classifier
 from classifier_service.matching import Match, Matcher, Occurrence
-from classifier_service.scoring import near
+from classifier_service.scoring import _any_near, near
 from classifier_service.taxonomy import PACKAGED_TAXONOMY
 from classifier_service.tokens import FieldWords
 from shared.gazetteer import PACKAGED_GAZETTEER
@@ -39,6 +39,18 @@ def random_case(rng: random.Random, size: int) -> tuple[list[Occurrence], Match,
     first = rng.randint(0, match_start)
     last = rng.randint(match[2], tokens)
     return occurrences, match, (first, last), rng.choice((0, 1, 3, 6, 10))
+
+
+@pytest.mark.parametrize("size", [1, 5, 64, 65, 100])
+def test_any_near_answers_as_the_definition_over_its_groups(size: int) -> None:
+    rng = random.Random(size)
+    for _ in range(1000):
+        occurrences, match, sentence, window = random_case(rng, size)
+        other, _, _, _ = random_case(rng, rng.randint(1, size))
+        groups = {1: occurrences, 2: [(start, end) for start, end in other if end <= occurrences[-1][1] + 8]}
+        groups = {group: found for group, found in groups.items() if found}
+        expected = any(near_by_definition(found, match, sentence, window) for found in groups.values())
+        assert _any_near(groups, frozenset(groups), match, sentence, window, LONGEST) == expected
 
 
 @pytest.mark.parametrize("size", [0, 1, 5, 64, 65, 100, 400])

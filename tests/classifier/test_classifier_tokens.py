@@ -15,6 +15,8 @@ TEXTS = [
     "snake_case و #وسم و 50% و «اقتباس» — شرطة",
     "tab\there\r\nand\u2028sep\u0301",
     "...!!؟؟\n\n",
+    "پیام گلستان ـ كلمة\\أخرى [1] A-z_9",
+    "ءؤئ غف ي ٠١ ۳ x\u00a0y",
 ]
 
 
@@ -30,3 +32,13 @@ def test_character_span_equals_the_token_pattern(text: str) -> None:
     for start in range(len(spans)):
         for end in range(start + 1, len(spans) + 1):
             assert words.character_span(start, end) == (spans[start][0], spans[end - 1][1])
+
+
+@pytest.mark.parametrize("text", [text for text in TEXTS if TOKEN_PATTERN.findall(text)])
+def test_match_spans_are_the_character_span_and_its_sentence(text: str) -> None:
+    words = FieldWords.read("text", text)
+    size = len(words.tokens)
+    for start in range(size):
+        for end in range(start + 1, size + 1):
+            span = words.character_span(start, end)
+            assert words.match_spans(start, end) == (span, words.sentence_span(span[0]))
