@@ -19,7 +19,7 @@ import time
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from operator import mul
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,11 @@ class TopicModel:
 
     def raw(self, features: Mapping[str, float]) -> float:
         """The logistic model's log-odds for these features."""
-        # Looked up, multiplied and added in C, in the features' order: a feature the model does not
-        # know weighs 0.0, and adding 0.0 leaves a sum as it was. (From Python 3.12, sum() adds floats
-        # with compensation: at most a difference in the last bits.)
+        # Looked up, multiplied and added in C: a feature the model does not know weighs 0.0. Added
+        # exactly (fsum), so the sum does not depend on the features' order, which follows sets of
+        # words and so the hash seed: the same article scores the same in every process.
         products = map(mul, map(self.weights.get, features, repeat(0.0)), features.values())
-        return sum(products, self.bias)
+        return math.fsum(chain(products, (self.bias,)))
 
     def probability(self, features: Mapping[str, float]) -> float:
         """The calibrated probability that the topic is present."""

@@ -115,6 +115,20 @@ def test_training_gives_the_same_file_in_processes_of_different_hash_seeds(
     assert outputs[0] == outputs[1]
 
 
+def test_a_topic_model_scores_features_the_same_in_any_order() -> None:
+    """Features come in the order of sets of words, which follows the hash seed: the log-odds must
+    not depend on it, even where adding in another order would round otherwise."""
+    weights = {"big": 1e16, "small": 1.0, "minus": -1e16, "tiny": 1e-3}
+    model = TopicModel(bias=0.5, weights=weights, calibration=Calibration((0.0, 1.0), (0.0, 1.0)), no_hit=0.0)
+    names = list(weights)
+    values = {name: 1.0 for name in names}
+    scores = set()
+    for seed in range(24):
+        random.Random(seed).shuffle(names)
+        scores.add(model.raw({name: values[name] for name in names}))
+    assert scores == {1.501}
+
+
 def test_without_a_model_file_the_rules_score_alone(model_path: Path) -> None:
     assert not model_path.exists()
     classifier = load_classifier()
