@@ -87,6 +87,16 @@ def stored_batches(url: str, batch: list[ArticleClassified], *, size: int) -> li
     return created
 
 
+def stored_reading_every_window(
+    url: str, batch: list[ArticleClassified], *, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference: ``batch`` stored for all subscribers, each batch reading its window whole."""
+    subscribe_all(url)
+    with monkeypatch.context() as reading_every_window:
+        reading_every_window.setattr(story_store, "_keeps_window", lambda session: False)
+        stored_batches(url, batch, size=size)
+
+
 def snapshot(url: str) -> dict[str, Any]:
     """What was stored, without the ids the database chose: stories as sets of their articles,
     alerts by subscriber and article with the articles recorded against them."""
@@ -208,10 +218,7 @@ def test_workers_taking_turns_store_what_one_worker_stores(
     alerts as one worker storing the articles one at a time, reading each batch's window whole."""
     batch = messages(undated=True)
     subscribe_all(database_url)
-    subscribe_all(other_database_url)
-    with monkeypatch.context() as reading_every_window:
-        reading_every_window.setattr(story_store, "_keeps_window", lambda session: False)
-        stored_batches(other_database_url, batch, size=1)
+    stored_reading_every_window(other_database_url, batch, size=1, monkeypatch=monkeypatch)
     workers = [story_store.KeptWindows(), story_store.KeptWindows()]
     for number, start in enumerate(range(0, len(batch), 3)):
         monkeypatch.setattr(story_store, "_KEPT", workers[number % 2])
@@ -252,10 +259,7 @@ def test_a_worker_keeping_a_bounded_window_stores_what_reading_every_window_stor
     batch reading its window whole, and never more than three members kept after a batch."""
     batch = messages(undated=True)
     subscribe_all(database_url)
-    subscribe_all(other_database_url)
-    with monkeypatch.context() as reading_every_window:
-        reading_every_window.setattr(story_store, "_keeps_window", lambda session: False)
-        stored_batches(other_database_url, batch, size=2)
+    stored_reading_every_window(other_database_url, batch, size=2, monkeypatch=monkeypatch)
     kept = story_store.KeptWindows(most=3)
     monkeypatch.setattr(story_store, "_KEPT", kept)
     held = []
