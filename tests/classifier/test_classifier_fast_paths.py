@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -104,11 +105,9 @@ def test_a_raw_score_is_the_bias_and_the_known_features_weighed(
     bias: float, weights: dict[str, float], features: dict[str, float], expected: float
 ) -> None:
     topic = TopicModel(bias, weights, Calibration((0.0,), (0.5,)), no_hit=0.0)
-    plain = bias
-    for name, value in features.items():
-        if name in weights:
-            plain += weights[name] * value
-    assert topic.raw(features) == plain
+    # Added exactly, whatever the order: the correctly rounded sum of the bias and the products.
+    exact = math.fsum([bias, *(weights[name] * value for name, value in features.items() if name in weights)])
+    assert topic.raw(features) == exact
     assert topic.raw(features) == pytest.approx(expected)
 
 
