@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import socket
 import stat
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -17,7 +19,8 @@ import pytest
 from kombu import Connection, Exchange, Queue, serialization
 
 from shared import file_broker
-from shared.celery_app import _embedded_broker_options, create_celery_app
+from shared.celery_app import _embedded_broker_options, create_celery_app, send_message
+from shared.messages import ArticleIngested
 from shared.settings import RasidSettings
 
 
@@ -220,3 +223,23 @@ def test_idle_consumers_leave_no_descriptor_open(tmp_path: Path) -> None:
                     consumer.drain_events(timeout=0.01)
     assert open_descriptors() == before
     assert len(received) == 21
+
+
+@pytest.mark.parametrize("title", ["\U0001f600 قاعدة عين الأسد", "قاعدة \ud800 عين الأسد", "\udfff"])
+def test_a_title_outside_the_bmp_or_with_a_lone_surrogate_travels_whole(tmp_path: Path, title: str) -> None:
+    app = create_celery_app("test", RasidSettings(data_dir=tmp_path / "var"))
+    article = ArticleIngested(
+        article_id="a" * 32,
+        title=title,
+        text="نص المقال",
+        source="s.txt",
+        source_kind="file",
+        ingested_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    send_message(app, "classifier.classify_articles", article)
+    (sent,) = [path for path in (tmp_path / "var").rglob("*.msg")]
+    envelope = json.loads(sent.read_bytes())
+    body = base64.b64decode(envelope["body"])  # bytes, as the transport hands them on
+    content_type, encoding = envelope["content-type"], envelope["content-encoding"]
+    _, kwargs, _ = serialization.loads(body, content_type, encoding)
+    assert ArticleIngested.from_payload(kwargs["payload"]) == article
