@@ -243,3 +243,23 @@ def test_a_title_outside_the_bmp_or_with_a_lone_surrogate_travels_whole(tmp_path
     content_type, encoding = envelope["content-type"], envelope["content-encoding"]
     _, kwargs, _ = serialization.loads(body, content_type, encoding)
     assert ArticleIngested.from_payload(kwargs["payload"]) == article
+
+
+def test_without_inotify_an_idle_consumer_polls_and_takes_what_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_inotify(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("no libc here")
+
+    monkeypatch.setattr(file_broker.ctypes, "CDLL", no_inotify)
+    received: list[Any] = []
+    consumer, sender = _consumer_and_sender(tmp_path, received, "polled")
+    with consumer, sender:
+        consumer.drain_events(timeout=5)
+        transport: Any = consumer.transport
+        assert not transport.changes.available
+        threading.Timer(
+            0.2, lambda: sender.Producer().publish({"n": 2}, exchange="polled", routing_key="polled")
+        ).start()
+        consumer.drain_events(timeout=10)
+    assert received == [{"n": 1}, {"n": 2}]
