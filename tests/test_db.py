@@ -186,3 +186,14 @@ def test_two_transactions_inserting_the_same_rows_keep_one_of_each(database_url:
             ("c.txt", "ingested"),
             ("d.txt", "rejected"),
         ]
+
+
+def test_an_idempotent_insert_refuses_rows_naming_other_columns(database_url: str) -> None:
+    # One statement for all the rows names the first row's columns: the second's reason would be lost.
+    rows = [_seen_file("a.txt", "ingested"), _seen_file("b.txt", "rejected")]
+    del rows[0]["reason"]
+    rows[1]["reason"] = "too little Arabic text"
+    with pytest.raises(ValueError, match="same columns"), session_scope(database_url) as session:
+        insert_ignore_all(session, SeenFile.__table__, rows, conflict_columns=["path", "size", "mtime_ns"])
+    with session_scope(database_url) as session:
+        assert session.scalars(select(SeenFile.path)).all() == []
