@@ -19,9 +19,10 @@ are below the broker's visibility timeout, so a task still running is never hand
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 from collections.abc import Mapping
-from functools import cache, partial
+from functools import cache
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -115,11 +116,24 @@ def _write_json_as_utf8() -> None:
     by this version or an earlier one, reads the same."""
     registry.register(  # type: ignore[no-untyped-call]  # kombu is untyped
         "json",
-        partial(kombu_json.dumps, ensure_ascii=False),
+        _utf8_json,
         kombu_json.loads,
         content_type="application/json",
         content_encoding="utf-8",
     )
+
+
+# A UTF-16 surrogate alone, which UTF-8 cannot encode.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8_json(value: Any) -> str:
+    """``value`` as JSON that encodes in UTF-8: a lone surrogate (a JSON file's ``"\\ud800"``) is
+    kept as an ASCII escape, as is the whole message then, instead of failing the send."""
+    text: str = kombu_json.dumps(value, ensure_ascii=False)  # type: ignore[no-untyped-call]
+    if _SURROGATE.search(text):
+        return str(kombu_json.dumps(value))  # type: ignore[no-untyped-call]
+    return text
 
 
 def _common_config(settings: RasidSettings) -> dict[str, Any]:

@@ -242,6 +242,10 @@ def insert_ignore_all(
     assert isinstance(table, Table)
     if not rows:
         return
+    columns = rows[0].keys()
+    if any(row.keys() != columns for row in rows):
+        # The statement names the first row's columns: another's other values would be lost unsaid.
+        raise ValueError(f"rows inserted into {table.name} together must name the same columns")
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)

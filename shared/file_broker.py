@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import struct
 import uuid
 from queue import Empty
 from time import monotonic, monotonic_ns, sleep
@@ -36,30 +37,41 @@ from kombu.utils.json import dumps, loads
 PARTIAL_SUFFIX = ".part"
 # Longest wait of an idle consumer between two looks at its folder, should an event be missed.
 IDLE_LOOK_SECONDS = 1.0
-# From <sys/inotify.h>: a file renamed into the folder, or a file written there closed.
+# From <sys/inotify.h>: a file renamed into the folder, or a file written there closed; the folder
+# itself deleted or moved away, and a watch removed (after either).
 IN_MOVED_TO = 0x00000080
 IN_CLOSE_WRITE = 0x00000008
+IN_DELETE_SELF = 0x00000400
+IN_MOVE_SELF = 0x00000800
+IN_IGNORED = 0x00008000
+_WATCH_GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
+# struct inotify_event: wd, mask, cookie, len, then len bytes of name.
+_EVENT = struct.Struct("iIII")
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 
 
 class FolderChanges:
     """Waits until a file arrives in ``folder`` (inotify) or a time passes; where inotify is
-    unavailable, :attr:`available` is False and :meth:`wait` only sleeps."""
+    unavailable, :attr:`available` is False and :meth:`wait` only sleeps.
+
+    A folder deleted or moved away (and made again) is watched again at its path, so a consumer
+    whose folder was replaced is still woken by its messages."""
 
     def __init__(self, folder: str) -> None:
         self.descriptor = -1
+        self._folder = os.fsencode(folder)
+        self._watch = -1
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            descriptor = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+            self._libc = ctypes.CDLL(None, use_errno=True)
+            descriptor = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         except (OSError, AttributeError):
             return
         if descriptor < 0:
             return
-        if libc.inotify_add_watch(descriptor, os.fsencode(folder), IN_MOVED_TO | IN_CLOSE_WRITE) < 0:
-            os.close(descriptor)
-            return
         self.descriptor = descriptor
+        if not self._watch_folder():
+            self.close()
 
     @property
     def available(self) -> bool:
@@ -70,16 +82,38 @@ class FolderChanges:
         if not self.available:
             sleep(seconds)
             return
-        ready, _, _ = select.select([self.descriptor], [], [], seconds)
-        if ready:
+        if self._watch < 0:
+            # The folder went away: once it is back and watched, the caller looks at it again, for
+            # a message may have come before the watch.
+            if not self._watch_folder():
+                sleep(seconds)
+            return
+        # poll(), not select(): a process with over 1,024 files open has descriptors select() refuses.
+        waiting = select.poll()
+        waiting.register(self.descriptor, select.POLLIN)
+        if waiting.poll(seconds * 1000):
             self._drain()
 
+    def _watch_folder(self) -> bool:
+        mask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF
+        self._watch = self._libc.inotify_add_watch(self.descriptor, self._folder, mask)
+        return self._watch >= 0
+
     def _drain(self) -> None:
+        events = b""
         try:
-            while os.read(self.descriptor, 65536):
-                pass
+            while chunk := os.read(self.descriptor, 65536):
+                events += chunk
         except BlockingIOError:
             pass
+        offset, gone = 0, False
+        while offset + _EVENT.size <= len(events):
+            watch, mask, _, length = _EVENT.unpack_from(events, offset)
+            offset += _EVENT.size + length
+            gone = gone or (watch == self._watch and bool(mask & _WATCH_GONE))
+        if gone:
+            self._libc.inotify_rm_watch(self.descriptor, self._watch)  # a moved folder's watch
+            self._watch_folder()
 
     def close(self) -> None:
         if self.available:

@@ -4,6 +4,7 @@ UTC, on SQLite (which keeps no zone) as on PostgreSQL."""
 from __future__ import annotations
 
 import stat
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -113,3 +114,86 @@ def test_an_idempotent_insert_keeps_existing_rows_and_the_first_of_two(
     with session_scope(database_url) as session:
         stored = session.execute(select(SeenFile.path, SeenFile.status).order_by(SeenFile.path)).all()
     assert [tuple(row) for row in stored] == [("a.txt", "ingested"), ("b.txt", "ingested")]
+
+
+def test_an_idempotent_insert_failing_midway_stores_none_of_its_rows(database_url: str) -> None:
+    table = SeenFile.__table__
+    columns = ["path", "size", "mtime_ns"]
+    broken = {**_seen_file("b.txt", "ingested"), "status": None}  # status is NOT NULL
+    rows = [_seen_file("a.txt", "ingested"), broken, _seen_file("c.txt", "ingested")]
+    with pytest.raises(sqlalchemy.exc.IntegrityError), session_scope(database_url) as session:
+        insert_ignore_all(session, table, rows, conflict_columns=columns)
+    # Nothing of the failed transaction is kept, and the connection it leaves serves the next one.
+    with session_scope(database_url) as session:
+        assert session.scalars(select(SeenFile.path)).all() == []
+        insert_ignore_all(session, table, rows[::2], conflict_columns=columns)
+    with session_scope(database_url) as session:
+        assert sorted(session.scalars(select(SeenFile.path))) == ["a.txt", "c.txt"]
+
+
+def test_an_idempotent_insert_of_thousands_of_rows_keeps_every_new_one(database_url: str) -> None:
+    table = SeenFile.__table__
+    columns = ["path", "size", "mtime_ns"]
+    with session_scope(database_url) as session:
+        insert_ignore_all(
+            session,
+            table,
+            [_seen_file(f"{n:05}", "ingested") for n in range(0, 3000, 2)],
+            conflict_columns=columns,
+        )
+    with session_scope(database_url) as session:
+        insert_ignore_all(
+            session, table, [_seen_file(f"{n:05}", "rejected") for n in range(3000)], conflict_columns=columns
+        )
+    with session_scope(database_url) as session:
+        stored = {path: status for path, status in session.execute(select(SeenFile.path, SeenFile.status))}
+    assert sorted(stored) == [f"{n:05}" for n in range(3000)]
+    assert {path for path, status in stored.items() if status == "ingested"} == {
+        f"{n:05}" for n in range(0, 3000, 2)
+    }
+
+
+def test_two_transactions_inserting_the_same_rows_keep_one_of_each(database_url: str) -> None:
+    table = SeenFile.__table__
+    columns = ["path", "size", "mtime_ns"]
+    first_inserted, second_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        first_inserted.wait(10)
+        try:
+            with session_scope(database_url) as session:  # waits for the first transaction's rows
+                rows = [_seen_file(name, "rejected") for name in ("b.txt", "c.txt", "d.txt")]
+                insert_ignore_all(session, table, rows, conflict_columns=columns)
+        except BaseException as error:  # handed to the test's thread
+            errors.append(error)
+        second_done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with session_scope(database_url) as session:
+        rows = [_seen_file(name, "ingested") for name in ("a.txt", "b.txt", "c.txt")]
+        insert_ignore_all(session, table, rows, conflict_columns=columns)
+        first_inserted.set()
+        second_done.wait(0.3)  # the second blocks on the rows until this commits
+    thread.join(10)
+    assert errors == []
+    with session_scope(database_url) as session:
+        stored = session.execute(select(SeenFile.path, SeenFile.status).order_by(SeenFile.path))
+        assert [tuple(row) for row in stored] == [
+            ("a.txt", "ingested"),
+            ("b.txt", "ingested"),
+            ("c.txt", "ingested"),
+            ("d.txt", "rejected"),
+        ]
+
+
+def test_an_idempotent_insert_refuses_rows_naming_other_columns(database_url: str) -> None:
+    # One statement for all the rows names the first row's columns: the second's reason would be lost.
+    rows = [_seen_file("a.txt", "ingested"), _seen_file("b.txt", "rejected")]
+    del rows[0]["reason"]
+    rows[1]["reason"] = "too little Arabic text"
+    with pytest.raises(ValueError, match="same columns"), session_scope(database_url) as session:
+        insert_ignore_all(session, SeenFile.__table__, rows, conflict_columns=["path", "size", "mtime_ns"])
+    with session_scope(database_url) as session:
+        assert session.scalars(select(SeenFile.path)).all() == []

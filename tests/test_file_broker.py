@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import shutil
 import socket
 import stat
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -15,7 +19,8 @@ import pytest
 from kombu import Connection, Exchange, Queue, serialization
 
 from shared import file_broker
-from shared.celery_app import _embedded_broker_options, create_celery_app
+from shared.celery_app import _embedded_broker_options, create_celery_app, send_message
+from shared.messages import ArticleIngested
 from shared.settings import RasidSettings
 
 
@@ -77,15 +82,18 @@ def test_embedded_broker_keeps_no_message_and_writes_each_for_its_owner_only(tmp
     assert stat.S_IMODE(settings.broker_folder.stat().st_mode) == 0o700
 
 
-def _consumer_and_sender(tmp_path: Path, received: list[Any]) -> tuple[Connection, Connection]:
+def _consumer_and_sender(
+    tmp_path: Path, received: list[Any], name: str = "classify"
+) -> tuple[Connection, Connection]:
     options = _embedded_broker_options(RasidSettings(data_dir=tmp_path / "var"))
     consumer = Connection(transport=file_broker.Transport, transport_options=options)
     sender = Connection(transport=file_broker.Transport, transport_options=options)
-    queue = Queue("classify", Exchange("classify", type="direct"), routing_key="classify")
+    # Kombu keeps bindings per process, not per folder: each folder gets a queue of its own name.
+    queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
     consumer.Consumer(
         queue, callbacks=[lambda body, message: (received.append(body), message.ack())]
     ).consume()
-    sender.Producer().publish({"n": 1}, exchange=queue.exchange, routing_key="classify", declare=[queue])
+    sender.Producer().publish({"n": 1}, exchange=queue.exchange, routing_key=name, declare=[queue])
     return consumer, sender
 
 
@@ -132,3 +140,126 @@ def test_messages_are_utf8_json_and_ascii_escaped_ones_are_still_read(tmp_path: 
     assert serialization.loads(earlier, content_type, encoding) == serialization.loads(
         body, content_type, encoding
     )
+
+
+def _arrive(folder: Path, name: str) -> None:
+    (folder / f"{name}.part").write_text("{}")
+    (folder / f"{name}.part").rename(folder / name)
+
+
+def test_folder_changes_wait_with_a_descriptor_past_1024(tmp_path: Path) -> None:
+    # A busy worker may hold over 1,024 files: select() refuses such a descriptor, poll() does not.
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        changes = file_broker.FolderChanges(str(tmp_path))
+        assert changes.descriptor >= 1024
+        _arrive(tmp_path, "message.msg")
+        started = time.monotonic()
+        changes.wait(30)
+        assert time.monotonic() - started < 30
+        changes.close()
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+
+
+def test_folder_changes_still_wake_once_the_folder_is_made_again(tmp_path: Path) -> None:
+    folder = tmp_path / "messages"
+    folder.mkdir()
+    changes = file_broker.FolderChanges(str(folder))
+    shutil.rmtree(folder)
+    folder.mkdir()
+    changes.wait(0.5)  # told the folder went: it watches the new one
+    _arrive(folder, "message.msg")
+    started = time.monotonic()
+    changes.wait(30)
+    assert time.monotonic() - started < 30
+    # Moved away and replaced: the folder at the path is the one watched.
+    folder.rename(tmp_path / "old")
+    folder.mkdir()
+    changes.wait(0.5)
+    _arrive(folder, "second.msg")
+    started = time.monotonic()
+    changes.wait(30)
+    assert time.monotonic() - started < 30
+    changes.close()
+
+
+def test_a_message_sent_between_a_look_and_the_wait_wakes_it(tmp_path: Path) -> None:
+    received: list[Any] = []
+    consumer, sender = _consumer_and_sender(tmp_path, received, "between")
+    with consumer, sender:
+        consumer.drain_events(timeout=5)
+        transport: Any = consumer.transport
+        real_wait = transport.changes.wait
+
+        def send_then_wait(seconds: float) -> None:
+            if not received[1:]:
+                sender.Producer().publish({"n": 2}, exchange="between", routing_key="between")
+            real_wait(30)  # a lost wake-up would sleep the whole 30 s
+
+        transport.changes.wait = send_then_wait
+        started = time.monotonic()
+        consumer.drain_events(timeout=60)
+        assert time.monotonic() - started < 30
+    assert received == [{"n": 1}, {"n": 2}]
+
+
+def test_idle_consumers_leave_no_descriptor_open(tmp_path: Path) -> None:
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    received: list[Any] = []
+    consumer, sender = _consumer_and_sender(tmp_path, received, "leak")
+    with consumer, sender:
+        consumer.drain_events(timeout=5)
+    before = open_descriptors()
+    for _ in range(20):
+        consumer, sender = _consumer_and_sender(tmp_path, received, "leak")
+        with consumer, sender:
+            consumer.drain_events(timeout=5)
+            for _ in range(3):
+                with pytest.raises(socket.timeout):
+                    consumer.drain_events(timeout=0.01)
+    assert open_descriptors() == before
+    assert len(received) == 21
+
+
+@pytest.mark.parametrize("title", ["\U0001f600 قاعدة عين الأسد", "قاعدة \ud800 عين الأسد", "\udfff"])
+def test_a_title_outside_the_bmp_or_with_a_lone_surrogate_travels_whole(tmp_path: Path, title: str) -> None:
+    app = create_celery_app("test", RasidSettings(data_dir=tmp_path / "var"))
+    article = ArticleIngested(
+        article_id="a" * 32,
+        title=title,
+        text="نص المقال",
+        source="s.txt",
+        source_kind="file",
+        ingested_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    send_message(app, "classifier.classify_articles", article)
+    (sent,) = [path for path in (tmp_path / "var").rglob("*.msg")]
+    envelope = json.loads(sent.read_bytes())
+    body = base64.b64decode(envelope["body"])  # bytes, as the transport hands them on
+    content_type, encoding = envelope["content-type"], envelope["content-encoding"]
+    _, kwargs, _ = serialization.loads(body, content_type, encoding)
+    assert ArticleIngested.from_payload(kwargs["payload"]) == article
+
+
+def test_without_inotify_an_idle_consumer_polls_and_takes_what_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_inotify(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("no libc here")
+
+    monkeypatch.setattr(file_broker.ctypes, "CDLL", no_inotify)
+    received: list[Any] = []
+    consumer, sender = _consumer_and_sender(tmp_path, received, "polled")
+    with consumer, sender:
+        consumer.drain_events(timeout=5)
+        transport: Any = consumer.transport
+        assert not transport.changes.available
+        threading.Timer(
+            0.2, lambda: sender.Producer().publish({"n": 2}, exchange="polled", routing_key="polled")
+        ).start()
+        consumer.drain_events(timeout=10)
+    assert received == [{"n": 1}, {"n": 2}]

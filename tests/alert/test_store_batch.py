@@ -272,3 +272,32 @@ def test_a_worker_keeping_a_bounded_window_stores_what_reading_every_window_stor
         # The second batch's window (the first batch's members) fit and was kept; the last did not.
         assert held[1] > 0
         assert held[-1] == 0
+
+
+def test_a_bounded_window_and_profile_cache_see_members_deleted_by_others(
+    database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker keeping at most eight members and two profiles, some of whose kept members are
+    deleted between batches, stores what each batch reading its window whole stores: no member
+    missed as its window crosses the bound either way, none kept once deleted."""
+    batch = messages(undated=True)
+    half = len(batch) // 2
+    kept = story_store.KeptWindows(most=8)
+    held = []
+    for url in (database_url, other_database_url):
+        monkeypatch.setattr(story_store, "_KEPT", kept)
+        monkeypatch.setattr(story_store, "_CACHE", story_store.ProfileCache(size=2))
+        if url == other_database_url:
+            monkeypatch.setattr(story_store, "_keeps_window", lambda session: False)
+        stored_batches(url, batch[:half], size=2)
+        # Every other article deleted: some kept members go, the count of the span changes.
+        ids = [message.article.article_id for message in batch[:half:2]]
+        with session_scope(url) as session:
+            session.execute(delete(Article).where(Article.id.in_(ids)))
+        for start in range(0, len(batch), 3):
+            stored_batches(url, batch[start : start + 3], size=3)
+            if url == database_url:
+                held.append(kept.held)
+    assert snapshot(database_url) == snapshot(other_database_url)
+    if database_url.startswith("postgresql"):
+        assert 0 in held and max(held) > 0  # kept, then too many to keep

@@ -428,3 +428,52 @@ def test_a_burst_of_events_goes_out_a_full_batch_at_a_time_while_it_is_read(tmp_
     assert [len(batch) for batch in calls] == [2, 2, 1], "the rest at the end of the pass"
     names = sorted(Path(ready.path).name for batch in calls for ready in batch)
     assert names == [f"burst-{number}.txt" for number in range(5)]
+
+
+def test_a_burst_sends_each_file_once_within_the_limits_even_when_a_batch_fails(tmp_path: Path) -> None:
+    calls: list[list[FileReady]] = []
+    failures = [RuntimeError("broker down")]
+
+    def submit(batch: Sequence[FileReady]) -> None:
+        if failures:
+            raise failures.pop()
+        calls.append(list(batch))
+
+    size = len(ARTICLE)
+    config = WatchConfig(
+        watch_dir=tmp_path,
+        rejected_dir=tmp_path / "rejected",
+        batch_size=3,
+        batch_bytes=2 * size + size // 2,
+        settle_seconds=0.1,
+    )
+    watcher = FolderWatcher(config, submit)
+    for number in range(8):
+        path = tmp_path / f"burst-{number}.txt"
+        path.write_bytes(ARTICLE)
+        # A file may be reported more than once (closed, then moved in): it goes once all the same.
+        watcher._events.put((path, "closed"))
+        watcher._events.put((path, "arrived"))
+    watcher._drain_events(timeout=1)  # the first batch failed: its files wait to settle again
+    watcher.submit_settled()
+    watcher.submit_settled(now=time.monotonic() + 1)
+    assert all(len(batch) <= 2 for batch in calls), "at most the bytes of two and a half files"
+    names = sorted(Path(ready.path).name for batch in calls for ready in batch)
+    assert names == [f"burst-{number}.txt" for number in range(8)]
+    # Reported again once sent: not sent again.
+    for number in range(8):
+        watcher._events.put((tmp_path / f"burst-{number}.txt", "closed"))
+    watcher._drain_events(timeout=1)
+    watcher.submit_settled(now=time.monotonic() + 1)
+    assert sum(len(batch) for batch in calls) == 8
+
+
+def test_a_lone_file_goes_at_once_in_a_pass(tmp_path: Path) -> None:
+    calls: list[list[FileReady]] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", settle_seconds=60)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    (tmp_path / "lone.txt").write_bytes(ARTICLE)
+    watcher._events.put((tmp_path / "lone.txt", "arrived"))
+    watcher._drain_events(timeout=1)
+    watcher.submit_settled()
+    assert [[Path(ready.path).name for ready in batch] for batch in calls] == [["lone.txt"]]
