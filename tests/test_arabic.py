@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.arabic import (
     _NOT_PLAIN,
@@ -102,3 +104,32 @@ def test_plain_characters_fold_by_the_common_letter_changes_alone() -> None:
 def test_a_plain_text_is_normalized_as_any_other(text: str) -> None:
     assert not _NOT_PLAIN.search(text)
     assert normalize(text) == _normalize_stable(text, text)
+
+
+# Generated texts: Arabic letters with their marks and presentation forms, Persian letters, digits of
+# three scripts, every kind of space and line break, joiners and bidi marks, Latin, controls, emoji.
+_ODD_CHARACTERS = (
+    "ابتثجحخدذرسشصضطظعغفقكلمنهويءأإآٱىةؤئ"
+    "\u0610\u0615\u064b\u064e\u0651\u0652\u0653\u0654\u0655\u065f\u0670\u06d6\u06ed\u0640"
+    "\ufe8d\ufef5\ufefb\ufdf2\ufb8e\ufbfc"
+    "یېےکڪہھەۀۃپچگ0٠۰9٩۹"
+    " \n\r\t\v\f\x85\x1c\u00a0\u2028\u2029\u3000\u202f\u200b\u200c\u200d\u200e\u200f\ufeff\u061c\u202b\u2067"
+    "aZé\u0301ñ.!?؟،؛٪«»–—‘’“”…\x00\x7f\U0001f600\ufe0f"
+)
+_PLAIN_CHARACTERS = "ابتثجحخدذرسشصضطظعغفقكلمنهويءأإآٱىةؤئ \n aZ09.!?:-\"'،؛؟٪«»–—‘’“”"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_PLAIN_CHARACTERS, max_size=60))
+def test_the_plain_fast_path_gives_what_the_general_path_gives(text: str) -> None:
+    assert normalize(text) == _normalize_stable(text, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_ODD_CHARACTERS, max_size=60))
+def test_normalized_text_is_the_folded_text_and_maps_inside_the_original(text: str) -> None:
+    normalized = normalize(text)
+    assert normalized.text == fold(text)
+    for index in range(len(normalized.text)):
+        start, end = normalized.to_original(index, index + 1)
+        assert 0 <= start < end <= len(text)

@@ -7,6 +7,8 @@ import hashlib
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.messages import content_id, content_id_of_folded
 
@@ -39,3 +41,13 @@ def test_every_whitespace_character_but_the_space_is_unprintable() -> None:
 
 def test_spacing_and_line_breaks_do_not_change_the_id() -> None:
     assert content_id("عنوان", "الخبر\n\nكله") == content_id(" عنوان ", "الخبر  كله\n")
+
+
+# Words and every kind of whitespace, unprintable characters that are not whitespace among them.
+_SPACED = "عنوان ab\n\n  \n\r\t\v\f\x1c\x1f\x85\u00a0\u1680\u2000\u2028\u2029\u202f\u3000\u200b\ufeff\x00é"
+
+
+@settings(max_examples=500, deadline=None)
+@given(title=st.text(alphabet=_SPACED, max_size=20), text=st.text(alphabet=_SPACED, max_size=40))
+def test_any_spacing_of_folded_fields_gives_the_id_of_their_words(title: str, text: str) -> None:
+    assert content_id_of_folded(title, text) == _plain_id(title, text)

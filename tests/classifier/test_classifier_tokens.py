@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifier_service.tokens import TOKEN_PATTERN, FieldWords, split_tokens
 
@@ -41,4 +43,21 @@ def test_match_spans_are_the_character_span_and_its_sentence(text: str) -> None:
     for start in range(size):
         for end in range(start + 1, size + 1):
             span = words.character_span(start, end)
+            assert words.match_spans(start, end) == (span, words.sentence_span(span[0]))
+
+
+# Letters and digits of the fast tokenizer's class and outside it, its separators and sentence marks,
+# other punctuation, spaces and line breaks of every kind, marks that fold away.
+_TOKEN_CHARACTERS = 'ابةىأ aZ_09٠۰پé\u0301\u064b ،"-:()/؛,.!?؟\n\r\t\u00a0\u2028«»%#[\\'
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_TOKEN_CHARACTERS, max_size=40))
+def test_generated_texts_split_and_map_as_the_token_pattern(text: str) -> None:
+    assert split_tokens(text) == TOKEN_PATTERN.findall(text)
+    words = FieldWords.read("text", text)
+    spans = [match.span() for match in TOKEN_PATTERN.finditer(words.normalized.text)]
+    for start in range(len(spans)):
+        for end in range(start + 1, min(start + 4, len(spans)) + 1):
+            span = (spans[start][0], spans[end - 1][1])
             assert words.match_spans(start, end) == (span, words.sentence_span(span[0]))
