@@ -45,6 +45,19 @@ def read_json_lines(lines: Iterable[str]) -> Iterator[Article]:
             continue
         try:
             row: dict[str, Any] = json.loads(line)
-            yield Article(str(row.get("id", number)), str(row.get("title", "")), str(row["text"]))
+            article = Article(str(row.get("id", number)), str(row.get("title", "")), str(row["text"]))
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ArticleInputError(f"line {number}: not an article: {error}") from None
+        # Only an escape can bring a surrogate in (a UTF-8 file holds none), and most lines have none.
+        if "\\ud" in line or "\\uD" in line:
+            _refuse_lone_surrogates(article, number=number)
+        yield article
+
+
+def _refuse_lone_surrogates(article: Article, *, number: int) -> None:
+    from shared.decoding import lone_surrogate
+
+    for field in (article.id, article.title, article.text):
+        surrogate = lone_surrogate(field)
+        if surrogate is not None:
+            raise ArticleInputError(f"line {number}: not an article: a lone surrogate {surrogate} is no text")

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from ingest_service.ledger import record_if_new
 from ingest_service.models import ImportedItem
 from ingest_service.paths import readable_path
 from shared.db import insert_ignore
+from shared.decoding import lone_surrogate
 from shared.documents import Document, check_document, normalize_text, read_document
 from shared.errors import UnreadableDocument
 from shared.messages import ArticleIngested, content_id
@@ -114,6 +115,15 @@ class JsonLine(BaseModel):
     source: str | None = None
     url: str | None = None
     published: datetime | None = None
+
+    @field_validator("id", "title", "text", "source", "url")
+    @classmethod
+    def _is_text(cls, value: str | int | None) -> str | int | None:
+        """A JSON escape can make a lone surrogate, which no database or message can hold."""
+        surrogate = lone_surrogate(value) if isinstance(value, str) else None
+        if surrogate is not None:
+            raise ValueError(f"a lone surrogate {surrogate} is no text")
+        return value
 
 
 def input_kind(path: Path) -> Literal["folder", "zip", "tar", "json_lines", "file"]:

@@ -19,7 +19,6 @@ are below the broker's visibility timeout, so a task still running is never hand
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 from collections.abc import Mapping
 from functools import cache
@@ -34,6 +33,7 @@ from kombu.serialization import registry
 from kombu.utils import json as kombu_json
 
 from shared.db import make_private_folder
+from shared.decoding import lone_surrogate
 from shared.errors import ConfigurationError
 from shared.messages import Message
 from shared.services import task_routes
@@ -123,15 +123,11 @@ def _write_json_as_utf8() -> None:
     )
 
 
-# A UTF-16 surrogate alone, which UTF-8 cannot encode.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _utf8_json(value: Any) -> str:
     """``value`` as JSON that encodes in UTF-8: a lone surrogate (a JSON file's ``"\\ud800"``) is
     kept as an ASCII escape, as is the whole message then, instead of failing the send."""
     text: str = kombu_json.dumps(value, ensure_ascii=False)  # type: ignore[no-untyped-call]
-    if _SURROGATE.search(text):
+    if lone_surrogate(text) is not None:
         return str(kombu_json.dumps(value))  # type: ignore[no-untyped-call]
     return text
 

@@ -21,6 +21,18 @@ from dataclasses import dataclass
 
 from shared.errors import UnreadableDocument
 
+# A UTF-16 surrogate alone: JSON can escape one ("\ud800"), but it is no character, and neither UTF-8
+# nor a database or a message can hold it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in ``text``, written as its escape (``\\ud800``), or None when the text
+    is all characters."""
+    found = _LONE_SURROGATE.search(text)
+    return None if found is None else f"\\u{ord(found.group()):04x}"
+
+
 # Web labels (the WHATWG Encoding Standard's, for the encodings Arabic text comes in) and the DOS
 # Arabic code pages and UTF-32, mapped to the Python codec that decodes them. The standard reads ASCII
 # and Latin-1 as Windows-1252, a superset of both.

@@ -116,6 +116,16 @@ def test_bad_input_is_a_clean_error(tmp_path: Path) -> None:
     assert "line 1: not an article" in result.output
 
 
+def test_a_lone_surrogate_is_a_clean_error(tmp_path: Path) -> None:
+    good = json.dumps({"id": "emoji", "title": "\U0001f600", "text": "غارة جوية على مواقع المسلحين"})
+    bad = tmp_path / "surrogate.jsonl"
+    bad.write_text(good + '\n{"id": 2, "title": "x", "text": "\\udc80 غارة"}\n', encoding="utf-8")
+    result = CliRunner().invoke(_rasid(), ["classify", "--jsonl", str(bad)])
+    assert result.exit_code == 1
+    assert "line 2: not an article: a lone surrogate \\udc80 is no text" in result.output
+    assert json.loads(result.output.splitlines()[0])["id"] == "emoji"
+
+
 def test_bench_reports_speed_latency_and_memory(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         _rasid(), ["bench", "classify", "--file", str(FIXTURES / "sample.jsonl"), "--rounds", "1"]

@@ -106,6 +106,7 @@ def bad_json_lines(folder: Path) -> Path:
         b'{"id": "bad-utf8", "title": "\xff\xfe", "text": "x"}',
         json.dumps({"id": "english", "title": "A title", "text": "Only English text here."}).encode(),
         json.dumps({"id": "date", "title": "t", "text": "x", "published": "yesterday"}).encode(),
+        b'{"id": "surrogate", "title": "\\ud800", "text": "x"}',
         b"x" * 20_000,
     ]
     path = folder / "bad.jsonl"
@@ -129,7 +130,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], int, int]] = {
     "truncated zip": (zip_truncated, 0, 1),
     "tar with slip names, links, devices and a large member": (tar_hostile, 1, 4),
     "truncated tar.gz": (tar_truncated, 1, 1),
-    "bad JSON lines": (bad_json_lines, 1, 8),
+    "bad JSON lines": (bad_json_lines, 1, 9),
     "truncated gzip JSON lines": (json_lines_truncated, 1, 1),
 }
 
