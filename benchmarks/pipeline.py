@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,11 +331,8 @@ def main() -> None:
         name: str | None = None
         if options.database == "postgresql":
             name = f"rasid_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-                connection.execute(f'CREATE DATABASE "{name}"')
+            stack_of.enter_context(own_databases(name, f"{name}_one"))
             database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-                connection.execute(f'CREATE DATABASE "{name}_one"')
             one_process_url = f"{database_url}_one"
             # A Redis database of this run's own: another run on the machine must not take its messages.
             broker_url = stack_of.enter_context(own_redis_database())
@@ -418,6 +415,20 @@ def report_burst(
             print(f"{tag} idle: {label} {share:.2f}% of a core")
         print(f"{tag} idle over {options.idle:.0f} s: {sum(idle.values()):.2f}% of a core in all")
     return outcome.rate
+
+
+@contextmanager
+def own_databases(*names: str) -> Iterator[None]:
+    """PostgreSQL databases of this run's own, dropped when it ends (its processes stopped first)."""
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        for name in names:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            for name in names:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report_one_process(
