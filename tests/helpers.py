@@ -4,6 +4,7 @@ does when one cannot be reached (fail in CI, skip with the reason on a developer
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -19,12 +20,24 @@ REDIS_URL = os.environ.get("RASID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BROKER_LOCK = "rasid-test-broker-lock"
 
 
-def unavailable(what: str, error: Exception) -> NoReturn:
-    """Stop the test that needs ``what``: a failure in CI (``CI=true``), a skip elsewhere."""
-    message = f"{what} is not reachable: {error}"
+def missing(message: str) -> NoReturn:
+    """Stop a test that lacks what it needs: a failure in CI (``CI=true``), a skip elsewhere."""
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def unavailable(what: str, error: Exception) -> NoReturn:
+    """Stop the test that needs ``what``, a server it could not reach."""
+    missing(f"{what} is not reachable: {error}")
+
+
+def required_program(name: str, *, needed_for: str) -> str:
+    """The path of the program ``name``, or the test stops (see :func:`missing`)."""
+    found = shutil.which(name)
+    if found is None:
+        missing(f"{name} is not installed; it is needed {needed_for}")
+    return found
 
 
 @contextmanager

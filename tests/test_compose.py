@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from typing import Any
 
@@ -15,6 +13,7 @@ import yaml
 from shared.cli import cli
 from shared.services import supervised_processes
 from tests.e2e.stack import COMPOSE_FILE, compose_commands
+from tests.helpers import required_program
 
 WATCH_DIR = "/srv/rasid/inbox"
 CHILD_COMMANDS = [process.args for process in supervised_processes()]
@@ -27,11 +26,7 @@ def services() -> dict[str, Any]:
 
 
 def test_compose_file_validates() -> None:
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("docker-compose (Debian's package) is needed to check docker-compose.yml")
-        pytest.skip("docker-compose is not installed")
+    binary = required_program("docker-compose", needed_for="to check docker-compose.yml (Debian's package)")
     result = subprocess.run(
         [binary, "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True, text=True, check=False
     )

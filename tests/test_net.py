@@ -8,7 +8,6 @@ guard refuses, so a "public" host is a name that an injected resolver answers an
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import ssl
 import subprocess
@@ -36,6 +35,7 @@ from shared.net import (
     parse_target,
 )
 from shared.settings import RasidSettings
+from tests.helpers import required_program
 from tests.peers import ACCEPT, HttpPeer, header_dripper, http_peer, redirect
 
 STRICT = TargetPolicy()
@@ -283,8 +283,7 @@ def test_tls_names_the_host_not_the_address(tmp_path: Path) -> None:
     """The client connects to the checked address, but the TLS handshake names the URL's host (SNI),
     so a certificate is verified against the host. The server's certificate is self-signed, so the
     handshake then fails verification, as it must."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a certificate")
+    required_program("openssl", needed_for="to make a certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x",

@@ -3,15 +3,12 @@ process is started with, where screenshots go, and the steps of the rule editor.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.e2e.stack import ROOT
+from tests.helpers import required_program
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -22,12 +19,7 @@ PASSWORD = "كلمة سر طويلة للاختبار"
 
 def chromium() -> str:
     """The path of Debian's chromium; in CI its absence fails the test instead of skipping it."""
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium package is needed for the browser test")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return found
+    return required_program("chromium", needed_for="for the browser test (apt-get install chromium)")
 
 
 @contextmanager
