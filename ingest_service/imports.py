@@ -439,6 +439,10 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def _first_line(error: Exception) -> str:
+    if isinstance(error, ValidationError) and error.errors():
+        # Which field and why ("title: Value error, a lone surrogate ..."), not pydantic's header.
+        first = error.errors()[0]
+        return f"{'.'.join(map(str, first['loc'])) or 'line'}: {first['msg']}"[:200]
     return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
 
 

@@ -159,6 +159,7 @@ def test_hostile_import_input(
         rows = session.execute(select(ImportedItem.status, ImportedItem.reason)).all()
     refused = [reason for status, reason in rows if status == "rejected"]
     assert len(refused) == rejected and all(reason for reason in refused), rows
+    assert not any("validation error" in reason for reason in refused), "reasons name the field and why"
     assert len(rows) - len(refused) == accepted and len(sent) == accepted
     assert _tree(tmp_path) == before  # nothing extracted, nothing written beside the input
     assert not (tmp_path.parent / "escape.txt").exists() and not Path("/tmp/absolute.txt").exists()
