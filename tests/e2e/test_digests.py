@@ -11,7 +11,7 @@ import email.policy
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -70,7 +70,8 @@ def embedded_digests(tmp_path: Path) -> Iterator[Stack]:
 
 def run_digest_scenario(stack: Stack, emails: Callable[[], list[EmailMessage]], receiver: HttpPeer) -> None:
     now = utc_now()
-    quiet = f"{now - timedelta(minutes=1):%H:%M:%S}-{now + QUIET_FOR:%H:%M:%S}"
+    start, end = now - timedelta(minutes=1), now + QUIET_FOR
+    quiet = f"{start:%H:%M:%S}-{end:%H:%M:%S}"
     [hook] = json_rows(
         stack, "subscribe", "webhook", receiver.url("/hook"), "--topics", "strikes", "--quiet", quiet
     )
@@ -78,9 +79,9 @@ def run_digest_scenario(stack: Stack, emails: Callable[[], list[EmailMessage]], 
     [mail] = json_rows(
         stack, "subscribe", "email", "analyst@example.org", "--topics", "strikes", "--digest", daily
     )
-    assert mail["delivery"] == f"daily at {now:%H:%M:%S} (UTC)"
+    assert mail["delivery"] == f"daily at {_clock(now)} (UTC)"
     shown = stack.rasid("subscriptions", "show", str(hook["id"])).stdout
-    assert f"delivery: immediate (UTC), quiet {quiet}" in shown
+    assert f"delivery: immediate (UTC), quiet {_clock(start)}-{_clock(end)}" in shown
 
     for report in REPORTS:
         drop(stack, report.name, report.read_bytes())
@@ -134,3 +135,8 @@ def _read(path: Path) -> EmailMessage:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message
+
+
+def _clock(value: datetime) -> str:
+    """A time of day as Rasid writes it: its seconds only when there are some (08:00, 08:00:15)."""
+    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
