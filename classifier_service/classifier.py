@@ -13,16 +13,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from classifier_service.compiler import CompiledTaxonomy
 from classifier_service.errors import ArticleTooLargeError
-from classifier_service.evidence import entities_named, evidence_of
+from classifier_service.evidence import entities_named, entity_fields, evidence_fields, evidence_of
 from classifier_service.hits import ArticleHits, TopicHits
 from classifier_service.matching import Matcher
 from classifier_service.model import Model, ModelSource
 from classifier_service.scoring import Counted, FieldMatches, verdict
 from classifier_service.tokens import FieldWords
 from shared.messages import Classification
+
+# What classifying an article concluded: its hits, its tags, every topic's score, the version.
+Concluded = tuple[ArticleHits, tuple[str, ...], dict[str, float], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,30 @@ class Classifier:
 
     def classify_read(self, read: list[FieldWords]) -> Classification:
         """:meth:`classify` of an article already :meth:`read`."""
+        hits, tags, scores, version = self._concluded(read)
+        return Classification(
+            tags=tags,
+            scores=scores,
+            evidence=tuple(evidence_of(topic, hits[topic].occurrences) for topic in tags),
+            entities=entities_named(hits.fields, self._entity_names),
+            classifier_version=version,
+        )
+
+    def classification_plain(self, read: list[FieldWords]) -> dict[str, Any]:
+        """``classify_read(read).model_dump(mode="json")``, the same fields in the same order, made
+        without building (and validating) the models: what ``rasid classify`` writes for each
+        article, where the models would be made only to be taken apart again."""
+        hits, tags, scores, version = self._concluded(read)
+        return {
+            "tags": list(tags),
+            "scores": scores,
+            "evidence": [evidence_fields(topic, hits[topic].occurrences) for topic in tags],
+            "entities": entity_fields(hits.fields, self._entity_names),
+            "classifier_version": version,
+        }
+
+    def _concluded(self, read: list[FieldWords]) -> Concluded:
+        """The hits of an article, its tags, every topic's score, and the version that scored them."""
         hits = self.hits(read)
         rule_scores = {topic: hits[topic].rule_score for topic in self.topics}
         model = self.model.current() if self.model is not None else None
@@ -102,14 +130,7 @@ class Classifier:
             for topic in self.topics
             if scores[topic] >= self._threshold_of(topic, model) and hits[topic].occurrences
         )
-        evidence = tuple(evidence_of(topic, hits[topic].occurrences) for topic in tags)
-        return Classification(
-            tags=tags,
-            scores=scores,
-            evidence=evidence,
-            entities=entities_named(hits.fields, self._entity_names),
-            classifier_version=self.version if model is None else f"{self.version}/{model.version}",
-        )
+        return hits, tags, scores, self.version if model is None else f"{self.version}/{model.version}"
 
     def hits(self, read: list[FieldWords]) -> ArticleHits:
         """Every term occurrence of each topic in the fields ``read``: those that count, and those

@@ -316,13 +316,11 @@ def _classification_line(classifier: Classifier, article: Article) -> str:
     from shared.messages import content_id_of_folded
 
     read = classifier.read(title=article.title, text=article.text)
-    result = classifier.classify_read(read)
+    classification = classifier.classification_plain(read)
     # The title read and the id the pipeline gives the same article, so a reader can see which line
     # became the headline and find the article in `rasid articles list`. The fields are folded once.
     article_id = content_id_of_folded(read[0].normalized.text, read[1].normalized.text)
-    identity = {"title": article.title, "article_id": article_id}
-    row = {"id": article.id, **identity, **result.model_dump(mode="json")}
-    row["tags"] = list(result.tags)
+    row = {"id": article.id, "title": article.title, "article_id": article_id, **classification}
     return _LINE_ENCODER.encode(row)
 
 

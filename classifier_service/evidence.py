@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from operator import itemgetter
+from typing import TypedDict
 
 from classifier_service.compiler import EntityName
 from classifier_service.matching import Match
 from classifier_service.scoring import Counted, FieldMatches
-from shared.messages import Entity, Evidence
+from classifier_service.tokens import FieldName
+from shared.messages import Entity, EntityKind, Evidence
 
 # Characters of the sentence shown on each side of the match, at most (then cut at a space): more
 # than any sentence of a real article in the development sets needs, so only run-on lines are cut.
@@ -24,8 +26,34 @@ EVIDENCE_CONTEXT = 500
 ELLIPSIS = "…"
 
 
+class EvidenceFields(TypedDict):
+    """The fields of an :class:`~shared.messages.Evidence`, in its order, as its JSON holds them."""
+
+    topic: str
+    term: str
+    matched: str
+    field: FieldName
+    start: int
+    end: int
+    sentence: str
+
+
+class EntityFields(TypedDict):
+    """The fields of an :class:`~shared.messages.Entity`, in its order, as its JSON holds them."""
+
+    id: str
+    kind: EntityKind
+    name: str
+    mentions: int
+
+
 def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
     """The evidence of ``topic``: its heaviest counted occurrence, the first of equals."""
+    return Evidence(**evidence_fields(topic, counted))
+
+
+def evidence_fields(topic: str, counted: list[Counted]) -> EvidenceFields:
+    """:func:`evidence_of` as plain fields (what ``rasid classify`` writes, without building the model)."""
     term, found, match = max(counted, key=lambda item: item[0].weight)
     words = found.words
     _, first_word, end_word = match
@@ -34,15 +62,15 @@ def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
     original_sentence = words.normalized.to_original(*sentence_span)
     original = words.normalized.original
     sentence = excerpt(original, original_sentence, match=(original_start, original_end))
-    return Evidence(
-        topic=topic,
-        term=term.term,
-        matched=original[original_start:original_end],
-        field=words.name,
-        start=original_start,
-        end=original_end,
-        sentence=sentence,
-    )
+    return {
+        "topic": topic,
+        "term": term.term,
+        "matched": original[original_start:original_end],
+        "field": words.name,
+        "start": original_start,
+        "end": original_end,
+        "sentence": sentence,
+    }
 
 
 def excerpt(text: str, sentence: tuple[int, int], *, match: tuple[int, int]) -> str:
@@ -64,12 +92,25 @@ def excerpt(text: str, sentence: tuple[int, int], *, match: tuple[int, int]) -> 
 
 def entities_named(fields: Iterable[FieldMatches], names: list[EntityName]) -> tuple[Entity, ...]:
     """The entities mentioned in ``fields``, most mentioned first, then by id."""
+    return tuple(_entity(name, count) for name, count in entity_mentions(fields, names))
+
+
+def entity_fields(fields: Iterable[FieldMatches], names: list[EntityName]) -> list[EntityFields]:
+    """:func:`entities_named` as plain fields (what ``rasid classify`` writes)."""
+    return [
+        {"id": entity_id, "kind": kind, "name": name, "mentions": count}
+        for (entity_id, kind, name), count in entity_mentions(fields, names)
+    ]
+
+
+def entity_mentions(fields: Iterable[FieldMatches], names: list[EntityName]) -> list[tuple[EntityName, int]]:
+    """Each gazetteer entry mentioned in ``fields`` and how many times, most mentioned first, then by id."""
     counts: dict[int, int] = defaultdict(int)
     for found in fields:
         for owner, _, _ in without_overlaps(found.entities):
             counts[owner] += 1
     ranked = sorted(counts.items(), key=lambda item: (-item[1], names[item[0]][0]))
-    return tuple(_entity(names[index], count) for index, count in ranked)
+    return [(names[index], count) for index, count in ranked]
 
 
 def _entity(name: EntityName, mentions: int) -> Entity:

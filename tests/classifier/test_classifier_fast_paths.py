@@ -92,6 +92,17 @@ def test_command_lines_are_the_classifications_in_process(output: str, tmp_path:
     assert all(line["evidence"] for line in lines[-3:])
 
 
+def test_the_plain_classification_is_the_model_dumped_field_for_field_in_order() -> None:
+    classifier = load_classifier()
+    for article in _articles():
+        read = classifier.read(title=article["title"], text=article["text"])
+        dumped = classifier.classify_read(read).model_dump(mode="json")
+        plain = classifier.classification_plain(read)
+        # Compared as the JSON written, so the order of the keys counts as well as their values.
+        assert json.dumps(plain, ensure_ascii=False) == json.dumps(dumped, ensure_ascii=False)
+    assert any(dumped["entities"] for dumped in _expected_lines(_articles()))
+
+
 @pytest.mark.parametrize(
     ("bias", "weights", "features", "expected"),
     [
