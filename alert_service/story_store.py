@@ -23,12 +23,11 @@ most ``_MOST_KEPT`` (a window busier than that is read from the database batch b
 from __future__ import annotations
 
 import bisect
-import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -114,19 +113,9 @@ def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile
             select(StoryMember).where(StoryMember.article_id.in_(article_ids[start : start + 500]))
         ).scalars()
         for row in rows:
-            data = _with_shared_terms(row.profile)
-            yield Profile.from_json(row.article_id, source=row.source, published=row.published_at, data=data)
-
-
-def _with_shared_terms(data: dict[str, Any]) -> dict[str, Any]:
-    """A stored profile whose terms are the process's one copy of each (as the profiles made here
-    share them): the cached members of a large window take about half the memory."""
-    shared = dict(data)
-    for part in ("vector", "title"):
-        weights = data.get(part)
-        if isinstance(weights, dict):
-            shared[part] = {sys.intern(str(term)): weight for term, weight in weights.items()}
-    return shared
+            yield Profile.from_json(
+                row.article_id, source=row.source, published=row.published_at, data=row.profile
+            )
 
 
 class StoryWindow:
@@ -172,7 +161,7 @@ class StoryWindow:
         if self._by_key is None:
             self._all.append((story_id, member))
             return
-        for term in member.keys:
+        for term in member.key_terms:
             stories = self._by_key.get(term)
             if stories is None:
                 self._by_key[term] = [story_id]
@@ -183,10 +172,10 @@ class StoryWindow:
         """The stories ``new`` may join: those sharing a key term, with their members in its window."""
         keys = new.keys
         if self._by_key is None:
-            story_ids = {story_id for story_id, member in self._all if not keys.isdisjoint(member.keys)}
+            story_ids = {story_id for story_id, member in self._all if not keys.isdisjoint(member.key_terms)}
         else:
             story_ids = set()
-            for term in keys:
+            for term in new.key_terms:
                 story_ids.update(self._by_key.get(term, ()))
         found = (self._candidate(story_id, new.published) for story_id in sorted(story_ids))
         return [candidate for candidate in found if candidate is not None]
