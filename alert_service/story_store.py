@@ -16,8 +16,10 @@ A member's profile and story never change once written, so each process keeps th
 read (:class:`ProfileCache`) and reads from the database only those of members it has not seen: a
 worker storing a stream of articles reads each member's profile once, not once per arriving batch.
 On PostgreSQL it keeps the window's members too (:class:`KeptWindow`): under the lock a batch reads
-only the members written since the process's last read, not every member of its window. Both keep at
-most ``_MOST_KEPT`` (a window busier than that is read from the database batch by batch).
+only the members written since the process's last read, not every member of its window. The cache
+keeps at most ``_MOST_KEPT`` profiles, the window ``_MOST_IN_WINDOW`` members (a window busier than
+that is read from the database batch by batch): an archive of tens of thousands of undated files,
+all in one window, is placed without reading the window again for every batch.
 """
 
 from __future__ import annotations
@@ -70,10 +72,13 @@ _AFTER_EVERY_ID = "\U0010ffff"
 # From this many arriving articles on, a batch indexes its window's members by key term; fewer look
 # at every member, which costs less than the index (measured with benchmarks/store.py).
 _INDEX_FROM = 16
-# The most members a process keeps of a window across batches (KeptWindow) and the most profiles it
-# keeps read (ProfileCache). A profile read back takes about 5 KB (a hundred weights, the title's,
-# the key terms): 10,000 take about 50 MB of an alert worker.
+# The most profiles a process keeps read (ProfileCache), and the most members it keeps of a window
+# across batches (KeptWindow), profiles held. A profile held takes about 3.7 KB (a hundred weights,
+# the title's, the key terms): 40,000 take about 150 MB of an alert worker, 10,000 about 37 MB. The
+# window's bound is the larger: a window read again for every batch costs each of its articles the
+# window's profiles read back, several milliseconds of CPU an article in a burst of 30,000 files.
 _MOST_KEPT = 10_000
+_MOST_IN_WINDOW = 40_000
 
 
 def lock_stories(session: Session) -> None:
@@ -325,7 +330,7 @@ class KeptWindow:
     until a window fits again.
     """
 
-    def __init__(self, window: timedelta, *, most: int = _MOST_KEPT) -> None:
+    def __init__(self, window: timedelta, *, most: int = _MOST_IN_WINDOW) -> None:
         self._window = window
         self._most = most
         self._members: dict[str, tuple[int, Profile]] = {}
@@ -407,7 +412,7 @@ class KeptWindows:
     """The kept window of each database (and story window) a process stores into, each keeping at
     most ``most`` members."""
 
-    def __init__(self, *, most: int = _MOST_KEPT) -> None:
+    def __init__(self, *, most: int = _MOST_IN_WINDOW) -> None:
         self._most = most
         self._windows: dict[tuple[str, timedelta], KeptWindow] = {}
 
