@@ -16,19 +16,20 @@ A member's profile and story never change once written, so each process keeps th
 read (:class:`ProfileCache`) and reads from the database only those of members it has not seen: a
 worker storing a stream of articles reads each member's profile once, not once per arriving batch.
 On PostgreSQL it keeps the window's members too (:class:`KeptWindow`): under the lock a batch reads
-only the members written since the process's last read, not every member of its window. Both keep at
-most ``_MOST_KEPT`` (a window busier than that is read from the database batch by batch).
+only the members written since the process's last read, not every member of its window. The cache
+keeps at most ``_MOST_KEPT`` profiles, the window ``_MOST_IN_WINDOW`` members (a window busier than
+that is read from the database batch by batch): an archive of tens of thousands of undated files,
+all in one window, is placed without reading the window again for every batch.
 """
 
 from __future__ import annotations
 
 import bisect
-import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -71,10 +72,13 @@ _AFTER_EVERY_ID = "\U0010ffff"
 # From this many arriving articles on, a batch indexes its window's members by key term; fewer look
 # at every member, which costs less than the index (measured with benchmarks/store.py).
 _INDEX_FROM = 16
-# The most members a process keeps of a window across batches (KeptWindow) and the most profiles it
-# keeps read (ProfileCache). A profile read back takes about 5 KB (a hundred weights, the title's,
-# the key terms): 10,000 take about 50 MB of an alert worker.
+# The most profiles a process keeps read (ProfileCache), and the most members it keeps of a window
+# across batches (KeptWindow), profiles held. A profile held takes about 3.7 KB (a hundred weights,
+# the title's, the key terms): 40,000 take about 150 MB of an alert worker, 10,000 about 37 MB. The
+# window's bound is the larger: a window read again for every batch costs each of its articles the
+# window's profiles read back, several milliseconds of CPU an article in a burst of 30,000 files.
 _MOST_KEPT = 10_000
+_MOST_IN_WINDOW = 40_000
 
 
 def lock_stories(session: Session) -> None:
@@ -114,19 +118,9 @@ def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile
             select(StoryMember).where(StoryMember.article_id.in_(article_ids[start : start + 500]))
         ).scalars()
         for row in rows:
-            data = _with_shared_terms(row.profile)
-            yield Profile.from_json(row.article_id, source=row.source, published=row.published_at, data=data)
-
-
-def _with_shared_terms(data: dict[str, Any]) -> dict[str, Any]:
-    """A stored profile whose terms are the process's one copy of each (as the profiles made here
-    share them): the cached members of a large window take about half the memory."""
-    shared = dict(data)
-    for part in ("vector", "title"):
-        weights = data.get(part)
-        if isinstance(weights, dict):
-            shared[part] = {sys.intern(str(term)): weight for term, weight in weights.items()}
-    return shared
+            yield Profile.from_json(
+                row.article_id, source=row.source, published=row.published_at, data=row.profile
+            )
 
 
 class StoryWindow:
@@ -172,7 +166,7 @@ class StoryWindow:
         if self._by_key is None:
             self._all.append((story_id, member))
             return
-        for term in member.keys:
+        for term in member.key_terms:
             stories = self._by_key.get(term)
             if stories is None:
                 self._by_key[term] = [story_id]
@@ -183,10 +177,10 @@ class StoryWindow:
         """The stories ``new`` may join: those sharing a key term, with their members in its window."""
         keys = new.keys
         if self._by_key is None:
-            story_ids = {story_id for story_id, member in self._all if not keys.isdisjoint(member.keys)}
+            story_ids = {story_id for story_id, member in self._all if not keys.isdisjoint(member.key_terms)}
         else:
             story_ids = set()
-            for term in keys:
+            for term in new.key_terms:
                 story_ids.update(self._by_key.get(term, ()))
         found = (self._candidate(story_id, new.published) for story_id in sorted(story_ids))
         return [candidate for candidate in found if candidate is not None]
@@ -336,7 +330,7 @@ class KeptWindow:
     until a window fits again.
     """
 
-    def __init__(self, window: timedelta, *, most: int = _MOST_KEPT) -> None:
+    def __init__(self, window: timedelta, *, most: int = _MOST_IN_WINDOW) -> None:
         self._window = window
         self._most = most
         self._members: dict[str, tuple[int, Profile]] = {}
@@ -418,7 +412,7 @@ class KeptWindows:
     """The kept window of each database (and story window) a process stores into, each keeping at
     most ``most`` members."""
 
-    def __init__(self, *, most: int = _MOST_KEPT) -> None:
+    def __init__(self, *, most: int = _MOST_IN_WINDOW) -> None:
         self._most = most
         self._windows: dict[tuple[str, timedelta], KeptWindow] = {}
 

@@ -9,9 +9,12 @@ Reads ``--count`` distinct real articles of ``../shared/corpus/`` as dropped fil
 publication date: every one within the others' story window, as in a burst), classifies them (not
 timed), then stores them into a freshly migrated database with one subscription to every topic, one
 transaction per batch of ``--batch`` articles (1, 50 and 200 unless given): the articles, their tags
-and entities, their stories and their alerts, as the alert worker does. ``--memory`` also prints the
-process's peak RSS and what the story profiles it keeps take (the classifier loaded for the set-up
-counts in the peak too; tracing allocations slows the run, so take rates from a run without it).
+and entities, their stories and their alerts, as the alert worker does. Prints articles per second,
+and the process's CPU time an article (the figure to compare on a machine other work shares), of
+which placing articles in stories (:func:`alert_service.story_store.assign_stories`). ``--memory``
+also prints the process's peak RSS and what the story profiles it keeps take (the classifier loaded
+for the set-up counts in the peak too; tracing allocations slows the run, so take rates from a run
+without it).
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ import tracemalloc
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+from unittest.mock import patch
 
 import psycopg
 
+from alert_service import store as store_module
 from alert_service.rules import WatchRule
 from alert_service.store import store_batch
 from alert_service.subscriptions import subscribe
@@ -83,15 +90,48 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -> tuple[float, int]:
-    """Articles per second stored in transactions of ``batch`` articles, and the alerts created."""
+@dataclass
+class StoreRun:
+    """What storing the articles took: wall and process CPU seconds, of which placing them in stories."""
+
+    articles: int
+    seconds: float
+    cpu: float
+    placing_cpu: float
+    alerts: int
+
+    def describe(self) -> str:
+        """The run's figures, per article."""
+        per_article = 1000 / self.articles
+        rate = self.articles / self.seconds
+        return (
+            f"{rate:.0f} articles/s ({self.seconds * per_article:.2f} ms an article), "
+            f"cpu {self.cpu * per_article:.2f} ms an article, of which placing in stories "
+            f"{self.placing_cpu * per_article:.2f} ms, {self.alerts} alerts"
+        )
+
+
+def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -> StoreRun:
+    """Store ``messages`` in transactions of ``batch`` articles, timing story placement apart."""
     finder = entity_finder(None)
     alerts = 0
-    started = time.perf_counter()
-    for start in range(0, len(messages), batch):
-        with session_scope(url) as session:
-            alerts += len(store_batch(session, messages[start : start + batch], finder=finder))
-    return len(messages) / (time.perf_counter() - started), alerts
+    placing = [0.0]
+    assign = store_module.assign_stories
+
+    def timed_assign(*args: Any, **kwargs: Any) -> dict[str, int]:
+        started = time.process_time()
+        try:
+            return assign(*args, **kwargs)
+        finally:
+            placing[0] += time.process_time() - started
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    with patch.object(store_module, "assign_stories", timed_assign):
+        for start in range(0, len(messages), batch):
+            with session_scope(url) as session:
+                alerts += len(store_batch(session, messages[start : start + batch], finder=finder))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return StoreRun(len(messages), seconds, cpu, placing[0], alerts)
 
 
 def main() -> None:
@@ -109,13 +149,10 @@ def main() -> None:
         with fresh_database(options.database) as url:
             if options.memory:
                 tracemalloc.start()
-            rate, alerts = store_rate(url, messages, batch=batch)
+            run = store_rate(url, messages, batch=batch)
             if options.memory:
                 _print_memory()
-        print(
-            f"[{options.database}] {len(messages)} articles in batches of {batch}: "
-            f"{rate:.0f} articles/s ({1000 / rate:.2f} ms an article), {alerts} alerts"
-        )
+        print(f"[{options.database}] {len(messages)} articles in batches of {batch}: {run.describe()}")
     if options.profile:
         with fresh_database(options.database) as url, cProfile.Profile() as profile:
             store_rate(url, messages, batch=options.profile)

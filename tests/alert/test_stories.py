@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from alert_service.stories import (
     CENTROID_MEMBERS,
+    KEY_TERMS,
     CentroidCache,
     GroupingSettings,
     IdfTable,
@@ -154,6 +155,25 @@ def test_a_stored_profile_compares_as_the_fresh_one() -> None:
     assert similarity(back, right, settings=settings) == pytest.approx(
         similarity(left, right, settings=settings)
     )
+
+
+def test_a_stored_profile_reads_back_as_the_fresh_one_with_its_terms_shared() -> None:
+    """Weights in their order (a centroid sums them in it), the key terms, the places; each term and
+    place set the very object the fresh profile holds, so profiles read back add no copies of them."""
+    settings = GroupingSettings()
+    for row in CASES[0]["articles"]:
+        fresh = profile(_article(row), idf=default_idf(), settings=settings)
+        stored = json.loads(json.dumps(fresh.to_json()))
+        back = Profile.from_json(
+            fresh.article_id, source=fresh.source, published=fresh.published, data=stored
+        )
+        assert back == fresh
+        assert list(back.vector.items()) == list(fresh.vector.items())
+        assert list(back.title_vector.items()) == list(fresh.title_vector.items())
+        assert back.key_terms == fresh.key_terms
+        assert back.keys == fresh.keys and len(back.key_terms) == min(KEY_TERMS, len(fresh.vector))
+        assert all(term is kept for term, kept in zip(back.vector, fresh.vector, strict=True))
+        assert back.places is fresh.places
 
 
 def _at(row: dict[str, Any], hours: float) -> Profile:
