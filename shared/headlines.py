@@ -85,6 +85,9 @@ def headline_index(lines: list[str]) -> int | None:
     candidates = [index for index in head if reads_as_headline(lines[index])]
     if not candidates:
         return filled[0]
+    if len(candidates) == 1:
+        # The usual case: the one candidate is the headline whether the text repeats it or not.
+        return candidates[0]
     folded_text = _folded_words("\n".join(lines))
     repeated = (index for index in candidates if folded_text.count(_folded_words(lines[index])) > 1)
     return next(repeated, candidates[0])
@@ -131,7 +134,8 @@ def is_label(line: str) -> bool:
 
 
 def _has_digit(token: str) -> bool:
-    return any(character.isdigit() for character in token)
+    # A word of letters only (most tokens) holds no digit: one check in C before the loop.
+    return not token.isalpha() and any(character.isdigit() for character in token)
 
 
 def _folded_words(text: str) -> str:
