@@ -103,20 +103,31 @@ def reads_as_headline(line: str) -> bool:
     words = _WORD.findall(line)
     if len(words) < MIN_HEADLINE_WORDS or len(words) * 2 < len(line.split()):
         return False
-    return not (is_date(line) or is_byline(line) or is_breadcrumb(line) or is_label(line))
+    tokens = _folded_tokens(line)  # folded once for the date and the byline checks
+    return not (_is_date(tokens) or _is_byline(line, tokens) or is_breadcrumb(line) or is_label(line))
 
 
 def is_date(line: str) -> bool:
     """A line that gives a date or a time and nothing else: a number, and only date words around it."""
-    tokens = [token.lower() for token in _TOKENS.findall(fold(line))]
+    return _is_date(_folded_tokens(line))
+
+
+def is_byline(line: str) -> bool:
+    """A short line whose first or second word credits a writer or a source (بقلم، كتب:، المصدر ...)."""
+    return _is_byline(line, _folded_tokens(line))
+
+
+def _folded_tokens(line: str) -> list[str]:
+    return [token.lower() for token in _TOKENS.findall(fold(line))]
+
+
+def _is_date(tokens: list[str]) -> bool:
     if not any(map(_has_digit, tokens)):
         return False
     return all(_has_digit(token) or token in _DATE_WORDS for token in tokens)
 
 
-def is_byline(line: str) -> bool:
-    """A short line whose first or second word credits a writer or a source (بقلم، كتب:، المصدر ...)."""
-    tokens = [token.lower() for token in _TOKENS.findall(fold(line))]
+def _is_byline(line: str, tokens: list[str]) -> bool:
     if len(tokens) > MAX_BYLINE_WORDS:
         return False
     return bool(_WROTE.match(line.strip())) or any(token in _BYLINE_WORDS for token in tokens[:2])
