@@ -55,6 +55,8 @@ MAX_PATH_CHARACTERS = 1024
 # Not following a link (ELOOP instead), not waiting for a FIFO's writer.
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _READ_CHUNK = 1024 * 1024
+# Where Linux shows the path each open descriptor of this process was opened by.
+_DESCRIPTORS = "/proc/self/fd"
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,15 @@ def ingest_files(
     file's outcome in another. The outcomes, in the batch's order, carry the new articles, to be handed
     on after the commit; of two files with one article, the first is ingested, the other a duplicate."""
     seen = _recorded_versions(session, batch)
+    # Resolved once for the batch: each file's own path is resolved as it is read.
+    root = watch_dir.resolve()
     steps: list[_Decided | _Decoded] = []
     for ready in batch:
         if _version(ready) in seen:
             steps.append(_Decided(ready, FileOutcome(status="already_seen")))
             continue
         seen.add(_version(ready))
-        steps.append(_read_one(ready, watch_dir=watch_dir, rejected_dir=rejected_dir, max_bytes=max_bytes))
+        steps.append(_read_one(ready, root=root, rejected_dir=rejected_dir, max_bytes=max_bytes))
     decoded = [step.article for step in steps if isinstance(step, _Decoded)]
     fresh = {article.article_id for article in record_new(session, decoded)}
     decided = [step if isinstance(step, _Decided) else step.decide(fresh) for step in steps]
@@ -168,15 +172,12 @@ class _Decoded:
         return _Decided(self.ready, outcome, self.sha256)
 
 
-def _read_one(
-    ready: FileReady, *, watch_dir: Path, rejected_dir: Path, max_bytes: int
-) -> _Decided | _Decoded:
-    """Read and decode one file; one that cannot be an article is moved aside with its reason."""
+def _read_one(ready: FileReady, *, root: Path, rejected_dir: Path, max_bytes: int) -> _Decided | _Decoded:
+    """Read and decode one file (``root``: the watched folder, resolved); one that cannot be an
+    article is moved aside with its reason."""
     path = ready.local_path()
     try:
-        data = read_dropped_file(
-            path, watch_dir=watch_dir, size=ready.size, mtime_ns=ready.mtime_ns, max_bytes=max_bytes
-        )
+        data = _read_inside(path, root=root, size=ready.size, mtime_ns=ready.mtime_ns, max_bytes=max_bytes)
     except FileNotFoundError:
         return _Decided(ready, FileOutcome(status="missing"))
     except _NewerVersionError:
@@ -185,18 +186,18 @@ def _read_one(
     except RejectedFile as error:
         # A file outside the watched folder is never moved: it is not Rasid's to touch.
         keep_in = None if isinstance(error, _Outside) else rejected_dir
-        return _Decided(ready, _reject(ready, reason=error.reason, rejected_dir=keep_in))
+        return _Decided(ready, _reject(path, reason=error.reason, rejected_dir=keep_in))
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        document = _document(ready, data)
+        document = _document(ready, path, data)
     except UnreadableDocument as error:
-        return _Decided(ready, _reject(ready, reason=error.reason, rejected_dir=rejected_dir), sha256)
+        return _Decided(ready, _reject(path, reason=error.reason, rejected_dir=rejected_dir), sha256)
     return _Decoded(ready, article_from_document(document, source=readable_path(path.name)), sha256)
 
 
-def _document(ready: FileReady, data: bytes) -> Document:
-    """The document in ``data``; every failure is an :class:`UnreadableDocument` with a reason."""
-    path = ready.local_path()
+def _document(ready: FileReady, path: Path, data: bytes) -> Document:
+    """The document in ``data``, read from ``path``; every failure is an :class:`UnreadableDocument`
+    with a reason."""
     if len(ready.path) > MAX_PATH_CHARACTERS:
         raise UnreadableDocument(
             f"the file's path is longer than {MAX_PATH_CHARACTERS} characters: move it to a shallower folder"
@@ -219,6 +220,11 @@ def read_dropped_file(path: Path, *, watch_dir: Path, size: int, mtime_ns: int, 
     """The bytes of the regular file at ``path``, inside ``watch_dir``, if it is still the version
     (``size``, ``mtime_ns``). :class:`RejectedFile` says why it cannot be read; FileNotFoundError
     means it is gone."""
+    return _read_inside(path, root=watch_dir.resolve(), size=size, mtime_ns=mtime_ns, max_bytes=max_bytes)
+
+
+def _read_inside(path: Path, *, root: Path, size: int, mtime_ns: int, max_bytes: int) -> bytes:
+    """:func:`read_dropped_file` with the watched folder resolved already (``root``)."""
     try:
         descriptor = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
@@ -233,7 +239,7 @@ def read_dropped_file(path: Path, *, watch_dir: Path, size: int, mtime_ns: int, 
             )
         if (info.st_size, info.st_mtime_ns) != (size, mtime_ns):
             raise _NewerVersionError
-        if not _inside(path, info, watch_dir=watch_dir):
+        if not _inside(path, descriptor, info, root=root):
             raise _Outside("the file is outside the watched folder (it is reached through a linked folder)")
         data = _read_at_most(descriptor, max_bytes + 1)
     finally:
@@ -293,10 +299,9 @@ def move_rejected(path: Path, *, rejected_dir: Path, reason: str) -> Path:
     raise AssertionError("unreachable: the names never run out")
 
 
-def _reject(ready: FileReady, *, reason: str, rejected_dir: Path | None) -> FileOutcome:
-    """Move the file to ``rejected_dir`` (None: leave it where it is); the outcome says why, to be
-    recorded."""
-    path = ready.local_path()
+def _reject(path: Path, *, reason: str, rejected_dir: Path | None) -> FileOutcome:
+    """Move the file at ``path`` to ``rejected_dir`` (None: leave it where it is); the outcome says
+    why, to be recorded."""
     moved_to = None
     if rejected_dir is not None:
         try:
@@ -343,17 +348,26 @@ def _kind(mode: int) -> str:
     return "a special file"
 
 
-def _inside(path: Path, info: os.stat_result, *, watch_dir: Path) -> bool:
-    """Whether the file opened as ``path`` (``info``) is the one its resolved path names inside
-    ``watch_dir``: a folder of the path may be a link to elsewhere."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(watch_dir.resolve()):
+def _inside(path: Path, descriptor: int, info: os.stat_result, *, root: Path) -> bool:
+    """Whether the file opened as ``path`` (``descriptor``, ``info``) is the one its resolved path
+    names inside the resolved watched folder ``root``: a folder of the path may be a link to elsewhere."""
+    resolved = _resolved_path(path, descriptor)
+    if not resolved.startswith(os.path.join(root, "")):
         return False
     try:
-        here = resolved.stat()
+        here = os.stat(resolved)
     except OSError:
         return False
     return (here.st_dev, here.st_ino) == (info.st_dev, info.st_ino)
+
+
+def _resolved_path(path: Path, descriptor: int) -> str:
+    """The path of the file open as ``descriptor``, every link resolved: on Linux as the kernel
+    opened it, in one system call (``Path.resolve`` takes one for each folder of the path)."""
+    try:
+        return os.readlink(f"{_DESCRIPTORS}/{descriptor}")
+    except OSError:  # no /proc: another system, or a container without it
+        return str(path.resolve())
 
 
 def _read_at_most(descriptor: int, limit: int) -> bytes:

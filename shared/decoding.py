@@ -108,8 +108,39 @@ _NON_LETTERS = re.compile(r"[\W\d_]+")
 _NOT_ARABIC_BLOCKS = re.compile("[^\u0600-\u06ff\u0750-\u077f\ufb50-\ufefc]+")
 
 
+def _is_letter(character: str) -> bool:
+    return _NON_LETTERS.fullmatch(character) is None
+
+
+# Most articles hold only printable ASCII, line breaks, the Arabic block and a few punctuation marks
+# and spaces (the rest are counted as above). In UTF-8 a character of the Arabic block (U+0600-U+06FF)
+# is the only one to begin with a byte D8-DB and an ASCII letter the only one to hold bytes A-Z, a-z,
+# so counting bytes in C gives both counts, less the Arabic block's non-letters (marks, digits,
+# punctuation: few in a text), found by one scan for them or for a character outside that set.
+_ARABIC_BLOCK = "".join(map(chr, range(0x0600, 0x0700)))
+_ARABIC_NON_LETTERS = frozenset(character for character in _ARABIC_BLOCK if not _is_letter(character))
+_COUNTED_OTHERS = "".join(
+    character
+    for character in "\t\n\u00a0\u00ab\u00bb\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2026\u200e\u200f"
+    if not _is_letter(character)
+)
+_SCANNED = re.compile(
+    "[^ -~"
+    + re.escape(_COUNTED_OTHERS)
+    + "".join(character for character in _ARABIC_BLOCK if _is_letter(character))
+    + "]"
+)
+_ARABIC_LEADS = (b"\xd8", b"\xd9", b"\xda", b"\xdb")
+_NOT_ASCII_LETTERS = bytes(byte for byte in range(256) if not chr(byte).isascii() or not chr(byte).isalpha())
+
+
 def letter_counts(text: str) -> tuple[int, int]:
     """How many letters (not digits, punctuation or marks) ``text`` holds, and how many are Arabic."""
+    scanned = _SCANNED.findall(text)
+    if _ARABIC_NON_LETTERS.issuperset(scanned):
+        data = text.encode("utf-8")
+        arabic = sum(map(data.count, _ARABIC_LEADS)) - len(scanned)
+        return arabic + len(data.translate(None, _NOT_ASCII_LETTERS)), arabic
     letters = _NON_LETTERS.sub("", text)
     return len(letters), len(_NOT_ARABIC_BLOCKS.sub("", letters))
 

@@ -85,6 +85,9 @@ def headline_index(lines: list[str]) -> int | None:
     candidates = [index for index in head if reads_as_headline(lines[index])]
     if not candidates:
         return filled[0]
+    if len(candidates) == 1:
+        # The usual case: the one candidate is the headline whether the text repeats it or not.
+        return candidates[0]
     folded_text = _folded_words("\n".join(lines))
     repeated = (index for index in candidates if folded_text.count(_folded_words(lines[index])) > 1)
     return next(repeated, candidates[0])
@@ -100,20 +103,31 @@ def reads_as_headline(line: str) -> bool:
     words = _WORD.findall(line)
     if len(words) < MIN_HEADLINE_WORDS or len(words) * 2 < len(line.split()):
         return False
-    return not (is_date(line) or is_byline(line) or is_breadcrumb(line) or is_label(line))
+    tokens = _folded_tokens(line)  # folded once for the date and the byline checks
+    return not (_is_date(tokens) or _is_byline(line, tokens) or is_breadcrumb(line) or is_label(line))
 
 
 def is_date(line: str) -> bool:
     """A line that gives a date or a time and nothing else: a number, and only date words around it."""
-    tokens = [token.lower() for token in _TOKENS.findall(fold(line))]
+    return _is_date(_folded_tokens(line))
+
+
+def is_byline(line: str) -> bool:
+    """A short line whose first or second word credits a writer or a source (بقلم، كتب:، المصدر ...)."""
+    return _is_byline(line, _folded_tokens(line))
+
+
+def _folded_tokens(line: str) -> list[str]:
+    return [token.lower() for token in _TOKENS.findall(fold(line))]
+
+
+def _is_date(tokens: list[str]) -> bool:
     if not any(map(_has_digit, tokens)):
         return False
     return all(_has_digit(token) or token in _DATE_WORDS for token in tokens)
 
 
-def is_byline(line: str) -> bool:
-    """A short line whose first or second word credits a writer or a source (بقلم، كتب:، المصدر ...)."""
-    tokens = [token.lower() for token in _TOKENS.findall(fold(line))]
+def _is_byline(line: str, tokens: list[str]) -> bool:
     if len(tokens) > MAX_BYLINE_WORDS:
         return False
     return bool(_WROTE.match(line.strip())) or any(token in _BYLINE_WORDS for token in tokens[:2])
@@ -131,7 +145,8 @@ def is_label(line: str) -> bool:
 
 
 def _has_digit(token: str) -> bool:
-    return any(character.isdigit() for character in token)
+    # A word of letters only (most tokens) holds no digit: one check in C before the loop.
+    return not token.isalpha() and any(character.isdigit() for character in token)
 
 
 def _folded_words(text: str) -> str:

@@ -285,8 +285,16 @@ def test_a_fifo_is_rejected_without_blocking_the_worker(
         assert (row.status, row.sha256) == ("rejected", None)
 
 
+@pytest.fixture(params=["proc", "no proc"])
+def resolving(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """A file's path resolved as Linux shows it in /proc, and as elsewhere, from the path itself."""
+    if request.param == "no proc":
+        monkeypatch.setattr(files, "_DESCRIPTORS", str(tmp_path / "no-proc"))
+    return str(request.param)
+
+
 def test_a_file_under_a_symlinked_folder_outside_the_watched_folder_is_rejected(
-    database_url: str, watch_dir: Path, forwarded: Forwarded, tmp_path: Path
+    database_url: str, watch_dir: Path, forwarded: Forwarded, tmp_path: Path, resolving: str
 ) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
@@ -297,6 +305,18 @@ def test_a_file_under_a_symlinked_folder_outside_the_watched_folder_is_rejected(
 
     assert outcome.status == "rejected" and "outside the watched folder" in (outcome.reason or "")
     assert forwarded == []
+
+
+def test_a_file_under_a_symlinked_folder_inside_the_watched_folder_is_read(
+    database_url: str, watch_dir: Path, forwarded: Forwarded, resolving: str
+) -> None:
+    (watch_dir / "2026").mkdir()
+    shutil.copyfile(FILE_FIXTURES / "utf8.txt", watch_dir / "2026" / "news.txt")
+    (watch_dir / "latest").symlink_to(watch_dir / "2026")
+
+    outcome = run(database_url, ready_for(watch_dir / "latest" / "news.txt"), forwarded, watch_dir=watch_dir)
+
+    assert outcome.status == "ingested" and len(forwarded) == 1
 
 
 def test_an_unreadable_file_is_rejected_with_a_reason(

@@ -91,11 +91,18 @@ def inbox(tmp_path: Path) -> Path:
         ("rejected/news.txt", True),
         ("rejected/news.txt.reason.txt", True),
         ("photo.jpg", True),
+        ("README", True),
+        ("a.b/news.txt", False),
+        ("2026/.drafts/news.txt", True),
+        ("rejected-old/news.txt", False),
+        ("../inbox-2/news.txt", False),
+        ("../inbox-2/.news.txt", True),
     ],
 )
 def test_hidden_temporary_and_rejected_files_are_ignored(relative: str, ignored: bool) -> None:
     root = Path("/data/inbox")
-    assert is_ignored(root / relative, watch_dir=root, rejected_dir=root / "rejected") is ignored
+    path = Path(os.path.normpath(root / relative))
+    assert is_ignored(path, watch_dir=root, rejected_dir=root / "rejected") is ignored
 
 
 def test_files_dropped_while_down_are_found_at_start(
