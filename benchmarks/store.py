@@ -4,6 +4,7 @@
     python -m benchmarks.store --database postgresql --count 2000 --batch 1 --batch 200
     python -m benchmarks.store --database sqlite --profile 200     # cProfile's top lines too
     python -m benchmarks.store --database postgresql --count 5000 --batch 200 --memory
+    python -m benchmarks.store --database postgresql --count 2000 --batch 200 --deliver   # + deliveries
 
 Reads ``--count`` distinct real articles of ``../shared/corpus/`` as dropped files (so without a
 publication date: every one within the others' story window, as in a burst), classifies them (not
@@ -12,6 +13,9 @@ transaction per batch of ``--batch`` articles (1, 50 and 200 unless given): the 
 and entities, their stories and their alerts, as the alert worker does. ``--memory`` also prints the
 process's peak RSS and what the story profiles it keeps take (the classifier loaded for the set-up
 counts in the peak too; tracing allocations slows the run, so take rates from a run without it).
+``--deliver`` then delivers every alert of the last batch size's run, one at a time as the alert
+worker does, to a webhook receiver in this process, and prints the CPU time one delivery takes (this
+thread's: the receiver's thread is not counted); ``--profile`` then profiles the deliveries too.
 """
 
 from __future__ import annotations
@@ -28,8 +32,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
+from sqlalchemy import update
 
+from alert_service.delivery import deliver_alert
+from alert_service.models import Subscription
 from alert_service.rules import WatchRule
+from alert_service.settings import alert_settings
 from alert_service.store import store_batch
 from alert_service.subscriptions import subscribe
 from benchmarks.pipeline import POSTGRES_ADMIN_URL, corpus_files, distinct_articles
@@ -42,6 +50,7 @@ from shared.messages import ArticleClassified
 from shared.migrations import upgrade_all
 from shared.net import TargetPolicy
 from shared.services import known_topics
+from tests.peers import ACCEPT, http_peer
 
 
 def classified_articles(count: int) -> list[ArticleClassified]:
@@ -83,15 +92,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -> tuple[float, int]:
+def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -> tuple[float, list[int]]:
     """Articles per second stored in transactions of ``batch`` articles, and the alerts created."""
     finder = entity_finder(None)
-    alerts = 0
+    alerts: list[int] = []
     started = time.perf_counter()
     for start in range(0, len(messages), batch):
         with session_scope(url) as session:
-            alerts += len(store_batch(session, messages[start : start + batch], finder=finder))
+            alerts += store_batch(session, messages[start : start + batch], finder=finder)
     return len(messages) / (time.perf_counter() - started), alerts
+
+
+def delivery_cost(url: str, alert_ids: Sequence[int]) -> tuple[float, dict[str, int]]:
+    """CPU milliseconds this thread spends on one delivery of ``alert_ids`` to a webhook receiver that
+    accepts them all, and how many ended in each status."""
+    settings = alert_settings().model_copy(update={"allow_private_targets": True})
+    statuses: dict[str, int] = {}
+    with http_peer(fallback=ACCEPT) as peer:
+        with session_scope(url) as session:
+            session.execute(update(Subscription).values(target=f"http://127.0.0.1:{peer.port}/hook"))
+        started = time.thread_time()
+        for alert_id in alert_ids:
+            status = deliver_alert(url, alert_id, settings=settings) or "not claimed"
+            statuses[status] = statuses.get(status, 0) + 1
+        spent = time.thread_time() - started
+    return 1000 * spent / max(len(alert_ids), 1), statuses
 
 
 def main() -> None:
@@ -103,6 +128,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, action="append", help="Batch size (repeatable).")
     parser.add_argument("--profile", type=int, metavar="BATCH", help="Profile one run at this batch size.")
     parser.add_argument("--memory", action="store_true", help="Print peak RSS and the profiles' memory.")
+    parser.add_argument("--deliver", action="store_true", help="Deliver the alerts and print their cost.")
     options = parser.parse_args()
     messages = classified_articles(options.count)
     for batch in options.batch or [1, 50, 200]:
@@ -112,14 +138,24 @@ def main() -> None:
             rate, alerts = store_rate(url, messages, batch=batch)
             if options.memory:
                 _print_memory()
-        print(
-            f"[{options.database}] {len(messages)} articles in batches of {batch}: "
-            f"{rate:.0f} articles/s ({1000 / rate:.2f} ms an article), {alerts} alerts"
-        )
+            print(
+                f"[{options.database}] {len(messages)} articles in batches of {batch}: "
+                f"{rate:.0f} articles/s ({1000 / rate:.2f} ms an article), {len(alerts)} alerts"
+            )
+            if options.deliver:
+                _print_deliveries(url, alerts)
     if options.profile:
         with fresh_database(options.database) as url, cProfile.Profile() as profile:
-            store_rate(url, messages, batch=options.profile)
+            _, alerts = store_rate(url, messages, batch=options.profile)
+            if options.deliver:
+                delivery_cost(url, alerts)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(20)
+
+
+def _print_deliveries(url: str, alerts: Sequence[int]) -> None:
+    cost, statuses = delivery_cost(url, alerts)
+    outcomes = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    print(f"  {len(alerts)} deliveries: {cost:.2f} ms CPU a delivery ({outcomes})")
 
 
 def _print_memory() -> None:
