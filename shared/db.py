@@ -49,6 +49,7 @@ NAMING_CONVENTION = {
 }
 
 _ENGINES: dict[tuple[int, str], Engine] = {}
+_SESSION_FACTORIES: dict[tuple[int, str], sessionmaker[Session]] = {}
 
 
 def make_metadata() -> MetaData:
@@ -190,14 +191,24 @@ def dispose_engines() -> None:
     for engine in _ENGINES.values():
         engine.dispose()
     _ENGINES.clear()
+    _SESSION_FACTORIES.clear()
 
 
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session whose transaction commits when the block ends and rolls back on error."""
-    factory = sessionmaker(get_engine(url), expire_on_commit=False)
-    with factory() as session, session.begin():
+    with _session_factory(url)() as session, session.begin():
         yield session
+
+
+def _session_factory(url: str) -> sessionmaker[Session]:
+    # Built once per engine: a sessionmaker makes a Session subclass, which costs a task more CPU
+    # than the session itself.
+    key = (os.getpid(), url)
+    factory = _SESSION_FACTORIES.get(key)
+    if factory is None:
+        factory = _SESSION_FACTORIES[key] = sessionmaker(get_engine(url), expire_on_commit=False)
+    return factory
 
 
 def insert_ignore(
