@@ -82,6 +82,7 @@ class Outcome:
 
 ALERTS = cast(Table, Alert.__table__)
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+SUBSCRIPTIONS = cast(Table, Subscription.__table__)
 # An attempt starts without an outcome; the outcome is recorded when it ends.
 _START_ATTEMPT = insert(ATTEMPTS)
 # "Now" in statements built once and run many times.
@@ -94,19 +95,25 @@ Deliverable = type[Alert] | type[Digest]
 def claimable(model: Deliverable, now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Rows of ``model`` that a worker may claim now: due and pending, or sending under a lease that
     expired (their worker died), of a subscription that is active."""
-    active = select(Subscription.id).where(Subscription.active.is_(True))
+    # In Core terms, so that a statement on the table alone runs without the ORM's overhead.
+    rows = _table(model).c
+    active = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.active.is_(True))
     return and_(
-        model.subscription_id.in_(active),
+        rows.subscription_id.in_(active),
         or_(
-            and_(model.status == "pending", model.next_attempt_at <= now),
-            and_(model.status == "sending", model.lease_until < now),
+            and_(rows.status == "pending", rows.next_attempt_at <= now),
+            and_(rows.status == "sending", rows.lease_until < now),
         ),
     )
 
 
+def _table(model: Deliverable) -> Table:
+    return cast(Table, model.__table__)
+
+
 def _alert_claimable(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     # A held alert is sent in its digest (alert_service.digests), never alone.
-    return and_(claimable(Alert, now), Alert.digest_id.is_(None))
+    return and_(claimable(Alert, now), ALERTS.c.digest_id.is_(None))
 
 
 def take_lease(  # noqa: PLR0913 -- past the second, every argument is keyword-only and named
@@ -132,16 +139,16 @@ def _lease_statement(
     resent_after: ColumnElement[int] | InstrumentedAttribute[int],
 ) -> Update:
     """:func:`take_lease`'s UPDATE, with the row's id and the lease's end as parameters."""
+    rows = _table(model)
     return (
-        update(model)
-        .where(model.id == bindparam("row_id"), condition)
+        update(rows)
+        .where(rows.c.id == bindparam("row_id"), condition)
         .values(
             status="sending",
             lease_until=bindparam("lease_end", type_=UTCDateTime()),
-            attempts=model.attempts + 1,
+            attempts=rows.c.attempts + 1,
         )
-        .returning(model.attempts, resent_after)
-        .execution_options(synchronize_session=False)
+        .returning(rows.c.attempts, resent_after)
     )
 
 
@@ -160,7 +167,7 @@ def _alert_lease_statement() -> Update:
     # Built once: an alert is claimed on every delivery, and building the statement (and its cache
     # key) took as long as running it.
     return _lease_statement(
-        Alert, condition=_alert_claimable(_NOW), resent_after=Alert.attempts_before_resend
+        Alert, condition=_alert_claimable(_NOW), resent_after=ALERTS.c.attempts_before_resend
     )
 
 
