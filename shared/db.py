@@ -80,8 +80,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:
+            # PostgreSQL sessions run in UTC (:func:`_build_engine`): psycopg gives UTC already.
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -163,7 +164,21 @@ def _build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
+        connect_args={"options": _in_utc(make_url(url).query.get("options"))},
+    )
+
+
+def _in_utc(options: str | tuple[str, ...] | None) -> str:
+    """libpq ``options`` that make the session's time zone UTC, after any the URL gives: every
+    timestamp is then read as UTC as it comes (the server's zone would have each converted)."""
+    given = " ".join([options] if isinstance(options, str) else options or ())
+    return f"{given} -c TimeZone=UTC".strip()
 
 
 def make_private_folder(folder: Path) -> None:
