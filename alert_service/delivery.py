@@ -20,9 +20,21 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from functools import cache
+from typing import Literal, cast
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alert_service.content import AlertContent, load_content
@@ -31,7 +43,7 @@ from alert_service.mailbox import deliver_email
 from alert_service.models import Alert, DeliveryAttempt, Digest, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
-from shared.db import session_scope, utc_now
+from shared.db import UTCDateTime, session_scope, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +80,40 @@ class Outcome:
     retry_after: float | None = None
 
 
+ALERTS = cast(Table, Alert.__table__)
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+SUBSCRIPTIONS = cast(Table, Subscription.__table__)
+# An attempt starts without an outcome; the outcome is recorded when it ends.
+_START_ATTEMPT = insert(ATTEMPTS)
+# "Now" in statements built once and run many times.
+_NOW: BindParameter[datetime] = bindparam("claim_now", type_=UTCDateTime())
+
 # What is delivered with a lease: an alert, or a digest of alerts (alert_service.digests).
 Deliverable = type[Alert] | type[Digest]
 
 
-def claimable(model: Deliverable, now: datetime) -> ColumnElement[bool]:
+def claimable(model: Deliverable, now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Rows of ``model`` that a worker may claim now: due and pending, or sending under a lease that
     expired (their worker died), of a subscription that is active."""
-    active = select(Subscription.id).where(Subscription.active.is_(True))
+    # In Core terms, so that a statement on the table alone runs without the ORM's overhead.
+    rows = _table(model).c
+    active = select(SUBSCRIPTIONS.c.id).where(SUBSCRIPTIONS.c.active.is_(True))
     return and_(
-        model.subscription_id.in_(active),
+        rows.subscription_id.in_(active),
         or_(
-            and_(model.status == "pending", model.next_attempt_at <= now),
-            and_(model.status == "sending", model.lease_until < now),
+            and_(rows.status == "pending", rows.next_attempt_at <= now),
+            and_(rows.status == "sending", rows.lease_until < now),
         ),
     )
 
 
-def _alert_claimable(now: datetime) -> ColumnElement[bool]:
+def _table(model: Deliverable) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _alert_claimable(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     # A held alert is sent in its digest (alert_service.digests), never alone.
-    return and_(claimable(Alert, now), Alert.digest_id.is_(None))
+    return and_(claimable(Alert, now), ALERTS.c.digest_id.is_(None))
 
 
 def take_lease(  # noqa: PLR0913 -- past the second, every argument is keyword-only and named
@@ -102,38 +128,59 @@ def take_lease(  # noqa: PLR0913 -- past the second, every argument is keyword-o
 ) -> Claim | None:
     """One conditional UPDATE: the row ``row_id`` of ``model`` goes to 'sending' with a lease and one
     more attempt, if ``condition`` holds; None when it is not ours to send."""
-    statement = (
-        update(model)
-        .where(model.id == row_id, condition)
+    statement = _lease_statement(model, condition=condition, resent_after=resent_after)
+    return _lease(session, statement, row_id, lease_until=now + timedelta(seconds=lease_seconds))
+
+
+def _lease_statement(
+    model: Deliverable,
+    *,
+    condition: ColumnElement[bool],
+    resent_after: ColumnElement[int] | InstrumentedAttribute[int],
+) -> Update:
+    """:func:`take_lease`'s UPDATE, with the row's id and the lease's end as parameters."""
+    rows = _table(model)
+    return (
+        update(rows)
+        .where(rows.c.id == bindparam("row_id"), condition)
         .values(
-            status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=model.attempts + 1
+            status="sending",
+            lease_until=bindparam("lease_end", type_=UTCDateTime()),
+            attempts=rows.c.attempts + 1,
         )
-        .returning(model.attempts, resent_after)
-        .execution_options(synchronize_session=False)
+        .returning(rows.c.attempts, resent_after)
     )
-    claimed = session.execute(statement).one_or_none()
-    if claimed is None:
+
+
+def _lease(
+    session: Session, statement: Update, row_id: int, *, lease_until: datetime, **params: object
+) -> Claim | None:
+    row = session.execute(statement, {"row_id": row_id, "lease_end": lease_until, **params}).one_or_none()
+    if row is None:
         return None
-    attempt, resent = claimed
+    attempt, resent = row
     return Claim(alert_id=row_id, attempt=int(attempt), resent_after=int(resent))
+
+
+@cache
+def _alert_lease_statement() -> Update:
+    # Built once: an alert is claimed on every delivery, and building the statement (and its cache
+    # key) took as long as running it.
+    return _lease_statement(
+        Alert, condition=_alert_claimable(_NOW), resent_after=ALERTS.c.attempts_before_resend
+    )
 
 
 def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds: float) -> Claim | None:
     """Claim a due (or abandoned) alert for sending; None when it is not ours to send."""
-    claim = take_lease(
-        session,
-        Alert,
-        alert_id,
-        now=now,
-        lease_seconds=lease_seconds,
-        condition=_alert_claimable(now),
-        resent_after=Alert.attempts_before_resend,
-    )
+    lease_until = now + timedelta(seconds=lease_seconds)
+    claim = _lease(session, _alert_lease_statement(), alert_id, lease_until=lease_until, claim_now=now)
     if claim is None:
         return None
-    _close_abandoned_attempts(session, alert_id, now=now)
-    session.add(DeliveryAttempt(alert_id=alert_id, attempt=claim.attempt, started_at=now))
-    session.flush()
+    if claim.attempt > 1:
+        # Only an alert tried before can have an attempt that its worker left without an outcome.
+        _close_abandoned_attempts(session, alert_id, now=now)
+    session.execute(_START_ATTEMPT, {"alert_id": alert_id, "attempt": claim.attempt, "started_at": now})
     return claim
 
 
@@ -178,20 +225,26 @@ def record_outcome(
 ) -> str:
     """Record how the attempt ended and move the alert on; returns the alert's new status."""
     values = next_state(claim, outcome=outcome, now=now, policy=policy)
-    fenced = update(Alert).where(
-        Alert.id == claim.alert_id, Alert.status == "sending", Alert.attempts == claim.attempt
-    )
-    result = session.execute(fenced.values(**values).execution_options(synchronize_session=False))
+    claimed = {"claimed_id": claim.alert_id, "claimed_attempt": claim.attempt}
+    result = session.execute(_RECORD_ALERT_OUTCOME, {**claimed, **values})
     attempt_outcome = "failed" if values["status"] == "failed" else outcome.kind
-    session.execute(
-        update(DeliveryAttempt)
-        .where(DeliveryAttempt.alert_id == claim.alert_id, DeliveryAttempt.attempt == claim.attempt)
-        .values(finished_at=now, outcome=attempt_outcome, detail=outcome.detail[:2000])
-        .execution_options(synchronize_session=False)
-    )
+    finished = {"finished_at": now, "outcome": attempt_outcome, "detail": outcome.detail[:2000]}
+    session.execute(_FINISH_ATTEMPT, {**claimed, **finished})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("alert.claim_lost", extra={"alert_id": claim.alert_id, "attempt": claim.attempt})
     return str(values["status"])
+
+
+# Both set the columns their parameters name, besides the claim's (Core updates, built once: one runs
+# for every delivery). The alert's is fenced: it changes the alert only while the claim is ours.
+_RECORD_ALERT_OUTCOME = update(ALERTS).where(
+    ALERTS.c.id == bindparam("claimed_id"),
+    ALERTS.c.status == "sending",
+    ALERTS.c.attempts == bindparam("claimed_attempt"),
+)
+_FINISH_ATTEMPT = update(ATTEMPTS).where(
+    ATTEMPTS.c.alert_id == bindparam("claimed_id"), ATTEMPTS.c.attempt == bindparam("claimed_attempt")
+)
 
 
 def next_state(claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy) -> dict[str, object]:

@@ -4,6 +4,7 @@
     python -m benchmarks.store --database postgresql --count 2000 --batch 1 --batch 200
     python -m benchmarks.store --database sqlite --profile 200     # cProfile's top lines too
     python -m benchmarks.store --database postgresql --count 5000 --batch 200 --memory
+    python -m benchmarks.store --database postgresql --count 2000 --batch 200 --deliver   # + deliveries
 
 Reads ``--count`` distinct real articles of ``../shared/corpus/`` as dropped files (so without a
 publication date: every one within the others' story window, as in a burst), classifies them (not
@@ -15,6 +16,9 @@ which placing articles in stories (:func:`alert_service.story_store.assign_stori
 also prints the process's peak RSS and what the story profiles it keeps take (the classifier loaded
 for the set-up counts in the peak too; tracing allocations slows the run, so take rates from a run
 without it).
+``--deliver`` then delivers every alert of the last batch size's run, one at a time as the alert
+worker does, to a webhook receiver in this process, and prints the CPU time one delivery takes (this
+thread's: the receiver's thread is not counted); ``--profile`` then profiles the deliveries too.
 """
 
 from __future__ import annotations
@@ -34,9 +38,13 @@ from typing import Any
 from unittest.mock import patch
 
 import psycopg
+from sqlalchemy import update
 
 from alert_service import store as store_module
+from alert_service.delivery import deliver_alert
+from alert_service.models import Subscription
 from alert_service.rules import WatchRule
+from alert_service.settings import alert_settings
 from alert_service.store import store_batch
 from alert_service.subscriptions import subscribe
 from benchmarks.pipeline import POSTGRES_ADMIN_URL, corpus_files, distinct_articles
@@ -49,6 +57,7 @@ from shared.messages import ArticleClassified
 from shared.migrations import upgrade_all
 from shared.net import TargetPolicy
 from shared.services import known_topics
+from tests.peers import ACCEPT, http_peer
 
 
 def classified_articles(count: int) -> list[ArticleClassified]:
@@ -98,7 +107,7 @@ class StoreRun:
     seconds: float
     cpu: float
     placing_cpu: float
-    alerts: int
+    alerts: list[int]
 
     def describe(self) -> str:
         """The run's figures, per article."""
@@ -107,14 +116,14 @@ class StoreRun:
         return (
             f"{rate:.0f} articles/s ({self.seconds * per_article:.2f} ms an article), "
             f"cpu {self.cpu * per_article:.2f} ms an article, of which placing in stories "
-            f"{self.placing_cpu * per_article:.2f} ms, {self.alerts} alerts"
+            f"{self.placing_cpu * per_article:.2f} ms, {len(self.alerts)} alerts"
         )
 
 
 def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -> StoreRun:
     """Store ``messages`` in transactions of ``batch`` articles, timing story placement apart."""
     finder = entity_finder(None)
-    alerts = 0
+    alerts: list[int] = []
     placing = [0.0]
     assign = store_module.assign_stories
 
@@ -129,9 +138,25 @@ def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -
     with patch.object(store_module, "assign_stories", timed_assign):
         for start in range(0, len(messages), batch):
             with session_scope(url) as session:
-                alerts += len(store_batch(session, messages[start : start + batch], finder=finder))
+                alerts += store_batch(session, messages[start : start + batch], finder=finder)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return StoreRun(len(messages), seconds, cpu, placing[0], alerts)
+
+
+def delivery_cost(url: str, alert_ids: Sequence[int]) -> tuple[float, dict[str, int]]:
+    """CPU milliseconds this thread spends on one delivery of ``alert_ids`` to a webhook receiver that
+    accepts them all, and how many ended in each status."""
+    settings = alert_settings().model_copy(update={"allow_private_targets": True})
+    statuses: dict[str, int] = {}
+    with http_peer(fallback=ACCEPT) as peer:
+        with session_scope(url) as session:
+            session.execute(update(Subscription).values(target=f"http://127.0.0.1:{peer.port}/hook"))
+        started = time.thread_time()
+        for alert_id in alert_ids:
+            status = deliver_alert(url, alert_id, settings=settings) or "not claimed"
+            statuses[status] = statuses.get(status, 0) + 1
+        spent = time.thread_time() - started
+    return 1000 * spent / max(len(alert_ids), 1), statuses
 
 
 def main() -> None:
@@ -143,6 +168,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, action="append", help="Batch size (repeatable).")
     parser.add_argument("--profile", type=int, metavar="BATCH", help="Profile one run at this batch size.")
     parser.add_argument("--memory", action="store_true", help="Print peak RSS and the profiles' memory.")
+    parser.add_argument("--deliver", action="store_true", help="Deliver the alerts and print their cost.")
     options = parser.parse_args()
     messages = classified_articles(options.count)
     for batch in options.batch or [1, 50, 200]:
@@ -152,11 +178,21 @@ def main() -> None:
             run = store_rate(url, messages, batch=batch)
             if options.memory:
                 _print_memory()
-        print(f"[{options.database}] {len(messages)} articles in batches of {batch}: {run.describe()}")
+            print(f"[{options.database}] {len(messages)} articles in batches of {batch}: {run.describe()}")
+            if options.deliver:
+                _print_deliveries(url, run.alerts)
     if options.profile:
         with fresh_database(options.database) as url, cProfile.Profile() as profile:
-            store_rate(url, messages, batch=options.profile)
+            profiled = store_rate(url, messages, batch=options.profile)
+            if options.deliver:
+                delivery_cost(url, profiled.alerts)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(20)
+
+
+def _print_deliveries(url: str, alerts: Sequence[int]) -> None:
+    cost, statuses = delivery_cost(url, alerts)
+    outcomes = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    print(f"  {len(alerts)} deliveries: {cost:.2f} ms CPU a delivery ({outcomes})")
 
 
 def _print_memory() -> None:

@@ -49,6 +49,7 @@ NAMING_CONVENTION = {
 }
 
 _ENGINES: dict[tuple[int, str], Engine] = {}
+_SESSION_FACTORIES: dict[tuple[int, str], sessionmaker[Session]] = {}
 
 
 def make_metadata() -> MetaData:
@@ -79,8 +80,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:
+            # PostgreSQL sessions run in UTC (:func:`_build_engine`): psycopg gives UTC already.
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -162,7 +164,21 @@ def _build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
+        connect_args={"options": _in_utc(make_url(url).query.get("options"))},
+    )
+
+
+def _in_utc(options: str | tuple[str, ...] | None) -> str:
+    """libpq ``options`` that make the session's time zone UTC, after any the URL gives: every
+    timestamp is then read as UTC as it comes (the server's zone would have each converted)."""
+    given = " ".join([options] if isinstance(options, str) else options or ())
+    return f"{given} -c TimeZone=UTC".strip()
 
 
 def make_private_folder(folder: Path) -> None:
@@ -190,14 +206,24 @@ def dispose_engines() -> None:
     for engine in _ENGINES.values():
         engine.dispose()
     _ENGINES.clear()
+    _SESSION_FACTORIES.clear()
 
 
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session whose transaction commits when the block ends and rolls back on error."""
-    factory = sessionmaker(get_engine(url), expire_on_commit=False)
-    with factory() as session, session.begin():
+    with _session_factory(url)() as session, session.begin():
         yield session
+
+
+def _session_factory(url: str) -> sessionmaker[Session]:
+    # Built once per engine: a sessionmaker makes a Session subclass, which costs a task more CPU
+    # than the session itself.
+    key = (os.getpid(), url)
+    factory = _SESSION_FACTORIES.get(key)
+    if factory is None:
+        factory = _SESSION_FACTORIES[key] = sessionmaker(get_engine(url), expire_on_commit=False)
+    return factory
 
 
 def insert_ignore(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy.exc
 from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 
 from ingest_service.models import Feed, SeenFile
 from shared.db import (
@@ -40,6 +41,22 @@ def test_timestamps_come_back_aware_utc_whatever_zone_they_were_written_in(datab
     assert added_at == written
     assert added_at.tzinfo is UTC
     assert added_at.hour == 9
+
+
+def test_postgresql_sessions_run_in_utc_keeping_the_options_of_the_url(fresh_postgres_url: str) -> None:
+    url = f"{fresh_postgres_url}?options=-c%20statement_timeout%3D5000"
+    with session_scope(url) as session:
+        assert session.scalar(text("SHOW TimeZone")) == "UTC"
+        assert session.scalar(text("SHOW statement_timeout")) == "5s"
+        # Read straight from the driver, as every UTCDateTime column is.
+        assert session.scalar(text("SELECT now()")).tzinfo is UTC
+
+
+def test_a_timestamp_of_another_zone_is_read_as_utc() -> None:
+    column = UTCDateTime()
+    read = column.process_result_value(datetime(2026, 11, 29, 12, 0, tzinfo=BAGHDAD), sqlite.dialect())
+    assert read == datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    assert read is not None and read.tzinfo is UTC
 
 
 def test_a_naive_timestamp_is_refused() -> None:
