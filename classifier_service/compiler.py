@@ -40,6 +40,8 @@ class CompiledTerm:
     # A second condition, met as ``context`` is (empty: none).
     also: frozenset[int]
     also_window: int
+    # Whether conditions and exclusions are looked for in the sentence before the term's too.
+    previous_sentence: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ class CompiledTaxonomy:
         """The compiled taxonomy as plain data (tuples, lists, dicts, frozensets, strings, numbers)."""
         terms = [
             (t.topic, t.term, t.weight, t.context, t.exclude, t.topic_exclude, t.window, t.exclude_window,
-             t.topic_window, t.also, t.also_window)
+             t.topic_window, t.also, t.also_window, t.previous_sentence)
             for t in self.terms
         ]  # fmt: skip
         return (self.version, self.topics, self.thresholds, terms, self.entities, self.index)
@@ -171,6 +173,7 @@ class _Compiler:
             topic_window=window or exclude_window,
             also=frozenset(self._group_id(item) for item in term.also),
             also_window=window if term.also_window is None else term.also_window,
+            previous_sentence=term.context_scope == "previous_sentence",
         )
 
     def _group_id(self, item: str) -> int:

@@ -1,7 +1,9 @@
 """What a classification shows for itself: the words behind each tag, and the entities named.
 
 A tag's evidence is its heaviest counted term occurrence, with the words matched and their sentence
-as written in the original text (offsets into the original field). A sentence longer than the
+as written in the original text (offsets into the original field); when the occurrence counts by
+what the sentence before holds (a term whose subject is named there), the sentence shown starts at
+the one before. A sentence longer than the
 match and :data:`EVIDENCE_CONTEXT` characters either side of it is cut at word boundaries, with an
 ellipsis where it was cut: a line with no sentence mark can be a whole article long. Entities are
 gazetteer entries counted once per mention, the longest name winning where names overlap.
@@ -16,7 +18,7 @@ from typing import TypedDict
 
 from classifier_service.compiler import EntityName
 from classifier_service.matching import Match
-from classifier_service.scoring import Counted, FieldMatches
+from classifier_service.scoring import Counted, FieldMatches, reaches_back
 from classifier_service.tokens import FieldName
 from shared.messages import Entity, EntityKind, Evidence
 
@@ -57,7 +59,8 @@ def evidence_fields(topic: str, counted: list[Counted]) -> EvidenceFields:
     term, found, match = max(counted, key=lambda item: item[0].weight)
     words = found.words
     _, first_word, end_word = match
-    (start, end), sentence_span = words.match_spans(first_word, end_word)
+    previous = reaches_back(term, match, found)
+    (start, end), sentence_span = words.match_spans(first_word, end_word, previous=previous)
     original_start, original_end = words.normalized.to_original(start, end)
     original_sentence = words.normalized.to_original(*sentence_span)
     original = words.normalized.original

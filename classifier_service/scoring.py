@@ -1,8 +1,9 @@
 """Weighing term occurrences: whether each counts in its context, and a topic's score.
 
 A term occurrence counts when its context (if it needs one, and its second condition if it has one)
-is near it in the same sentence and no exclusion (false friend) is; a topic's score is the noisy-or
-of the weights of the occurrences that count.
+is near it in the same sentence (or in the sentence before, for a term whose context may be there)
+and no exclusion (false friend) is; a topic's score is the noisy-or of the weights of the occurrences
+that count.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def verdict(term: CompiledTerm, match: Match, found: FieldMatches) -> str | None
             return None
         if (contexts is not None and not contexts) or (also is not None and not also):
             return NO_CONTEXT
-    sentence = found.words.sentence_around(match[1])
+    words = found.words
+    sentence = words.sentences_around(match[1]) if term.previous_sentence else words.sentence_around(match[1])
     longest = found.longest
     for near_groups, window, reason in (
         (exclusions, term.exclude_window, EXCLUDED),
@@ -99,6 +101,22 @@ def verdict(term: CompiledTerm, match: Match, found: FieldMatches) -> str | None
     ):
         return FAR_CONTEXT
     return NO_CONTEXT
+
+
+def reaches_back(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:
+    """Whether an occurrence of ``term`` counts by what the sentence before its own holds: it counts,
+    its term looks there too, and its own sentence alone does not meet its conditions. Its evidence
+    then shows both sentences."""
+    if not term.previous_sentence or verdict(term, match, found) is not None:
+        return False
+    groups, present, longest = found.groups, found.present, found.longest
+    sentence = found.words.sentence_around(match[1])
+    contexts = term.context & present if term.context else None
+    also = term.also & present if term.also else None
+    return not (
+        (contexts is None or _any_near(groups, contexts, match, sentence, term.window, longest))
+        and (also is None or _any_near(groups, also, match, sentence, term.also_window, longest))
+    )
 
 
 def _any_near(  # noqa: PLR0913, PLR0917 -- positional: called for every condition of every occurrence

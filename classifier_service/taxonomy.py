@@ -3,7 +3,9 @@
 The taxonomy is data (``taxonomy.yaml``), validated here. A term is a word or phrase with a weight;
 it may require context (a lexicon or phrase near it in the same sentence), and a second condition
 besides (``also``: an armed actor as well as a word of demand, say), and may be cancelled by
-exclusions (false friends such as withdrawing from an agreement, or a penalty kick). In context and
+exclusions (false friends such as withdrawing from an agreement, or a penalty kick). A term whose
+subject is often named a sentence earlier (a pronoun: "they withdrew") may look for its context, and
+its exclusions with it, in the sentence before its own as well (``context_scope``). In context and
 exclusion lists, a lexicon is named (lowercase ASCII, as topics are), a gazetteer kind is written
 ``@kind`` (any country, group, ... the gazetteer knows), and anything else is a literal Arabic phrase,
 in which a word ``@kind`` stands for each name of that kind (``من @country``: "from" followed by a
@@ -13,7 +15,7 @@ country). Topic names and entity kinds are those of the messages (:mod:`shared.m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -27,6 +29,9 @@ KIND_REFERENCES = tuple(f"@{kind}" for kind in ENTITY_KINDS)
 
 Weight = Annotated[float, Field(gt=0.0, le=1.0)]
 Threshold = Annotated[float, Field(gt=0.0, le=1.0)]
+# Where a term's context, second condition and exclusions are looked for: its own sentence, or its
+# own and the one before it (the subject named there, the verb carrying it as a pronoun).
+ContextScope = Literal["sentence", "previous_sentence"]
 
 
 def is_reference(item: str) -> bool:
@@ -82,6 +87,10 @@ class Term(BaseModel):
         default=None, ge=0, description="For the term's own exclusions; default: window."
     )
     exact: bool = Field(default=False, description="Match the written form only, no clitics or endings.")
+    context_scope: ContextScope = Field(
+        default="sentence",
+        description="Where conditions and exclusions are looked for: the sentence, or it and the one before.",
+    )
 
     @field_validator("term")
     @classmethod

@@ -68,13 +68,27 @@ class FieldWords:
         end = ends[following] if following < len(ends) else len(self.tokens)
         return first, end
 
+    def sentences_around(self, token: int) -> tuple[int, int]:
+        """Token span ``[first, end)`` of the sentence holding ``token`` and the one before it (the
+        sentence end between them included; empty sentences, between two ends, skipped)."""
+        ends = self.sentence_ends
+        following = bisect_right(ends, token)
+        end = ends[following] if following < len(ends) else len(self.tokens)
+        before = following - 1
+        while before > 0 and ends[before - 1] == ends[before] - 1:
+            before -= 1
+        return (ends[before - 1] + 1 if before > 0 else 0), end
+
     def character_span(self, start: int, end: int) -> tuple[int, int]:
         """Normalized character span of tokens ``[start, end)`` (evidence only, so not kept)."""
         return self.match_spans(start, end)[0]
 
-    def match_spans(self, start: int, end: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    def match_spans(
+        self, start: int, end: int, *, previous: bool = False
+    ) -> tuple[tuple[int, int], tuple[int, int]]:
         """Normalized character spans of tokens ``[start, end)`` and of the sentence holding the
-        first, between its end marks (:meth:`sentence_span`); evidence only, so not kept.
+        first, between its end marks (:meth:`sentence_span`), or from the start of the sentence
+        before it when ``previous`` (:meth:`sentences_around`); evidence only, so not kept.
 
         Only characters that are in no token lie between tokens, so each token is found by
         searching for it from the end of the one before, from the sentence end before ``start``:
@@ -84,7 +98,8 @@ class FieldWords:
         text = self.normalized.text
         find = text.find
         ends = self.sentence_ends
-        before = bisect_left(ends, start)
+        own = bisect_left(ends, start)
+        before = bisect_left(ends, self.sentences_around(start)[0]) if previous else own
         marks = _SENTENCE_END.finditer(text)
         position = walked = 0
         if before:
@@ -96,7 +111,8 @@ class FieldWords:
         first = position = find(self.tokens[start], position)
         for token in islice(self.tokens, start, end):
             position = find(token, position) + len(token)
-        following = next(marks, None)
+        # The marks between the sentence before and the match's own are passed over.
+        following = next(islice(marks, own - before, None), None)
         return (first, position), (sentence_start, len(text) if following is None else following.start())
 
     def sentence_span(self, position: int) -> tuple[int, int]:
