@@ -3,7 +3,8 @@
 The commands that run processes live here (``run``, ``worker``, ``beat``, ``db upgrade``); each service
 adds its own commands through the ``rasid.commands`` entry point group, loaded only when invoked so
 that ``rasid classify`` starts fast. Which workers exist, and what beat sends, comes from the services'
-declarations (:mod:`shared.services`), also loaded only when needed.
+declarations (:mod:`shared.services`), also loaded only when needed; so are the settings
+(:mod:`shared.settings`, pydantic-settings), which only the commands that run processes read here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from importlib.metadata import EntryPoint, entry_points
 import click
 
 from shared.errors import ConfigurationError
-from shared.settings import EMBEDDED_BROKER_URL, base_settings, check_all_settings
 
 COMMANDS_GROUP = "rasid.commands"
 
@@ -65,6 +65,7 @@ class WorkerName(click.ParamType[str]):
 def run() -> None:
     """Start the whole stack (every worker, beat and the processes services add) and supervise it;
     Ctrl-C stops it."""
+    from shared.settings import base_settings
     from shared.supervisor import run_stack
 
     configure_process_logging()
@@ -77,6 +78,7 @@ def run() -> None:
 def worker(name: str, concurrency: int) -> None:
     """Run one service's Celery worker on the queues its service declares."""
     from shared.services import workers
+    from shared.settings import EMBEDDED_BROKER_URL, base_settings
 
     configure_process_logging()
     declared = workers()[name]
@@ -108,6 +110,7 @@ def beat() -> None:
     """Run Celery beat: sends every service's periodic tasks at the intervals its settings give."""
     from shared.celery_app import create_celery_app
     from shared.services import beat_schedule
+    from shared.settings import base_settings
 
     configure_process_logging()
     settings = base_settings()
@@ -133,6 +136,7 @@ def status(as_json: bool) -> None:
     rejected files, database and broker. Exits 0 when healthy, 1 when something needs attention."""
     from shared.commands import echo_json
     from shared.db import utc_now
+    from shared.settings import base_settings
     from shared.status import collect_status, render_text
 
     report = collect_status(base_settings(), now=utc_now())
@@ -153,6 +157,7 @@ def db() -> None:
 def upgrade() -> None:
     """Create or upgrade every service's tables (Alembic migrations)."""
     from shared.migrations import upgrade_all
+    from shared.settings import base_settings
 
     configure_process_logging()
     upgraded = upgrade_all(base_settings().resolved_database_url)
@@ -168,6 +173,7 @@ def _worker_names() -> list[str]:
 def configure_process_logging() -> None:
     """Check every setting, then send logs to stderr: each long-running command starts with this."""
     from shared.logs import configure_logging
+    from shared.settings import base_settings, check_all_settings
 
     check_all_settings()
     settings = base_settings()
