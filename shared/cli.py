@@ -10,13 +10,16 @@ declarations (:mod:`shared.services`), also loaded only when needed; so are the 
 from __future__ import annotations
 
 import sys
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 
 import click
 
 from shared.errors import ConfigurationError
 
 COMMANDS_GROUP = "rasid.commands"
+# The distribution that ships ``shared``. A command is looked for in its entry points first: reading
+# every installed distribution's metadata costs ``rasid classify`` about 2% of its start-up.
+OWN_DISTRIBUTION = "rasid"
 
 
 class PluginGroup(click.Group):
@@ -25,6 +28,16 @@ class PluginGroup(click.Group):
     def _plugins(self) -> dict[str, EntryPoint]:
         return {point.name: point for point in entry_points(group=COMMANDS_GROUP)}
 
+    def _plugin(self, name: str) -> EntryPoint | None:
+        """The entry point of command ``name``: Rasid's own, else one another distribution adds."""
+        try:
+            own = distribution(OWN_DISTRIBUTION).entry_points.select(group=COMMANDS_GROUP, name=name)
+        except PackageNotFoundError:
+            own = None  # run from a source tree that is not installed: every distribution is read
+        if own:
+            return next(iter(own))
+        return self._plugins().get(name)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._plugins()})
 
@@ -32,7 +45,7 @@ class PluginGroup(click.Group):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
-        point = self._plugins().get(cmd_name)
+        point = self._plugin(cmd_name)
         if point is None:
             return None
         loaded = point.load()
