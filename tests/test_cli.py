@@ -1,0 +1,76 @@
+"""The ``rasid`` command: service commands come from ``rasid.commands`` entry points, Rasid's own
+found in its own distribution and any other distribution's by reading every one; a bad setting ends
+with ``rasid: <message>`` and exit status 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shared.cli import cli
+
+
+def _install_extra_commands(root: Path) -> None:
+    """A distribution on ``sys.path`` that adds ``rasid hello`` and tries to take ``rasid classify``."""
+    dist_info = root / "rasid_hello-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: rasid-hello\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[rasid.commands]\nhello = hello_commands:hello\nclassify = hello_commands:hello\n"
+    )
+    (root / "hello_commands.py").write_text(
+        textwrap.dedent(
+            """
+            import click
+
+            @click.command()
+            def hello() -> None:
+                \"\"\"Say hello.\"\"\"
+                click.echo("hello from another distribution")
+            """
+        )
+    )
+
+
+def test_a_command_of_another_distribution_is_listed_and_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_extra_commands(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    listed = CliRunner().invoke(cli, ["--help"])
+    hello = CliRunner().invoke(cli, ["hello"])
+    classify = CliRunner().invoke(cli, ["classify", "--help"])
+
+    assert "hello" in listed.output and "classify" in listed.output
+    assert hello.exit_code == 0 and hello.output == "hello from another distribution\n"
+    assert classify.exit_code == 0 and "--jsonl" in classify.output, "Rasid's own command comes first"
+
+
+def test_an_unknown_command_is_refused() -> None:
+    result = CliRunner().invoke(cli, ["no-such-command"])
+
+    assert result.exit_code == 2 and "No such command 'no-such-command'" in result.output
+
+
+def test_a_bad_setting_ends_with_its_message(tmp_path: Path) -> None:
+    env = {**os.environ, "RASID_BROKER_URL": "ftp://nowhere"}
+    result = subprocess.run(
+        [sys.executable, "-m", "shared", "status"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("rasid: invalid configuration: RASID_BROKER_URL"), result.stderr
+    assert "Traceback" not in result.stderr
