@@ -463,7 +463,7 @@ class _Arrival:
     is compared with (an article is compared with dozens of stories, most of one member)."""
 
     def __init__(self, new: Profile, settings: GroupingSettings) -> None:
-        self.new, self.published, self.keys = new, new.published, new.keys
+        self.new, self.published, self.keys, self.key_terms = new, new.published, new.keys, new.key_terms
         self.vector, self.window = new.vector, settings.window
         # The key views intersect in C without a set of terms kept beside each profile (which would
         # take more memory than the vector itself in a worker's cache of profiles).
@@ -529,7 +529,30 @@ class StoryCandidate:
         story is what it has lately been about, and its cost stays bounded."""
         return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
 
+    def sharing(self, key_terms: Iterable[str]) -> Sequence[Profile]:
+        """The members that may share one of ``key_terms``, in order: all of a small story's, only
+        those having one of a large story's (whose members would each be tested at every arrival)."""
+        if len(self.members) <= _INDEXED_MEMBERS:
+            return self.members
+        found: set[int] = set()
+        positions = self._key_positions
+        for term in key_terms:
+            found.update(positions.get(term, ()))
+        members = self.members
+        return [members[position] for position in sorted(found)]
 
+    @cached_property
+    def _key_positions(self) -> dict[str, list[int]]:
+        """Each key term of the members to the positions of the members having it."""
+        positions: dict[str, list[int]] = {}
+        for position, member in enumerate(self.members):
+            for term in member.key_terms:
+                positions.setdefault(term, []).append(position)
+        return positions
+
+
+# A story of more members than this finds those sharing a key term through an index of them.
+_INDEXED_MEMBERS = 16
 # A story's centroid: the summed vectors of its latest members, and the sum's length.
 Centroid = tuple[dict[str, float], float]
 
@@ -638,7 +661,7 @@ def _story_score(
         most = arrival.body_share * towards + arrival.title_share * _MOST_COSINE
         if link_share * most + (1 - link_share) * together - penalty < floor:
             return None
-    closest = arrival.closest(members)
+    closest = arrival.closest(story.sharing(arrival.key_terms))
     if closest is None:
         return None
     return link_share * closest + (1 - link_share) * together - penalty

@@ -361,3 +361,23 @@ def test_stories_skipped_by_their_bound_are_those_that_could_not_win(threshold: 
         assert chosen == _best_story_by_hand(new, stories, settings)
         placed.setdefault(len(placed) + 1 if chosen is None else chosen, []).append(new)
     assert any(len(members) > 2 for members in placed.values())
+
+
+@pytest.mark.parametrize("threshold", [0.19, 0.0])
+def test_a_large_story_compares_every_member_sharing_a_key_term(threshold: float) -> None:
+    """A story of more members than are tested one by one finds those sharing a key term with the
+    arriving article through its index: exactly the members a test of each finds, in order, so the
+    article picks the story (and gets the score) that scoring every member picks."""
+    settings = GroupingSettings(threshold=threshold)
+    profiles = sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id))
+    joined = passed_over = 0
+    for new in profiles:
+        members = tuple(member for member in profiles if member is not new)
+        large, single = StoryCandidate(1, members), StoryCandidate(2, members[-1:])
+        sharing = [member for member in members if new.keys & member.keys]
+        assert list(large.sharing(new.key_terms)) == sharing
+        passed_over += len(sharing) < len(members)
+        chosen = choose_story(new, [large, single], settings=settings)
+        assert chosen == _best_story_by_hand(new, [large, single], settings)
+        joined += chosen == 1
+    assert len(profiles) > CENTROID_MEMBERS and joined > 0 and passed_over > 0
