@@ -472,6 +472,7 @@ class _Arrival:
         self.places, self.place_penalty = new.places, settings.place_penalty
         self.body_share, self.title_share = 1 - settings.title_share, settings.title_share
         self.hourly_penalty, self.penalty_after_hours = settings.hourly_penalty, settings.penalty_after_hours
+        self.link_share = settings.link_share
 
     def similarities(self, others: Iterable[Profile]) -> list[float]:
         """The similarity of the arriving article with each of ``others``, in order."""
@@ -623,7 +624,7 @@ def choose_story(
     for story in candidates:
         # A story that cannot reach the best score so far is not scored whole (see _story_score).
         floor = threshold if best is None else max(threshold, best[0])
-        score = _story_score(arrival, story, floor=floor, settings=settings)
+        score = _story_score(arrival, story, floor=floor)
         if score is None or score < threshold:
             continue
         if best is None or (score, -story.story_id) > (best[0], -best[1]):
@@ -636,9 +637,7 @@ def choose_story(
 _MOST_COSINE = 1.01
 
 
-def _story_score(
-    arrival: _Arrival, story: StoryCandidate, *, floor: float, settings: GroupingSettings
-) -> float | None:
+def _story_score(arrival: _Arrival, story: StoryCandidate, *, floor: float) -> float | None:
     """The story's score, or None when no member shares a key term, or when the score is sure to be
     below ``floor``.
 
@@ -649,14 +648,19 @@ def _story_score(
     members = story.members
     # Measured from the story's start, not from its closest member: a story that could be extended
     # by each day's report would swallow weeks of one war's different strikes.
-    penalty = arrival.time_penalty(members[0].published)
+    first = members[0]
+    penalty = arrival.time_penalty(first.published)
     if len(members) == 1:
-        closest = arrival.closest(members)
-        return None if closest is None else closest - penalty
+        # Most stories an article is compared with have one member: what closest() does, written out.
+        if arrival.keys.isdisjoint(first.key_terms):
+            return None
+        if abs(first.published - arrival.published) > arrival.window:
+            return None
+        return arrival.similarity(first) - penalty
     centroid, norm = story.centroid
     towards = _dot(arrival.vector, centroid, arrival.vector_terms & centroid.keys())
     together = towards / norm
-    link_share = settings.link_share
+    link_share = arrival.link_share
     if len(members) <= CENTROID_MEMBERS:
         most = arrival.body_share * towards + arrival.title_share * _MOST_COSINE
         if link_share * most + (1 - link_share) * together - penalty < floor:
