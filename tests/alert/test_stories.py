@@ -381,3 +381,18 @@ def test_a_large_story_compares_every_member_sharing_a_key_term(threshold: float
         assert chosen == _best_story_by_hand(new, [large, single], settings)
         joined += chosen == 1
     assert len(profiles) > CENTROID_MEMBERS and joined > 0 and passed_over > 0
+
+
+def test_the_order_of_the_candidate_stories_changes_no_choice() -> None:
+    """Stories offered in reverse order, or with those of one member last, get the same article the
+    same story as scoring every story whole: skipping by the bound depends on what was scored before."""
+    settings = GroupingSettings(threshold=0.05)
+    placed: dict[int, list[Profile]] = {}
+    for new in sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id)):
+        stories = [StoryCandidate(story_id, tuple(members)) for story_id, members in sorted(placed.items())]
+        expected = _best_story_by_hand(new, stories, settings)
+        larger_first = sorted(stories, key=lambda story: -len(story.members))
+        assert choose_story(new, stories[::-1], settings=settings) == expected
+        assert choose_story(new, larger_first, settings=settings) == expected
+        placed.setdefault(len(placed) + 1 if expected is None else expected, []).append(new)
+    assert any(len(members) > 2 for members in placed.values())
