@@ -455,34 +455,66 @@ def similarity(left: Profile, right: Profile, *, settings: GroupingSettings) -> 
 def similarities(new: Profile, others: Iterable[Profile], *, settings: GroupingSettings) -> list[float]:
     """The :func:`similarity` of ``new`` with each of ``others``, in order: what ``new`` looks up
     is looked up once for all of them (grouping compares an article with dozens of members)."""
-    vector, title = new.vector, new.title_vector
-    # The key views intersect in C without a set of terms kept beside each profile (which would take
-    # more memory than the vector itself in a worker's cache of profiles).
-    vector_terms, title_terms = vector.keys(), title.keys()
-    places, place_penalty = new.places, settings.place_penalty
-    body_share, title_share = 1 - settings.title_share, settings.title_share
-    weight_of, title_weight_of, fsum, mul = vector.__getitem__, title.__getitem__, math.fsum, operator.mul
-    scores = []
-    for other in others:
+    return _Arrival(new, settings).similarities(others)
+
+
+class _Arrival:
+    """An arriving article's side of its comparisons, looked up once for every story and member it
+    is compared with (an article is compared with dozens of stories, most of one member)."""
+
+    def __init__(self, new: Profile, settings: GroupingSettings) -> None:
+        self.new, self.published, self.keys, self.key_terms = new, new.published, new.keys, new.key_terms
+        self.vector, self.window = new.vector, settings.window
+        # The key views intersect in C without a set of terms kept beside each profile (which would
+        # take more memory than the vector itself in a worker's cache of profiles).
+        self.vector_terms, self.title_terms = new.vector.keys(), new.title_vector.keys()
+        self.weight_of, self.title_weight_of = new.vector.__getitem__, new.title_vector.__getitem__
+        self.places, self.place_penalty = new.places, settings.place_penalty
+        self.body_share, self.title_share = 1 - settings.title_share, settings.title_share
+        self.hourly_penalty, self.penalty_after_hours = settings.hourly_penalty, settings.penalty_after_hours
+        self.link_share = settings.link_share
+
+    def similarities(self, others: Iterable[Profile]) -> list[float]:
+        """The similarity of the arriving article with each of ``others``, in order."""
+        return list(map(self.similarity, others))
+
+    def similarity(self, other: Profile) -> float:
+        """The similarity of the arriving article with ``other``."""
         # _dot written out: this is the innermost loop of grouping.
         other_vector, other_title = other.vector, other.title_vector
-        shared = vector_terms & other_vector.keys()
-        body = fsum(map(mul, map(weight_of, shared), map(other_vector.__getitem__, shared)))
-        shared = title_terms & other_title.keys()
+        mul = operator.mul
+        shared = self.vector_terms & other_vector.keys()
+        body = math.fsum(map(mul, map(self.weight_of, shared), map(other_vector.__getitem__, shared)))
+        shared = self.title_terms & other_title.keys()
         # fsum of no terms is 0.0: a title sharing none is not summed.
         title_dot = 0.0
         if shared:
-            title_dot = fsum(map(mul, map(title_weight_of, shared), map(other_title.__getitem__, shared)))
-        score = body_share * body + title_share * title_dot
+            title_weights = map(self.title_weight_of, shared)
+            title_dot = math.fsum(map(mul, title_weights, map(other_title.__getitem__, shared)))
+        score = self.body_share * body + self.title_share * title_dot
+        places = self.places
         if places and other.places and places.isdisjoint(other.places):
-            score -= place_penalty
-        scores.append(score)
-    return scores
+            score -= self.place_penalty
+        return score
 
+    def closest(self, members: Iterable[Profile]) -> float | None:
+        """The highest similarity of the members that share a key term with the arriving article and
+        are within its window (the first of equal ones, as ``max`` picks), or None when none does."""
+        keys, published, window = self.keys, self.published, self.window
+        best: float | None = None
+        for member in members:
+            # The key terms first: a set test in C is cheaper than the difference of two datetimes.
+            if keys.isdisjoint(member.key_terms) or abs(member.published - published) > window:
+                continue
+            score = self.similarity(member)
+            if best is None or score > best:
+                best = score
+        return best
 
-def _time_penalty(new: Profile, since: datetime, *, settings: GroupingSettings) -> float:
-    hours = abs((new.published - since).total_seconds()) / 3600
-    return settings.hourly_penalty * max(0.0, hours - settings.penalty_after_hours)
+    def time_penalty(self, since: datetime) -> float:
+        """The penalty of a story begun at ``since``: for the hours between past the first day."""
+        hours = abs((self.published - since).total_seconds()) / 3600
+        return self.hourly_penalty * max(0.0, hours - self.penalty_after_hours)
 
 
 @dataclass(frozen=True)
@@ -498,7 +530,30 @@ class StoryCandidate:
         story is what it has lately been about, and its cost stays bounded."""
         return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
 
+    def sharing(self, key_terms: Iterable[str]) -> Sequence[Profile]:
+        """The members that may share one of ``key_terms``, in order: all of a small story's, only
+        those having one of a large story's (whose members would each be tested at every arrival)."""
+        if len(self.members) <= _INDEXED_MEMBERS:
+            return self.members
+        found: set[int] = set()
+        positions = self._key_positions
+        for term in key_terms:
+            found.update(positions.get(term, ()))
+        members = self.members
+        return [members[position] for position in sorted(found)]
 
+    @cached_property
+    def _key_positions(self) -> dict[str, list[int]]:
+        """Each key term of the members to the positions of the members having it."""
+        positions: dict[str, list[int]] = {}
+        for position, member in enumerate(self.members):
+            for term in member.key_terms:
+                positions.setdefault(term, []).append(position)
+        return positions
+
+
+# A story of more members than this finds those sharing a key term through an index of them.
+_INDEXED_MEMBERS = 16
 # A story's centroid: the summed vectors of its latest members, and the sum's length.
 Centroid = tuple[dict[str, float], float]
 
@@ -563,13 +618,14 @@ def choose_story(
     person into one story, the centroid alone splits a long story whose reports drift. The best
     story wins when its score reaches the threshold; ties go to the earlier story.
     """
-    keys = new.keys
+    arrival = _Arrival(new, settings)
+    threshold = settings.threshold
     best: tuple[float, int] | None = None
     for story in candidates:
         # A story that cannot reach the best score so far is not scored whole (see _story_score).
-        floor = settings.threshold if best is None else max(settings.threshold, best[0])
-        score = _story_score(new, story, keys=keys, floor=floor, settings=settings)
-        if score is None or score < settings.threshold:
+        floor = threshold if best is None else max(threshold, best[0])
+        score = _story_score(arrival, story, floor=floor)
+        if score is None or score < threshold:
             continue
         if best is None or (score, -story.story_id) > (best[0], -best[1]):
             best = (score, story.story_id)
@@ -581,14 +637,7 @@ def choose_story(
 _MOST_COSINE = 1.01
 
 
-def _story_score(
-    new: Profile,
-    story: StoryCandidate,
-    *,
-    keys: frozenset[str],
-    floor: float,
-    settings: GroupingSettings,
-) -> float | None:
+def _story_score(arrival: _Arrival, story: StoryCandidate, *, floor: float) -> float | None:
     """The story's score, or None when no member shares a key term, or when the score is sure to be
     below ``floor``.
 
@@ -599,35 +648,27 @@ def _story_score(
     members = story.members
     # Measured from the story's start, not from its closest member: a story that could be extended
     # by each day's report would swallow weeks of one war's different strikes.
-    penalty = _time_penalty(new, members[0].published, settings=settings)
+    first = members[0]
+    penalty = arrival.time_penalty(first.published)
     if len(members) == 1:
-        compared = similarities(new, _sharing(new, members, keys=keys, settings=settings), settings=settings)
-        return max(compared) - penalty if compared else None
+        # Most stories an article is compared with have one member: what closest() does, written out.
+        if arrival.keys.isdisjoint(first.key_terms):
+            return None
+        if abs(first.published - arrival.published) > arrival.window:
+            return None
+        return arrival.similarity(first) - penalty
     centroid, norm = story.centroid
-    towards = _dot(new.vector, centroid, new.vector.keys() & centroid.keys())
+    towards = _dot(arrival.vector, centroid, arrival.vector_terms & centroid.keys())
     together = towards / norm
-    link_share, body_share = settings.link_share, 1 - settings.title_share
+    link_share = arrival.link_share
     if len(members) <= CENTROID_MEMBERS:
-        most = body_share * towards + settings.title_share * _MOST_COSINE
+        most = arrival.body_share * towards + arrival.title_share * _MOST_COSINE
         if link_share * most + (1 - link_share) * together - penalty < floor:
             return None
-    compared = similarities(new, _sharing(new, members, keys=keys, settings=settings), settings=settings)
-    if not compared:
+    closest = arrival.closest(story.sharing(arrival.key_terms))
+    if closest is None:
         return None
-    return link_share * max(compared) + (1 - link_share) * together - penalty
-
-
-def _sharing(
-    new: Profile, members: Iterable[Profile], *, keys: frozenset[str], settings: GroupingSettings
-) -> list[Profile]:
-    """The members that share a key term with ``new`` and are within its window."""
-    window, published = settings.window, new.published
-    # The key terms first: a set test in C is cheaper than the difference of two datetimes.
-    return [
-        member
-        for member in members
-        if not keys.isdisjoint(member.key_terms) and abs(member.published - published) <= window
-    ]
+    return link_share * closest + (1 - link_share) * together - penalty
 
 
 def candidates_of(members: Iterable[tuple[int, Profile]]) -> list[StoryCandidate]:

@@ -361,3 +361,38 @@ def test_stories_skipped_by_their_bound_are_those_that_could_not_win(threshold: 
         assert chosen == _best_story_by_hand(new, stories, settings)
         placed.setdefault(len(placed) + 1 if chosen is None else chosen, []).append(new)
     assert any(len(members) > 2 for members in placed.values())
+
+
+@pytest.mark.parametrize("threshold", [0.19, 0.0])
+def test_a_large_story_compares_every_member_sharing_a_key_term(threshold: float) -> None:
+    """A story of more members than are tested one by one finds those sharing a key term with the
+    arriving article through its index: exactly the members a test of each finds, in order, so the
+    article picks the story (and gets the score) that scoring every member picks."""
+    settings = GroupingSettings(threshold=threshold)
+    profiles = sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id))
+    joined = passed_over = 0
+    for new in profiles:
+        members = tuple(member for member in profiles if member is not new)
+        large, single = StoryCandidate(1, members), StoryCandidate(2, members[-1:])
+        sharing = [member for member in members if new.keys & member.keys]
+        assert list(large.sharing(new.key_terms)) == sharing
+        passed_over += len(sharing) < len(members)
+        chosen = choose_story(new, [large, single], settings=settings)
+        assert chosen == _best_story_by_hand(new, [large, single], settings)
+        joined += chosen == 1
+    assert len(profiles) > CENTROID_MEMBERS and joined > 0 and passed_over > 0
+
+
+def test_the_order_of_the_candidate_stories_changes_no_choice() -> None:
+    """Stories offered in reverse order, or with those of one member last, get the same article the
+    same story as scoring every story whole: skipping by the bound depends on what was scored before."""
+    settings = GroupingSettings(threshold=0.05)
+    placed: dict[int, list[Profile]] = {}
+    for new in sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id)):
+        stories = [StoryCandidate(story_id, tuple(members)) for story_id, members in sorted(placed.items())]
+        expected = _best_story_by_hand(new, stories, settings)
+        larger_first = sorted(stories, key=lambda story: -len(story.members))
+        assert choose_story(new, stories[::-1], settings=settings) == expected
+        assert choose_story(new, larger_first, settings=settings) == expected
+        placed.setdefault(len(placed) + 1 if expected is None else expected, []).append(new)
+    assert any(len(members) > 2 for members in placed.values())
