@@ -415,11 +415,6 @@ def _weighted(counts: Mapping[str, float], idf: IdfTable, *, keep: int) -> dict[
 _WEIGHTS: dict[float, float] = {}
 
 
-def _weight(value: float) -> float:
-    """The process's one object of the weight ``value``."""
-    return _WEIGHTS.setdefault(value, value)
-
-
 def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings) -> Profile:
     """The profile grouping compares for ``article``."""
     title_words = word_texts(fold(article.title))
