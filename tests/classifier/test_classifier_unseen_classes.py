@@ -75,6 +75,34 @@ ROWS: list[dict[str, Any]] = [
         "text": "أعلنت الشركة المنفذة تسليم المدينة السكنية الجديدة لوزارة الدفاع",
         "tags": [],
     },
+    # training: drills of forces or a state, not the manoeuvres of a party, a missile or a team
+    {
+        "name": "a state begins drills",
+        "text": "بدأت روسيا مناورات واسعة النطاق في البحر المتوسط",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
+    {
+        "name": "a warship sails out for drills",
+        "text": "دخلت البارجة الروسية البحر الأسود برفقة سفينتين للقيام بسلسلة من المناورات",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
+    {
+        "name": "political manoeuvres to bury a case",
+        "text": "تساءل زعيم الحزب عن احتمال وجود مناورات لوأد هذه القضية",
+        "tags": [],
+    },
+    {
+        "name": "a missile's manoeuvres in flight",
+        "text": "قال إن الصاروخ قادر على القيام بمناورات حادة في طريقه إلى الهدف",
+        "tags": [],
+    },
+    {
+        "name": "a team's manoeuvres on the pitch",
+        "text": "بدأ الأهلي بهجوم ضاغط وسيطرة على منطقة المناورات فسجل هدفا مبكرا",
+        "tags": [],
+    },
 ]
 
 
