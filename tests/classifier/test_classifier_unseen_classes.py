@@ -103,6 +103,23 @@ ROWS: list[dict[str, Any]] = [
         "text": "بدأ الأهلي بهجوم ضاغط وسيطرة على منطقة المناورات فسجل هدفا مبكرا",
         "tags": [],
     },
+    # training: a company's staff or a private class, not forces, even with police or guards nearby
+    {
+        "name": "a company trains its staff after calling the police",
+        "text": "متعهدا بأن تمنح الشركة تدريبا للعاملين بعد طلب تدخل الشرطة",
+        "tags": [],
+    },
+    {
+        "name": "a bomber hits a private class guarded by security men",
+        "text": "استهدف انتحاري فصلا تدريبيا في مبنى خاص أعقبه تبادل لإطلاق النار مع حراس أمن",
+        "tags": ["strikes"],
+    },
+    {
+        "name": "police officers trained in human rights",
+        "text": "سيتلقى ضباط الشرطة تدريبا مكثفا في مجال حقوق الإنسان",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
 ]
 
 
