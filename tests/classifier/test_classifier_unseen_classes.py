@@ -75,6 +75,47 @@ ROWS: list[dict[str, Any]] = [
         "text": "أعلنت الشركة المنفذة تسليم المدينة السكنية الجديدة لوزارة الدفاع",
         "tags": [],
     },
+    # withdrawal: forces or their equipment moved out of a base, bases handed over, forces moving away
+    {
+        "name": "troops moved out of a base",
+        "text": "نقلت ألمانيا جنودها من قاعدة إنجرليك التركية إلى الأردن",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "نقل"},
+    },
+    {
+        "name": "weapons smuggled from a base to a militia",
+        "text": "اتهم التقرير إيران بنقل أسلحة من قاعدة التيفور إلى حزب الله",
+        "tags": [],
+    },
+    {
+        "name": "aircraft pulled out of a base",
+        "text": "سحبت ألمانيا طائراتها من قاعدة إنجرليك",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سحب"},
+    },
+    {
+        "name": "a base handed over",
+        "text": "سلمت القوات الأمريكية قاعدة عين الأسد للجيش العراقي",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سلمت"},
+    },
+    {
+        "name": "fighters hand over their weapons, not a place",
+        "text": "سلم المسلحون أسلحتهم الثقيلة إلى الجيش قرب القاعدة",
+        "tags": [],
+    },
+    {
+        "name": "forces move away from a border",
+        "text": "ابتعدت القوات الإيرانية عن الحدود مسافة 85 كيلومترا",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إبعاد"},
+    },
+    {
+        "name": "the last soldier leaves",
+        "text": "غادر آخر جندي أمريكي العراق",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "مغادرة"},
+    },
     # training: drills of forces or a state, not the manoeuvres of a party, a missile or a team
     {
         "name": "a state begins drills",
