@@ -116,6 +116,23 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["withdrawal"],
         "evidence": {"withdrawal": "مغادرة"},
     },
+    # withdrawal: a force or a peacekeeping mission ending its mission
+    {
+        "name": "a NATO mission ends its mission",
+        "text": "أنهت بعثة الناتو مهمتها في أفغانستان",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "مهمتها"},
+    },
+    {
+        "name": "an envoy ends his mission",
+        "text": "أنهى المبعوث الأممي مهمته في اليمن بعد لقاء قادة القوات الحكومية",
+        "tags": [],
+    },
+    {
+        "name": "security forces end the securing of an election",
+        "text": "أنهت القوات الأمنية مهمتها في تأمين مراكز الاقتراع",
+        "tags": [],
+    },
     # training: drills of forces or a state, not the manoeuvres of a party, a missile or a team
     {
         "name": "a state begins drills",
