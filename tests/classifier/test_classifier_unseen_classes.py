@@ -1,0 +1,197 @@
+"""Classes of error read on unlabeled news, as rule-table rows: positives and hard negatives per class.
+
+The sentences are written for these tests. A row gives the exact tags of the rules alone and, for a
+tag, the term its evidence must name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from classifier_service.classifier import Classifier
+from classifier_service.loading import load_classifier
+
+ROWS: list[dict[str, Any]] = [
+    # withdrawal: the forces named a sentence before the withdrawal
+    {
+        "name": "not in a hurry to withdraw, the forces named before",
+        "text": "قال المبعوث إن قوات بلاده ستبقى في سوريا حتى هزيمة داعش. "
+        "وأضاف أن واشنطن ليست في عجلة للانسحاب.",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "الانسحاب"},
+    },
+    {
+        "name": "troops named before, a summit left after",
+        "text": "يقيم في البلاد آلاف الجنود الأمريكيين منذ عقود. وكانت الولايات المتحدة قد انسحبت من القمة.",
+        "tags": [],
+    },
+    {
+        "name": "security forces named before, protesters leave the streets",
+        "text": "انتشرت قوات الأمن في الساحات. وأعلنت التنسيقية انسحاب المتظاهرين من الشوارع.",
+        "tags": [],
+    },
+    {
+        "name": "soldiers named before, a party leaves the government",
+        "text": "قتل جنديان في الهجوم على الحاجز. وقرر الحزب الانسحاب من الحكومة احتجاجا.",
+        "tags": ["strikes"],
+    },
+    # withdrawal: armed groups named as such
+    {
+        "name": "militant groups to pull out of a buffer zone",
+        "text": "اتفق الجانبان على إقامة منطقة منزوعة السلاح على أن تنسحب منها الجماعات المتشددة "
+        "بحلول منتصف أكتوبر",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "انسحاب"},
+    },
+    {
+        "name": "fighters and civilians fled together",
+        "text": "وفر عشرات الآلاف من المقاتلين والمدنيين إلى الشمال تاركين المناطق التي استعادها الجيش",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "المقاتلين والمدنيين"},
+    },
+    {
+        "name": "groups born of a movement",
+        "text": "قال الوزير إن كل الجماعات المتشددة خرجت من رحم هذا التنظيم",
+        "tags": [],
+    },
+    # withdrawal: handing over a city, a port or the areas held
+    {
+        "name": "handing over the port, the fighters named before",
+        "text": "يسيطر الحوثيون على المدينة ومينائها. "
+        "وتسعى الأمم المتحدة إلى تسهيل تسليم ميناء الحديدة دون شروط.",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "تسليم المدينة"},
+    },
+    {
+        "name": "a deal that the factions hand over the areas they hold",
+        "text": "يقضي الاتفاق مع فصائل المعارضة بتسليمها مناطق سيطرتها في القنيطرة إلى الجيش",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "تسليم المدينة"},
+    },
+    {
+        "name": "a housing city handed over by its builder",
+        "text": "أعلنت الشركة المنفذة تسليم المدينة السكنية الجديدة لوزارة الدفاع",
+        "tags": [],
+    },
+    # withdrawal: forces or their equipment moved out of a base, bases handed over, forces moving away
+    {
+        "name": "troops moved out of a base",
+        "text": "نقلت ألمانيا جنودها من قاعدة إنجرليك التركية إلى الأردن",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "نقل"},
+    },
+    {
+        "name": "weapons smuggled from a base to a militia",
+        "text": "اتهم التقرير إيران بنقل أسلحة من قاعدة التيفور إلى حزب الله",
+        "tags": [],
+    },
+    {
+        "name": "aircraft pulled out of a base",
+        "text": "سحبت ألمانيا طائراتها من قاعدة إنجرليك",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سحب"},
+    },
+    {
+        "name": "a base handed over",
+        "text": "سلمت القوات الأمريكية قاعدة عين الأسد للجيش العراقي",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سلمت"},
+    },
+    {
+        "name": "fighters hand over their weapons, not a place",
+        "text": "سلم المسلحون أسلحتهم الثقيلة إلى الجيش قرب القاعدة",
+        "tags": [],
+    },
+    {
+        "name": "forces move away from a border",
+        "text": "ابتعدت القوات الإيرانية عن الحدود مسافة 85 كيلومترا",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إبعاد"},
+    },
+    {
+        "name": "the last soldier leaves",
+        "text": "غادر آخر جندي أمريكي العراق",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "مغادرة"},
+    },
+    # withdrawal: a force or a peacekeeping mission ending its mission
+    {
+        "name": "a NATO mission ends its mission",
+        "text": "أنهت بعثة الناتو مهمتها في أفغانستان",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "مهمتها"},
+    },
+    {
+        "name": "an envoy ends his mission",
+        "text": "أنهى المبعوث الأممي مهمته في اليمن بعد لقاء قادة القوات الحكومية",
+        "tags": [],
+    },
+    {
+        "name": "security forces end the securing of an election",
+        "text": "أنهت القوات الأمنية مهمتها في تأمين مراكز الاقتراع",
+        "tags": [],
+    },
+    # training: drills of forces or a state, not the manoeuvres of a party, a missile or a team
+    {
+        "name": "a state begins drills",
+        "text": "بدأت روسيا مناورات واسعة النطاق في البحر المتوسط",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
+    {
+        "name": "a warship sails out for drills",
+        "text": "دخلت البارجة الروسية البحر الأسود برفقة سفينتين للقيام بسلسلة من المناورات",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
+    {
+        "name": "political manoeuvres to bury a case",
+        "text": "تساءل زعيم الحزب عن احتمال وجود مناورات لوأد هذه القضية",
+        "tags": [],
+    },
+    {
+        "name": "a missile's manoeuvres in flight",
+        "text": "قال إن الصاروخ قادر على القيام بمناورات حادة في طريقه إلى الهدف",
+        "tags": [],
+    },
+    {
+        "name": "a team's manoeuvres on the pitch",
+        "text": "بدأ الأهلي بهجوم ضاغط وسيطرة على منطقة المناورات فسجل هدفا مبكرا",
+        "tags": [],
+    },
+    # training: a company's staff or a private class, not forces, even with police or guards nearby
+    {
+        "name": "a company trains its staff after calling the police",
+        "text": "متعهدا بأن تمنح الشركة تدريبا للعاملين بعد طلب تدخل الشرطة",
+        "tags": [],
+    },
+    {
+        "name": "a bomber hits a private class guarded by security men",
+        "text": "استهدف انتحاري فصلا تدريبيا في مبنى خاص أعقبه تبادل لإطلاق النار مع حراس أمن",
+        "tags": ["strikes"],
+    },
+    {
+        "name": "police officers trained in human rights",
+        "text": "سيتلقى ضباط الشرطة تدريبا مكثفا في مجال حقوق الإنسان",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    """The rules alone, as in the other rule tables."""
+    return Classifier(load_classifier().compiled)
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row["name"]) for row in ROWS])
+def test_classes_read_on_unlabeled_news(classifier: Classifier, row: dict[str, Any]) -> None:
+    result = classifier.classify(title="", text=row["text"])
+    assert list(result.tags) == row["tags"], result.evidence
+    for evidence in result.evidence:
+        assert evidence.matched in row["text"]
+    for topic, term in row.get("evidence", {}).items():
+        assert [e.term for e in result.evidence if e.topic == topic] == [term], result.evidence
