@@ -256,8 +256,11 @@ class Deadline:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        # The watchdog drops a deadline whose block has ended instead of expiring it.
+        # The watchdog drops a deadline whose block has ended instead of expiring it, when its end
+        # comes: until then it keeps no connection alive.
         self._left_at = time.monotonic()
+        with self._lock:
+            self._sources.clear()
         if self._token is not None:
             _CURRENT.reset(self._token)
 
@@ -340,9 +343,11 @@ class _Watchdog:
                         due.append(limit)
                 if due:
                     return due
-                self._condition.wait(self._queue[0][0] - now if self._queue else None)
+                # Capped: a deadline of days (or of math.inf) is beyond what a wait accepts.
+                self._condition.wait(min(self._queue[0][0] - now, _LONGEST_WAIT) if self._queue else None)
 
 
+_LONGEST_WAIT = 3600.0
 _WATCHDOG = _Watchdog()
 
 
