@@ -54,24 +54,45 @@ def hold_alerts(session: Session, alert_ids: list[int], *, now: datetime, day: t
         .join(Subscription, Subscription.id == Alert.subscription_id)
         .where(Alert.id.in_(alert_ids))
     ).all()
+    # Every alert of a subscription made now waits in the same place: its schedule is read, and its
+    # digest found, once a subscription, and its alerts are attached in one statement.
+    holders: dict[int, tuple[int, str] | None] = {}
+    held: dict[tuple[int, str], list[int]] = {}
     immediate = []
     for alert_id, subscription_id, stored in rows:
-        period = holding_period(Schedule.model_validate(stored), now, day=day) if stored else None
-        if period is None:
+        if subscription_id not in holders:
+            holders[subscription_id] = _holder(session, subscription_id, stored, now=now, day=day)
+        holder = holders[subscription_id]
+        if holder is None:
             immediate.append(alert_id)
-            continue
-        kind = "quiet" if Schedule.model_validate(stored).mode == "immediate" else "digest"
-        digest_id = _digest_of(
-            session, subscription_id, kind=kind, start=period.start, end=period.end, now=now
-        )
+        else:
+            held.setdefault(holder, []).append(alert_id)
+    for (digest_id, kind), ids in held.items():
         session.execute(
             update(Alert)
-            .where(Alert.id == alert_id)
+            .where(Alert.id.in_(ids))
             .values(digest_id=digest_id)
             .execution_options(synchronize_session=False)
         )
-        log.info("alert.held", extra={"alert_id": alert_id, "digest_id": digest_id, "kind": kind})
+        for alert_id in ids:
+            log.info("alert.held", extra={"alert_id": alert_id, "digest_id": digest_id, "kind": kind})
     return sorted(immediate)
+
+
+def _holder(
+    session: Session, subscription_id: int, stored: dict[str, object] | None, *, now: datetime, day: timedelta
+) -> tuple[int, str] | None:
+    """The digest (its id and kind) that holds the subscription's alerts made ``now``, or None when
+    they are sent at once."""
+    if not stored:
+        return None
+    schedule = Schedule.model_validate(stored)
+    period = holding_period(schedule, now, day=day)
+    if period is None:
+        return None
+    kind = "quiet" if schedule.mode == "immediate" else "digest"
+    digest_id = _digest_of(session, subscription_id, kind=kind, start=period.start, end=period.end, now=now)
+    return digest_id, kind
 
 
 def _digest_of(  # noqa: PLR0913 -- past the second, every argument is keyword-only and named

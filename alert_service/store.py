@@ -75,28 +75,43 @@ def store_batch(
     finder: EntityFinder | None = None,
     grouping: GroupingSettings | None = None,
 ) -> list[int]:
-    """Store the articles and their tags, place them in stories in order, then create the alerts their
-    subscriptions' rules call for (with the configured gazetteer unless ``finder`` is given, grouping
-    with ``grouping`` or the defaults); returns the ids of new alerts, in the order created."""
+    """Store the articles and their tags, match them against the subscriptions' rules (with the
+    configured gazetteer unless ``finder`` is given), place them in stories in order (grouping with
+    ``grouping`` or the defaults), then create the alerts the matches call for; returns the ids of
+    new alerts, in the order created."""
     now = now or utc_now()
     _store_articles(session, [message.article for message in messages], now=now)
     _store_tags(session, messages)
     _store_entities(session, messages)
+    # Decided before placing: placing takes the story lock, held until commit, and which rules an
+    # article matches does not depend on its story.
+    matches = subscriptions_matched(session, messages, finder=finder)
     stories = assign_stories(
         session, [story_article(message.article) for message in messages], now=now, settings=grouping
     )
+    wanted = [
+        AlertWanted(article_id, stories[article_id], subscription_id)
+        for article_id, subscription_ids in matches
+        for subscription_id in subscription_ids
+    ]
+    return create_alerts(session, wanted, now=now)
+
+
+def subscriptions_matched(
+    session: Session, messages: Sequence[ArticleClassified], *, finder: EntityFinder | None = None
+) -> list[tuple[str, list[int]]]:
+    """Each alerting article's id with the ids of the active subscriptions whose rule it matches, in
+    the order of ``messages`` (with the configured gazetteer unless ``finder`` is given)."""
     # An archive imported without alerts is stored, tagged and grouped only.
     alerting = [message for message in messages if message.article.alerts]
     if not alerting:
         return []
     finder = finder or entity_finder(alert_settings().gazetteer_path)
     rules = active_rules(session)
-    wanted = [
-        AlertWanted(message.article.article_id, stories[message.article.article_id], subscription_id)
+    return [
+        (message.article.article_id, matching_subscriptions(rules, facts_of(message, finder=finder)))
         for message in alerting
-        for subscription_id in matching_subscriptions(rules, facts_of(message, finder=finder))
     ]
-    return create_alerts(session, wanted, now=now)
 
 
 def story_article(article: ArticleIngested) -> StoryArticle:

@@ -30,8 +30,12 @@ can never succeed as addressed, not as a network failure worth retrying).
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import itertools
+import logging
 import math
+import os
 import socket
 import ssl
 import threading
@@ -47,6 +51,8 @@ import httpx
 
 from shared.errors import RasidError
 from shared.settings import RasidSettings
+
+log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -238,7 +244,6 @@ class Deadline:
         self._left_at = math.inf  # when the block ended: a failure judged later is judged as of then
         self._sources: list[SocketSource] = []
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
         self._token: Token[Deadline | None] | None = None
 
     def __enter__(self) -> Deadline:
@@ -247,17 +252,22 @@ class Deadline:
         if enclosing is not None:
             self.end = min(self.end, enclosing.end)
         self._token = _CURRENT.set(self)
-        self._timer = threading.Timer(max(0.0, self.end - time.monotonic()), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        # The watchdog drops a deadline whose block has ended instead of expiring it, when its end
+        # comes: until then it keeps no connection alive.
         self._left_at = time.monotonic()
-        if self._timer is not None:
-            self._timer.cancel()
+        with self._lock:
+            self._sources.clear()
         if self._token is not None:
             _CURRENT.reset(self._token)
+
+    @property
+    def ended(self) -> bool:
+        """Whether its block has ended."""
+        return self._left_at != math.inf
 
     @property
     def passed(self) -> bool:
@@ -285,6 +295,60 @@ class Deadline:
             sources = list(self._sources)
         for source in sources:
             _shut(source())
+
+
+class _Watchdog:
+    """One thread that expires every deadline of the process when it passes, earliest first. A
+    thread started (and cancelled) for each deadline cost a webhook more CPU than its POST did."""
+
+    def __init__(self) -> None:
+        self._reset()
+        # A thread does not survive a fork (Celery's prefork pool): the child starts its own, with
+        # a lock no thread of the parent could have held.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._condition = threading.Condition()
+        self._queue: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()  # equal ends: first come, first expired (never compared)
+        self._running = False
+
+    def add(self, limit: Deadline) -> None:
+        """Expire ``limit`` at its end, unless its block has ended by then."""
+        with self._condition:
+            if not self._running:
+                threading.Thread(target=self._run, daemon=True, name="rasid-deadlines").start()
+                self._running = True
+            heapq.heappush(self._queue, (limit.end, next(self._order), limit))
+            if self._queue[0][2] is limit:
+                self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            for limit in self._due():
+                try:
+                    limit._expire()
+                except Exception:  # one deadline's failure must not stop the others
+                    log.exception("net.deadline_expiry_failed")
+
+    def _due(self) -> list[Deadline]:
+        """The deadlines that have passed, once there are any; ended ones are dropped."""
+        with self._condition:
+            while True:
+                now = time.monotonic()
+                due: list[Deadline] = []
+                while self._queue and (self._queue[0][0] <= now or self._queue[0][2].ended):
+                    limit = heapq.heappop(self._queue)[2]
+                    if not limit.ended:
+                        due.append(limit)
+                if due:
+                    return due
+                # Capped: a deadline of days (or of math.inf) is beyond what a wait accepts.
+                self._condition.wait(min(self._queue[0][0] - now, _LONGEST_WAIT) if self._queue else None)
+
+
+_LONGEST_WAIT = 3600.0
+_WATCHDOG = _Watchdog()
 
 
 def deadline(seconds: float) -> Deadline:

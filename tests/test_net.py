@@ -8,6 +8,7 @@ guard refuses, so a "public" host is a name that an injected resolver answers an
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import ssl
 import subprocess
@@ -230,6 +231,50 @@ def test_a_deadline_that_did_not_pass_says_so() -> None:
     assert not limit.passed
 
 
+def _shut_within(seconds: float) -> bool:
+    """Whether a socket read under a deadline of ``seconds`` is cut off by it (a read of its own
+    times out after 5 s, so a deadline that never fires fails instead of hanging)."""
+    ours, theirs = socket.socketpair()
+    ours.settimeout(5)
+    with ours, theirs, deadline(seconds) as limit:
+        limit.watch(lambda: ours)
+        try:
+            return ours.recv(1) == b"" and limit.passed
+        except TimeoutError:
+            return False
+
+
+def test_a_shorter_deadline_begun_after_a_longer_one_passes_first() -> None:
+    # Another thread's deadline is not enclosing: the later, shorter one must not wait for the first.
+    cut_off: list[bool] = []
+    with deadline(60) as long:
+        worker = threading.Thread(target=lambda: cut_off.append(_shut_within(0.2)))
+        worker.start()
+        worker.join(10)
+    assert cut_off == [True]
+    assert not long.passed
+
+
+def test_many_deadlines_that_ended_in_time_do_not_pass() -> None:
+    limits = []
+    for _ in range(200):
+        with deadline(0.05) as limit:
+            limits.append(limit)
+    time.sleep(0.2)
+    assert not any(limit.passed for limit in limits)
+    assert _shut_within(0.1)
+
+
+def test_deadlines_pass_in_a_forked_child() -> None:
+    # Celery's prefork pool forks a parent that may have used deadlines already.
+    assert _shut_within(0.1)
+    child = os.fork()
+    if child == 0:  # pragma: no cover -- the child's outcome is its exit status
+        os._exit(0 if _shut_within(0.2) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_subscribe_webhook_refuses_an_internal_url(tmp_path: object, database_url: str) -> None:
     runner = CliRunner()
     env = {"RASID_DATABASE_URL": database_url, "RASID_ALLOW_PRIVATE_TARGETS": "false"}
@@ -238,7 +283,8 @@ def test_subscribe_webhook_refuses_an_internal_url(tmp_path: object, database_ur
         assert result.exit_code != 0
         assert "refused" in result.output and "RASID_ALLOW_PRIVATE_TARGETS" in result.output
     allowed = runner.invoke(
-        cli, ["subscribe", "webhook", "http://127.0.0.1:9000/hook", "--topics", "strikes"],
+        cli,
+        ["subscribe", "webhook", "http://127.0.0.1:9000/hook", "--topics", "strikes"],
         env={**env, "RASID_ALLOW_PRIVATE_TARGETS": "true"},
     )
     assert allowed.exit_code == 0, allowed.output
@@ -286,9 +332,24 @@ def test_tls_names_the_host_not_the_address(tmp_path: Path) -> None:
     required_program("openssl", needed_for="to make a certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=x",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
