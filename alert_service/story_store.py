@@ -264,16 +264,20 @@ class StoryWindow:
                 stories = by_key.get(term)
                 if stories is not None:
                     story_ids.update(stories)
-        found = (self._candidate(story_id, new.published) for story_id in sorted(story_ids))
+        # The ends of the article's window, as the members' order keys (the same for every story).
+        earliest, latest = (new.published - self._window, ""), (new.published + self._window, _AFTER_EVERY_ID)
+        found = (self._candidate(story_id, earliest, latest) for story_id in sorted(story_ids))
         return [candidate for candidate in found if candidate is not None]
 
-    def _candidate(self, story_id: int, published: datetime) -> StoryCandidate | None:
+    def _candidate(
+        self, story_id: int, earliest: tuple[datetime, str], latest: tuple[datetime, str]
+    ) -> StoryCandidate | None:
         order = self._order.get(story_id)
         if order is None:
             self._members[story_id].sort(key=_in_order)
             order = self._order[story_id] = [_in_order(member) for member in self._members[story_id]]
-        first = bisect.bisect_left(order, (published - self._window, ""))
-        last = bisect.bisect_right(order, (published + self._window, _AFTER_EVERY_ID))
+        first = bisect.bisect_left(order, earliest)
+        last = bisect.bisect_right(order, latest)
         if first == last:
             return None
         # One candidate (its centroid and key-term positions with it) for every article that sees
