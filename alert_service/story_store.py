@@ -117,14 +117,15 @@ _CACHE = ProfileCache()
 
 
 def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile]:
+    # The columns, not the members as ORM objects: loading each as an object kept in the session
+    # added a tenth to reading a profile back, for every member another process wrote.
+    columns = (StoryMember.article_id, StoryMember.source, StoryMember.published_at, StoryMember.profile)
     for start in range(0, len(article_ids), 500):
         rows = session.execute(
-            select(StoryMember).where(StoryMember.article_id.in_(article_ids[start : start + 500]))
-        ).scalars()
-        for row in rows:
-            yield Profile.from_json(
-                row.article_id, source=row.source, published=row.published_at, data=row.profile
-            )
+            select(*columns).where(StoryMember.article_id.in_(article_ids[start : start + 500]))
+        )
+        for article_id, source, published, data in rows:
+            yield Profile.from_json(article_id, source=source, published=published, data=data)
 
 
 class StoryWindow:
