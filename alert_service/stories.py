@@ -518,6 +518,10 @@ class StoryCandidate:
 
     story_id: int
     members: tuple[Profile, ...]
+    # Each key term of the story's members to the members having it, when whoever holds the story
+    # keeps that (a store worker's window does, as members come and go): its members beyond the
+    # window too, which closest() passes over. Without it a large story's candidate indexes its own.
+    key_members: Mapping[str, Sequence[Profile]] | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def centroid(self) -> Centroid:
@@ -527,9 +531,18 @@ class StoryCandidate:
 
     def sharing(self, key_terms: Iterable[str]) -> Sequence[Profile]:
         """The members that may share one of ``key_terms``, in order: all of a small story's, only
-        those having one of a large story's (whose members would each be tested at every arrival)."""
-        if len(self.members) <= _INDEXED_MEMBERS:
+        those having one of a large story's (whose members would each be tested at every arrival).
+        With :attr:`key_members`, a large story's are in no set order and may include members beyond
+        the window: what closest() makes of them is the same (the highest score, summed exactly)."""
+        if len(self.members) <= INDEXED_MEMBERS:
             return self.members
+        if self.key_members is not None:
+            by_key = self.key_members
+            having: dict[int, Profile] = {}
+            for term in key_terms:
+                for member in by_key.get(term, ()):
+                    having[id(member)] = member
+            return list(having.values())
         found: set[int] = set()
         positions = self._key_positions
         for term in key_terms:
@@ -548,7 +561,7 @@ class StoryCandidate:
 
 
 # A story of more members than this finds those sharing a key term through an index of them.
-_INDEXED_MEMBERS = 16
+INDEXED_MEMBERS = 16
 # A story's centroid: the summed vectors of its latest members, and the sum's length.
 Centroid = tuple[dict[str, float], float]
 

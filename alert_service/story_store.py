@@ -16,7 +16,10 @@ A member's profile and story never change once written, so each process keeps th
 read (:class:`ProfileCache`) and reads from the database only those of members it has not seen: a
 worker storing a stream of articles reads each member's profile once, not once per arriving batch.
 On PostgreSQL it keeps the window's members too (:class:`KeptWindow`): under the lock a batch reads
-only the members written since the process's last read, not every member of its window. The cache
+only the members written since the process's last read, not every member of its window, and what
+grouping builds of them (the index of their key terms, each story's order, its candidates with their
+centroids and the members of a large story by key term) is kept with them, changed member by member,
+not built again for every batch. The cache
 keeps at most ``_MOST_KEPT`` profiles, the window ``_MOST_IN_WINDOW`` members (a window busier than
 that is read from the database batch by batch): an archive of tens of thousands of undated files,
 all in one window, is placed without reading the window again for every batch.
@@ -49,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from alert_service.models import Story, StoryMember
 from alert_service.stories import (
+    INDEXED_MEMBERS,
     GroupingSettings,
     IdfTable,
     Profile,
@@ -113,14 +117,15 @@ _CACHE = ProfileCache()
 
 
 def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile]:
+    # The columns, not the members as ORM objects: loading each as an object kept in the session
+    # added a tenth to reading a profile back, for every member another process wrote.
+    columns = (StoryMember.article_id, StoryMember.source, StoryMember.published_at, StoryMember.profile)
     for start in range(0, len(article_ids), 500):
         rows = session.execute(
-            select(StoryMember).where(StoryMember.article_id.in_(article_ids[start : start + 500]))
-        ).scalars()
-        for row in rows:
-            yield Profile.from_json(
-                row.article_id, source=row.source, published=row.published_at, data=row.profile
-            )
+            select(*columns).where(StoryMember.article_id.in_(article_ids[start : start + 500]))
+        )
+        for article_id, source, published, data in rows:
+            yield Profile.from_json(article_id, source=source, published=published, data=data)
 
 
 class StoryWindow:
@@ -133,25 +138,53 @@ class StoryWindow:
     window is read; otherwise by looking at every member, which is cheaper for a few arrivals.
 
     Leaving out the stories that share no key term changes nothing: :func:`choose_story` compares an
-    article only with members sharing one (were that to change, :meth:`candidates` must follow).
+    article only with members sharing one (were that to change, :meth:`candidates` must follow). Nor
+    does holding members beyond the batch's window: an article's candidates hold only the members
+    within its own window, and a story none of whose members there shares a key term is passed over,
+    so a window kept across batches (:class:`KeptWindow`) may hold the members of its whole span.
+
+    Members may be added and removed; what a story's members build (its order, its candidates with
+    their key-term positions) is kept until the story changes. The members :meth:`add` placed since
+    :meth:`take_placed` are told apart, so a kept window can drop them before the next batch (they
+    come back from the database once committed, under the stories they were stored in).
     """
 
     def __init__(self, window: timedelta, rows: Iterable[tuple[int, Profile]], *, indexed: bool) -> None:
         self._window = window
         self._members: dict[int, list[Profile]] = {}
-        self._all: list[tuple[int, Profile]] = []
-        # Key term to the stories with a member having it, a story once per such member (appending
-        # is cheaper than a set per term).
-        self._by_key: dict[str, list[int]] | None = {} if indexed else None
-        self._built: dict[tuple[int, int, int, int], StoryCandidate] = {}
+        # Every member by article id, when not indexed: the stories are found by looking at each.
+        self._all: dict[str, tuple[int, Profile]] = {}
+        # Key term to the stories with a member having it, and how many members of each have it.
+        self._by_key: dict[str, dict[int, int]] | None = {} if indexed else None
+        # Each story's candidates by the span of its members they hold, until the story changes.
+        self._built: dict[int, dict[tuple[int, int], StoryCandidate]] = {}
         # Each story's members in order, sorted when the story is first a candidate.
         self._order: dict[int, list[tuple[datetime, str]]] = {}
+        self._placed: list[tuple[int, Profile]] = []
+        # The members of each large story by key term (StoryCandidate.key_members), made when the
+        # story is first a large candidate and kept as its members come and go.
+        self._key_members: dict[int, dict[str, list[Profile]]] = {}
         for story_id, member in rows:
             self._members.setdefault(story_id, []).append(member)
             self._remember(story_id, member)
 
+    @property
+    def held(self) -> int:
+        """How many members the window holds."""
+        return sum(map(len, self._members.values()))
+
     def add(self, story_id: int, member: Profile) -> None:
         """Count ``member``, just placed, in ``story_id``."""
+        self.include(story_id, member)
+        self._placed.append((story_id, member))
+
+    def take_placed(self) -> list[tuple[int, Profile]]:
+        """The members :meth:`add` placed since the last call, now no longer told apart."""
+        placed, self._placed = self._placed, []
+        return placed
+
+    def include(self, story_id: int, member: Profile) -> None:
+        """Count ``member``, a stored member of ``story_id``."""
         members = self._members.setdefault(story_id, [])
         order = self._order.get(story_id)
         if order is None:
@@ -160,47 +193,122 @@ class StoryWindow:
             position = bisect.bisect_right(order, _in_order(member))
             order.insert(position, _in_order(member))
             members.insert(position, member)
+        self._built.pop(story_id, None)
         self._remember(story_id, member)
+        key_members = self._key_members.get(story_id)
+        if key_members is not None:
+            for term in member.key_terms:
+                key_members.setdefault(term, []).append(member)
+
+    def remove(self, story_id: int, member: Profile) -> None:
+        """Count ``member`` (held in ``story_id``) no longer."""
+        members = self._members[story_id]
+        order = self._order.get(story_id)
+        if order is None:
+            position = next(index for index, held in enumerate(members) if held is member)
+        else:
+            position = bisect.bisect_left(order, _in_order(member))
+            del order[position]
+        del members[position]
+        if not members:
+            del self._members[story_id]
+            self._order.pop(story_id, None)
+        self._built.pop(story_id, None)
+        self._forget(story_id, member)
+        key_members = self._key_members.get(story_id)
+        if key_members is not None:
+            for term in member.key_terms:
+                having = key_members[term]
+                del having[next(index for index, held in enumerate(having) if held is member)]
+                if not having:
+                    del key_members[term]
+            if not members:
+                del self._key_members[story_id]
 
     def _remember(self, story_id: int, member: Profile) -> None:
         if self._by_key is None:
-            self._all.append((story_id, member))
+            self._all[member.article_id] = (story_id, member)
+            return
+        by_key = self._by_key
+        for term in member.key_terms:
+            stories = by_key.get(term)
+            if stories is None:
+                by_key[term] = {story_id: 1}
+            else:
+                stories[story_id] = stories.get(story_id, 0) + 1
+
+    def _forget(self, story_id: int, member: Profile) -> None:
+        if self._by_key is None:
+            del self._all[member.article_id]
             return
         for term in member.key_terms:
-            stories = self._by_key.get(term)
-            if stories is None:
-                self._by_key[term] = [story_id]
+            stories = self._by_key[term]
+            count = stories[story_id] - 1
+            if count:
+                stories[story_id] = count
+            elif len(stories) > 1:
+                del stories[story_id]
             else:
-                stories.append(story_id)
+                del self._by_key[term]
 
     def candidates(self, new: Profile) -> list[StoryCandidate]:
         """The stories ``new`` may join: those sharing a key term, with their members in its window."""
         keys = new.keys
+        story_ids: set[int] = set()
         if self._by_key is None:
-            story_ids = {story_id for story_id, member in self._all if not keys.isdisjoint(member.key_terms)}
+            for story_id, member in self._all.values():
+                if not keys.isdisjoint(member.key_terms):
+                    story_ids.add(story_id)
         else:
-            story_ids = set()
+            by_key = self._by_key
             for term in new.key_terms:
-                story_ids.update(self._by_key.get(term, ()))
-        found = (self._candidate(story_id, new.published) for story_id in sorted(story_ids))
+                stories = by_key.get(term)
+                if stories is not None:
+                    story_ids.update(stories)
+        # The ends of the article's window, as the members' order keys (the same for every story).
+        earliest, latest = (new.published - self._window, ""), (new.published + self._window, _AFTER_EVERY_ID)
+        found = (self._candidate(story_id, earliest, latest) for story_id in sorted(story_ids))
         return [candidate for candidate in found if candidate is not None]
 
-    def _candidate(self, story_id: int, published: datetime) -> StoryCandidate | None:
+    def _candidate(
+        self, story_id: int, earliest: tuple[datetime, str], latest: tuple[datetime, str]
+    ) -> StoryCandidate | None:
         order = self._order.get(story_id)
         if order is None:
             self._members[story_id].sort(key=_in_order)
             order = self._order[story_id] = [_in_order(member) for member in self._members[story_id]]
-        first = bisect.bisect_left(order, (published - self._window, ""))
-        last = bisect.bisect_right(order, (published + self._window, _AFTER_EVERY_ID))
+        first = bisect.bisect_left(order, earliest)
+        last = bisect.bisect_right(order, latest)
         if first == last:
             return None
-        # One candidate (and one centroid) for every article that sees the same members of the story.
-        key = (story_id, first, last, len(order))
-        built = self._built.get(key)
-        if built is None:
-            built = StoryCandidate(story_id, tuple(self._members[story_id][first:last]))
-            self._built[key] = built
-        return built
+        # One candidate (its centroid and key-term positions with it) for every article that sees
+        # the same members of the story, in this batch and the next ones while the story is unchanged.
+        built = self._built.setdefault(story_id, {})
+        candidate = built.get((first, last))
+        if candidate is None:
+            if len(built) >= _SPANS_KEPT:
+                built.clear()
+            members = tuple(self._members[story_id][first:last])
+            candidate = StoryCandidate(story_id, members, key_members=self._key_members_of(story_id, members))
+            built[first, last] = candidate
+        return candidate
+
+    def _key_members_of(self, story_id: int, members: tuple[Profile, ...]) -> dict[str, list[Profile]] | None:
+        """The story's members by key term, for a candidate of ``members`` that indexes them."""
+        if len(members) <= INDEXED_MEMBERS:
+            return None
+        key_members = self._key_members.get(story_id)
+        if key_members is None:
+            key_members = self._key_members[story_id] = {}
+            for member in self._members[story_id]:
+                for term in member.key_terms:
+                    key_members.setdefault(term, []).append(member)
+        return key_members
+
+
+# The candidates kept of one story, each of other members within the window (as articles published
+# at different times see): a story's members change seldom, the window slides with every article.
+_SPANS_KEPT = 4
 
 
 def _in_order(member: Profile) -> tuple[datetime, str]:
@@ -215,11 +323,10 @@ def _window_of(
     earliest = min(new.published for new in arriving) - window
     latest = max(new.published for new in arriving) + window
     if _keeps_window(session):
-        known = _KEPT.of(str(session.get_bind().engine.url), window).members(
+        return _KEPT.of(str(session.get_bind().engine.url), window).stories(
             session, earliest, latest, cache=cache
         )
-    else:
-        known = list(_read_members(session, earliest, latest, cache=cache).values())
+    known = _read_members(session, earliest, latest, cache=cache).values()
     return StoryWindow(window, known, indexed=len(arriving) >= _INDEX_FROM)
 
 
@@ -325,6 +432,11 @@ class KeptWindow:
     differs from the kept count and the span is read again, as it is when a batch falls outside it or
     the database's transaction ids went back.
 
+    The kept members are held as a :class:`StoryWindow` too, which the batch places its articles
+    in: the members a batch placed are dropped from it before the next batch reads what was written
+    (they come back, under the stories they were stored in, once committed; a batch rolled back
+    leaves nothing behind).
+
     At most ``most`` members are kept: a window holding more (a very busy few days) is forgotten once
     the batch has its members, and the next batch reads its own window whole, not the span after it,
     until a window fits again.
@@ -337,17 +449,23 @@ class KeptWindow:
         self._span: tuple[datetime, datetime] | None = None
         self._seen: _Snapshot | None = None
         self._overflowed = False
+        # The kept members as a story window, kept with them (None until a batch needs it).
+        self._stories: StoryWindow | None = None
 
     @property
     def held(self) -> int:
         """How many members are kept."""
         return len(self._members)
 
-    def members(
+    def stories(
         self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
-    ) -> list[tuple[int, Profile]]:
-        """The story and profile of each member published from ``earliest`` to ``latest``; called
-        under the story lock."""
+    ) -> StoryWindow:
+        """The story window of a batch whose members are published from ``earliest`` to ``latest``
+        (those of the whole span kept, which places the batch alike); called under the story lock.
+
+        The window is the one kept, brought up to date member by member, unless the span had to be
+        read whole or holds too many members to keep."""
+        self._drop_placed()
         seen = self._brought_up_to_date(session, earliest, latest, cache=cache)
         if seen is None:
             seen = _Snapshot.now(session)
@@ -355,17 +473,38 @@ class KeptWindow:
             # the last window read was too large to keep.
             self._span = (earliest, latest if self._overflowed else latest + self._window)
             self._members = _read_members(session, *self._span, cache=cache)
+            self._stories = None
         self._seen = seen
         self._forget_before(earliest)
-        found = [
-            (story_id, member)
-            for story_id, member in self._members.values()
-            if earliest <= member.published <= latest
-        ]
         self._overflowed = len(self._members) > self._most
         if self._overflowed:
-            self._members, self._span, self._seen = {}, None, None
-        return found
+            found = [
+                (story_id, member)
+                for story_id, member in self._members.values()
+                if earliest <= member.published <= latest
+            ]
+            self._members, self._span, self._seen, self._stories = {}, None, None, None
+            return StoryWindow(self._window, found, indexed=True)
+        if self._stories is None:
+            self._stories = StoryWindow(self._window, self._members.values(), indexed=True)
+        return self._stories
+
+    def _drop_placed(self) -> None:
+        """Drop the members the last batch placed in the kept window: those stored are read back."""
+        if self._stories is not None:
+            for story_id, member in self._stories.take_placed():
+                self._stories.remove(story_id, member)
+
+    def _keep(self, read: dict[str, tuple[int, Profile]]) -> None:
+        """Keep the members ``read`` (by article id), in the kept story window too."""
+        stories = self._stories
+        if stories is not None:
+            for article_id, (story_id, member) in read.items():
+                held = self._members.get(article_id)
+                if held is not None:
+                    stories.remove(*held)
+                stories.include(story_id, member)
+        self._members.update(read)
 
     def _brought_up_to_date(
         self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
@@ -391,7 +530,7 @@ class KeptWindow:
         _, _, stored, snapshot, own = next(row for row in rows if row[0] is None)
         seen = _Snapshot.parse(snapshot, own)
         new = [(article_id, story_id) for article_id, story_id, *_ in rows if article_id is not None]
-        self._members.update(_with_profiles(session, new, cache=cache))
+        self._keep(_with_profiles(session, new, cache=cache))
         if seen.precedes(self._seen) or stored != len(self._members):
             return None
         return seen
@@ -401,11 +540,13 @@ class KeptWindow:
         start, end = self._span
         if earliest > start:
             self._span = (earliest, end)
-            self._members = {
-                article_id: kept
-                for article_id, kept in self._members.items()
-                if kept[1].published >= earliest
-            }
+            kept: dict[str, tuple[int, Profile]] = {}
+            for article_id, (story_id, member) in self._members.items():
+                if member.published >= earliest:
+                    kept[article_id] = (story_id, member)
+                elif self._stories is not None:
+                    self._stories.remove(story_id, member)
+            self._members = kept
 
 
 class KeptWindows:

@@ -12,7 +12,9 @@ timed), then stores them into a freshly migrated database with one subscription 
 transaction per batch of ``--batch`` articles (1, 50 and 200 unless given): the articles, their tags
 and entities, their stories and their alerts, as the alert worker does. Prints articles per second,
 and the process's CPU time an article (the figure to compare on a machine other work shares), of
-which placing articles in stories (:func:`alert_service.story_store.assign_stories`). ``--memory``
+which placing articles in stories (:func:`alert_service.story_store.assign_stories`), and of that the
+part under the story lock (the window read, the choices and the members written: the time the alert
+worker's processes take in turn). ``--memory``
 also prints the process's peak RSS and what the story profiles it keeps take (the classifier loaded
 for the set-up counts in the peak too; tracing allocations slows the run, so take rates from a run
 without it).
@@ -39,8 +41,10 @@ from unittest.mock import patch
 
 import psycopg
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from alert_service import store as store_module
+from alert_service import story_store
 from alert_service.delivery import deliver_alert
 from alert_service.models import Subscription
 from alert_service.rules import WatchRule
@@ -107,6 +111,7 @@ class StoreRun:
     seconds: float
     cpu: float
     placing_cpu: float
+    locked_cpu: float
     alerts: list[int]
 
     def describe(self) -> str:
@@ -116,7 +121,9 @@ class StoreRun:
         return (
             f"{rate:.0f} articles/s ({self.seconds * per_article:.2f} ms an article), "
             f"cpu {self.cpu * per_article:.2f} ms an article, of which placing in stories "
-            f"{self.placing_cpu * per_article:.2f} ms, {len(self.alerts)} alerts"
+            f"{self.placing_cpu * per_article:.2f} ms "
+            f"(under the lock {self.locked_cpu * per_article:.2f} ms), "
+            f"{len(self.alerts)} alerts"
         )
 
 
@@ -124,23 +131,32 @@ def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -
     """Store ``messages`` in transactions of ``batch`` articles, timing story placement apart."""
     finder = entity_finder(None)
     alerts: list[int] = []
-    placing = [0.0]
-    assign = store_module.assign_stories
+    placing, locked, lock_taken = [0.0], [0.0], [0.0]
+    assign, lock = store_module.assign_stories, story_store.lock_stories
 
     def timed_assign(*args: Any, **kwargs: Any) -> dict[str, int]:
-        started = time.process_time()
+        started = lock_taken[0] = time.process_time()
         try:
             return assign(*args, **kwargs)
         finally:
-            placing[0] += time.process_time() - started
+            ended = time.process_time()
+            placing[0] += ended - started
+            locked[0] += ended - lock_taken[0]
+
+    def timed_lock(session: Session) -> None:
+        lock(session)
+        lock_taken[0] = time.process_time()
 
     started, cpu_started = time.perf_counter(), time.process_time()
-    with patch.object(store_module, "assign_stories", timed_assign):
+    with (
+        patch.object(store_module, "assign_stories", timed_assign),
+        patch.object(story_store, "lock_stories", timed_lock),
+    ):
         for start in range(0, len(messages), batch):
             with session_scope(url) as session:
                 alerts += store_batch(session, messages[start : start + batch], finder=finder)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return StoreRun(len(messages), seconds, cpu, placing[0], alerts)
+    return StoreRun(len(messages), seconds, cpu, placing[0], locked[0], alerts)
 
 
 def delivery_cost(url: str, alert_ids: Sequence[int]) -> tuple[float, dict[str, int]]:

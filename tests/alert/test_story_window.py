@@ -1,0 +1,64 @@
+"""A story window kept across batches (members added, placed then dropped, forgotten) offers each
+arriving article the stories a window read afresh offers, and the same story is chosen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from alert_service.stories import INDEXED_MEMBERS, GroupingSettings, Profile, choose_story
+from alert_service.story_store import StoryWindow
+from tests.alert.test_stories import _fixture_profiles
+
+
+def _arrivals(settings: GroupingSettings) -> list[Profile]:
+    """The fixtures' articles and two later copies of each, in order: stories of many members."""
+    profiles = _fixture_profiles(settings)
+    copies = [
+        replace(
+            item, article_id=f"{item.article_id}-{copy}", published=item.published + copy * timedelta(hours=5)
+        )
+        for copy in range(1, 3)
+        for item in profiles
+    ]
+    return sorted([*profiles, *copies], key=lambda item: (item.published, item.article_id))
+
+
+@pytest.mark.parametrize("threshold", [0.19, 0.0])
+def test_a_kept_window_places_each_article_as_a_window_read_afresh(threshold: float) -> None:
+    """Articles placed one by one, the window's oldest members forgotten as time passes and each
+    third article's placement dropped and stored again: at every arrival the kept window and one
+    built from the held members alone give the same candidates' members and the same choice."""
+    settings = GroupingSettings(threshold=threshold, window=timedelta(hours=30))
+    kept = StoryWindow(settings.window, [], indexed=True)
+    held: dict[str, tuple[int, Profile]] = {}
+    large = 0
+    for number, new in enumerate(_arrivals(settings)):
+        for article_id, (story_id, member) in list(held.items()):
+            if member.published < new.published - 2 * settings.window:
+                kept.remove(story_id, member)
+                del held[article_id]
+        afresh = StoryWindow(settings.window, held.values(), indexed=False)
+        offered, expected = kept.candidates(new), afresh.candidates(new)
+        assert [(story.story_id, story.members) for story in offered] == [
+            (story.story_id, story.members) for story in expected
+        ]
+        for story, same in zip(offered, expected, strict=True):
+            sharing = {member.article_id for member in story.sharing(new.key_terms)}
+            assert {member.article_id for member in same.sharing(new.key_terms)} <= sharing
+            large += len(story.members) > INDEXED_MEMBERS
+        chosen = choose_story(new, offered, settings=settings)
+        assert chosen == choose_story(new, expected, settings=settings)
+        story_id = number + 1000 if chosen is None else chosen
+        kept.add(story_id, new)
+        assert kept.take_placed() == [(story_id, new)]
+        if number % 3 == 0:
+            # Placed, then dropped before the next batch, and read back as a stored member.
+            kept.remove(story_id, new)
+            kept.include(story_id, new)
+        held[new.article_id] = (story_id, new)
+    assert kept.held == len(held)
+    # At the low threshold the copies make stories large enough to index their members by key term.
+    assert large > 0 or threshold > 0
