@@ -138,18 +138,26 @@ class _Decided:
         }
 
     def log(self) -> None:
-        path = readable_path(self.ready.local_path())
         outcome = self.outcome
         if outcome.status == "rejected":
             moved = readable_path(outcome.moved_to) if outcome.moved_to else None
             log.warning(
-                "ingest.file_rejected", extra={"path": path, "moved_to": moved, "reason": outcome.reason}
+                "ingest.file_rejected",
+                extra={"path": self._readable_path(), "moved_to": moved, "reason": outcome.reason},
             )
-        elif outcome.status in ("ingested", "duplicate"):
+        # Asked first: below INFO, a burst's lines would cost each file its path's decoding for nothing.
+        elif outcome.status in ("ingested", "duplicate") and log.isEnabledFor(logging.INFO):
             log.info(
                 "ingest.file_done",
-                extra={"path": path, "status": outcome.status, "article_id": outcome.article_id},
+                extra={
+                    "path": self._readable_path(),
+                    "status": outcome.status,
+                    "article_id": outcome.article_id,
+                },
             )
+
+    def _readable_path(self) -> str:
+        return readable_path(self.ready.local_path())
 
 
 @dataclass(frozen=True)

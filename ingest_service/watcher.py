@@ -36,7 +36,17 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -68,6 +78,17 @@ _EVENT_SIGNALS: dict[str, Signal] = {
     "closed_no_write": "closed",
     "deleted": "gone",
 }
+# The events the watcher acts on: a file's, never a folder's. The observer drops the others before
+# they are queued and dispatched (a folder "modified" comes with every file renamed or written in it).
+_FILE_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileDeletedEvent,
+]
 
 
 @dataclass(frozen=True)
@@ -215,7 +236,9 @@ class FolderWatcher:
     def run(self) -> None:
         """Watch until :meth:`stop` is called (from another thread or a signal handler)."""
         self.watch_dir.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(_EventRelay(self._events), str(self.watch_dir), recursive=True)
+        self._observer.schedule(
+            _EventRelay(self._events), str(self.watch_dir), recursive=True, event_filter=_FILE_EVENTS
+        )
         self._observer.start()
         log.info("watch.started", extra={"watch_dir": str(self.watch_dir)})
         try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 
-from ingest_service.ledger import confirm_stored, record_if_new, recorded_files, take_unconfirmed
-from ingest_service.models import SeenFile
-from shared.db import session_scope
+from ingest_service.ledger import confirm_stored, record_if_new, record_new, recorded_files, take_unconfirmed
+from ingest_service.models import SeenArticle, SeenFile
+from shared.db import get_engine, session_scope
 from shared.messages import ArticleIngested, content_id
 
 HANDED_ON = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -99,3 +99,56 @@ def test_the_files_recorded_are_read_in_one_query_however_many_there_are(databas
 
     assert len(recorded) == 10_000 and ("/inbox/7.txt", 7, 7) in recorded
     assert len(statements) == 1
+
+
+def test_articles_recorded_together_are_kept_whole_to_be_handed_on_again(database_url: str) -> None:
+    plain = article("انسحاب القوات")
+    from_feed = ArticleIngested(
+        article_id=content_id('عنوان "مقتبس" \\ مائل', "نص\nبسطرين 🚀 و\tجدولة"),
+        title='عنوان "مقتبس" \\ مائل',
+        text="نص\nبسطرين 🚀 و\tجدولة",
+        source="وكالة الأنباء",
+        source_kind="feed",
+        url="https://example.com/news/1?a=1&b=2",
+        feed_id=7,
+        published_at=HANDED_ON - WAIT,
+        ingested_at=HANDED_ON,
+    )
+    # Text a broken feed may give: not UTF-8 encodable, it is kept as an ASCII escape.
+    broken = article("نص مكسور").model_copy(update={"text": "نص \ud800 مكسور", "article_id": "e" * 32})
+    with session_scope(database_url) as session:
+        assert record_new(session, [plain, from_feed]) == [plain, from_feed]
+        assert record_new(session, [broken]) == [broken]
+
+    with session_scope(database_url) as session:
+        again = take_unconfirmed(session, now=HANDED_ON + WAIT * 2, older_than=WAIT, limit=10)
+        rows = {row.article_id: row for row in session.scalars(select(SeenArticle))}
+    assert sorted(again, key=lambda item: item.article_id) == sorted(
+        [plain, from_feed, broken], key=lambda item: item.article_id
+    )
+    kept = rows[from_feed.article_id]
+    assert (kept.source, kept.source_kind, kept.url) == ("وكالة الأنباء", "feed", from_feed.url)
+    assert kept.first_seen_at == HANDED_ON
+    assert rows[plain.article_id].url is None
+
+
+def test_an_article_recorded_by_another_worker_meanwhile_is_not_recorded_again(database_url: str) -> None:
+    """Between the query for the ids seen and the insert, another worker records one of the articles:
+    the insert skips it and it is not returned as new (that worker hands it on)."""
+    theirs, ours = article("خبر سبقنا إليه"), article("خبر لنا")
+    engine = get_engine(database_url)
+    raced = []
+
+    def record_theirs_first(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO ingest_articles") and not raced:
+            raced.append(statement)
+            with session_scope(database_url) as other:
+                assert record_if_new(other, theirs)
+
+    event.listen(engine, "before_cursor_execute", record_theirs_first)
+    try:
+        with session_scope(database_url) as session:
+            assert record_new(session, [theirs, ours]) == [ours]
+    finally:
+        event.remove(engine, "before_cursor_execute", record_theirs_first)
+    assert raced, "the other worker recorded its article between the query and the insert"

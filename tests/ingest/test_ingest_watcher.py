@@ -145,6 +145,21 @@ def test_a_slowly_written_file_is_handed_on_once_and_whole(
     assert running.submitted[0].mtime_ns == (inbox / "slow.txt").stat().st_mtime_ns
 
 
+def test_files_in_a_folder_made_or_moved_in_after_the_start_are_handed_on_without_a_rescan(
+    start_watcher: Callable[[], Running], inbox: Path, tmp_path: Path
+) -> None:
+    running = start_watcher()
+    (inbox / "2026").mkdir()
+    (inbox / "2026" / "made.txt").write_bytes(ARTICLE)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "moved.txt").write_bytes(ARTICLE + b"\n")
+    outside.rename(inbox / "2027")
+
+    # Only a folder's events tell the watcher to watch it: none of the files is found by a rescan.
+    wait_until(lambda: sorted(running.paths()) == ["made.txt", "moved.txt"])
+
+
 def test_temporary_file_renamed_into_place_is_handed_on_under_its_final_name(
     start_watcher: Callable[[], Running], inbox: Path
 ) -> None:
