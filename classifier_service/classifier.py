@@ -122,8 +122,11 @@ class Classifier:
     def _concluded(self, read: list[FieldWords]) -> Concluded:
         """The hits of an article, its tags, every topic's score, and the version that scored them."""
         hits = self.hits(read)
-        rule_scores = {topic: hits[topic].rule_score for topic in self.topics}
         model = self.model.current() if self.model is not None else None
+        # The model scores the topics it knows: their rules' scores would be worked out only to be
+        # replaced, so they stand at 0.0 until it does.
+        rescored = model.topics if model is not None else {}
+        rule_scores = {topic: 0.0 if topic in rescored else hits[topic].rule_score for topic in self.topics}
         scores = rule_scores if model is None else model.rescored(hits, rule_scores, self._thresholds)
         tags = tuple(
             topic

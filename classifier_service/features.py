@@ -33,6 +33,18 @@ READ_OCCURRENCES = 10
 # letters or more is left: one feature for و/ب/ل/ال forms of the same word.
 _PREFIXES = ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
 _SUFFIXES = ("هما", "ها", "هم", "ات", "ون", "ين", "ان", "ه", "ي")
+# The same by length, longest first: at most one affix of a length starts (ends) a word, so one
+# look-up per length finds the one the ordered lists above would.
+_PREFIXES_BY_LENGTH = tuple(
+    (length, frozenset(prefix for prefix in _PREFIXES if len(prefix) == length))
+    for length in sorted(set(map(len, _PREFIXES)), reverse=True)
+)
+_SUFFIXES_BY_LENGTH = tuple(
+    (length, frozenset(suffix for suffix in _SUFFIXES if len(suffix) == length))
+    for length in sorted(set(map(len, _SUFFIXES)), reverse=True)
+)
+# Letters a stem keeps.
+_STEM = 3
 # Feature name prefixes of a stopped term by why it was stopped.
 _REASON_PREFIXES = {EXCLUDED: "be:", TOPIC_EXCLUDED: "bt:", NO_CONTEXT: "bn:"}
 # Token positions of the title field count as the article's start.
@@ -41,13 +53,13 @@ _EARLY_SHARE = 0.2
 
 def light_stem(word: str) -> str:
     """``word`` without one proclitic (or the article) and one ending, when three letters remain."""
-    for prefix in _PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
-            word = word[len(prefix) :]
+    for length, prefixes in _PREFIXES_BY_LENGTH:
+        if len(word) - length >= _STEM and word[:length] in prefixes:
+            word = word[length:]
             break
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+    for length, suffixes in _SUFFIXES_BY_LENGTH:
+        if len(word) - length >= _STEM and word[-length:] in suffixes:
+            return word[:-length]
     return word
 
 

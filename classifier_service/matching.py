@@ -38,7 +38,9 @@ _ENDING_KINDS = {
 _SHORTEST_STEM = SHORT_WORD
 _LONGEST_PROCLITIC = max(map(len, PROCLITICS))
 # Letters of a stem's start that are checked before a word is split.
-_START = 4
+_START = 5
+# The beginnings of a word looked up by :meth:`Matcher._may_split`, by length.
+_BEGINNINGS = tuple(slice(0, length) for length in range(_SHORTEST_STEM, _LONGEST_PROCLITIC + _START + 1))
 _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)))
 # Articles share most of their words, so what a word resolves to is remembered. The memory is
 # bounded in two generations: when the current one is full it becomes the previous one (the older
@@ -117,7 +119,13 @@ class Matcher:
         return () if word is None else word[1]
 
     def _word_of(self, token: str) -> Word | None:
-        word_ids = self._word_ids_of(token)
+        # Most words of an article are none of a phrase's, and cannot be split into one: they are
+        # told apart by the look-ups of their beginnings, made in C (:meth:`_may_split`).
+        literal = self._literal.get(token, ())
+        if self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS)):
+            word_ids = literal
+        else:
+            word_ids = self._split_ids(token, literal)
         if not word_ids:
             return None
         return self._entry_of(word_ids), word_ids, self._forms.setdefault(word_ids, len(self._forms))
@@ -126,6 +134,11 @@ class Matcher:
         literal = self._literal.get(token, ())
         if not self._may_split(token):
             return literal
+        return self._split_ids(token, literal)
+
+    def _split_ids(self, token: str, literal: tuple[int, ...]) -> tuple[int, ...]:
+        """The ids of ``token`` (a word that :meth:`_may_split`) as itself, ``literal``, and as a
+        proclitic, a stem and an ending."""
         found = list(literal)
         size = len(token)
         # The endings the word may have and the proclitics it may start with: a few of each.
@@ -157,11 +170,8 @@ class Matcher:
         """Whether a stem of ``token``, after any proclitic, could start like a known stem: whether
         a beginning of ``token`` is a proclitic followed by such a start (a stem shorter than the
         start compared being compared whole)."""
-        split_starts = self._split_starts
-        for length in range(_SHORTEST_STEM, min(len(token), _LONGEST_PROCLITIC + _START) + 1):
-            if token[:length] in split_starts:
-                return True
-        return False
+        # A beginning longer than the word is the word itself, looked up again.
+        return not self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS))
 
     def _entry_of(self, word_ids: tuple[int, ...]) -> Entry | None:
         continuations_of = self._continuations_of

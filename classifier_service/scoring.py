@@ -34,9 +34,29 @@ class FieldMatches:
     # The groups found, as a set: a term's conditions are intersected with it (a frozenset with a
     # set is intersected in C over the smaller; with a dict's keys, an order of magnitude slower).
     present: frozenset[int] = field(init=False)
+    # What each term found in the field needs of the groups present, by term id, worked out at its
+    # first occurrence (:func:`verdict`): a term occurs a few times in a field, and its conditions
+    # present are the same at each.
+    needs: dict[int, Needs] = field(init=False)
 
     def __post_init__(self) -> None:
         self.present = frozenset(self.groups)
+        self.needs = {}
+
+
+# The term, the groups present of its exclusions, topic exclusions, contexts and second condition
+# (None: it has none of that kind), and the verdict when these decide it wherever the term is (else
+# :data:`_UNDECIDED`).
+Needs = tuple[
+    CompiledTerm,
+    frozenset[int] | None,
+    frozenset[int] | None,
+    frozenset[int] | None,
+    frozenset[int] | None,
+    str | None,
+]
+# Not a reason (each is a word): the occurrence's sentence decides.
+_UNDECIDED = ""
 
 
 # A term occurrence that counts: the term, the field it is in, and where.
@@ -67,20 +87,13 @@ def verdict(term: CompiledTerm, match: Match, found: FieldMatches) -> str | None
     """None when an occurrence of ``term`` counts (:func:`counts`), else why it was stopped
     (:func:`stopped_by`): both from one look at the groups present, as every occurrence needs one
     and a stopped one the other."""
+    needs = found.needs.get(match[0])
+    if needs is None or needs[0] is not term:
+        needs = found.needs[match[0]] = _needs(term, found.present)
+    _, exclusions, topic_exclusions, contexts, also, decided = needs
+    if decided != _UNDECIDED:
+        return decided
     groups = found.groups
-    present = found.present
-    # Only the groups present in the field are looked at (a set intersection, in C: a term can have
-    # dozens of exclusions); a term whose conditions are all absent and that no exclusion present
-    # could stop is decided without finding its sentence.
-    exclusions = term.exclude & present if term.exclude else None
-    topic_exclusions = term.topic_exclude & present if term.topic_exclude else None
-    contexts = term.context & present if term.context else None
-    also = term.also & present if term.also else None
-    if not exclusions and not topic_exclusions:
-        if contexts is None and also is None:
-            return None
-        if (contexts is not None and not contexts) or (also is not None and not also):
-            return NO_CONTEXT
     words = found.words
     sentence = words.sentences_around(match[1]) if term.previous_sentence else words.sentence_around(match[1])
     longest = found.longest
@@ -101,6 +114,24 @@ def verdict(term: CompiledTerm, match: Match, found: FieldMatches) -> str | None
     ):
         return FAR_CONTEXT
     return NO_CONTEXT
+
+
+def _needs(term: CompiledTerm, present: frozenset[int]) -> Needs:
+    """What ``term`` needs of the groups ``present`` (:data:`Needs`)."""
+    # Only the groups present in the field are looked at (a set intersection, in C: a term can have
+    # dozens of exclusions); a term whose conditions are all absent and that no exclusion present
+    # could stop is decided without finding its sentence.
+    exclusions = term.exclude & present if term.exclude else None
+    topic_exclusions = term.topic_exclude & present if term.topic_exclude else None
+    contexts = term.context & present if term.context else None
+    also = term.also & present if term.also else None
+    decided: str | None = _UNDECIDED
+    if not exclusions and not topic_exclusions:
+        if contexts is None and also is None:
+            decided = None
+        elif (contexts is not None and not contexts) or (also is not None and not also):
+            decided = NO_CONTEXT
+    return term, exclusions, topic_exclusions, contexts, also, decided
 
 
 def reaches_back(term: CompiledTerm, match: Match, found: FieldMatches) -> bool:

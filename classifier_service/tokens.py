@@ -40,6 +40,9 @@ class FieldWords:
     tokens: list[str]
     # Worked out on first use: a field without a term occurrence that has conditions needs none.
     _sentence_ends: list[int] | None = None
+    # The sentence of each token asked about, by token: weighing an occurrence, and reading its
+    # features, ask for the same token's sentence up to three times.
+    _sentences: dict[int, tuple[int, int]] | None = None
 
     @classmethod
     def read(cls, name: FieldName, text: str) -> FieldWords:
@@ -60,13 +63,19 @@ class FieldWords:
 
     def sentence_around(self, token: int) -> tuple[int, int]:
         """Token span ``[first, end)`` of the sentence holding ``token`` (sentence ends excluded)."""
+        sentences = self._sentences
+        if sentences is None:
+            sentences = self._sentences = {}
+        elif token in sentences:
+            return sentences[token]
         ends = self._sentence_ends
         if ends is None:
             ends = self.sentence_ends
         following = bisect_right(ends, token)
         first = ends[following - 1] + 1 if following else 0
         end = ends[following] if following < len(ends) else len(self.tokens)
-        return first, end
+        span = sentences[token] = (first, end)
+        return span
 
     def sentences_around(self, token: int) -> tuple[int, int]:
         """Token span ``[first, end)`` of the sentence holding ``token`` and the one before it (the
