@@ -70,3 +70,28 @@ def test_a_channel_holding_messages_closed_after_its_connection_was_collected_re
         channel.connection.client = None
         ignore_errors(connection, channel.close)
         assert channel.closed
+
+
+def test_a_channel_publishes_through_one_client_of_its_pool_and_a_new_one_after_the_pool_is_replaced(
+    tmp_path: Path,
+) -> None:
+    with private_redis(tmp_path / "redis") as server:
+        app = celery_app.create_celery_app("publisher", _settings(broker_url=server.url))
+        connection = app.connection_for_write()
+        channel = connection.default_channel
+        queue = Queue("kept", routing_key="kept")
+        producer = connection.Producer()
+        producer.publish({"n": 1}, routing_key="kept", declare=[queue])
+        first = channel._kept_client()
+        producer.publish({"n": 2}, routing_key="kept")
+        assert channel._kept_client() is first
+        # What a lost connection does to the channel: its pools are dropped and made again when next used.
+        channel._disconnect_pools()
+        producer.publish({"n": 3}, routing_key="kept")
+        replaced = channel._kept_client()
+        assert replaced is not first
+        assert replaced.connection_pool is channel.pool
+        bodies = []
+        while (message := channel.basic_get("kept", no_ack=True)) is not None:
+            bodies.append(message.decode())
+        assert bodies == [{"n": 1}, {"n": 2}, {"n": 3}]
