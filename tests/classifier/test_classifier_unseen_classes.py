@@ -178,6 +178,29 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["training"],
         "evidence": {"training": "تدريب"},
     },
+    # training: a training ground, base or site named reports no training; an armed group's is a camp
+    {
+        "name": "satellite images of a tank training ground",
+        "text": "كشفت صور التقطتها أقمار صناعية ساحة تدريب للدبابات قرب الحدود الشرقية",
+        "tags": [],
+    },
+    {
+        "name": "new aircraft parked at a training base",
+        "text": "تبقى الطائرات الجديدة متوقفة في قاعدة تدريب في ولاية أريزونا حتى نهاية العام",
+        "tags": [],
+    },
+    {
+        "name": "an armed group's training site struck",
+        "text": "قصفت الطائرات موقع تدريب تابعا لكتائب القسام شمال القطاع",
+        "tags": ["training", "strikes"],
+        "evidence": {"training": "موقع تدريب"},
+    },
+    {
+        "name": "soldiers training at a base",
+        "text": "يتدرب الجنود في قاعدة عين الأسد على استخدام الأسلحة الحديثة",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
 ]
 
 
