@@ -201,6 +201,51 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["training"],
         "evidence": {"training": "تدريب"},
     },
+    # strikes: drills that practise repelling an attack are training, not strikes
+    {
+        "name": "drills simulating an air attack repelled",
+        "text": "أجرت القوات البحرية مناورات لمحاكاة التصدي لهجوم جوي في بحر الصين الجنوبي",
+        "tags": ["training"],
+    },
+    {
+        "name": "manoeuvres to practise repelling an attack",
+        "text": "يشارك الجيش الأمريكي في مناورات واسعة لأجل التدرب على صد هجوم محتمل",
+        "tags": ["training"],
+    },
+    {
+        "name": "air defences repel an air attack",
+        "text": "تصدت الدفاعات الجوية لهجوم جوي استهدف مطار المدينة",
+        "tags": ["strikes"],
+    },
+    # strikes: cyber operations are no armed attack
+    {
+        "name": "police launch an online operation against propaganda",
+        "text": "أعلنت الشرطة الأوروبية شن عملية إلكترونية ضد الحسابات الدعائية للتنظيم",
+        "tags": [],
+    },
+    {
+        "name": "a group launches hacking operations",
+        "text": "شنت مجموعة مقرها إيران عمليات قرصنة ضد جامعات غربية",
+        "tags": [],
+    },
+    {
+        "name": "forces launch a military operation",
+        "text": "أطلقت القوات الحكومية عملية عسكرية ضد مسلحي داعش في الصحراء",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "عملية"},
+    },
+    # strikes: intercontinental and hypersonic missiles are launched in tests
+    {
+        "name": "an intercontinental missile test fails",
+        "text": "أعلن الجيش فشل إطلاق صاروخ عابر للقارات من قاعدة في كاليفورنيا",
+        "tags": [],
+    },
+    {
+        "name": "a ballistic missile fired at a city",
+        "text": "أطلق الحوثيون صاروخا باليستيا على مدينة جازان",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "صاروخ"},
+    },
 ]
 
 
