@@ -246,6 +246,18 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["strikes"],
         "evidence": {"strikes": "صاروخ"},
     },
+    # strikes: live fire at protesters, the forces named further off
+    {
+        "name": "tear gas and live rounds to disperse protesters",
+        "text": "استخدمت قوات الأمن الغاز المسيل للدموع والرصاص الحي لتفريق المتظاهرين في البصرة",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "الذخيرة الحية"},
+    },
+    {
+        "name": "a live-fire drill",
+        "text": "أجرت الكتيبة تمرينا بالذخيرة الحية قرب الحدود",
+        "tags": ["training"],
+    },
 ]
 
 
