@@ -258,6 +258,29 @@ ROWS: list[dict[str, Any]] = [
         "text": "أجرت الكتيبة تمرينا بالذخيرة الحية قرب الحدود",
         "tags": ["training"],
     },
+    # strikes: a battle launched or begun by forces is a ground offensive
+    {
+        "name": "forces announce a new battle against an armed group",
+        "text": "أعلنت قوات سوريا الديمقراطية بدء معركة جديدة ضد داعش في ريف دير الزور",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "معركة"},
+    },
+    {
+        "name": "forces launch the battle for a city",
+        "text": "أطلقت القوات المدعومة من التحالف معركة تحرير مدينة الحديدة",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "معركة"},
+    },
+    {
+        "name": "a legal battle began",
+        "text": "بدأت المعركة القضائية بين الشركتين قبل سبع سنوات",
+        "tags": [],
+    },
+    {
+        "name": "soldiers killed in the battles since 2014",
+        "text": "قضى الجنود في المعارك التي انطلقت منذ عام 2014 ضد تنظيم الدولة",
+        "tags": [],
+    },
 ]
 
 
