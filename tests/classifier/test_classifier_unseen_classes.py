@@ -281,6 +281,29 @@ ROWS: list[dict[str, Any]] = [
         "text": "قضى الجنود في المعارك التي انطلقت منذ عام 2014 ضد تنظيم الدولة",
         "tags": [],
     },
+    # strikes: "pounded" needs what was pounded or who pounded it (يدك is also "your hand")
+    {
+        "name": "your hand, not pounding",
+        "text": "قال الرجل لخطيب ابنته لا ترفع يدك على ابنتي أبدا",
+        "tags": [],
+    },
+    {
+        "name": "a striker pounds a team's defences",
+        "text": "محمد صلاح يدك حصون مانشستر سيتي بالهدف الأول",
+        "tags": [],
+    },
+    {
+        "name": "artillery pounds fighters' positions",
+        "text": "دكت المدفعية مواقع المسلحين في ريف إدلب",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "دك"},
+    },
+    {
+        "name": "the air force pounds strongholds",
+        "text": "يدك الطيران الحربي معاقل التنظيم منذ الصباح",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "دك"},
+    },
 ]
 
 
