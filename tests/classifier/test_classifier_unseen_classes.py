@@ -304,6 +304,17 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["strikes"],
         "evidence": {"strikes": "دك"},
     },
+    # strikes: a team's striker (مهاجمه reads as مهاجمة, attacking) missing a sure goal
+    {
+        "name": "a striker misses a sure goal",
+        "text": "وواصل الاتحاد هجومه وأهدر مهاجمه البرازيلي هدفا محققا في الدقيقة العاشرة",
+        "tags": [],
+    },
+    {
+        "name": "fighters threaten to attack polling stations",
+        "text": "هدد تنظيم داعش بمهاجمة مراكز الاقتراع في بغداد",
+        "tags": ["strikes"],
+    },
 ]
 
 
