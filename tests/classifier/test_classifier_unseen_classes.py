@@ -178,6 +178,143 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["training"],
         "evidence": {"training": "تدريب"},
     },
+    # training: a training ground, base or site named reports no training; an armed group's is a camp
+    {
+        "name": "satellite images of a tank training ground",
+        "text": "كشفت صور التقطتها أقمار صناعية ساحة تدريب للدبابات قرب الحدود الشرقية",
+        "tags": [],
+    },
+    {
+        "name": "new aircraft parked at a training base",
+        "text": "تبقى الطائرات الجديدة متوقفة في قاعدة تدريب في ولاية أريزونا حتى نهاية العام",
+        "tags": [],
+    },
+    {
+        "name": "an armed group's training site struck",
+        "text": "قصفت الطائرات موقع تدريب تابعا لكتائب القسام شمال القطاع",
+        "tags": ["training", "strikes"],
+        "evidence": {"training": "موقع تدريب"},
+    },
+    {
+        "name": "soldiers training at a base",
+        "text": "يتدرب الجنود في قاعدة عين الأسد على استخدام الأسلحة الحديثة",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+    # strikes: drills that practise repelling an attack are training, not strikes
+    {
+        "name": "drills simulating an air attack repelled",
+        "text": "أجرت القوات البحرية مناورات لمحاكاة التصدي لهجوم جوي في بحر الصين الجنوبي",
+        "tags": ["training"],
+    },
+    {
+        "name": "manoeuvres to practise repelling an attack",
+        "text": "يشارك الجيش الأمريكي في مناورات واسعة لأجل التدرب على صد هجوم محتمل",
+        "tags": ["training"],
+    },
+    {
+        "name": "air defences repel an air attack",
+        "text": "تصدت الدفاعات الجوية لهجوم جوي استهدف مطار المدينة",
+        "tags": ["strikes"],
+    },
+    # strikes: cyber operations are no armed attack
+    {
+        "name": "police launch an online operation against propaganda",
+        "text": "أعلنت الشرطة الأوروبية شن عملية إلكترونية ضد الحسابات الدعائية للتنظيم",
+        "tags": [],
+    },
+    {
+        "name": "a group launches hacking operations",
+        "text": "شنت مجموعة مقرها إيران عمليات قرصنة ضد جامعات غربية",
+        "tags": [],
+    },
+    {
+        "name": "forces launch a military operation",
+        "text": "أطلقت القوات الحكومية عملية عسكرية ضد مسلحي داعش في الصحراء",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "عملية"},
+    },
+    # strikes: intercontinental and hypersonic missiles are launched in tests
+    {
+        "name": "an intercontinental missile test fails",
+        "text": "أعلن الجيش فشل إطلاق صاروخ عابر للقارات من قاعدة في كاليفورنيا",
+        "tags": [],
+    },
+    {
+        "name": "a ballistic missile fired at a city",
+        "text": "أطلق الحوثيون صاروخا باليستيا على مدينة جازان",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "صاروخ"},
+    },
+    # strikes: live fire at protesters, the forces named further off
+    {
+        "name": "tear gas and live rounds to disperse protesters",
+        "text": "استخدمت قوات الأمن الغاز المسيل للدموع والرصاص الحي لتفريق المتظاهرين في البصرة",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "الذخيرة الحية"},
+    },
+    {
+        "name": "a live-fire drill",
+        "text": "أجرت الكتيبة تمرينا بالذخيرة الحية قرب الحدود",
+        "tags": ["training"],
+    },
+    # strikes: a battle launched or begun by forces is a ground offensive
+    {
+        "name": "forces announce a new battle against an armed group",
+        "text": "أعلنت قوات سوريا الديمقراطية بدء معركة جديدة ضد داعش في ريف دير الزور",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "معركة"},
+    },
+    {
+        "name": "forces launch the battle for a city",
+        "text": "أطلقت القوات المدعومة من التحالف معركة تحرير مدينة الحديدة",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "معركة"},
+    },
+    {
+        "name": "a legal battle began",
+        "text": "بدأت المعركة القضائية بين الشركتين قبل سبع سنوات",
+        "tags": [],
+    },
+    {
+        "name": "soldiers killed in the battles since 2014",
+        "text": "قضى الجنود في المعارك التي انطلقت منذ عام 2014 ضد تنظيم الدولة",
+        "tags": [],
+    },
+    # strikes: "pounded" needs what was pounded or who pounded it (يدك is also "your hand")
+    {
+        "name": "your hand, not pounding",
+        "text": "قال الرجل لخطيب ابنته لا ترفع يدك على ابنتي أبدا",
+        "tags": [],
+    },
+    {
+        "name": "a striker pounds a team's defences",
+        "text": "محمد صلاح يدك حصون مانشستر سيتي بالهدف الأول",
+        "tags": [],
+    },
+    {
+        "name": "artillery pounds fighters' positions",
+        "text": "دكت المدفعية مواقع المسلحين في ريف إدلب",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "دك"},
+    },
+    {
+        "name": "the air force pounds strongholds",
+        "text": "يدك الطيران الحربي معاقل التنظيم منذ الصباح",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "دك"},
+    },
+    # strikes: a team's striker (مهاجمه reads as مهاجمة, attacking) missing a sure goal
+    {
+        "name": "a striker misses a sure goal",
+        "text": "وواصل الاتحاد هجومه وأهدر مهاجمه البرازيلي هدفا محققا في الدقيقة العاشرة",
+        "tags": [],
+    },
+    {
+        "name": "fighters threaten to attack polling stations",
+        "text": "هدد تنظيم داعش بمهاجمة مراكز الاقتراع في بغداد",
+        "tags": ["strikes"],
+    },
 ]
 
 
