@@ -29,9 +29,11 @@ import pydantic_core
 import redis.exceptions
 import sqlalchemy.exc
 from celery import Celery
+from celery.signals import worker_init
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from kombu.serialization import registry
 from kombu.utils import json as kombu_json
+from sqlalchemy.engine import make_url
 
 from shared.db import make_private_folder
 from shared.errors import ConfigurationError
@@ -110,6 +112,22 @@ def send_message(app: Celery, task_name: str, message: Message, **options: Any) 
     app.send_task(
         task_name, kwargs=payload, kwargsrepr=message.summary(), serializer=MESSAGE_SERIALIZER, **options
     )
+
+
+def _prepare_before_fork(sender: Any = None, **_: Any) -> None:
+    """What each pool child would otherwise do on its first task, done once in the worker's main
+    process before the pool forks, so the children share it: resolve the app's result backend (none:
+    results are ignored), which Celery does by reading the entry points of every installed
+    distribution, and import the database's driver (psycopg), which the first engine does. Each
+    cost a pool child up to 0.1 s of CPU, 0.1 to 0.2 ms an article over a burst of 1,000. Nothing
+    that holds a connection is made: a connection shared across the fork would hang."""
+    app = getattr(sender, "app", None)
+    if isinstance(app, Celery):
+        app.backend  # noqa: B018  # the property resolves and keeps it
+    make_url(base_settings().resolved_database_url).get_dialect().import_dbapi()
+
+
+worker_init.connect(_prepare_before_fork, weak=False)
 
 
 def _write_json_as_utf8() -> None:
