@@ -114,20 +114,25 @@ def send_message(app: Celery, task_name: str, message: Message, **options: Any) 
     )
 
 
-def _prepare_before_fork(sender: Any = None, **_: Any) -> None:
-    """What each pool child would otherwise do on its first task, done once in the worker's main
-    process before the pool forks, so the children share it: resolve the app's result backend (none:
-    results are ignored), which Celery does by reading the entry points of every installed
-    distribution, and import the database's driver (psycopg), which the first engine does. Each
-    cost a pool child up to 0.1 s of CPU, 0.1 to 0.2 ms an article over a burst of 1,000. Nothing
-    that holds a connection is made: a connection shared across the fork would hang."""
+def _resolve_backend_before_fork(sender: Any = None, **_: Any) -> None:
+    """Resolve the app's result backend (none: results are ignored) in the worker's main process,
+    before the pool forks, so the children share it: Celery resolves it on a process's first send by
+    reading the entry points of every installed distribution, 10 ms or more of CPU that each pool
+    child paid on its first task."""
     app = getattr(sender, "app", None)
     if isinstance(app, Celery):
         app.backend  # noqa: B018  # the property resolves and keeps it
-    make_url(base_settings().resolved_database_url).get_dialect().import_dbapi()
 
 
-worker_init.connect(_prepare_before_fork, weak=False)
+worker_init.connect(_resolve_backend_before_fork, weak=False)
+
+
+def import_database_driver(database_url: str) -> None:
+    """Import the driver of ``database_url`` (psycopg), as the first engine of a process would: for a
+    worker's main process to do before the pool forks, so its children share it instead of each
+    paying 50 to 100 ms of CPU on its first task. Nothing that holds a connection is made: one shared
+    across the fork would hang."""
+    make_url(database_url).get_dialect().import_dbapi()
 
 
 def _write_json_as_utf8() -> None:

@@ -3,6 +3,8 @@ first task: the result backend resolved, the database driver imported."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,8 +13,8 @@ from celery.app import backends
 from celery.signals import worker_init
 from sqlalchemy.engine import URL
 
-from shared.celery_app import create_celery_app
-from shared.settings import RasidSettings, base_settings
+from shared.celery_app import create_celery_app, import_database_driver
+from shared.settings import RasidSettings
 
 
 class Worker:
@@ -39,15 +41,19 @@ def test_the_backend_is_resolved_once_before_the_pool_forks(monkeypatch: pytest.
     assert len(resolved) == 1
 
 
-def test_the_database_driver_is_imported_before_the_pool_forks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_database_driver_is_imported_without_connecting(monkeypatch: pytest.MonkeyPatch) -> None:
     imported: list[str] = []
-    monkeypatch.setenv("RASID_DATABASE_URL", "postgresql+psycopg://rasid@127.0.0.1:5432/rasid")
-    base_settings.cache_clear()
-    monkeypatch.setattr(
-        URL,
-        "get_dialect",
-        lambda url, **_: SimpleNamespace(import_dbapi=lambda: imported.append(url.drivername)),
-    )
-    worker_init.send(sender=Worker(None))
-    base_settings.cache_clear()
+
+    def get_dialect(url: URL, **_: Any) -> SimpleNamespace:
+        return SimpleNamespace(import_dbapi=lambda: imported.append(url.drivername))
+
+    monkeypatch.setattr(URL, "get_dialect", get_dialect)
+    import_database_driver("postgresql+psycopg://rasid@127.0.0.1:1/rasid")  # nothing listens on port 1
     assert imported == ["postgresql+psycopg"]
+
+
+def test_the_sqlite_driver_is_imported_without_opening_the_database(tmp_path: Path) -> None:
+    database = tmp_path / "rasid.db"
+    import_database_driver(f"sqlite:///{database}")
+    assert "sqlite3" in sys.modules
+    assert not database.exists()
