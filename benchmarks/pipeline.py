@@ -217,12 +217,18 @@ def stack_processes(stack: Stack) -> dict[int, tuple[str, psutil.Process]]:
             command = parent.cmdline()
             for child in children_of(parent):
                 own = child.cmdline()
-                label = name if own == command else " ".join(own[own.index("shared") + 1 :][:2])
+                if own == command:  # a pool child: apart from its parent, which relays its messages
+                    label = f"{name} {POOL_CHILDREN}"
+                else:
+                    label = " ".join(own[own.index("shared") + 1 :][:2])
                 for process in [child, *descendants_of(child)]:
                     found[process.pid] = (label, process)
         except (psutil.Error, ValueError):
             continue
     return found
+
+
+POOL_CHILDREN = "(pool children)"
 
 
 def children_of(process: psutil.Process) -> list[psutil.Process]:
@@ -334,7 +340,18 @@ def print_cpu(tag: str, spent: dict[str, float], *, articles: int, stack_labels:
     total = sum(cpu for label, cpu in spent.items() if label in stack_labels)
     for label, cpu in sorted(spent.items(), key=lambda item: -item[1]):
         print(f"{tag} CPU of {label}: {cpu:.1f} s, {cpu / articles * 1000:.2f} ms per article")
+    for label, cpu in sorted(_with_pools(spent).items(), key=lambda item: -item[1]):
+        print(f"{tag} CPU of {label} with its pool: {cpu:.1f} s, {cpu / articles * 1000:.2f} ms per article")
     print(f"{tag} CPU of Rasid's processes: {total:.1f} s, {total / articles * 1000:.2f} ms per article")
+
+
+def _with_pools(spent: dict[str, float]) -> dict[str, float]:
+    """Each worker's CPU with its pool children's, by the worker's label."""
+    return {
+        label: cpu + spent[f"{label} {POOL_CHILDREN}"]
+        for label, cpu in spent.items()
+        if f"{label} {POOL_CHILDREN}" in spent
+    }
 
 
 def measure_idle(stack: Stack, seconds: float, *, settle: float = 15.0) -> dict[str, float]:

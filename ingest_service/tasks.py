@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from celery.signals import worker_init
+
 from ingest_service import feeds, files, ledger
 from ingest_service.handoff import hand_on
 from ingest_service.schemas import FeedDue, FileReady, FilesReady
 from ingest_service.settings import ingest_settings
-from shared.celery_app import TASK_OPTIONS, create_celery_app, send_message
+from shared.celery_app import TASK_OPTIONS, create_celery_app, import_database_driver, send_message
 from shared.db import session_scope, utc_now
 from shared.messages import ArticleIngested, ArticlesStored, ArticleStored
 from shared.net import TargetPolicy
@@ -41,6 +43,13 @@ log = logging.getLogger(__name__)
 app = create_celery_app("ingest")
 # Most articles one resend sweep hands on again.
 RESEND_BATCH = 500
+
+
+@worker_init.connect
+def _import_database_driver(**_: Any) -> None:
+    """Import the database driver in the worker's main process, before the pool forks: each pool
+    child imported it on its first task."""
+    import_database_driver(ingest_settings().resolved_database_url)
 
 
 def _hand_on(articles: Sequence[ArticleIngested]) -> None:
