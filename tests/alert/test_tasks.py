@@ -16,6 +16,7 @@ from sqlalchemy import update
 from alert_service import tasks
 from alert_service.models import Alert
 from alert_service.settings import alert_settings
+from alert_service.stories import default_idf, places_of
 from shared.db import session_scope
 from shared.messages import ArticlesClassified, ArticlesStored, DeliveryRequested
 from shared.task_names import DELIVER_ALERT, STORE_CLASSIFIED, STORE_CLASSIFIED_BATCH, SWEEP_DELIVERIES
@@ -85,3 +86,12 @@ def _make_overdue(url: str, alert_id: int) -> None:
     make_due(url, alert_id, datetime(2000, 1, 1, tzinfo=UTC))
     with session_scope(url) as session:
         session.execute(update(Alert).where(Alert.id == alert_id).values(dispatched_at=None))
+
+
+def test_the_worker_reads_its_story_tables_before_the_pool_forks() -> None:
+    default_idf.cache_clear()
+    places_of.cache_clear()
+    tasks._load_before_fork()
+    # A pool child's first batch finds them read.
+    assert default_idf.cache_info().currsize == 1
+    assert places_of.cache_info().currsize == 1
