@@ -566,6 +566,14 @@ INDEXED_MEMBERS = 16
 Centroid = tuple[dict[str, float], float]
 
 
+# The centroids a process keeps. A store worker's kept window holds each candidate's centroid itself;
+# the cache serves the stories a batch changed (rebuilt for the next one, or extended by a member),
+# fewer than a batch's articles. A 20-member centroid takes about 80 KB: at 512, a burst of 5,000
+# files filled the cache with those of large stories long slid past (20 MiB, half the centroids
+# held), placing no faster than at 128 (8.5 MiB less held by the store path).
+_CENTROIDS_KEPT = 128
+
+
 class CentroidCache:
     """The centroids of the latest members of stories, the most recently used kept.
 
@@ -576,7 +584,7 @@ class CentroidCache:
     afresh. An entry holds its members and serves only those very profiles (one article may have
     profiles made with other settings, as the leave-one-day-out benchmark makes them)."""
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = _CENTROIDS_KEPT) -> None:
         self._size = size
         self._centroids: OrderedDict[tuple[str, ...], tuple[tuple[Profile, ...], Centroid]] = OrderedDict()
 

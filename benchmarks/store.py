@@ -5,6 +5,7 @@
     python -m benchmarks.store --database sqlite --profile 200     # cProfile's top lines too
     python -m benchmarks.store --database postgresql --count 5000 --batch 200 --memory
     python -m benchmarks.store --database postgresql --count 2000 --batch 200 --deliver   # + deliveries
+    python -m benchmarks.store --database postgresql --count 5000 --batch 200 --stories out.json
 
 Reads ``--count`` distinct real articles of ``../shared/corpus/`` as dropped files (so without a
 publication date: every one within the others' story window, as in a burst), classifies them (not
@@ -21,12 +22,15 @@ without it).
 ``--deliver`` then delivers every alert of the last batch size's run, one at a time as the alert
 worker does, to a webhook receiver in this process, and prints the CPU time one delivery takes (this
 thread's: the receiver's thread is not counted); ``--profile`` then profiles the deliveries too.
+``--stories`` writes the story of each article of the last run (article id to story id, as JSON): two
+versions of the code place alike when the files are the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import resource
 import time
@@ -36,17 +40,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import psycopg
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alert_service import store as store_module
 from alert_service import story_store
 from alert_service.delivery import deliver_alert
-from alert_service.models import Subscription
+from alert_service.models import StoryMember, Subscription
 from alert_service.rules import WatchRule
 from alert_service.settings import alert_settings
 from alert_service.store import store_batch
@@ -185,6 +190,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, metavar="BATCH", help="Profile one run at this batch size.")
     parser.add_argument("--memory", action="store_true", help="Print peak RSS and the profiles' memory.")
     parser.add_argument("--deliver", action="store_true", help="Deliver the alerts and print their cost.")
+    parser.add_argument("--stories", type=Path, help="Write each article's story of the last run here.")
     options = parser.parse_args()
     messages = classified_articles(options.count)
     for batch in options.batch or [1, 50, 200]:
@@ -197,6 +203,8 @@ def main() -> None:
             print(f"[{options.database}] {len(messages)} articles in batches of {batch}: {run.describe()}")
             if options.deliver:
                 _print_deliveries(url, run.alerts)
+            if options.stories:
+                _write_stories(url, options.stories)
     if options.profile:
         with fresh_database(options.database) as url, cProfile.Profile() as profile:
             profiled = store_rate(url, messages, batch=options.profile)
@@ -211,12 +219,28 @@ def _print_deliveries(url: str, alerts: Sequence[int]) -> None:
     print(f"  {len(alerts)} deliveries: {cost:.2f} ms CPU a delivery ({outcomes})")
 
 
+def _write_stories(url: str, path: Path) -> None:
+    with session_scope(url) as session:
+        rows = session.execute(select(StoryMember.article_id, StoryMember.story_id)).all()
+    path.write_text(json.dumps(dict(sorted((article_id, story_id) for article_id, story_id in rows))))
+    print(f"  the stories of {len(rows)} articles written to {path}")
+
+
 def _print_memory() -> None:
-    """The memory the store path kept (story profiles, centroids, caches) and the peak RSS so far."""
+    """The memory the store path kept (story profiles, centroids, caches) and the peak RSS so far, with
+    the lines that allocated most of what is kept."""
     kept, _ = tracemalloc.get_traced_memory()
+    top = tracemalloc.take_snapshot().statistics("lineno")[:_TOP_LINES]
     tracemalloc.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"kept by the store path {kept / 2**20:.1f} MiB, peak RSS {peak:.0f} MiB")
+    print(f"kept by the store path {kept / 2**20:.1f} MiB, peak RSS {peak:.0f} MiB, of which:")
+    for line in top:
+        where = line.traceback[0]
+        print(f"  {line.size / 2**20:6.1f} MiB {where.filename.rsplit('/', 2)[-1]}:{where.lineno}")
+
+
+# How many allocating lines --memory names.
+_TOP_LINES = 8
 
 
 if __name__ == "__main__":

@@ -159,3 +159,27 @@ def _partition(groups: dict[str, int]) -> set[frozenset[str]]:
     for article_id, story in groups.items():
         stories.setdefault(story, set()).add(article_id)
     return {frozenset(members) for members in stories.values()}
+
+
+def test_a_member_s_profile_is_stored_as_its_json_and_read_back_alike(database_url: str) -> None:
+    """The profile text written before the story lock is taken is what the JSON column held when the
+    driver wrote the profile itself: the same JSON, read back into the same profile."""
+    import json
+
+    from sqlalchemy import String, cast
+
+    from alert_service.store import story_article
+    from alert_service.stories import GroupingSettings, Profile, default_idf, profile
+
+    message = story_message(CRASH[0])
+    store(database_url, message)
+    made = profile(story_article(message.article), idf=default_idf(), settings=GroupingSettings())
+    with session_scope(database_url) as session:
+        member = session.execute(select(StoryMember)).scalar_one()
+        text = session.execute(select(cast(StoryMember.profile, String))).scalar_one()
+    assert text == json.dumps(made.to_json())
+    assert member.profile == made.to_json()
+    read = Profile.from_json(
+        member.article_id, source=member.source, published=member.published_at, data=member.profile
+    )
+    assert (read.vector, read.title_vector, read.places) == (made.vector, made.title_vector, made.places)
