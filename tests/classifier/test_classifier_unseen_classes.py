@@ -133,6 +133,40 @@ ROWS: list[dict[str, Any]] = [
         "text": "أنهت القوات الأمنية مهمتها في تأمين مراكز الاقتراع",
         "tags": [],
     },
+    # withdrawal: fighters forced to flee (named here or a sentence before), or fled a failed incursion
+    {
+        "name": "forces drive the militias to flee their positions",
+        "text": "باغتت القوات المشتركة الميليشيات في مواقعها وأجبرتها على الفرار نحو الجبال",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "أجبرتها على الفرار"},
+    },
+    {
+        "name": "the rebels named a sentence before they were forced to flee",
+        "text": "تقدمت وحدات الجيش نحو مواقع المتمردين شرق البلدة. وأجبرتهم على الفرار إلى الوادي.",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "أجبرتها على الفرار"},
+    },
+    {
+        "name": "shelling forces villagers to flee their homes",
+        "text": "قصفت قوات النظام القرى وأجبرت السكان على الفرار من منازلهم",
+        "tags": ["strikes"],
+    },
+    {
+        "name": "militias force villagers to flee their homes",
+        "text": "دخلت الميليشيات القرية ليلا وأجبرتهم على الفرار من منازلهم",
+        "tags": [],
+    },
+    {
+        "name": "gunmen in a failed incursion fled",
+        "text": "وأفاد المصدر أن عناصر الميليشيا الذين شاركوا في محاولة التسلل لاذوا بالفرار باتجاه التلال",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "فروا"},
+    },
+    {
+        "name": "migrants fled after gunmen's incursion",
+        "text": "وأضاف أن مئات المهاجرين فروا بعد محاولة التسلل التي نفذتها مجموعة من المسلحين",
+        "tags": [],
+    },
     # training: drills of forces or a state, not the manoeuvres of a party, a missile or a team
     {
         "name": "a state begins drills",
