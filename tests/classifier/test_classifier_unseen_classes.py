@@ -167,6 +167,29 @@ ROWS: list[dict[str, Any]] = [
         "text": "وأضاف أن مئات المهاجرين فروا بعد محاولة التسلل التي نفذتها مجموعة من المسلحين",
         "tags": [],
     },
+    # withdrawal: a military base or airfield cleared by the government holding it, not for a bomb threat
+    {
+        "name": "the government cleared its military bases and airfields",
+        "text": "وقالت مصادر إن الحكومة أخلت خلال الأيام الماضية القواعد والمطارات العسكرية في وسط البلاد",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إخلاء"},
+    },
+    {
+        "name": "the regime cleared a military airfield almost entirely",
+        "text": "وصل المقاتلون إلى المنطقة بعد إخلاء النظام لمطار الشعيرات العسكري بشكل شبه كامل",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إخلاء"},
+    },
+    {
+        "name": "a military airfield cleared after a false alarm",
+        "text": "وبعد إنذار كاذب أخلت السلطات صباح اليوم المطار العسكري في المدينة",
+        "tags": [],
+    },
+    {
+        "name": "a military airfield cleared for a fire",
+        "text": "وبسبب حريق أخلت السلطات صباح اليوم المطار العسكري في المدينة",
+        "tags": [],
+    },
     # training: drills of forces or a state, not the manoeuvres of a party, a missile or a team
     {
         "name": "a state begins drills",
