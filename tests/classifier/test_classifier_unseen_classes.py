@@ -258,6 +258,83 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["training"],
         "evidence": {"training": "تدريب"},
     },
+    # training: military courses named as such, even given at a school
+    {
+        "name": "military courses for children in school yards",
+        "text": "نظمت الجماعة دورات عسكرية للأطفال في ساحات المدارس",
+        "tags": ["training"],
+        "evidence": {"training": "دورات عسكرية"},
+    },
+    {
+        "name": "a university's courses for its students",
+        "text": "نظمت الجامعة دورات تدريبية للطلاب في البرمجة",
+        "tags": [],
+    },
+    # training: forces or fighters who received training, even training called high-level
+    {
+        "name": "received training in a group's camp",
+        "text": "قال المحققون إن المتهم تلقى تدريبات في أحد معسكرات الجماعة على الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "تلقى تدريبات"},
+    },
+    {
+        "name": "elite forces received high-level training",
+        "text": "وأكد أن قوات النخبة تلقت تدريبات عالية المستوى على أيدي مدربين أجانب",
+        "tags": ["training"],
+        "evidence": {"training": "تلقى تدريبات"},
+    },
+    {
+        "name": "chefs received training",
+        "text": "تلقى الطهاة تدريبا في مطاعم باريس قبل افتتاح المطعم",
+        "tags": [],
+    },
+    {
+        "name": "players received training at the team's camp",
+        "text": "تلقى اللاعبون تدريبات بدنية في معسكر المنتخب",
+        "tags": [],
+    },
+    # training: an aircraft lost during a training operation, not a player hurt in practice
+    {
+        "name": "a military helicopter crashed during a training operation",
+        "text": "لقي طياران حتفهما في تحطم مروحية عسكرية خلال عملية تدريب قرب العاصمة",
+        "tags": ["training"],
+        "evidence": {"training": "أثناء التدريب"},
+    },
+    {
+        "name": "a player hurt during practice",
+        "text": "أصيب اللاعب خلال تمرين الفريق الصباحي",
+        "tags": [],
+    },
+    # training: an explicit phrase of forces' training, with a civilian word a few words off
+    {
+        "name": "military cadres sent to train fighters",
+        "text": "أرسل الحزب كوادر عسكرية إلى المخيمات لتدريب عناصر من الجبهة على حرب العصابات",
+        "tags": ["training"],
+        "evidence": {"training": "تدريبات عسكرية"},
+    },
+    {
+        "name": "medical cadres trained",
+        "text": "تسعى الوزارة إلى تدريب الكوادر الطبية في المستشفيات الحكومية",
+        "tags": [],
+    },
+    # training: militias spelled ميلشيات, and training on missiles
+    {
+        "name": "a militia training point, the militias spelled with one ya",
+        "text": "كانت الميلشيات تستخدم المزرعة نقطة تدريب وتجميع",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+    {
+        "name": "a training course on missiles",
+        "text": "طلب الوفد دورة تدريبية على صواريخ سكود",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+    {
+        "name": "a company's course on designing space rockets",
+        "text": "نظمت الشركة دورة تدريبية لموظفيها على تصميم الصواريخ الفضائية",
+        "tags": [],
+    },
     # strikes: drills that practise repelling an attack are training, not strikes
     {
         "name": "drills simulating an air attack repelled",
