@@ -449,6 +449,29 @@ ROWS: list[dict[str, Any]] = [
         "text": "هدد تنظيم داعش بمهاجمة مراكز الاقتراع في بغداد",
         "tags": ["strikes"],
     },
+    # strikes: attacks plotted are attacks planned, not a party's or a team's "attack"
+    {
+        "name": "men plotting attacks in the capital",
+        "text": "اعتقلت الشرطة ثلاثة رجال كانوا يخططون لتنفيذ هجمات في العاصمة خلال الاحتفالات",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "يخططون لتنفيذ هجمات"},
+    },
+    {
+        "name": "charged with plotting to bomb a station",
+        "text": "وجهت النيابة إلى الشاب تهمة التخطيط لتفجير محطة القطارات",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "يخططون لتنفيذ هجمات"},
+    },
+    {
+        "name": "rivals plotting a media attack",
+        "text": "قال الحزب إن خصومه يخططون لهجوم إعلامي عليه قبل الانتخابات",
+        "tags": [],
+    },
+    {
+        "name": "a coach plotting a sweeping attack",
+        "text": "يخطط المدرب لهجوم كاسح في مباراة الغد",
+        "tags": [],
+    },
 ]
 
 
