@@ -133,6 +133,63 @@ ROWS: list[dict[str, Any]] = [
         "text": "أنهت القوات الأمنية مهمتها في تأمين مراكز الاقتراع",
         "tags": [],
     },
+    # withdrawal: fighters forced to flee (named here or a sentence before), or fled a failed incursion
+    {
+        "name": "forces drive the militias to flee their positions",
+        "text": "باغتت القوات المشتركة الميليشيات في مواقعها وأجبرتها على الفرار نحو الجبال",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "أجبرتها على الفرار"},
+    },
+    {
+        "name": "the rebels named a sentence before they were forced to flee",
+        "text": "تقدمت وحدات الجيش نحو مواقع المتمردين شرق البلدة. وأجبرتهم على الفرار إلى الوادي.",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "أجبرتها على الفرار"},
+    },
+    {
+        "name": "shelling forces villagers to flee their homes",
+        "text": "قصفت قوات النظام القرى وأجبرت السكان على الفرار من منازلهم",
+        "tags": ["strikes"],
+    },
+    {
+        "name": "militias force villagers to flee their homes",
+        "text": "دخلت الميليشيات القرية ليلا وأجبرتهم على الفرار من منازلهم",
+        "tags": [],
+    },
+    {
+        "name": "gunmen in a failed incursion fled",
+        "text": "وأفاد المصدر أن عناصر الميليشيا الذين شاركوا في محاولة التسلل لاذوا بالفرار باتجاه التلال",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "فروا"},
+    },
+    {
+        "name": "migrants fled after gunmen's incursion",
+        "text": "وأضاف أن مئات المهاجرين فروا بعد محاولة التسلل التي نفذتها مجموعة من المسلحين",
+        "tags": [],
+    },
+    # withdrawal: a military base or airfield cleared by the government holding it, not for a bomb threat
+    {
+        "name": "the government cleared its military bases and airfields",
+        "text": "وقالت مصادر إن الحكومة أخلت خلال الأيام الماضية القواعد والمطارات العسكرية في وسط البلاد",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إخلاء"},
+    },
+    {
+        "name": "the regime cleared a military airfield almost entirely",
+        "text": "وصل المقاتلون إلى المنطقة بعد إخلاء النظام لمطار الشعيرات العسكري بشكل شبه كامل",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إخلاء"},
+    },
+    {
+        "name": "a military airfield cleared after a false alarm",
+        "text": "وبعد إنذار كاذب أخلت السلطات صباح اليوم المطار العسكري في المدينة",
+        "tags": [],
+    },
+    {
+        "name": "a military airfield cleared for a fire",
+        "text": "وبسبب حريق أخلت السلطات صباح اليوم المطار العسكري في المدينة",
+        "tags": [],
+    },
     # training: drills of forces or a state, not the manoeuvres of a party, a missile or a team
     {
         "name": "a state begins drills",
@@ -200,6 +257,83 @@ ROWS: list[dict[str, Any]] = [
         "text": "يتدرب الجنود في قاعدة عين الأسد على استخدام الأسلحة الحديثة",
         "tags": ["training"],
         "evidence": {"training": "تدريب"},
+    },
+    # training: military courses named as such, even given at a school
+    {
+        "name": "military courses for children in school yards",
+        "text": "نظمت الجماعة دورات عسكرية للأطفال في ساحات المدارس",
+        "tags": ["training"],
+        "evidence": {"training": "دورات عسكرية"},
+    },
+    {
+        "name": "a university's courses for its students",
+        "text": "نظمت الجامعة دورات تدريبية للطلاب في البرمجة",
+        "tags": [],
+    },
+    # training: forces or fighters who received training, even training called high-level
+    {
+        "name": "received training in a group's camp",
+        "text": "قال المحققون إن المتهم تلقى تدريبات في أحد معسكرات الجماعة على الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "تلقى تدريبات"},
+    },
+    {
+        "name": "elite forces received high-level training",
+        "text": "وأكد أن قوات النخبة تلقت تدريبات عالية المستوى على أيدي مدربين أجانب",
+        "tags": ["training"],
+        "evidence": {"training": "تلقى تدريبات"},
+    },
+    {
+        "name": "chefs received training",
+        "text": "تلقى الطهاة تدريبا في مطاعم باريس قبل افتتاح المطعم",
+        "tags": [],
+    },
+    {
+        "name": "players received training at the team's camp",
+        "text": "تلقى اللاعبون تدريبات بدنية في معسكر المنتخب",
+        "tags": [],
+    },
+    # training: an aircraft lost during a training operation, not a player hurt in practice
+    {
+        "name": "a military helicopter crashed during a training operation",
+        "text": "لقي طياران حتفهما في تحطم مروحية عسكرية خلال عملية تدريب قرب العاصمة",
+        "tags": ["training"],
+        "evidence": {"training": "أثناء التدريب"},
+    },
+    {
+        "name": "a player hurt during practice",
+        "text": "أصيب اللاعب خلال تمرين الفريق الصباحي",
+        "tags": [],
+    },
+    # training: an explicit phrase of forces' training, with a civilian word a few words off
+    {
+        "name": "military cadres sent to train fighters",
+        "text": "أرسل الحزب كوادر عسكرية إلى المخيمات لتدريب عناصر من الجبهة على حرب العصابات",
+        "tags": ["training"],
+        "evidence": {"training": "تدريبات عسكرية"},
+    },
+    {
+        "name": "medical cadres trained",
+        "text": "تسعى الوزارة إلى تدريب الكوادر الطبية في المستشفيات الحكومية",
+        "tags": [],
+    },
+    # training: militias spelled ميلشيات, and training on missiles
+    {
+        "name": "a militia training point, the militias spelled with one ya",
+        "text": "كانت الميلشيات تستخدم المزرعة نقطة تدريب وتجميع",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+    {
+        "name": "a training course on missiles",
+        "text": "طلب الوفد دورة تدريبية على صواريخ سكود",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+    {
+        "name": "a company's course on designing space rockets",
+        "text": "نظمت الشركة دورة تدريبية لموظفيها على تصميم الصواريخ الفضائية",
+        "tags": [],
     },
     # strikes: drills that practise repelling an attack are training, not strikes
     {
@@ -314,6 +448,29 @@ ROWS: list[dict[str, Any]] = [
         "name": "fighters threaten to attack polling stations",
         "text": "هدد تنظيم داعش بمهاجمة مراكز الاقتراع في بغداد",
         "tags": ["strikes"],
+    },
+    # strikes: attacks plotted are attacks planned, not a party's or a team's "attack"
+    {
+        "name": "men plotting attacks in the capital",
+        "text": "اعتقلت الشرطة ثلاثة رجال كانوا يخططون لتنفيذ هجمات في العاصمة خلال الاحتفالات",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "يخططون لتنفيذ هجمات"},
+    },
+    {
+        "name": "charged with plotting to bomb a station",
+        "text": "وجهت النيابة إلى الشاب تهمة التخطيط لتفجير محطة القطارات",
+        "tags": ["strikes"],
+        "evidence": {"strikes": "يخططون لتنفيذ هجمات"},
+    },
+    {
+        "name": "rivals plotting a media attack",
+        "text": "قال الحزب إن خصومه يخططون لهجوم إعلامي عليه قبل الانتخابات",
+        "tags": [],
+    },
+    {
+        "name": "a coach plotting a sweeping attack",
+        "text": "يخطط المدرب لهجوم كاسح في مباراة الغد",
+        "tags": [],
     },
 ]
 
