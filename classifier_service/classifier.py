@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier_service.compiler import CompiledTaxonomy
 from classifier_service.errors import ArticleTooLargeError
@@ -23,7 +23,10 @@ from classifier_service.matching import Matcher
 from classifier_service.model import Model, ModelSource
 from classifier_service.scoring import Counted, FieldMatches, verdict
 from classifier_service.tokens import FieldWords
-from shared.messages import Classification
+
+if TYPE_CHECKING:
+    # Built only where a message is (the worker): ``rasid classify`` writes plain fields.
+    from shared.messages import Classification
 
 # What classifying an article concluded: its hits, its tags, every topic's score, the version.
 Concluded = tuple[ArticleHits, tuple[str, ...], dict[str, float], str]
@@ -97,6 +100,8 @@ class Classifier:
 
     def classify_read(self, read: list[FieldWords]) -> Classification:
         """:meth:`classify` of an article already :meth:`read`."""
+        from shared.messages import Classification
+
         hits, tags, scores, version = self._concluded(read)
         return Classification(
             tags=tags,
@@ -166,6 +171,8 @@ class Classifier:
 
     def untagged(self) -> Classification:
         """The classification of an article that was not classified: no tag, every score 0."""
+        from shared.messages import Classification
+
         return Classification(
             tags=(), scores=dict.fromkeys(self.topics, 0.0), classifier_version=self.current_version()
         )
