@@ -31,13 +31,21 @@ if TYPE_CHECKING:
 # What classifying an article concluded: its hits, its tags, every topic's score, the version.
 Concluded = tuple[ArticleHits, tuple[str, ...], dict[str, float], str]
 
+# A file the ingest service accepts (``RASID_MAX_FILE_BYTES``, 5 MiB by default) decodes to at most
+# this many characters, one byte or more each in every encoding it reads: so every article ingested
+# from a file fits, and classifying the largest takes seconds (``benchmarks/classifier_worst_case.py``).
+DEFAULT_MAX_ARTICLE_CHARACTERS = 5 * 1024 * 1024
+# Real Arabic prose runs five to six characters a token, so this holds any real text of the size
+# above; only floods of one-letter words or bare punctuation are refused.
+DEFAULT_MAX_ARTICLE_TOKENS = 1_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class ArticleLimits:
     """The longest article classified: characters of title and text together, and their tokens."""
 
-    max_characters: int
-    max_tokens: int
+    max_characters: int = DEFAULT_MAX_ARTICLE_CHARACTERS
+    max_tokens: int = DEFAULT_MAX_ARTICLE_TOKENS
 
     def check_characters(self, characters: int) -> None:
         """Refuse an article of ``characters`` characters if it is over the cap."""

@@ -1,7 +1,9 @@
 """Settings read from the environment (``RASID_...``) and an optional ``.env`` file.
 
 Each service defines its own class on top of :class:`RasidSettings`; :func:`load_settings` builds one
-and turns a validation error into a :class:`ConfigurationError` that names the variable.
+and turns a validation error into a :class:`ConfigurationError` that names the variable. Where they are
+read from (the prefix, the file) is :mod:`shared.environment`, which tells without pydantic whether
+anything is configured at all.
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ from typing import Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.environment import ENV_FILE, ENV_PREFIX
 from shared.errors import ConfigurationError
 
-ENV_PREFIX = "RASID_"
 EMBEDDED_BROKER_URL = "filesystem://"
 
 
 class RasidSettings(BaseSettings):
     """What every Rasid process needs: where data lives, the database and the broker."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, extra="ignore", frozen=True)
 
     data_dir: Path = Field(default=Path("var"), description="Folder for the SQLite file and embedded broker.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")

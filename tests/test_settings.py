@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
+from shared.environment import configured
 from shared.errors import ConfigurationError
 from shared.settings import SETTINGS_GROUP, RasidSettings, load_settings
 
@@ -34,6 +36,24 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: object) ->
     assert settings.broker_url == "filesystem://"
     assert settings.resolved_database_url.startswith("sqlite:///")
     assert settings.resolved_database_url.endswith("var/rasid.db")
+
+
+def test_configured_sees_a_variable_in_any_case_or_an_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for variable in [name for name in os.environ if name.upper().startswith("RASID_")]:
+        monkeypatch.delenv(variable)
+    monkeypatch.chdir(tmp_path)
+    assert not configured()
+
+    monkeypatch.setenv("rasid_log_level", "DEBUG")
+    assert configured()
+    assert load_settings(RasidSettings).log_level == "DEBUG", "the settings read it too"
+
+    monkeypatch.delenv("rasid_log_level")
+    (tmp_path / ".env").write_text("RASID_LOG_LEVEL=WARNING\n", encoding="utf-8")
+    assert configured()
+    assert load_settings(RasidSettings).log_level == "WARNING"
 
 
 def test_postgresql_urls_use_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
