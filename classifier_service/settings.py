@@ -10,7 +10,7 @@ from pydantic import Field
 # The caps' defaults are declared beside the limits they set, which a classifier loaded while nothing
 # is configured takes without reading these settings.
 from classifier_service.classifier import DEFAULT_MAX_ARTICLE_CHARACTERS, DEFAULT_MAX_ARTICLE_TOKENS
-from shared.settings import RasidSettings, load_settings
+from shared.settings import DataFilePath, RasidSettings, load_settings
 
 
 class ClassifierSettings(RasidSettings):
@@ -18,7 +18,7 @@ class ClassifierSettings(RasidSettings):
     the longest article the classifier takes. Longer articles are refused with the reason, not
     classified for minutes: the caps keep every task well inside its time limit."""
 
-    taxonomy_path: Path | None = Field(default=None, description="Taxonomy YAML (RASID_TAXONOMY_PATH).")
+    taxonomy_path: DataFilePath = Field(default=None, description="Taxonomy YAML (RASID_TAXONOMY_PATH).")
     model_path: Path | None = Field(
         default=None,
         description="Learned re-scoring model (RASID_MODEL_PATH; default the packaged model.json). "

@@ -11,15 +11,26 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.environment import ENV_FILE, ENV_PREFIX
 from shared.errors import ConfigurationError
 
 EMBEDDED_BROKER_URL = "filesystem://"
+
+
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    return path
+
+
+DataFilePath = Annotated[Path | None, AfterValidator(_existing_file)]
+"""The path of a data file that has a packaged default (unset: the packaged file): one that names no
+file stops the process at start, with the variable named, not at its first task."""
 
 
 class RasidSettings(BaseSettings):
@@ -31,7 +42,7 @@ class RasidSettings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     broker_url: str = Field(default=EMBEDDED_BROKER_URL, description="Celery broker URL.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
-    gazetteer_path: Path | None = Field(
+    gazetteer_path: DataFilePath = Field(
         default=None,
         description="Gazetteer YAML (RASID_GAZETTEER_PATH), read by the classifier and the alert service; "
         "unset means the packaged shared/gazetteer.yaml.",

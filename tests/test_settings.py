@@ -56,6 +56,21 @@ def test_configured_sees_a_variable_in_any_case_or_an_env_file(
     assert load_settings(RasidSettings).log_level == "WARNING"
 
 
+@pytest.mark.parametrize("variable", ["RASID_TAXONOMY_PATH", "RASID_GAZETTEER_PATH"])
+def test_a_data_file_that_is_not_there_ends_the_command_with_its_variable(
+    tmp_path: Path, variable: str
+) -> None:
+    env = {**os.environ, variable: str(tmp_path / "missing.yaml")}
+    command = [sys.executable, "-m", "shared", "classify", "--jsonl", "-"]
+    result = subprocess.run(
+        command, input="", env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"rasid: invalid configuration: {variable}: "), result.stderr
+    assert "missing.yaml is not a file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_postgresql_urls_use_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RASID_DATABASE_URL", "postgresql://rasid@db/rasid")
     assert load_settings(RasidSettings).resolved_database_url == "postgresql+psycopg://rasid@db/rasid"
