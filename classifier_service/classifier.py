@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier_service.compiler import CompiledTaxonomy
 from classifier_service.errors import ArticleTooLargeError
@@ -23,18 +23,29 @@ from classifier_service.matching import Matcher
 from classifier_service.model import Model, ModelSource
 from classifier_service.scoring import Counted, FieldMatches, verdict
 from classifier_service.tokens import FieldWords
-from shared.messages import Classification
+
+if TYPE_CHECKING:
+    # Built only where a message is (the worker): ``rasid classify`` writes plain fields.
+    from shared.messages import Classification
 
 # What classifying an article concluded: its hits, its tags, every topic's score, the version.
 Concluded = tuple[ArticleHits, tuple[str, ...], dict[str, float], str]
+
+# A file the ingest service accepts (``RASID_MAX_FILE_BYTES``, 5 MiB by default) decodes to at most
+# this many characters, one byte or more each in every encoding it reads: so every article ingested
+# from a file fits, and classifying the largest takes seconds (``benchmarks/classifier_worst_case.py``).
+DEFAULT_MAX_ARTICLE_CHARACTERS = 5 * 1024 * 1024
+# Real Arabic prose runs five to six characters a token, so this holds any real text of the size
+# above; only floods of one-letter words or bare punctuation are refused.
+DEFAULT_MAX_ARTICLE_TOKENS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class ArticleLimits:
     """The longest article classified: characters of title and text together, and their tokens."""
 
-    max_characters: int
-    max_tokens: int
+    max_characters: int = DEFAULT_MAX_ARTICLE_CHARACTERS
+    max_tokens: int = DEFAULT_MAX_ARTICLE_TOKENS
 
     def check_characters(self, characters: int) -> None:
         """Refuse an article of ``characters`` characters if it is over the cap."""
@@ -97,6 +108,8 @@ class Classifier:
 
     def classify_read(self, read: list[FieldWords]) -> Classification:
         """:meth:`classify` of an article already :meth:`read`."""
+        from shared.messages import Classification
+
         hits, tags, scores, version = self._concluded(read)
         return Classification(
             tags=tags,
@@ -166,6 +179,8 @@ class Classifier:
 
     def untagged(self) -> Classification:
         """The classification of an article that was not classified: no tag, every score 0."""
+        from shared.messages import Classification
+
         return Classification(
             tags=(), scores=dict.fromkeys(self.topics, 0.0), classifier_version=self.current_version()
         )

@@ -313,7 +313,7 @@ def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Articl
 
 
 def _classification_line(classifier: Classifier, article: Article) -> str:
-    from shared.messages import content_id_of_folded
+    from shared.arabic import content_id_of_folded
 
     read = classifier.read(title=article.title, text=article.text)
     classification = classifier.classification_plain(read)

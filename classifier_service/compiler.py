@@ -9,19 +9,20 @@ matching a field finds terms, group occurrences and entities in the same pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from classifier_service.phrases import CompiledIndex, Owners, PhraseIndex
 from shared.arabic import fold
-from shared.messages import EntityKind
 
 if TYPE_CHECKING:
-    # Only compiling reads them: a classifier loaded from the cache does not import them.
+    # Only compiling reads them: a classifier loaded from the cache does not import them (nor
+    # pydantic, which the messages that declare the entity kinds are made of).
     from classifier_service.taxonomy import Taxonomy, Term
     from shared.gazetteer import Gazetteer
+    from shared.messages import EntityKind
 
 # A gazetteer entry as a classification names it: ``(id, kind, name)``.
-EntityName = tuple[str, EntityKind, str]
+EntityName: TypeAlias = "tuple[str, EntityKind, str]"
 
 
 @dataclass(frozen=True, slots=True)

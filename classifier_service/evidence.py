@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from operator import itemgetter
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from classifier_service.compiler import EntityName
 from classifier_service.matching import Match
 from classifier_service.scoring import Counted, FieldMatches, reaches_back
 from classifier_service.tokens import FieldName
-from shared.messages import Entity, EntityKind, Evidence
+
+if TYPE_CHECKING:
+    # The models are built only where a message is (the worker): ``rasid classify`` writes plain fields.
+    from shared.messages import Entity, EntityKind, Evidence
 
 # Characters of the sentence shown on each side of the match, at most (then cut at a space): more
 # than any sentence of a real article in the development sets needs, so only run-on lines are cut.
@@ -51,6 +54,8 @@ class EntityFields(TypedDict):
 
 def evidence_of(topic: str, counted: list[Counted]) -> Evidence:
     """The evidence of ``topic``: its heaviest counted occurrence, the first of equals."""
+    from shared.messages import Evidence
+
     return Evidence(**evidence_fields(topic, counted))
 
 
@@ -122,6 +127,8 @@ def _entity(name: EntityName, mentions: int) -> Entity:
     key = (name, mentions)
     entity = _ENTITIES.get(key)
     if entity is None:
+        from shared.messages import Entity
+
         if len(_ENTITIES) >= _ENTITIES_SIZE:
             _ENTITIES.clear()
         entity = _ENTITIES[key] = Entity(id=name[0], kind=name[1], name=name[2], mentions=mentions)

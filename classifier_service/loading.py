@@ -3,6 +3,8 @@
 A classifier is compiled from its taxonomy and gazetteer files only when the cache
 (:mod:`classifier_service.cache`) has no current copy; the compiled taxonomy is then written there.
 :func:`load_classifier` is where the classifier's settings are read; everything below it takes paths.
+The settings are read only when something is configured (:func:`shared.environment.configured`):
+otherwise every setting is its default, and pydantic-settings is not imported to say so.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from classifier_service.cache import cache_key, default_cache_dir, read_cached, 
 from classifier_service.classifier import ArticleLimits, Classifier
 from classifier_service.compiler import CompiledTaxonomy
 from classifier_service.model import PACKAGED_MODEL, ModelSource
-from classifier_service.settings import classifier_settings
+from shared.environment import configured
 
 if TYPE_CHECKING:
+    from classifier_service.settings import ClassifierSettings
     from classifier_service.taxonomy import Taxonomy
 
 # The packaged data files (``classifier_service.taxonomy.PACKAGED_TAXONOMY`` and
@@ -37,20 +40,38 @@ def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path |
     ``~/.cache/rasid``). Longer articles than ``RASID_MAX_ARTICLE_CHARACTERS`` and
     ``RASID_MAX_ARTICLE_TOKENS`` are refused.
     """
-    settings = classifier_settings()
-    taxonomy = taxonomy_path or settings.taxonomy_path or PACKAGED_TAXONOMY
-    gazetteer = gazetteer_path or settings.gazetteer_path or PACKAGED_GAZETTEER
-    cache_dir = settings.cache_dir or default_cache_dir()
-    limits = ArticleLimits(settings.max_article_characters, settings.max_article_tokens)
-    model = model_path(settings.model_path)
+    settings = configured_settings()
+    cache_dir = None
+    limits = ArticleLimits()
+    if settings is not None:
+        taxonomy_path = taxonomy_path or settings.taxonomy_path
+        gazetteer_path = gazetteer_path or settings.gazetteer_path
+        cache_dir = settings.cache_dir
+        limits = ArticleLimits(settings.max_article_characters, settings.max_article_tokens)
     return classifier_of(
-        taxonomy.resolve(), gazetteer.resolve(), cache_dir=cache_dir, limits=limits, model_path=model
+        (taxonomy_path or PACKAGED_TAXONOMY).resolve(),
+        (gazetteer_path or PACKAGED_GAZETTEER).resolve(),
+        cache_dir=cache_dir or default_cache_dir(),
+        limits=limits,
+        model_path=model_path(),
     )
 
 
-def model_path(configured: Path | None = None) -> Path:
+def model_path() -> Path:
     """The model file in use: ``RASID_MODEL_PATH`` if set, else the packaged one."""
-    return (configured or classifier_settings().model_path or PACKAGED_MODEL).resolve()
+    settings = configured_settings()
+    configured_path = settings.model_path if settings is not None else None
+    return (configured_path or PACKAGED_MODEL).resolve()
+
+
+def configured_settings() -> ClassifierSettings | None:
+    """The classifier's settings, or None when nothing is configured: every setting is then its
+    default (no path set, the limits of :class:`ArticleLimits`)."""
+    if not configured():
+        return None
+    from classifier_service.settings import classifier_settings
+
+    return classifier_settings()
 
 
 @cache

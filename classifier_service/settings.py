@@ -7,15 +7,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-from shared.settings import RasidSettings, load_settings
-
-# A file the ingest service accepts (``RASID_MAX_FILE_BYTES``, 5 MiB by default) decodes to at most
-# this many characters, one byte or more each in every encoding it reads: so every article ingested
-# from a file fits, and classifying the largest takes seconds (``benchmarks/classifier_worst_case.py``).
-DEFAULT_MAX_ARTICLE_CHARACTERS = 5 * 1024 * 1024
-# Real Arabic prose runs five to six characters a token, so this holds any real text of the size
-# above; only floods of one-letter words or bare punctuation are refused.
-DEFAULT_MAX_ARTICLE_TOKENS = 1_000_000
+# The caps' defaults are declared beside the limits they set, which a classifier loaded while nothing
+# is configured takes without reading these settings.
+from classifier_service.classifier import DEFAULT_MAX_ARTICLE_CHARACTERS, DEFAULT_MAX_ARTICLE_TOKENS
+from shared.settings import DataFilePath, RasidSettings, load_settings
 
 
 class ClassifierSettings(RasidSettings):
@@ -23,7 +18,7 @@ class ClassifierSettings(RasidSettings):
     the longest article the classifier takes. Longer articles are refused with the reason, not
     classified for minutes: the caps keep every task well inside its time limit."""
 
-    taxonomy_path: Path | None = Field(default=None, description="Taxonomy YAML (RASID_TAXONOMY_PATH).")
+    taxonomy_path: DataFilePath = Field(default=None, description="Taxonomy YAML (RASID_TAXONOMY_PATH).")
     model_path: Path | None = Field(
         default=None,
         description="Learned re-scoring model (RASID_MODEL_PATH; default the packaged model.json). "

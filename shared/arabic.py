@@ -1,8 +1,9 @@
 """Arabic text normalization shared by every service and every watch rule.
 
-``fold`` gives the normalized form used for matching and article identity; ``normalize`` gives the
-same text together with a map from normalized offsets back to the original, so a match found in
-folded text can be shown to a reader as written. ``words`` and ``sentences`` split normalized text.
+``fold`` gives the normalized form used for matching and article identity (``content_id`` hashes an
+article's folded words); ``normalize`` gives the same text together with a map from normalized offsets
+back to the original, so a match found in folded text can be shown to a reader as written. ``words``
+and ``sentences`` split normalized text.
 
 Folding: Unicode NFKC; diacritics (tashkeel, Quranic marks) and tatweel removed; zero-width and
 bidirectional control characters removed; hamza-carrying alifs and wasla to bare alif; alif maqsura
@@ -14,6 +15,7 @@ the hamza of an alif.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
@@ -339,3 +341,27 @@ def word_texts(text: str) -> list[str]:
 def sentences(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences of ``text``: runs of characters between ``. ! ? ؟`` and line breaks."""
     return [match.span() for match in _SENTENCE.finditer(text) if match.group().strip()]
+
+
+def content_id(title: str, text: str) -> str:
+    """An article's id: a hash of its normalized words, so one text has one id whatever its
+    encoding, file name, spacing or diacritics."""
+    return content_id_of_folded(fold(title), fold(text))
+
+
+def content_id_of_folded(title: str, text: str) -> str:
+    """:func:`content_id` of an article whose title and text are already folded (folding works
+    character by character, so the two folded apart are the whole folded)."""
+    title, text = _single_spaced(title), _single_spaced(text)
+    words = f"{title} {text}" if title and text else title or text
+    return hashlib.sha256(words.encode("utf-8")).hexdigest()[:32]
+
+
+def _single_spaced(text: str) -> str:
+    """``" ".join(text.split())``, made by replacing line breaks where the text has no other
+    whitespace (every whitespace character but the space is unprintable) and no two in a row: most
+    articles, for a few scans in C instead of a ``str`` per word."""
+    spaced = text.replace("\n", " ") if "\n" in text else text
+    if "  " not in spaced and spaced.isprintable():
+        return spaced.strip(" ")
+    return " ".join(text.split())

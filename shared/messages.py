@@ -8,14 +8,16 @@ gazetteer files entities under them, the alert service stores them).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from shared.arabic import fold
+# An article's id, which the messages carry, is made beside the folding it hashes (where a command that
+# builds no message finds it without importing pydantic); named here too (``as``: an explicit re-export).
+from shared.arabic import content_id as content_id  # noqa: PLC0414
+from shared.arabic import content_id_of_folded as content_id_of_folded  # noqa: PLC0414
 from shared.errors import MessageError
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -81,30 +83,6 @@ class Message(BaseModel):
         """How the message appears in logs."""
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.summary_fields)
         return f"{type(self).__name__}({fields})"
-
-
-def content_id(title: str, text: str) -> str:
-    """An article's id: a hash of its normalized words, so one text has one id whatever its
-    encoding, file name, spacing or diacritics."""
-    return content_id_of_folded(fold(title), fold(text))
-
-
-def content_id_of_folded(title: str, text: str) -> str:
-    """:func:`content_id` of an article whose title and text are already folded (folding works
-    character by character, so the two folded apart are the whole folded)."""
-    title, text = _single_spaced(title), _single_spaced(text)
-    words = f"{title} {text}" if title and text else title or text
-    return hashlib.sha256(words.encode("utf-8")).hexdigest()[:32]
-
-
-def _single_spaced(text: str) -> str:
-    """``" ".join(text.split())``, made by replacing line breaks where the text has no other
-    whitespace (every whitespace character but the space is unprintable) and no two in a row: most
-    articles, for a few scans in C instead of a ``str`` per word."""
-    spaced = text.replace("\n", " ") if "\n" in text else text
-    if "  " not in spaced and spaced.isprintable():
-        return spaced.strip(" ")
-    return " ".join(text.split())
 
 
 class ArticleIngested(Message):

@@ -1,7 +1,9 @@
 """Settings read from the environment (``RASID_...``) and an optional ``.env`` file.
 
 Each service defines its own class on top of :class:`RasidSettings`; :func:`load_settings` builds one
-and turns a validation error into a :class:`ConfigurationError` that names the variable.
+and turns a validation error into a :class:`ConfigurationError` that names the variable. Where they are
+read from (the prefix, the file) is :mod:`shared.environment`, which tells without pydantic whether
+anything is configured at all.
 """
 
 from __future__ import annotations
@@ -9,27 +11,38 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.environment import ENV_FILE, ENV_PREFIX
 from shared.errors import ConfigurationError
 
-ENV_PREFIX = "RASID_"
 EMBEDDED_BROKER_URL = "filesystem://"
+
+
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    return path
+
+
+DataFilePath = Annotated[Path | None, AfterValidator(_existing_file)]
+"""The path of a data file that has a packaged default (unset: the packaged file): one that names no
+file stops the process at start, with the variable named, not at its first task."""
 
 
 class RasidSettings(BaseSettings):
     """What every Rasid process needs: where data lives, the database and the broker."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, extra="ignore", frozen=True)
 
     data_dir: Path = Field(default=Path("var"), description="Folder for the SQLite file and embedded broker.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     broker_url: str = Field(default=EMBEDDED_BROKER_URL, description="Celery broker URL.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
-    gazetteer_path: Path | None = Field(
+    gazetteer_path: DataFilePath = Field(
         default=None,
         description="Gazetteer YAML (RASID_GAZETTEER_PATH), read by the classifier and the alert service; "
         "unset means the packaged shared/gazetteer.yaml.",

@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
+from shared.environment import configured
 from shared.errors import ConfigurationError
 from shared.settings import SETTINGS_GROUP, RasidSettings, load_settings
 
@@ -34,6 +36,39 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: object) ->
     assert settings.broker_url == "filesystem://"
     assert settings.resolved_database_url.startswith("sqlite:///")
     assert settings.resolved_database_url.endswith("var/rasid.db")
+
+
+def test_configured_sees_a_variable_in_any_case_or_an_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for variable in [name for name in os.environ if name.upper().startswith("RASID_")]:
+        monkeypatch.delenv(variable)
+    monkeypatch.chdir(tmp_path)
+    assert not configured()
+
+    monkeypatch.setenv("rasid_log_level", "DEBUG")
+    assert configured()
+    assert load_settings(RasidSettings).log_level == "DEBUG", "the settings read it too"
+
+    monkeypatch.delenv("rasid_log_level")
+    (tmp_path / ".env").write_text("RASID_LOG_LEVEL=WARNING\n", encoding="utf-8")
+    assert configured()
+    assert load_settings(RasidSettings).log_level == "WARNING"
+
+
+@pytest.mark.parametrize("variable", ["RASID_TAXONOMY_PATH", "RASID_GAZETTEER_PATH"])
+def test_a_data_file_that_is_not_there_ends_the_command_with_its_variable(
+    tmp_path: Path, variable: str
+) -> None:
+    env = {**os.environ, variable: str(tmp_path / "missing.yaml")}
+    command = [sys.executable, "-m", "shared", "classify", "--jsonl", "-"]
+    result = subprocess.run(
+        command, input="", env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"rasid: invalid configuration: {variable}: "), result.stderr
+    assert "missing.yaml is not a file" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_postgresql_urls_use_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
+from classifier_service.classifier import ArticleLimits
 from classifier_service.cli import bench_group, classify_command
+from classifier_service.loading import load_classifier
+from classifier_service.model import PACKAGED_MODEL
+from classifier_service.settings import ClassifierSettings
 from shared.cli import cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
@@ -175,3 +183,53 @@ def test_blank_lines_are_skipped_and_lines_keep_their_numbers(tmp_path: Path) ->
     (tagged,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert tagged["id"] == "3" and tagged["tags"] == ["strikes"]
     assert "line 5: not an article" in result.output
+
+
+def _without_configuration(monkeypatch: pytest.MonkeyPatch, cache_home: Path) -> None:
+    """No ``RASID_...`` variable set, and the user's cache in ``cache_home``."""
+    for name in [name for name in os.environ if name.upper().startswith("RASID_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+
+
+def test_without_configuration_the_classifier_has_the_default_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_configuration(monkeypatch, tmp_path / "cache")
+    monkeypatch.chdir(tmp_path)
+    defaults = ClassifierSettings()
+    classifier = load_classifier()
+    assert classifier.limits == ArticleLimits(defaults.max_article_characters, defaults.max_article_tokens)
+    assert classifier.model is not None and classifier.model.path == PACKAGED_MODEL.resolve()
+    assert list((tmp_path / "cache" / "rasid").glob("classifier-*.bin")), "cached in the default folder"
+
+
+def test_without_configuration_the_command_imports_no_pydantic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_configuration(monkeypatch, tmp_path / "cache")
+    script = (
+        "import sys\n"
+        "from shared.cli import main\n"
+        "sys.argv = ['rasid', 'classify', '--jsonl', '-']\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print(sorted(name for name in sys.modules if name.startswith('pydantic')), file=sys.stderr)\n"
+    )
+    article = {"id": "a", "title": "غارات جوية على المدينة", "text": "قتل مدنيون في القصف."}
+    # The first run compiles the taxonomy (its reader validates with pydantic) into the cache; the
+    # second starts from the cache, as every run after a first does.
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            input=json.dumps(article, ensure_ascii=False) + "\n",
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["tags"] == ["strikes"]
+    assert result.stderr.strip() == "[]", "the settings are read only when something is configured"
