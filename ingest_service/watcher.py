@@ -25,6 +25,7 @@ file that fails is logged and left for the next rescan, and the loop goes on.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import sys
@@ -107,6 +108,9 @@ class WatchConfig:
     # task, well within a task's time limit (a larger file goes alone).
     batch_size: int = MAX_BATCH
     batch_bytes: int = 16 * 1024 * 1024
+    # While a burst is handed on (a batch went less than this long ago), files found complete wait
+    # this long at most for more to fill their batch; a file dropped alone goes at once.
+    gather_seconds: float = 0.05
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> WatchConfig:
@@ -223,6 +227,9 @@ class FolderWatcher:
         self._resubmit_after = config.resubmit_after_seconds
         self._batch_size = config.batch_size
         self._batch_bytes = config.batch_bytes
+        self._gather = config.gather_seconds
+        # When the last batch was handed on (monotonic): none yet.
+        self._last_flush = -math.inf
         self._events: queue.Queue[tuple[Path, Signal]] = queue.Queue()
         self._pending: dict[Path, tuple[_Version, float]] = {}
         self._open_counts: dict[Path, int] = {}
@@ -276,6 +283,8 @@ class FolderWatcher:
     def _flush(self) -> None:
         ready = list(self._ready.items())
         self._ready.clear()
+        if ready:
+            self._last_flush = time.monotonic()
         batch: list[tuple[Path, tuple[_Version, FileReady]]] = []
         held = 0
         for item in ready:
@@ -362,9 +371,20 @@ class FolderWatcher:
                 # first files are on their way sooner and no burst is held in memory whole.
                 self._flush()
             try:
-                path, signal = self._events.get_nowait()
+                path, signal = self._next_event()
             except queue.Empty:
                 return
+
+    def _next_event(self) -> tuple[Path, Signal]:
+        """The next event queued; while a burst is handed on and files wait for their batch, the next
+        to come within ``gather_seconds`` of the last batch. Renamed in one by one, a burst of files
+        reaches the watcher as a trickle that each pass of the loop emptied: 5,000 files went in
+        1,700 messages of two or three files, and every service downstream paid each message's
+        costs (a transaction, a broker round trip, a store) 1,700 times instead of 25."""
+        wait = self._last_flush + self._gather - time.monotonic() if self._ready else 0.0
+        if wait <= 0:
+            return self._events.get_nowait()
+        return self._events.get(timeout=wait)
 
     def _handle(self, path: Path, signal: Signal) -> None:
         if is_ignored(path, watch_dir=self.watch_dir, rejected_dir=self.rejected_dir):
