@@ -6,8 +6,11 @@ moved), or, as a fallback (polling observers, files found by a rescan, writers w
 the file), when its size and mtime hold still for ``settle_seconds`` while nobody we know of has it
 open. Whatever one pass of the loop found complete is handed on at once in one call of ``submit``
 (at most ``batch_size`` files a call): a lone file goes alone, immediately, and a burst in few
-messages. The folder is rescanned at start and
-every ``rescan_seconds`` so nothing dropped while Rasid was down, or missed by the observer, is lost.
+messages (files found complete while a burst is handed on wait up to ``gather_seconds`` for their
+batch to fill). The folder is rescanned at start and every ``rescan_seconds``, and at once when
+inotify lost events, so nothing dropped while Rasid was down, or missed by the observer, is lost.
+On Linux the events are read from inotify directly (:mod:`ingest_service.inotify`); elsewhere, and
+when polling is asked for, from watchdog's observers.
 
 The ledger decides what is done: at each rescan the watcher reads, in one query, every file version
 the ledger has recorded (``recorded``), and submits again any file in the folder it has not, once
@@ -35,7 +38,6 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
 
 from watchdog.events import (
     FileClosedEvent,
@@ -53,6 +55,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from ingest_service.errors import WatchFolderError
+from ingest_service.inotify import FolderEvents, Signal
 from ingest_service.ledger import FileVersion
 from ingest_service.paths import path_text, readable_path
 from ingest_service.schemas import FileReady
@@ -66,7 +69,6 @@ log = logging.getLogger(__name__)
 Submit = Callable[[Sequence[FileReady]], None]
 # Reads the file versions the ledger has recorded (ingest_service.ledger.recorded_files).
 Ledger = Callable[[], Collection[FileVersion]]
-Signal = Literal["changed", "arrived", "opened", "closed", "gone"]
 TEMPORARY_SUFFIXES = frozenset(
     {".part", ".partial", ".tmp", ".temp", ".swp", ".swx", ".crdownload", ".download"}
 )
@@ -238,22 +240,45 @@ class FolderWatcher:
         # Found complete since the last flush, to be handed on together.
         self._ready: dict[Path, tuple[_Version, FileReady]] = {}
         self._stop = threading.Event()
-        self._observer = PollingObserver(timeout=config.polling_interval) if config.polling else _observer()
+        # Set when inotify lost events: the loop rescans at once.
+        self._overflowed = threading.Event()
+        self._inotify: FolderEvents | None = None
+        self._observer: BaseObserver | None = None
+        if not config.polling and sys.platform.startswith("linux"):
+            self._inotify = FolderEvents(self.watch_dir, self._queue_event, on_overflow=self._overflowed.set)
+        else:
+            polling = PollingObserver(timeout=config.polling_interval) if config.polling else None
+            self._observer = polling or Observer()
 
     def run(self) -> None:
         """Watch until :meth:`stop` is called (from another thread or a signal handler)."""
         self.watch_dir.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(
-            _EventRelay(self._events), str(self.watch_dir), recursive=True, event_filter=_FILE_EVENTS
-        )
-        self._observer.start()
+        self._start_events()
         log.info("watch.started", extra={"watch_dir": str(self.watch_dir)})
         try:
             self._loop()
         finally:
+            self._stop_events()
+            log.info("watch.stopped", extra={"watch_dir": str(self.watch_dir)})
+
+    def _start_events(self) -> None:
+        if self._inotify is not None:
+            self._inotify.start()
+        elif self._observer is not None:
+            relay = _EventRelay(self._events)
+            self._observer.schedule(relay, str(self.watch_dir), recursive=True, event_filter=_FILE_EVENTS)
+            self._observer.start()
+
+    def _stop_events(self) -> None:
+        if self._inotify is not None:
+            self._inotify.stop()
+        elif self._observer is not None:
             self._observer.stop()
             self._observer.join()
-            log.info("watch.stopped", extra={"watch_dir": str(self.watch_dir)})
+
+    def _queue_event(self, path: Path, signal: Signal) -> None:
+        """Called on the inotify thread: the loop handles the event."""
+        self._events.put((path, signal))
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""
@@ -313,7 +338,8 @@ class FolderWatcher:
     def _loop(self) -> None:
         next_rescan = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() >= next_rescan:
+            if time.monotonic() >= next_rescan or self._overflowed.is_set():
+                self._overflowed.clear()
                 try:
                     self.rescan()
                 except Exception:
@@ -460,17 +486,6 @@ class FolderWatcher:
             ]
             # The walk skips hidden folders and the rejected one: only the name is left to check.
             yield from (here / name for name in names if not _ignored_name(name))
-
-
-def _observer() -> BaseObserver:
-    """The platform's observer; inotify's reports a file moved in from outside as a move (full events),
-    not as a creation, so it is known complete at once."""
-    if sys.platform.startswith("linux"):
-        # Imported here: the module exists on Linux only.
-        from watchdog.observers.inotify import InotifyObserver
-
-        return InotifyObserver(generate_full_events=True)
-    return Observer()
 
 
 def _current_version(path: Path) -> _Version | None:
