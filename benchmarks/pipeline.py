@@ -126,6 +126,9 @@ class Burst:
     rate: float
     stored: int
     alerts: int
+    # The transactions that recorded the burst in the ingest ledger and stored it in the alert service
+    # (PostgreSQL only: counted by the rows' xmin): how many batches it travelled in.
+    batches: tuple[int, int] | None = None
 
 
 def stage_burst(stack: Stack, articles: list[bytes]) -> Path:
@@ -149,7 +152,19 @@ def measure_burst(stack: Stack, database_url: str, staging: Path, count: int) ->
         with engine.connect() as connection:
             return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
+    postgresql = engine.dialect.name == "postgresql"
+
+    def transactions() -> tuple[int, int] | None:
+        if not postgresql:
+            return None
+        ingest, store = (
+            counted("(SELECT DISTINCT xmin FROM ingest_articles) AS ingest"),
+            counted("(SELECT DISTINCT xmin FROM alert_articles) AS store"),
+        )
+        return ingest, store
+
     baseline, alerts_before = counted("alert_articles"), counted("alert_alerts")
+    transactions_before = transactions()
     started = time.monotonic()
     for path in staging.iterdir():
         path.rename(stack.watch_dir / path.name)
@@ -165,8 +180,12 @@ def measure_burst(stack: Stack, database_url: str, staging: Path, count: int) ->
     # Anything stored twice, or an article the stack made up, would show here after a pause.
     time.sleep(2)
     stored, alerts = counted("alert_articles") - baseline, counted("alert_alerts") - alerts_before
+    after = transactions()
+    batches = None
+    if after is not None and transactions_before is not None:
+        batches = (after[0] - transactions_before[0], after[1] - transactions_before[1])
     engine.dispose()
-    return Burst(rate=rate, stored=stored, alerts=alerts)
+    return Burst(rate=rate, stored=stored, alerts=alerts, batches=batches)
 
 
 def in_process_rate(database_url: str, folder: Path, articles: list[bytes]) -> float:
@@ -469,6 +488,11 @@ def report_burst(
         f"{tag} burst of {len(burst)} files: {outcome.rate:.1f} articles/s stored; stored "
         f"{outcome.stored} ({'as dropped' if outcome.stored == len(burst) else 'NOT as dropped'}), "
         f"{outcome.alerts} alerts"
+        + (
+            f"; in {outcome.batches[0]} ingest and {outcome.batches[1]} store transactions"
+            if outcome.batches
+            else ""
+        )
     )
     stack_labels = {label for label, _ in stack_processes(stack).values()}
     print_cpu(tag, spent, articles=len(burst), stack_labels=stack_labels)

@@ -6,8 +6,11 @@ moved), or, as a fallback (polling observers, files found by a rescan, writers w
 the file), when its size and mtime hold still for ``settle_seconds`` while nobody we know of has it
 open. Whatever one pass of the loop found complete is handed on at once in one call of ``submit``
 (at most ``batch_size`` files a call): a lone file goes alone, immediately, and a burst in few
-messages. The folder is rescanned at start and
-every ``rescan_seconds`` so nothing dropped while Rasid was down, or missed by the observer, is lost.
+messages (files found complete while a burst is handed on wait up to ``gather_seconds`` for their
+batch to fill). The folder is rescanned at start and every ``rescan_seconds``, and at once when
+inotify lost events, so nothing dropped while Rasid was down, or missed by the observer, is lost.
+On Linux the events are read from inotify directly (:mod:`ingest_service.inotify`); elsewhere, and
+when polling is asked for, from watchdog's observers.
 
 The ledger decides what is done: at each rescan the watcher reads, in one query, every file version
 the ledger has recorded (``recorded``), and submits again any file in the folder it has not, once
@@ -25,6 +28,7 @@ file that fails is logged and left for the next rescan, and the loop goes on.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import sys
@@ -34,7 +38,6 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
 
 from watchdog.events import (
     FileClosedEvent,
@@ -52,6 +55,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from ingest_service.errors import WatchFolderError
+from ingest_service.inotify import FolderEvents, Signal
 from ingest_service.ledger import FileVersion
 from ingest_service.paths import path_text, readable_path
 from ingest_service.schemas import FileReady
@@ -65,7 +69,6 @@ log = logging.getLogger(__name__)
 Submit = Callable[[Sequence[FileReady]], None]
 # Reads the file versions the ledger has recorded (ingest_service.ledger.recorded_files).
 Ledger = Callable[[], Collection[FileVersion]]
-Signal = Literal["changed", "arrived", "opened", "closed", "gone"]
 TEMPORARY_SUFFIXES = frozenset(
     {".part", ".partial", ".tmp", ".temp", ".swp", ".swx", ".crdownload", ".download"}
 )
@@ -107,6 +110,9 @@ class WatchConfig:
     # task, well within a task's time limit (a larger file goes alone).
     batch_size: int = MAX_BATCH
     batch_bytes: int = 16 * 1024 * 1024
+    # While a burst is handed on (a batch went less than this long ago), files found complete wait
+    # this long at most for more to fill their batch; a file dropped alone goes at once.
+    gather_seconds: float = 0.05
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> WatchConfig:
@@ -223,6 +229,9 @@ class FolderWatcher:
         self._resubmit_after = config.resubmit_after_seconds
         self._batch_size = config.batch_size
         self._batch_bytes = config.batch_bytes
+        self._gather = config.gather_seconds
+        # When the last batch was handed on (monotonic): none yet.
+        self._last_flush = -math.inf
         self._events: queue.Queue[tuple[Path, Signal]] = queue.Queue()
         self._pending: dict[Path, tuple[_Version, float]] = {}
         self._open_counts: dict[Path, int] = {}
@@ -231,22 +240,45 @@ class FolderWatcher:
         # Found complete since the last flush, to be handed on together.
         self._ready: dict[Path, tuple[_Version, FileReady]] = {}
         self._stop = threading.Event()
-        self._observer = PollingObserver(timeout=config.polling_interval) if config.polling else _observer()
+        # Set when inotify lost events: the loop rescans at once.
+        self._overflowed = threading.Event()
+        self._inotify: FolderEvents | None = None
+        self._observer: BaseObserver | None = None
+        if not config.polling and sys.platform.startswith("linux"):
+            self._inotify = FolderEvents(self.watch_dir, self._queue_event, on_overflow=self._overflowed.set)
+        else:
+            polling = PollingObserver(timeout=config.polling_interval) if config.polling else None
+            self._observer = polling or Observer()
 
     def run(self) -> None:
         """Watch until :meth:`stop` is called (from another thread or a signal handler)."""
         self.watch_dir.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(
-            _EventRelay(self._events), str(self.watch_dir), recursive=True, event_filter=_FILE_EVENTS
-        )
-        self._observer.start()
+        self._start_events()
         log.info("watch.started", extra={"watch_dir": str(self.watch_dir)})
         try:
             self._loop()
         finally:
+            self._stop_events()
+            log.info("watch.stopped", extra={"watch_dir": str(self.watch_dir)})
+
+    def _start_events(self) -> None:
+        if self._inotify is not None:
+            self._inotify.start()
+        elif self._observer is not None:
+            relay = _EventRelay(self._events)
+            self._observer.schedule(relay, str(self.watch_dir), recursive=True, event_filter=_FILE_EVENTS)
+            self._observer.start()
+
+    def _stop_events(self) -> None:
+        if self._inotify is not None:
+            self._inotify.stop()
+        elif self._observer is not None:
             self._observer.stop()
             self._observer.join()
-            log.info("watch.stopped", extra={"watch_dir": str(self.watch_dir)})
+
+    def _queue_event(self, path: Path, signal: Signal) -> None:
+        """Called on the inotify thread: the loop handles the event."""
+        self._events.put((path, signal))
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""
@@ -276,6 +308,8 @@ class FolderWatcher:
     def _flush(self) -> None:
         ready = list(self._ready.items())
         self._ready.clear()
+        if ready:
+            self._last_flush = time.monotonic()
         batch: list[tuple[Path, tuple[_Version, FileReady]]] = []
         held = 0
         for item in ready:
@@ -304,7 +338,8 @@ class FolderWatcher:
     def _loop(self) -> None:
         next_rescan = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() >= next_rescan:
+            if time.monotonic() >= next_rescan or self._overflowed.is_set():
+                self._overflowed.clear()
                 try:
                     self.rescan()
                 except Exception:
@@ -362,9 +397,20 @@ class FolderWatcher:
                 # first files are on their way sooner and no burst is held in memory whole.
                 self._flush()
             try:
-                path, signal = self._events.get_nowait()
+                path, signal = self._next_event()
             except queue.Empty:
                 return
+
+    def _next_event(self) -> tuple[Path, Signal]:
+        """The next event queued; while a burst is handed on and files wait for their batch, the next
+        to come within ``gather_seconds`` of the last batch. Renamed in one by one, a burst of files
+        reaches the watcher as a trickle that each pass of the loop emptied: 5,000 files went in
+        1,700 messages of two or three files, and every service downstream paid each message's
+        costs (a transaction, a broker round trip, a store) 1,700 times instead of 25."""
+        wait = self._last_flush + self._gather - time.monotonic() if self._ready else 0.0
+        if wait <= 0:
+            return self._events.get_nowait()
+        return self._events.get(timeout=wait)
 
     def _handle(self, path: Path, signal: Signal) -> None:
         if is_ignored(path, watch_dir=self.watch_dir, rejected_dir=self.rejected_dir):
@@ -440,17 +486,6 @@ class FolderWatcher:
             ]
             # The walk skips hidden folders and the rejected one: only the name is left to check.
             yield from (here / name for name in names if not _ignored_name(name))
-
-
-def _observer() -> BaseObserver:
-    """The platform's observer; inotify's reports a file moved in from outside as a move (full events),
-    not as a creation, so it is known complete at once."""
-    if sys.platform.startswith("linux"):
-        # Imported here: the module exists on Linux only.
-        from watchdog.observers.inotify import InotifyObserver
-
-        return InotifyObserver(generate_full_events=True)
-    return Observer()
 
 
 def _current_version(path: Path) -> _Version | None:

@@ -18,21 +18,79 @@ outside its polling loop (each message published, each acknowledgement): the cli
 a fifth of the CPU of publishing a message. A channel here keeps one client per pool and reuses it; a
 client holds no connection of its own (it takes one from the pool for each command), so sharing it is
 what redis-py intends.
+
+A message's envelope (Kombu's JSON of the body, its headers and properties) is written by
+pydantic-core, in Rust, where it holds plain JSON values only (as Rasid's messages do), and with
+Kombu's encoder otherwise; it is written twice a message, when it is sent and when a worker takes it
+(the copy Redis keeps until it is acknowledged), and Kombu's took 4 ms for a batch of 200 articles,
+pydantic-core under 1 ms. The body travels as the UTF-8 JSON it is (``body_encoding`` ``utf-8``),
+not in base64, which made it a third larger and cost an encoding and a decoding for each message:
+Kombu reads a body either way, by the encoding the message names, so messages sent by earlier
+versions, still queued, are read as before.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pydantic_core
 import redis
 import redis.exceptions
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils import json as kombu_json
+
+
+def envelope_json(value: Any) -> bytes | str:
+    """The JSON Kombu would write for ``value``: by pydantic-core when ``value`` holds text, whole
+    numbers, finite floats, booleans, null, lists and objects with text keys only, which both write
+    alike, and bytes of UTF-8 text (a body: written as text, which a Kombu message gives as bytes
+    again); by Kombu's encoder otherwise (it tags a datetime, say, for its decoder) and for text
+    pydantic-core refuses (a lone surrogate)."""
+    if _plain(value):
+        try:
+            return pydantic_core.to_json(value)
+        except pydantic_core.PydanticSerializationError:
+            pass
+    return str(kombu_json.dumps(value))  # type: ignore[no-untyped-call]  # kombu is untyped
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, str | bytes | bool | int) or value is None:
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)  # pydantic-core writes null for NaN and infinity, Kombu not
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(item) for item in value)
+    return False
+
+
+class QoS(kombu_redis.QoS):
+    """Kombu's acknowledgement emulation, keeping each unacknowledged message's copy in Redis as
+    :func:`envelope_json` writes it."""
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        delivery = message.delivery_info
+        kept = envelope_json([message._raw, delivery["exchange"], delivery["routing_key"]])
+        with self.pipe_or_acquire() as pipe:
+            pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()}).hset(
+                self.unacked_key, delivery_tag, kept
+            ).execute()
+            virtual.QoS.append(self, message, delivery_tag)  # type: ignore[no-untyped-call]
 
 
 class Channel(kombu_redis.Channel):
-    """A Redis channel whose connection settings, once collected, mean "no connection"."""
+    """A Redis channel whose connection settings, once collected, mean "no connection", whose
+    messages are written by :func:`envelope_json` with their bodies as they are."""
+
+    QoS = QoS
+    body_encoding = "utf-8"
 
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         transport = self.connection
@@ -45,6 +103,15 @@ class Channel(kombu_redis.Channel):
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
         """``client`` when given, else the channel's kept client of its current connection pool."""
         yield client or self._kept_client()
+
+    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        """Push the message on its queue (a batch publish, or a queue that expires, as Kombu does)."""
+        if kwargs.get("_publish_batch") is not None or (self._expires and queue in self._expires):
+            super()._put(queue, message, **kwargs)  # type: ignore[no-untyped-call]
+            return
+        key = self._q_for_pri(queue, self._get_message_priority(message, reverse=False))  # type: ignore[no-untyped-call]
+        with self.conn_or_acquire() as client:
+            client.lpush(key, envelope_json(message))
 
     def _kept_client(self) -> redis.Redis:
         # The pool is made again after a lost connection: a client of the old one is not reused.

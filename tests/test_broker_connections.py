@@ -5,17 +5,22 @@ connection with a connection error, not a crash (:mod:`shared.redis_broker`)."""
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kombu import Queue
+import redis
+from kombu import Connection, Queue
 from kombu.common import ignore_errors
 from kombu.exceptions import OperationalError
+from kombu.utils import json as kombu_json
 
 from shared import celery_app
+from shared.redis_broker import envelope_json
 from shared.settings import RasidSettings, load_settings
 from shared.task_names import INGEST_FILE
 from tests.faults.servers import private_redis
@@ -95,3 +100,65 @@ def test_a_channel_publishes_through_one_client_of_its_pool_and_a_new_one_after_
         while (message := channel.basic_get("kept", no_ack=True)) is not None:
             bodies.append(message.decode())
         assert bodies == [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+ARABIC_ARTICLE = {
+    "title": "انسحاب القوات",
+    "text": 'نص "مقتبس" \\ بسطرين\nو\tجدولة 🚀',
+    "n": 3,
+    "score": 0.25,
+}
+
+
+def test_a_message_travels_as_utf8_json_and_its_kept_copy_is_read_back_alike(tmp_path: Path) -> None:
+    with private_redis(tmp_path / "redis") as server:
+        app = celery_app.create_celery_app("utf8", _settings(broker_url=server.url))
+        connection = app.connection_for_write()
+        channel = connection.default_channel
+        queue = Queue("plain", routing_key="plain")
+        connection.Producer().publish(
+            ARABIC_ARTICLE, routing_key="plain", declare=[queue], serializer=celery_app.MESSAGE_SERIALIZER
+        )
+        client = redis.Redis.from_url(server.url)
+        (queued,) = client.lrange("plain", 0, -1)
+        # The article's text as it is, not in base64 nor in ASCII escapes.
+        assert "انسحاب القوات".encode() in queued
+        message = channel.basic_get("plain", no_ack=False)
+        assert message is not None and message.decode() == ARABIC_ARTICLE
+        # The copy kept until the message is acknowledged is what Kombu restores from.
+        (kept,) = client.hvals(channel.unacked_key)
+        raw, exchange, routing_key = kombu_json.loads(kept)
+        assert (raw["body"], exchange, routing_key) == (message.body.decode(), "", "plain")
+        message.ack()
+        assert client.hlen(channel.unacked_key) == 0
+
+
+def test_a_message_queued_in_base64_by_an_earlier_version_is_read(tmp_path: Path) -> None:
+    with private_redis(tmp_path / "redis") as server:
+        queue = Queue("earlier", routing_key="earlier")
+        # Kombu's own Redis transport, as earlier versions sent with: the body in base64.
+        with Connection(server.url) as earlier:
+            earlier.Producer().publish(ARABIC_ARTICLE, routing_key="earlier", declare=[queue])
+        (queued,) = redis.Redis.from_url(server.url).lrange("earlier", 0, -1)
+        assert kombu_json.loads(queued)["properties"]["body_encoding"] == "base64"
+        app = celery_app.create_celery_app("later", _settings(broker_url=server.url))
+        message = app.connection_for_read().default_channel.basic_get("earlier", no_ack=True)
+        assert message is not None and message.decode() == ARABIC_ARTICLE
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"body": '{"text": "نص"}', "headers": {"retries": 0, "eta": None, "timelimit": [None, 1.5]}},
+        ["plain", 1, 2.5, True, None, {"nested": ["a", {"b": "ج"}]}],
+        # Kombu's encoder tags these for its decoder, or writes what pydantic-core refuses or writes
+        # otherwise: written by Kombu's encoder.
+        {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        {"broken": "نص \ud800 مكسور"},
+        {"ratio": math.inf, "other": math.nan},
+        {1: "a number as a key"},
+    ],
+)
+def test_an_envelope_reads_back_as_kombus_own_json_of_it_does(value: Any) -> None:
+    # Compared as text: NaN is not equal to itself.
+    assert repr(kombu_json.loads(envelope_json(value))) == repr(kombu_json.loads(kombu_json.dumps(value)))

@@ -191,7 +191,12 @@ def _queued_article_ids(broker_url: str) -> list[str]:
     """The ids of the articles waiting for the classifier, in the batch messages Redis holds."""
     ids = []
     for entry in redis.Redis.from_url(broker_url).lrange(CLASSIFY_QUEUE, 0, -1):
-        _args, kwargs, _embed = json.loads(base64.b64decode(json.loads(entry)["body"]))
+        envelope = json.loads(entry)
+        body = envelope["body"]
+        # In base64 as earlier versions sent it, or the UTF-8 JSON itself.
+        if envelope["properties"].get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        _args, kwargs, _embed = json.loads(body)
         ids += [article.article_id for article in ArticlesIngested.from_payload(kwargs["payload"]).articles]
     return ids
 

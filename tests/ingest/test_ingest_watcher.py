@@ -499,3 +499,32 @@ def test_a_lone_file_goes_at_once_in_a_pass(tmp_path: Path) -> None:
     watcher._drain_events(timeout=1)
     watcher.submit_settled()
     assert [[Path(ready.path).name for ready in batch] for batch in calls] == [["lone.txt"]]
+
+
+def test_files_trickling_in_during_a_burst_wait_to_fill_one_batch(tmp_path: Path) -> None:
+    calls: list[list[FileReady]] = []
+    # A gather time far longer than the trickle below takes: the files can only go together.
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", gather_seconds=2)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    paths = [tmp_path / f"burst-{number}.txt" for number in range(20)]
+    for path in paths:
+        path.write_bytes(ARTICLE)
+
+    def trickle() -> None:
+        watcher._events.put((paths[0], "arrived"))
+        time.sleep(0.3)  # the first file's pass has ended
+        for path in paths[1:]:
+            watcher._events.put((path, "arrived"))
+            time.sleep(0.005)
+
+    feeder = threading.Thread(target=trickle)
+    feeder.start()
+    watcher._drain_events(timeout=1)
+    watcher.submit_settled()
+    watcher._drain_events(timeout=1)
+    watcher.submit_settled()
+    feeder.join()
+
+    names = [[Path(ready.path).name for ready in batch] for batch in calls]
+    assert names[0] == ["burst-0.txt"], "the first file of a quiet folder goes at once"
+    assert names[1:] == [[path.name for path in paths[1:]]], "the rest of the trickle in one batch"
