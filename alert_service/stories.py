@@ -346,6 +346,11 @@ class Profile:
         """The vector and the title's as :func:`_packed` writes them, for :func:`_story_bounds`."""
         return _packed(self.vector, self.title_vector)
 
+    def pack(self) -> None:
+        """Pack the weights now (:attr:`packed`), not when the profile is first compared."""
+        if "packed" not in self.__dict__:
+            self.__dict__["packed"] = _packed(self.vector, self.title_vector)
+
     def to_json(self) -> dict[str, object]:
         """The profile's comparable parts, as stored beside a story member."""
         return {

@@ -612,8 +612,11 @@ def assign_stories(
     for article in articles:
         if article.id not in profiles:
             profiles[article.id] = profile(article, idf=idf, settings=settings)
-    # Written out here, as the profiles are made: under the lock was a tenth of its time.
+    # Written out here, as the profiles are made: under the lock was a tenth of its time. So are
+    # their weights packed for bounding the stories they are compared with (Profile.packed, kept).
     stored = {article_id: _stored_profile(new) for article_id, new in profiles.items()}
+    for new in profiles.values():
+        new.pack()
     lock_stories(session)
     placed = placed_stories(session, profiles)
     arriving = [new for article_id, new in profiles.items() if article_id not in placed]
