@@ -682,36 +682,37 @@ def choose_story(
 # From this many candidates on, an article's stories are bounded all at once before any is scored;
 # fewer are scored one by one, which costs less than the arrays.
 _BOUNDED_FROM = 8
-# Terms are packed by their hash, in this many slots for the vector and as many for the title.
-_SLOTS = 1 << 16
-# The slot of every packed profile's first entry, whose weight is always 0 (no profile packs empty).
-_EMPTY_SLOT = 2 * _SLOTS
-# Weights are packed as whole ten-thousandths (profiles round theirs to four decimals), rounded up,
-# in the low bits of an entry. A weight of at most 100 (profiles' are at most 1) keeps every sum of
-# a few thousand products a whole number below 2**53, which floats hold exactly.
+# A packed weight is 32 bits: the slot of its term above the weight in whole ten-thousandths
+# (profiles round theirs to four decimals), rounded up. Slot 0 is no term's; the vector's terms are in
+# slots 1 to 32767, the title's in the 32768 after them, by their hashes.
+_UNIT_BITS = 16
+_PART_SLOTS = 1 << 15
+_ALL_SLOTS = 2 * _PART_SLOTS
 _UNITS = 10_000
-_MOST_UNITS = 100 * _UNITS
-_UNIT_BITS = (1 << 32) - 1
+# Weights up to 6.5 (profiles' are at most 1): every sum of a profile's products is then a whole
+# number below 2**53, which a float holds exactly.
+_MOST_UNITS = (1 << _UNIT_BITS) - 1
 # What the bounds add to cover the rounding of the scores they bound (each a few units of 1e-16).
 _MARGIN = 1e-9
 
 
 def _packed(vector: Mapping[str, float], title: Mapping[str, float]) -> bytes | None:
-    """A profile's weights as 64-bit entries, the slot of the term's hash above the weight in whole
-    ten-thousandths rounded up: first an empty entry (its "weight" the number of the vector's), then
-    the vector's, then the title's (their slots after the vector's). None when a weight is negative or
-    too large to pack."""
+    """A profile's weights packed: first an entry of slot 0 whose "weight" is the number of the
+    vector's, then the vector's, then the title's. None when a weight is negative or too large to
+    pack."""
     count = len(vector) + len(title)
     weights = np.fromiter(itertools.chain(vector.values(), title.values()), dtype=np.float64, count=count)
     units = np.ceil(weights * _UNITS)
     # A NaN weight fails the first test too.
-    if not bool(np.all(weights >= 0)) or (count and units.max() > _MOST_UNITS):
+    if not bool(np.all(weights >= 0)) or (count and units.max() > _MOST_UNITS) or len(vector) > _MOST_UNITS:
         return None
-    slots = np.fromiter(map(hash, itertools.chain(vector, title)), dtype=np.int64, count=count) & (_SLOTS - 1)
-    slots[len(vector) :] += _SLOTS
-    entries = np.empty(count + 1, dtype=np.int64)
-    entries[0] = (_EMPTY_SLOT << 32) | len(vector)
-    entries[1:] = (slots << 32) | units.astype(np.int64)
+    hashes = np.fromiter(map(hash, itertools.chain(vector, title)), dtype=np.int64, count=count)
+    slots = np.empty(count, dtype=np.int64)
+    slots[: len(vector)] = hashes[: len(vector)] % (_PART_SLOTS - 1) + 1
+    slots[len(vector) :] = (hashes[len(vector) :] & (_PART_SLOTS - 1)) + _PART_SLOTS
+    entries = np.empty(count + 1, dtype=np.uint32)
+    entries[0] = len(vector)
+    entries[1:] = (slots << _UNIT_BITS) | units.astype(np.int64)
     return entries.tobytes()
 
 
@@ -719,7 +720,7 @@ class _ArrivalWeights(threading.local):
     """An arriving article's packed weights by slot (zero elsewhere), one table for each thread."""
 
     def __init__(self) -> None:
-        self.table = np.zeros(_EMPTY_SLOT + 1, dtype=np.float64)
+        self.table = np.zeros(_ALL_SLOTS, dtype=np.float64)
 
 
 _ARRIVAL_WEIGHTS = _ArrivalWeights()
@@ -742,17 +743,17 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.N
     if None in blobs:
         return None
     packed = cast(list[bytes], blobs)
-    entries = np.frombuffer(b"".join(packed), dtype=np.int64)
+    entries = np.frombuffer(b"".join(packed), dtype=np.uint32)
     starts = np.zeros(len(blobs), dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, packed), dtype=np.int64, count=len(packed))[:-1] // 8, out=starts[1:])
+    np.cumsum(np.fromiter(map(len, packed), dtype=np.int64, count=len(packed))[:-1] // 4, out=starts[1:])
     table = _ARRIVAL_WEIGHTS.table
-    # The empty entry's "weight" is no weight: its slot stays 0.
-    own = np.frombuffer(arrival_packed, dtype=np.int64)[1:]
-    own_slots = own >> 32
-    np.add.at(table, own_slots, (own & _UNIT_BITS).astype(np.float64))
+    # The first entry's "weight" is no weight: slot 0 stays 0.
+    own = np.frombuffer(arrival_packed, dtype=np.uint32)[1:]
+    own_slots = own >> _UNIT_BITS
+    np.add.at(table, own_slots, (own & _MOST_UNITS).astype(np.float64))
     try:
-        units = entries & _UNIT_BITS
-        products = table[entries >> 32] * units
+        units = entries & _MOST_UNITS
+        products = table[entries >> _UNIT_BITS] * units
     finally:
         table[own_slots] = 0.0
     # Each member's vector, then its title, ending where the next member's begins (or at an entry
