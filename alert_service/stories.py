@@ -543,6 +543,13 @@ class StoryCandidate:
         story is what it has lately been about, and its cost stays bounded."""
         return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
 
+    @cached_property
+    def packed(self) -> bytes | None:
+        """The packed weights (:attr:`Profile.packed`) of the members the centroid sums, oldest first;
+        None when one could not be packed."""
+        packed = [member.packed for member in self.members[-CENTROID_MEMBERS:]]
+        return None if None in packed else b"".join(cast(list[bytes], packed))
+
     def sharing(self, key_terms: Iterable[str]) -> Sequence[Profile]:
         """The members that may share one of ``key_terms``, in order: all of a small story's, only
         those having one of a large story's (whose members would each be tested at every arrival).
@@ -737,15 +744,13 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.N
     one), the places not compared; the dot product with the centroid by the sum of the dot products
     with the members it sums."""
     arrival_packed = arrival.new.packed
-    if arrival_packed is None:
+    gathered = None if arrival_packed is None else _gathered(arrival, stories)
+    if arrival_packed is None or gathered is None:
         return None
-    blobs, spans, penalties, norms, unmatched = _gathered(arrival, stories)
-    if None in blobs:
-        return None
-    packed = cast(list[bytes], blobs)
-    entries = np.frombuffer(b"".join(packed), dtype=np.uint32)
-    starts = np.zeros(len(blobs), dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, packed), dtype=np.int64, count=len(packed))[:-1] // 4, out=starts[1:])
+    blobs, spans, penalties, norms, unmatched = gathered
+    entries = np.frombuffer(b"".join(blobs), dtype=np.uint32)
+    # Each member's weights begin with the entry of slot 0.
+    starts = np.flatnonzero(entries < (1 << _UNIT_BITS))
     table = _ARRIVAL_WEIGHTS.table
     # The first entry's "weight" is no weight: slot 0 stays 0.
     own = np.frombuffer(arrival_packed, dtype=np.uint32)[1:]
@@ -779,45 +784,47 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.N
     return bounds + _MARGIN
 
 
-_PACKED = operator.attrgetter("packed")
-
-
 def _gathered(
     arrival: _Arrival, stories: Sequence[StoryCandidate]
-) -> tuple[list[bytes | None], list[int], list[float], list[float], list[int]]:
+) -> tuple[list[bytes], list[int], list[float], list[float], list[int]] | None:
     """The packed members that bound each story, in order; for each story the span of those the
-    closest member may be and the span of those its centroid sums, its time penalty and its
-    centroid's length (NaN for a story of one member); the positions of the large stories no member
-    of which shares a key term (scoring them finds none)."""
-    blobs: list[bytes | None] = []
+    closest member may be and the span of those its centroid sums (by the members' positions), its
+    time penalty and its centroid's length (NaN for a story of one member); the positions of the
+    large stories no member of which shares a key term (scoring them finds none). None when a member
+    could not be packed."""
+    blobs: list[bytes] = []
     spans: list[int] = []
     firsts: list[datetime] = []
     norms: list[float] = []
     unmatched: list[int] = []
-    packed, nan = _PACKED, math.nan
+    nan = math.nan
+    held = 0
     for position, story in enumerate(stories):
         members = story.members
+        latest = story.packed
+        if latest is None:
+            return None
+        blobs.append(latest)
         firsts.append(members[0].published)
-        start = len(blobs)
-        if len(members) == 1:
-            blobs.append(members[0].packed)
-            spans += (start, start + 1, start, start + 1)
-            norms.append(nan)
-        elif len(members) <= CENTROID_MEMBERS:
-            blobs.extend(map(packed, members))
-            spans += (start, len(blobs), start, len(blobs))
-            norms.append(story.centroid[1])
+        start = held
+        if len(members) <= CENTROID_MEMBERS:
+            held += len(members)
+            spans += (start, held, start, held)
+            norms.append(nan if len(members) == 1 else story.centroid[1])
+            continue
+        held += CENTROID_MEMBERS
+        sharing = [member.packed for member in story.sharing(arrival.key_terms)]
+        if None in sharing:
+            return None
+        blobs += cast(list[bytes], sharing)
+        if not sharing:
+            spans += (start, held, start, held)
+            unmatched.append(position)
+            norms.append(1.0)
         else:
-            blobs.extend(map(packed, members[-CENTROID_MEMBERS:]))
-            middle = len(blobs)
-            blobs.extend(map(packed, story.sharing(arrival.key_terms)))
-            if len(blobs) == middle:
-                spans += (start, middle, start, middle)
-                unmatched.append(position)
-                norms.append(1.0)
-            else:
-                spans += (middle, len(blobs), start, middle)
-                norms.append(story.centroid[1])
+            spans += (held, held + len(sharing), start, held)
+            held += len(sharing)
+            norms.append(story.centroid[1])
     penalties = list(map(arrival.time_penalty, firsts))
     return blobs, spans, penalties, norms, unmatched
 
