@@ -41,6 +41,7 @@ import math
 import operator
 import re
 import sys
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import cast
+
+import numpy as np
+import numpy.typing as npt
 
 from shared.arabic import fold, word_texts
 from shared.gazetteer import PACKAGED_GAZETTEER, Gazetteer, gazetteer_of
@@ -337,6 +341,16 @@ class Profile:
         ranked = sorted(heavy, key=lambda term: (-vector[term], term))
         return tuple(ranked[:KEY_TERMS])
 
+    @cached_property
+    def packed(self) -> bytes | None:
+        """The vector and the title's as :func:`_packed` writes them, for :func:`_story_bounds`."""
+        return _packed(self.vector, self.title_vector)
+
+    def pack(self) -> None:
+        """Pack the weights now (:attr:`packed`), not when the profile is first compared."""
+        if "packed" not in self.__dict__:
+            self.__dict__["packed"] = _packed(self.vector, self.title_vector)
+
     def to_json(self) -> dict[str, object]:
         """The profile's comparable parts, as stored beside a story member."""
         return {
@@ -529,6 +543,13 @@ class StoryCandidate:
         story is what it has lately been about, and its cost stays bounded."""
         return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
 
+    @cached_property
+    def packed(self) -> bytes | None:
+        """The packed weights (:attr:`Profile.packed`) of the members the centroid sums, oldest first;
+        None when one could not be packed."""
+        packed = [member.packed for member in self.members[-CENTROID_MEMBERS:]]
+        return None if None in packed else b"".join(cast(list[bytes], packed))
+
     def sharing(self, key_terms: Iterable[str]) -> Sequence[Profile]:
         """The members that may share one of ``key_terms``, in order: all of a small story's, only
         those having one of a large story's (whose members would each be tested at every arrival).
@@ -633,19 +654,179 @@ def choose_story(
     the story's centroid (``link_share``): the closest alone chains different events about one
     person into one story, the centroid alone splits a long story whose reports drift. The best
     story wins when its score reaches the threshold; ties go to the earlier story.
+
+    Many candidates are first bounded all at once (:func:`_story_bounds`) and scored in order of
+    their bounds, until no other could reach the best: the choice is the one scoring every story
+    whole makes, whatever the order of the candidates.
     """
     arrival = _Arrival(new, settings)
+    stories = list(candidates)
+    bounds = _story_bounds(arrival, stories) if len(stories) >= _BOUNDED_FROM else None
+    ranked: Iterable[tuple[float, StoryCandidate]]
+    if bounds is None:
+        ranked = zip(itertools.repeat(math.inf), stories)
+    else:
+        most = bounds.tolist()
+        ranked = (
+            (most[position], stories[position]) for position in np.argsort(-bounds, kind="stable").tolist()
+        )
     threshold = settings.threshold
     best: tuple[float, int] | None = None
-    for story in candidates:
+    for bound, story in ranked:
         # A story that cannot reach the best score so far is not scored whole (see _story_score).
         floor = threshold if best is None else max(threshold, best[0])
+        if bound < floor:
+            # The stories left are bounded lower still.
+            break
         score = _story_score(arrival, story, floor=floor)
         if score is None or score < threshold:
             continue
         if best is None or (score, -story.story_id) > (best[0], -best[1]):
             best = (score, story.story_id)
     return None if best is None else best[1]
+
+
+# From this many candidates on, an article's stories are bounded all at once before any is scored;
+# fewer are scored one by one, which costs less than the arrays.
+_BOUNDED_FROM = 8
+# A packed weight is 32 bits: the slot of its term above the weight in whole ten-thousandths
+# (profiles round theirs to four decimals), rounded up. Slot 0 is no term's; the vector's terms are in
+# slots 1 to 32767, the title's in the 32768 after them, by their hashes.
+_UNIT_BITS = 16
+_PART_SLOTS = 1 << 15
+_ALL_SLOTS = 2 * _PART_SLOTS
+_UNITS = 10_000
+# Weights up to 6.5 (profiles' are at most 1): every sum of a profile's products is then a whole
+# number below 2**53, which a float holds exactly.
+_MOST_UNITS = (1 << _UNIT_BITS) - 1
+# What the bounds add to cover the rounding of the scores they bound (each a few units of 1e-16).
+_MARGIN = 1e-9
+
+
+def _packed(vector: Mapping[str, float], title: Mapping[str, float]) -> bytes | None:
+    """A profile's weights packed: first an entry of slot 0 whose "weight" is the number of the
+    vector's, then the vector's, then the title's. None when a weight is negative or too large to
+    pack."""
+    count = len(vector) + len(title)
+    weights = np.fromiter(itertools.chain(vector.values(), title.values()), dtype=np.float64, count=count)
+    units = np.ceil(weights * _UNITS)
+    # A NaN weight fails the first test too.
+    if not bool(np.all(weights >= 0)) or (count and units.max() > _MOST_UNITS) or len(vector) > _MOST_UNITS:
+        return None
+    hashes = np.fromiter(map(hash, itertools.chain(vector, title)), dtype=np.int64, count=count)
+    slots = np.empty(count, dtype=np.int64)
+    slots[: len(vector)] = hashes[: len(vector)] % (_PART_SLOTS - 1) + 1
+    slots[len(vector) :] = (hashes[len(vector) :] & (_PART_SLOTS - 1)) + _PART_SLOTS
+    entries = np.empty(count + 1, dtype=np.uint32)
+    entries[0] = len(vector)
+    entries[1:] = (slots << _UNIT_BITS) | units.astype(np.int64)
+    return entries.tobytes()
+
+
+class _ArrivalWeights(threading.local):
+    """An arriving article's packed weights by slot (zero elsewhere), one table for each thread."""
+
+    def __init__(self) -> None:
+        self.table = np.zeros(_ALL_SLOTS, dtype=np.float64)
+
+
+_ARRIVAL_WEIGHTS = _ArrivalWeights()
+
+
+def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.NDArray[np.float64] | None:
+    """For each story, a number its score (:func:`_story_score`) cannot exceed; None when a profile
+    could not be packed.
+
+    The packed weights are the profiles' rounded up and no weight is negative, so the dot products
+    summed from them (whole numbers, summed exactly) are no smaller than the exact ones, and terms
+    whose hashes share a slot add to them. The closest member is bounded by the most similar member
+    of those it may be (all of a story's up to CENTROID_MEMBERS, those sharing a key term of a larger
+    one), the places not compared; the dot product with the centroid by the sum of the dot products
+    with the members it sums."""
+    arrival_packed = arrival.new.packed
+    gathered = None if arrival_packed is None else _gathered(arrival, stories)
+    if arrival_packed is None or gathered is None:
+        return None
+    blobs, spans, penalties, norms, unmatched = gathered
+    entries = np.frombuffer(b"".join(blobs), dtype=np.uint32)
+    # Each member's weights begin with the entry of slot 0.
+    starts = np.flatnonzero(entries < (1 << _UNIT_BITS))
+    table = _ARRIVAL_WEIGHTS.table
+    # The first entry's "weight" is no weight: slot 0 stays 0.
+    own = np.frombuffer(arrival_packed, dtype=np.uint32)[1:]
+    own_slots = own >> _UNIT_BITS
+    np.add.at(table, own_slots, (own & _MOST_UNITS).astype(np.float64))
+    try:
+        units = entries & _MOST_UNITS
+        products = table[entries >> _UNIT_BITS] * units
+    finally:
+        table[own_slots] = 0.0
+    # Each member's vector, then its title, ending where the next member's begins (or at an entry
+    # added after the last member's).
+    parts = np.empty(2 * len(starts), dtype=np.int64)
+    parts[0::2] = starts
+    parts[1::2] = starts + 1 + units[starts]
+    # Whole numbers below 2**53: summed exactly, whatever the order.
+    sums = np.add.reduceat(np.append(products, 0.0), parts)
+    bodies, titles = sums[0::2], sums[1::2]
+    scale = 1.0 / (_UNITS * _UNITS)
+    similar = (arrival.body_share * bodies + arrival.title_share * titles) * scale
+    # One more entry, so that a span may end after the last member.
+    similar, bodies = np.append(similar, 0.0), np.append(bodies, 0.0)
+    spans_array = np.array(spans, dtype=np.int64).reshape(-1, 4)
+    closest = np.maximum.reduceat(similar, spans_array[:, :2].ravel())[::2]
+    towards = np.add.reduceat(bodies, spans_array[:, 2:].ravel())[::2] * scale
+    norms_array = np.array(norms, dtype=np.float64)
+    link_share = arrival.link_share
+    blended = link_share * closest + (1 - link_share) * towards / norms_array
+    bounds = np.where(np.isnan(norms_array), closest, blended) - np.array(penalties, dtype=np.float64)
+    bounds[unmatched] = -math.inf
+    return bounds + _MARGIN
+
+
+def _gathered(
+    arrival: _Arrival, stories: Sequence[StoryCandidate]
+) -> tuple[list[bytes], list[int], list[float], list[float], list[int]] | None:
+    """The packed members that bound each story, in order; for each story the span of those the
+    closest member may be and the span of those its centroid sums (by the members' positions), its
+    time penalty and its centroid's length (NaN for a story of one member); the positions of the
+    large stories no member of which shares a key term (scoring them finds none). None when a member
+    could not be packed."""
+    blobs: list[bytes] = []
+    spans: list[int] = []
+    firsts: list[datetime] = []
+    norms: list[float] = []
+    unmatched: list[int] = []
+    nan = math.nan
+    held = 0
+    for position, story in enumerate(stories):
+        members = story.members
+        latest = story.packed
+        if latest is None:
+            return None
+        blobs.append(latest)
+        firsts.append(members[0].published)
+        start = held
+        if len(members) <= CENTROID_MEMBERS:
+            held += len(members)
+            spans += (start, held, start, held)
+            norms.append(nan if len(members) == 1 else story.centroid[1])
+            continue
+        held += CENTROID_MEMBERS
+        sharing = [member.packed for member in story.sharing(arrival.key_terms)]
+        if None in sharing:
+            return None
+        blobs += cast(list[bytes], sharing)
+        if not sharing:
+            spans += (start, held, start, held)
+            unmatched.append(position)
+            norms.append(1.0)
+        else:
+            spans += (held, held + len(sharing), start, held)
+            held += len(sharing)
+            norms.append(story.centroid[1])
+    penalties = list(map(arrival.time_penalty, firsts))
+    return blobs, spans, penalties, norms, unmatched
 
 
 # The most a cosine of two profiles' vectors can be: each vector has unit length before its weights

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from alert_service import stories as stories_module
 from alert_service.stories import (
     CENTROID_MEMBERS,
     KEY_TERMS,
@@ -22,6 +23,9 @@ from alert_service.stories import (
     StoryArticle,
     StoryCandidate,
     StoryIndex,
+    _Arrival,
+    _story_bounds,
+    _story_score,
     _WordCache,
     choose_story,
     default_idf,
@@ -348,8 +352,15 @@ def _best_story_by_hand(
     return None if best is None else best[1]
 
 
+@pytest.fixture(params=["bounded at once", "scored one by one"])
+def bounding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Candidate stories bounded all at once however few they are, or scored one by one however many."""
+    monkeypatch.setattr(stories_module, "_BOUNDED_FROM", 1 if request.param == "bounded at once" else 10**9)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("threshold", [0.19, 0.05, 0.0])
-def test_stories_skipped_by_their_bound_are_those_that_could_not_win(threshold: float) -> None:
+def test_stories_skipped_by_their_bound_are_those_that_could_not_win(threshold: float, bounding: str) -> None:
     """Each fixture article, in order, picks the story that scoring every story whole picks: skipping
     the stories whose heaviest possible score is below the best so far changes no choice (with low
     thresholds, most articles join a story and most stories are bounded against a best)."""
@@ -364,7 +375,7 @@ def test_stories_skipped_by_their_bound_are_those_that_could_not_win(threshold: 
 
 
 @pytest.mark.parametrize("threshold", [0.19, 0.0])
-def test_a_large_story_compares_every_member_sharing_a_key_term(threshold: float) -> None:
+def test_a_large_story_compares_every_member_sharing_a_key_term(threshold: float, bounding: str) -> None:
     """A story of more members than are tested one by one finds those sharing a key term with the
     arriving article through its index: exactly the members a test of each finds, in order, so the
     article picks the story (and gets the score) that scoring every member picks."""
@@ -383,7 +394,7 @@ def test_a_large_story_compares_every_member_sharing_a_key_term(threshold: float
     assert len(profiles) > CENTROID_MEMBERS and joined > 0 and passed_over > 0
 
 
-def test_the_order_of_the_candidate_stories_changes_no_choice() -> None:
+def test_the_order_of_the_candidate_stories_changes_no_choice(bounding: str) -> None:
     """Stories offered in reverse order, or with those of one member last, get the same article the
     same story as scoring every story whole: skipping by the bound depends on what was scored before."""
     settings = GroupingSettings(threshold=0.05)
@@ -396,3 +407,60 @@ def test_the_order_of_the_candidate_stories_changes_no_choice() -> None:
         assert choose_story(new, larger_first, settings=settings) == expected
         placed.setdefault(len(placed) + 1 if expected is None else expected, []).append(new)
     assert any(len(members) > 2 for members in placed.values())
+
+
+def _candidate_stories(new: Profile, profiles: list[Profile]) -> list[StoryCandidate]:
+    """Stories of every size from the fixture profiles other than ``new``: each of one member, runs of
+    two to a centroid's, and one of all of them."""
+    others = tuple(member for member in profiles if member is not new)
+    stories = [StoryCandidate(number, (member,)) for number, member in enumerate(others)]
+    for size in (2, 5, CENTROID_MEMBERS):
+        stories += [
+            StoryCandidate(len(stories) + start, others[start : start + size])
+            for start in range(0, len(others) - size + 1, size)
+        ]
+    return [*stories, StoryCandidate(len(stories), others)]
+
+
+@pytest.mark.parametrize("hours_apart", [0.0, 40.0])
+def test_no_story_scores_above_its_bound(hours_apart: float) -> None:
+    """Every story's score, scored whole, is at most the bound all stories are given at once (the
+    bound that lets choose_story score only the stories that could win), for stories of one member,
+    of a few, of a centroid's worth and of more, begun at the article's time or hours before it."""
+    settings = GroupingSettings(threshold=0.0)
+    profiles = sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id))
+    scored = 0
+    for new in profiles:
+        later = Profile(
+            new.article_id,
+            new.source,
+            new.published + timedelta(hours=hours_apart),
+            new.vector,
+            new.title_vector,
+        )
+        arrival = _Arrival(later, settings)
+        stories = _candidate_stories(new, profiles)
+        bounds = _story_bounds(arrival, stories)
+        assert bounds is not None and len(bounds) == len(stories)
+        for bound, story in zip(bounds.tolist(), stories, strict=True):
+            score = _story_score(arrival, story, floor=-math.inf)
+            if score is not None:
+                assert score <= bound
+                scored += 1
+    assert scored > len(profiles)
+
+
+def test_a_profile_whose_weights_cannot_be_packed_is_scored_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A negative weight (which no profile made here has) is not packed: the stories are then scored
+    one by one, and the article gets the story scoring every story whole gives it."""
+    monkeypatch.setattr(stories_module, "_BOUNDED_FROM", 1)
+    settings = GroupingSettings(threshold=0.0)
+    profiles = sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id))
+    new = profiles[-1]
+    odd = Profile(new.article_id, new.source, new.published, {**new.vector, "odd": -0.5}, new.title_vector)
+    assert odd.packed is None
+    stories = _candidate_stories(new, profiles)
+    assert _story_bounds(_Arrival(odd, settings), stories) is None
+    assert choose_story(odd, stories, settings=settings) == _best_story_by_hand(odd, stories, settings)
