@@ -35,7 +35,6 @@ from kombu.serialization import registry
 from kombu.utils import json as kombu_json
 from sqlalchemy.engine import make_url
 
-from shared.db import make_private_folder
 from shared.errors import ConfigurationError
 from shared.messages import Message
 from shared.services import task_routes
@@ -236,6 +235,10 @@ def _time_limits(settings: RasidSettings) -> dict[str, float]:
 
 
 def _embedded_broker_options(settings: RasidSettings) -> dict[str, Any]:
+    # The ORM under shared.db is 8 MB that a worker opening no database (the classifier's) would
+    # carry in every process: imported only with the embedded broker.
+    from shared.db import make_private_folder
+
     folder = settings.broker_folder
     messages, taken, control = folder / "messages", folder / "taken", folder / "control"
     make_private_folder(folder)
