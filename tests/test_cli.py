@@ -74,3 +74,21 @@ def test_a_bad_setting_ends_with_its_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("rasid: invalid configuration: RASID_BROKER_URL"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_of_another_service_stops_a_worker_before_it_starts(tmp_path: Path) -> None:
+    # The settings are checked in a child process: its error still ends this one, with its message.
+    env = {**os.environ, "RASID_BROKER_URL": "memory://", "RASID_SMTP_PORT": "not-a-port"}
+    result = subprocess.run(
+        [sys.executable, "-m", "shared", "worker", "classify"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("rasid: invalid configuration: RASID_SMTP_PORT"), result.stderr
+    assert "Traceback" not in result.stderr

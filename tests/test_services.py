@@ -155,6 +155,26 @@ def test_a_producer_sends_without_importing_any_service_tasks() -> None:
     assert result.stdout.strip() == "[] []"
 
 
+def test_a_worker_keeps_out_what_only_other_services_use() -> None:
+    # Every process loads the declarations and checks every setting; the classifier's worker then
+    # loads its tasks. None of it brings the alert service's story grouping (numpy) or the ORM.
+    script = textwrap.dedent(
+        """
+        import sys
+        from shared.cli import configure_process_logging
+        from shared.services import workers
+        configure_process_logging()
+        workers()["classify"].load_app()
+        print([name for name in ("numpy", "alert_service.settings", "sqlalchemy.orm") if name in sys.modules])
+        """
+    )
+    env = {**os.environ, "RASID_BROKER_URL": "memory://"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
 def _install_extra_service(root: Path) -> None:
     """A distribution on ``sys.path`` whose only link to Rasid is a ``rasid.services`` entry point."""
     dist_info = root / "rasid_extra-0.1.dist-info"
