@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from alert_service.stories import GroupingSettings
+from alert_service.grouping import GroupingSettings
 from shared.settings import RasidSettings, load_settings
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

@@ -26,10 +26,11 @@ from pydantic import ValidationError
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from alert_service.grouping import GroupingSettings
 from alert_service.models import Alert, AlertArticle, Article, ArticleEntity, Subscription, Tag
 from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
 from alert_service.settings import alert_settings
-from alert_service.stories import GroupingSettings, StoryArticle
+from alert_service.stories import StoryArticle
 from alert_service.story_store import assign_stories
 from shared.db import insert_ignore_all, insert_ignore_many, utc_now
 from shared.gazetteer import EntityFinder, entity_finder

@@ -45,7 +45,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -54,6 +54,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from alert_service.grouping import GroupingSettings
 from shared.arabic import fold, word_texts
 from shared.gazetteer import PACKAGED_GAZETTEER, Gazetteer, gazetteer_of
 
@@ -394,24 +395,6 @@ def _one_copy(places: frozenset[str]) -> frozenset[str]:
     if len(_PLACE_SETS) > 10_000:
         _PLACE_SETS.clear()
     return _PLACE_SETS.setdefault(places, places)
-
-
-@dataclass(frozen=True)
-class GroupingSettings:
-    """How articles are grouped; the defaults are the tuned ones."""
-
-    window: timedelta = timedelta(hours=72)
-    threshold: float = 0.19
-    lead_words: int = 300
-    title_weight: float = 4.0
-    vector_terms: int = 100
-    title_share: float = 0.10
-    hourly_penalty: float = 0.01
-    penalty_after_hours: float = 24.0
-    link_share: float = 0.5
-    place_penalty: float = 0.15
-    # The gazetteer whose places are compared (RASID_GAZETTEER_PATH); None is the packaged one.
-    gazetteer_path: Path | None = None
 
 
 def _weighted(counts: Mapping[str, float], idf: IdfTable, *, keep: int) -> dict[str, float]:

@@ -20,7 +20,8 @@ from typing import IO, Any
 
 import click
 
-from alert_service.stories import GroupingSettings, IdfTable, StoryArticle, StoryIndex
+from alert_service.grouping import GroupingSettings
+from alert_service.stories import IdfTable, StoryArticle, StoryIndex
 from alert_service.story_metrics import GroupingScores, score_grouping
 
 IDF_MIN_FREQUENCY = 5

@@ -55,10 +55,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alert_service.grouping import GroupingSettings
 from alert_service.models import Story, StoryMember
 from alert_service.stories import (
     INDEXED_MEMBERS,
-    GroupingSettings,
     IdfTable,
     Profile,
     StoryArticle,

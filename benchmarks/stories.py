@@ -32,7 +32,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alert_service.stories import GroupingSettings, StoryArticle, StoryIndex, default_idf
+from alert_service.grouping import GroupingSettings
+from alert_service.stories import StoryArticle, StoryIndex, default_idf
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "ant-2018.jsonl.gz"
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 
-from alert_service.stories import GroupingSettings, Profile, StoryIndex, default_idf, profile
+from alert_service.grouping import GroupingSettings
+from alert_service.stories import Profile, StoryIndex, default_idf, profile
 from alert_service.story_cli import LabeledArticle, read_articles
 from alert_service.story_metrics import GroupingScores, score_grouping
 

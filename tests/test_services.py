@@ -156,8 +156,8 @@ def test_a_producer_sends_without_importing_any_service_tasks() -> None:
 
 
 def test_a_worker_keeps_out_what_only_other_services_use() -> None:
-    # Every process loads the declarations and checks every setting; the classifier's worker then
-    # loads its tasks. None of it brings the alert service's story grouping (numpy) or the ORM.
+    # Every process loads the declarations and checks every setting (the alert service's too); the
+    # classifier's worker then loads its tasks. None of it brings the story grouping (numpy) or the ORM.
     script = textwrap.dedent(
         """
         import sys
@@ -165,7 +165,7 @@ def test_a_worker_keeps_out_what_only_other_services_use() -> None:
         from shared.services import workers
         configure_process_logging()
         workers()["classify"].load_app()
-        print([name for name in ("numpy", "alert_service.settings", "sqlalchemy.orm") if name in sys.modules])
+        print([name for name in ("numpy", "alert_service.stories", "sqlalchemy.orm") if name in sys.modules])
         """
     )
     env = {**os.environ, "RASID_BROKER_URL": "memory://"}

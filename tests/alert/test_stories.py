@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from alert_service import stories as stories_module
+from alert_service.grouping import GroupingSettings
 from alert_service.stories import (
     CENTROID_MEMBERS,
     KEY_TERMS,
     CentroidCache,
-    GroupingSettings,
     IdfTable,
     Profile,
     StoryArticle,

@@ -168,8 +168,9 @@ def test_a_member_s_profile_is_stored_as_its_json_and_read_back_alike(database_u
 
     from sqlalchemy import String, cast
 
+    from alert_service.grouping import GroupingSettings
     from alert_service.store import story_article
-    from alert_service.stories import GroupingSettings, Profile, default_idf, profile
+    from alert_service.stories import Profile, default_idf, profile
 
     message = story_message(CRASH[0])
     store(database_url, message)

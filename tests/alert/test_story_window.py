@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from alert_service.stories import INDEXED_MEMBERS, GroupingSettings, Profile, choose_story
+from alert_service.grouping import GroupingSettings
+from alert_service.stories import INDEXED_MEMBERS, Profile, choose_story
 from alert_service.story_store import StoryWindow
 from tests.alert.test_stories import _fixture_profiles
 
