@@ -258,7 +258,8 @@ def _feedback_labels() -> list[Label]:
 def _shipped(paths: tuple[Path, ...]) -> tuple[Path, ...]:
     present = tuple(path for path in paths if path.exists())
     if not present:
-        raise click.UsageError("the shipped labeled sets are not there: give --labeled FILE")
+        looked_at = ", ".join(str(path) for path in paths)
+        raise click.UsageError(f"the shipped labeled sets are not there ({looked_at}): give --labeled FILE")
     return present
 
 
