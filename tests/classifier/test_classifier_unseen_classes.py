@@ -586,6 +586,33 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["withdrawal"],
         "evidence": {"withdrawal": "سحب القوات"},
     },
+    # withdrawal: هرّب "smuggled", a car towed, schools cleared, a group out of a role: no force leaving
+    {
+        "name": "missiles smuggled to rebels",
+        "text": "وعرض المتحدث صواريخ قال إن إيران هربتها إلى المتمردين",
+        "tags": [],
+    },
+    {
+        "name": "the police tow a car",
+        "text": "صادرت الشرطة أوراقه وقامت بسحب سيارته من الشارع",
+        "tags": [],
+    },
+    {
+        "name": "schools cleared after threats",
+        "text": "وبسبب التهديدات تم إخلاء مدارس في المدينة وانتشرت قوات الطوارئ",
+        "tags": [],
+    },
+    {
+        "name": "talks may take a movement out of a role",
+        "text": "وقد تخرج المحادثات حركة حماس من إطار الأداة التي استخدمتها قوى إقليمية",
+        "tags": [],
+    },
+    {
+        "name": "militiamen fled to the mountains after strikes",
+        "text": "وتقدمت القوات بعد ضربات أدت إلى فرار عناصر الميليشيات نحو الجبال",
+        "tags": ["withdrawal", "strikes"],
+        "evidence": {"withdrawal": "فرار"},
+    },
     # withdrawal: getting out of a car, re-emerging, getting out of a group's grip
     {
         "name": "gunmen got out of a car and opened fire",
@@ -658,6 +685,17 @@ ROWS: list[dict[str, Any]] = [
         "name": "a manhunt launched for a thief",
         "text": "أطلقت الشرطة عملية مطاردة واسعة للص الهارب",
         "tags": [],
+    },
+    # strikes: one attacker named as such is an individual's attack, which the guidelines leave out
+    {
+        "name": "a lone attacker with a pistol",
+        "text": "وقالت الشرطة إن منفذ الاعتداء كان يحمل مسدسا وقتل شخصين في المتجر",
+        "tags": [],
+    },
+    {
+        "name": "gunmen attack an army checkpoint",
+        "text": "قتل عشرة جنود في هجوم شنه مسلحون على حاجز للجيش",
+        "tags": ["strikes"],
     },
 ]
 
