@@ -81,9 +81,9 @@ _AFTER_EVERY_ID = "\U0010ffff"
 # at every member, which costs less than the index (measured with benchmarks/store.py).
 _INDEX_FROM = 16
 # The most profiles a process keeps read (ProfileCache), and the most members it keeps of a window
-# across batches (KeptWindow), profiles held. A profile held takes about 4.2 KB (a hundred weights,
-# the title's, the key terms, and 0.5 KB of them packed for bounding stories): 40,000 take about
-# 170 MB of an alert worker, 10,000 about 42 MB. The
+# across batches (KeptWindow), profiles held. A profile held takes about 2 KB (a hundred terms and
+# their weights of 16 bits, the title's, the key terms, and 0.45 KB of them packed for bounding
+# stories): 40,000 take about 80 MB of an alert worker, 10,000 about 20 MB. The
 # window's bound is the larger: a window read again for every batch costs each of its articles the
 # window's profiles read back, several milliseconds of CPU an article in a burst of 30,000 files.
 _MOST_KEPT = 10_000
