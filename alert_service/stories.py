@@ -50,7 +50,7 @@ from datetime import datetime
 from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -656,11 +656,25 @@ class StoryCandidate:
     # window too, which closest() passes over. Without it a large story's candidate indexes its own.
     key_members: Mapping[str, Sequence[Profile]] | None = field(default=None, compare=False, repr=False)
 
-    @cached_property
+    @property
     def centroid(self) -> Centroid:
         """The sum of the vectors of the latest members (``CENTROID_MEMBERS``) and its length: a long
         story is what it has lately been about, and its cost stays bounded."""
-        return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
+        return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:], held=self._held_centroid)
+
+    @property
+    def centroid_length(self) -> float:
+        """The length of :attr:`centroid`."""
+        return self._held_centroid.length
+
+    @cached_property
+    def _held_centroid(self) -> _HeldCentroid:
+        """The centroid as the candidate keeps it: a window keeps the candidates of thousands of
+        stories, and a 20-member centroid as a dict takes 80 KB (a float object and a dict entry a
+        term), its terms and sums in arrays a third of that. The dict is made again from them when the
+        process's cache of centroids no longer holds it."""
+        weights, length = _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
+        return _HeldCentroid(tuple(weights), array("d", weights.values()), length)
 
     @cached_property
     def packed(self) -> bytes | None:
@@ -706,6 +720,14 @@ INDEXED_MEMBERS = 16
 Centroid = tuple[dict[str, float], float]
 
 
+class _HeldCentroid(NamedTuple):
+    """A centroid's terms and sums in order, and its length."""
+
+    terms: tuple[str, ...]
+    sums: array[float]
+    length: float
+
+
 # The centroids a process keeps. A store worker's kept window holds each candidate's centroid itself;
 # the cache serves the stories a batch changed (rebuilt for the next one, or extended by a member),
 # fewer than a batch's articles. A 20-member centroid takes about 80 KB: at 512, a burst of 5,000
@@ -728,16 +750,21 @@ class CentroidCache:
         self._size = size
         self._centroids: OrderedDict[tuple[str, ...], tuple[tuple[Profile, ...], Centroid]] = OrderedDict()
 
-    def of(self, members: tuple[Profile, ...]) -> Centroid:
-        """The centroid of ``members`` (a story's latest, oldest first)."""
+    def of(self, members: tuple[Profile, ...], *, held: _HeldCentroid | None = None) -> Centroid:
+        """The centroid of ``members`` (a story's latest, oldest first); ``held``: the centroid as a
+        candidate keeps it, if it does."""
         ids = tuple(member.article_id for member in members)
         found = self._get(ids, members)
-        if found is None:
+        if found is not None:
+            return found
+        if held is not None:
+            found = (dict(zip(held.terms, held.sums, strict=True)), held.length)
+        else:
             earlier = self._get(ids[:-1], members[:-1]) if len(ids) > 1 else None
             found = _centroid(members) if earlier is None else _centroid(members[-1:], start=earlier[0])
-            self._centroids[ids] = (members, found)
-            while len(self._centroids) > self._size:
-                self._centroids.popitem(last=False)
+        self._centroids[ids] = (members, found)
+        while len(self._centroids) > self._size:
+            self._centroids.popitem(last=False)
         return found
 
     def _get(self, ids: tuple[str, ...], members: tuple[Profile, ...]) -> Centroid | None:
@@ -933,7 +960,7 @@ def _gathered(
         if len(members) <= CENTROID_MEMBERS:
             held += len(members)
             spans += (start, held, start, held)
-            norms.append(nan if len(members) == 1 else story.centroid[1])
+            norms.append(nan if len(members) == 1 else story.centroid_length)
             continue
         held += CENTROID_MEMBERS
         sharing = [member.packed for member in story.sharing(arrival.key_terms)]
@@ -947,7 +974,7 @@ def _gathered(
         else:
             spans += (held, held + len(sharing), start, held)
             held += len(sharing)
-            norms.append(story.centroid[1])
+            norms.append(story.centroid_length)
     penalties = list(map(arrival.time_penalty, firsts))
     return blobs, spans, penalties, norms, unmatched
 

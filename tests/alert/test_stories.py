@@ -302,6 +302,21 @@ def test_kept_centroids_are_the_sums_made_afresh_to_the_last_bit() -> None:
         assert list(cache.of(latest)[0]) == list(_summed_afresh(latest)[0])
 
 
+def test_a_story_gives_its_centroid_to_the_last_bit_once_the_cache_forgot_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A candidate keeps its centroid's terms and sums, not the dict: made again from them after
+    the process's cache of centroids forgot it, the centroid is the one summed afresh exactly."""
+    members = tuple(_fixture_profiles(GroupingSettings())[:CENTROID_MEMBERS])
+    story = StoryCandidate(1, members)
+    expected = _summed_afresh(members)
+    assert story.centroid_length == expected[1]
+    monkeypatch.setattr(stories_module, "_CENTROIDS", CentroidCache())
+    weights, length = story.centroid
+    assert (weights, length) == expected
+    assert list(weights) == list(expected[0])
+
+
 def test_similarity_is_symmetric_and_one_with_itself() -> None:
     """Comparing the fixtures' articles both ways gives the same score, and an article with itself
     scores 1 (its vectors have unit length) when it names no place or its places are its own."""
