@@ -42,14 +42,15 @@ import operator
 import re
 import sys
 import threading
+from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -313,50 +314,138 @@ class StoryArticle:
     text: str
 
 
-@dataclass(frozen=True)
 class Profile:
-    """An article reduced to what grouping compares; JSON-safe through :meth:`to_json`."""
+    """An article reduced to what grouping compares; JSON-safe through :meth:`to_json`. Not changed
+    once made.
+
+    A store worker's window holds tens of thousands of profiles, so each is held compactly: its
+    terms as a tuple (the process's one copy of each term), its weights as whole ten-thousandths of
+    16 bits each (the four decimals profiles are rounded to), read back as the very floats they were.
+    A weight that is not such a fraction (no profile made here has one) keeps its float, and so do
+    the other weights of its vector. A profile held takes about 2 KB, where dicts of its weights
+    took 4.4 KB. :attr:`vector` and :attr:`title_vector` are the weights as dicts, made when asked.
+    """
+
+    __slots__ = (
+        "_packed",
+        "article_id",
+        "key_terms",
+        "places",
+        "published",
+        "source",
+        "title_terms",
+        "title_weights",
+        "vector_terms",
+        "vector_weights",
+    )
 
     article_id: str
     source: str
     published: datetime
-    vector: Mapping[str, float]
-    title_vector: Mapping[str, float]
-    places: frozenset[str] = frozenset()
+    places: frozenset[str]
+    # The terms of the vector and of the title, in order; their weights are read by the functions
+    # of _weights_of (stored as _compact wrote them).
+    vector_terms: tuple[str, ...]
+    title_terms: tuple[str, ...]
+    vector_weights: array[Any]
+    title_weights: array[Any]
+    # The KEY_TERMS heaviest terms, heaviest first: two articles are compared only when they share one.
+    key_terms: tuple[str, ...]
+    _packed: bytes | _NotPacked | None
+
+    def __init__(  # noqa: PLR0913 -- the constructor of the dataclass it was: each field, places keyword-only
+        self,
+        article_id: str,
+        source: str,
+        published: datetime,
+        vector: Mapping[str, float],
+        title_vector: Mapping[str, float],
+        *,
+        places: frozenset[str] = frozenset(),
+    ) -> None:
+        self._fill(article_id, source, published, places)
+        self._weigh((list(vector), list(vector.values())), (list(title_vector), list(title_vector.values())))
+
+    @classmethod
+    def _of_weights(
+        cls,
+        article_id: str,
+        *,
+        source: str,
+        published: datetime,
+        weights: tuple[_Weights, _Weights],
+        places: frozenset[str],
+    ) -> Profile:
+        """A profile of the vector's and the title's terms and weights, in order (lists, not dicts)."""
+        made = cls.__new__(cls)
+        made._fill(article_id, source, published, places)
+        made._weigh(*weights)
+        return made
+
+    def _fill(self, article_id: str, source: str, published: datetime, places: frozenset[str]) -> None:
+        self.article_id, self.source, self.published, self.places = article_id, source, published, places
+        self._packed = _NOT_PACKED
+
+    def _weigh(self, vector: _Weights, title: _Weights) -> None:
+        self.vector_terms, self.title_terms = tuple(vector[0]), tuple(title[0])
+        self.vector_weights, self.title_weights = _compact(vector[1]), _compact(title[1])
+        self.key_terms = _key_terms(*vector)
+
+    def copied(self, *, article_id: str, published: datetime) -> Profile:
+        """The same weights and places as another article's, published at ``published``."""
+        made = Profile.__new__(Profile)
+        made._fill(article_id, self.source, published, self.places)
+        made.vector_terms, made.title_terms = self.vector_terms, self.title_terms
+        made.vector_weights, made.title_weights = self.vector_weights, self.title_weights
+        made.key_terms = self.key_terms
+        return made
+
+    @property
+    def vector(self) -> dict[str, float]:
+        """The vector's weights by term, in order."""
+        return dict(zip(self.vector_terms, _weights_of(self.vector_weights), strict=True))
+
+    @property
+    def title_vector(self) -> dict[str, float]:
+        """The title's weights by term, in order."""
+        return dict(zip(self.title_terms, _weights_of(self.title_weights), strict=True))
 
     @property
     def keys(self) -> frozenset[str]:
-        """The :data:`KEY_TERMS` heaviest terms: two articles are compared only when they share one."""
+        """The :attr:`key_terms` as a set."""
         return frozenset(self.key_terms)
 
-    @cached_property
-    def key_terms(self) -> tuple[str, ...]:
-        """:attr:`keys` heaviest first, as kept beside each profile held (a tuple takes a fifth of the
-        memory of a set of them; a set of an arriving article's keys tests it as fast)."""
-        vector = self.vector
-        heavy: Iterable[str] = vector
-        if len(vector) > KEY_TERMS:
-            # Only the terms as heavy as the KEY_TERMS-th are ranked (ties broken by the term).
-            least = sorted(vector.values(), reverse=True)[KEY_TERMS - 1]
-            heavy = itertools.compress(vector, map(operator.ge, vector.values(), itertools.repeat(least)))
-        ranked = sorted(heavy, key=lambda term: (-vector[term], term))
-        return tuple(ranked[:KEY_TERMS])
-
-    @cached_property
+    @property
     def packed(self) -> bytes | None:
         """The vector and the title's as :func:`_packed` writes them, for :func:`_story_bounds`."""
-        return _packed(self.vector, self.title_vector)
+        packed = self._packed
+        if isinstance(packed, _NotPacked):
+            packed = self._packed = _packed(self)
+        return packed
 
     def pack(self) -> None:
         """Pack the weights now (:attr:`packed`), not when the profile is first compared."""
-        if "packed" not in self.__dict__:
-            self.__dict__["packed"] = _packed(self.vector, self.title_vector)
+        self.packed  # noqa: B018 - kept once made
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Profile):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    # Unhashable, as the dataclass of dicts it replaces was.
+    __hash__ = None  # type: ignore[assignment]
+
+    def _compared(self) -> tuple[object, ...]:
+        return (self.article_id, self.source, self.published, self.vector, self.title_vector, self.places)
+
+    def __repr__(self) -> str:
+        return f"Profile({self.article_id!r}, {self.source!r}, {self.published.isoformat()!r})"
 
     def to_json(self) -> dict[str, object]:
         """The profile's comparable parts, as stored beside a story member."""
         return {
-            "vector": dict(self.vector),
-            "title": dict(self.title_vector),
+            "vector": self.vector,
+            "title": self.title_vector,
             "places": sorted(self.places),
         }
 
@@ -368,22 +457,64 @@ class Profile:
         vector, title, places = data.get("vector"), data.get("title"), data.get("places", [])
         if not (isinstance(vector, dict) and isinstance(title, dict) and isinstance(places, list)):
             raise ValueError(f"the stored profile of {article_id} is not one to_json wrote")
-        return cls(
-            article_id=article_id,
+        return cls._of_weights(
+            article_id,
             source=source,
             published=published,
-            vector=_weights_read(vector),
-            title_vector=_weights_read(title),
+            weights=(_weights_read(vector), _weights_read(title)),
             places=_one_copy(frozenset(map(str, places))),
         )
 
 
-def _weights_read(stored: Mapping[object, object]) -> dict[str, float]:
-    """Stored weights, in their order, with the process's one copy of each term and weight (as the
-    profiles made here share them: the profiles of a large window held take about half the memory)."""
-    weights = list(map(float, cast(Iterable[float], stored.values())))
-    terms = map(sys.intern, map(str, stored))
-    return dict(zip(terms, map(_WEIGHTS.setdefault, weights, weights), strict=True))
+class _NotPacked:
+    """What a profile holds until its weights are packed (None is a profile that cannot be)."""
+
+
+_NOT_PACKED = _NotPacked()
+# A vector's terms and their weights, in order.
+_Weights = tuple[list[str], list[float]]
+# Each weight of whole ten-thousandths, by its number of them: the float a profile's weight rounded
+# to four decimals is (both the float nearest to the fraction).
+_UNIT_WEIGHTS = [units / 10_000 for units in range(10_001)]
+# How the weights of a vector are read back, by the type code of the array holding them.
+_READERS: dict[str, Callable[[Any], float]] = {"H": _UNIT_WEIGHTS.__getitem__, "d": float}
+
+
+def _compact(weights: list[float]) -> array[Any]:
+    """``weights`` as whole ten-thousandths of 16 bits when each is one, else as floats."""
+    try:
+        units = array("H", map(round, map(operator.mul, weights, itertools.repeat(10_000))))
+    except (ValueError, OverflowError):
+        # A weight not a number, infinite, negative or too large for 16 bits.
+        return array("d", weights)
+    if max(units, default=0) <= 10_000 and list(map(_UNIT_WEIGHTS.__getitem__, units)) == weights:
+        return units
+    return array("d", weights)
+
+
+def _weights_of(weights: array[Any]) -> Iterator[float]:
+    """The weights :func:`_compact` held, in order."""
+    return map(_READERS[weights.typecode], weights)
+
+
+def _key_terms(terms: list[str], weights: list[float]) -> tuple[str, ...]:
+    """The :data:`KEY_TERMS` heaviest of ``terms``, heaviest first (ties broken by the term)."""
+    heavy: Iterable[tuple[str, float]] = zip(terms, weights, strict=True)
+    if len(terms) > KEY_TERMS:
+        # Only the terms as heavy as the KEY_TERMS-th are ranked.
+        least = sorted(weights, reverse=True)[KEY_TERMS - 1]
+        heavy = itertools.compress(heavy, map(operator.ge, weights, itertools.repeat(least)))
+    ranked = sorted(heavy, key=_heaviest_first)
+    return tuple(term for term, _ in ranked[:KEY_TERMS])
+
+
+def _heaviest_first(item: tuple[str, float]) -> tuple[float, str]:
+    return (-item[1], item[0])
+
+
+def _weights_read(stored: Mapping[object, object]) -> _Weights:
+    """Stored weights, in their order, with the process's one copy of each term."""
+    return list(map(sys.intern, map(str, stored))), list(map(float, cast(Iterable[float], stored.values())))
 
 
 # The places of profiles held: a few hundred sets serve them all.
@@ -397,19 +528,14 @@ def _one_copy(places: frozenset[str]) -> frozenset[str]:
     return _PLACE_SETS.setdefault(places, places)
 
 
-def _weighted(counts: Mapping[str, float], idf: IdfTable, *, keep: int) -> dict[str, float]:
+def _weighted(counts: Mapping[str, float], idf: IdfTable, *, keep: int) -> _Weights:
     top = sorted(idf.weigh(counts).items(), key=operator.itemgetter(1), reverse=True)[:keep]
     if not top:
-        return {}
+        return [], []
     kept_terms, weights = zip(*top, strict=True)
     norm = math.sqrt(sum(map(operator.mul, weights, weights))) or 1.0
     rounded = list(map(round, map(operator.truediv, weights, itertools.repeat(norm)), itertools.repeat(4)))
-    return dict(zip(kept_terms, map(_WEIGHTS.setdefault, rounded, rounded), strict=True))
-
-
-# Weights are rounded to four decimals, so a few thousand values serve every profile: one float
-# object each instead of one per term of each profile held (a fifth of a cached profile's memory).
-_WEIGHTS: dict[float, float] = {}
+    return list(kept_terms), rounded
 
 
 def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings) -> Profile:
@@ -423,14 +549,28 @@ def profile(article: StoryArticle, *, idf: IdfTable, settings: GroupingSettings)
     # Places are found in the stems: a skeleton may be another word's (واسط, وسط).
     names = places_of(settings.gazetteer_path)
     opening = stems(article.text[:_PLACE_CHARACTERS])[:_PLACE_WORDS]
-    return Profile(
-        article_id=article.id,
+    vector = _weighted(counts, idf, keep=settings.vector_terms)
+    title = _weighted(dict(Counter(title_terms)), idf, keep=settings.vector_terms)
+    return Profile._of_weights(
+        article.id,
         source=article.source,
         published=article.published,
-        vector=_weighted(counts, idf, keep=settings.vector_terms),
-        title_vector=_weighted(dict(Counter(title_terms)), idf, keep=settings.vector_terms),
+        weights=(vector, title),
         places=_one_copy(names.find(list(filter(None, _WORDS.stems(title_words)))) | names.find(opening)),
     )
+
+
+def _shared_dot(
+    has: Callable[[str], bool], weight_of: Callable[[str], float], terms: Sequence[str], weights: array[Any]
+) -> float:
+    """The dot product of an arrival's weights (``has``, ``weight_of``) and a member's, summed exactly
+    (as :func:`_dot`) over the terms both have."""
+    present = list(map(has, terms))
+    if not any(present):
+        return 0.0
+    mine = map(weight_of, itertools.compress(terms, present))
+    theirs = map(_READERS[weights.typecode], itertools.compress(weights, present))
+    return math.fsum(map(operator.mul, mine, theirs))
 
 
 def _dot(left: Mapping[str, float], right: Mapping[str, float], shared: Collection[str]) -> float:
@@ -456,11 +596,12 @@ class _Arrival:
 
     def __init__(self, new: Profile, settings: GroupingSettings) -> None:
         self.new, self.published, self.keys, self.key_terms = new, new.published, new.keys, new.key_terms
-        self.vector, self.window = new.vector, settings.window
-        # The key views intersect in C without a set of terms kept beside each profile (which would
-        # take more memory than the vector itself in a worker's cache of profiles).
-        self.vector_terms, self.title_terms = new.vector.keys(), new.title_vector.keys()
-        self.weight_of, self.title_weight_of = new.vector.__getitem__, new.title_vector.__getitem__
+        # The arriving article's weights as dicts, made once: each member's terms are looked up in them.
+        vector, title = new.vector, new.title_vector
+        self.vector, self.window = vector, settings.window
+        self.vector_terms, self.title_terms = vector.keys(), title.keys()
+        self.weight_of, self.title_weight_of = vector.__getitem__, title.__getitem__
+        self.has_term, self.title_has_term = vector.__contains__, title.__contains__
         self.places, self.place_penalty = new.places, settings.place_penalty
         self.body_share, self.title_share = 1 - settings.title_share, settings.title_share
         self.hourly_penalty, self.penalty_after_hours = settings.hourly_penalty, settings.penalty_after_hours
@@ -472,17 +613,12 @@ class _Arrival:
 
     def similarity(self, other: Profile) -> float:
         """The similarity of the arriving article with ``other``."""
-        # _dot written out: this is the innermost loop of grouping.
-        other_vector, other_title = other.vector, other.title_vector
-        mul = operator.mul
-        shared = self.vector_terms & other_vector.keys()
-        body = math.fsum(map(mul, map(self.weight_of, shared), map(other_vector.__getitem__, shared)))
-        shared = self.title_terms & other_title.keys()
-        # fsum of no terms is 0.0: a title sharing none is not summed.
-        title_dot = 0.0
-        if shared:
-            title_weights = map(self.title_weight_of, shared)
-            title_dot = math.fsum(map(mul, title_weights, map(other_title.__getitem__, shared)))
+        # _dot written out over the member's compact weights: this is the innermost loop of grouping.
+        # Which of the member's terms the arrival has, then the weights of those on either side, in C.
+        body = _shared_dot(self.has_term, self.weight_of, other.vector_terms, other.vector_weights)
+        title_dot = _shared_dot(
+            self.title_has_term, self.title_weight_of, other.title_terms, other.title_weights
+        )
         score = self.body_share * body + self.title_share * title_dot
         places = self.places
         if places and other.places and places.isdisjoint(other.places):
@@ -520,11 +656,25 @@ class StoryCandidate:
     # window too, which closest() passes over. Without it a large story's candidate indexes its own.
     key_members: Mapping[str, Sequence[Profile]] | None = field(default=None, compare=False, repr=False)
 
-    @cached_property
+    @property
     def centroid(self) -> Centroid:
         """The sum of the vectors of the latest members (``CENTROID_MEMBERS``) and its length: a long
         story is what it has lately been about, and its cost stays bounded."""
-        return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
+        return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:], held=self._held_centroid)
+
+    @property
+    def centroid_length(self) -> float:
+        """The length of :attr:`centroid`."""
+        return self._held_centroid.length
+
+    @cached_property
+    def _held_centroid(self) -> _HeldCentroid:
+        """The centroid as the candidate keeps it: a window keeps the candidates of thousands of
+        stories, and a 20-member centroid as a dict takes 80 KB (a float object and a dict entry a
+        term), its terms and sums in arrays a third of that. The dict is made again from them when the
+        process's cache of centroids no longer holds it."""
+        weights, length = _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
+        return _HeldCentroid(tuple(weights), array("d", weights.values()), length)
 
     @cached_property
     def packed(self) -> bytes | None:
@@ -570,6 +720,14 @@ INDEXED_MEMBERS = 16
 Centroid = tuple[dict[str, float], float]
 
 
+class _HeldCentroid(NamedTuple):
+    """A centroid's terms and sums in order, and its length."""
+
+    terms: tuple[str, ...]
+    sums: array[float]
+    length: float
+
+
 # The centroids a process keeps. A store worker's kept window holds each candidate's centroid itself;
 # the cache serves the stories a batch changed (rebuilt for the next one, or extended by a member),
 # fewer than a batch's articles. A 20-member centroid takes about 80 KB: at 512, a burst of 5,000
@@ -592,16 +750,21 @@ class CentroidCache:
         self._size = size
         self._centroids: OrderedDict[tuple[str, ...], tuple[tuple[Profile, ...], Centroid]] = OrderedDict()
 
-    def of(self, members: tuple[Profile, ...]) -> Centroid:
-        """The centroid of ``members`` (a story's latest, oldest first)."""
+    def of(self, members: tuple[Profile, ...], *, held: _HeldCentroid | None = None) -> Centroid:
+        """The centroid of ``members`` (a story's latest, oldest first); ``held``: the centroid as a
+        candidate keeps it, if it does."""
         ids = tuple(member.article_id for member in members)
         found = self._get(ids, members)
-        if found is None:
+        if found is not None:
+            return found
+        if held is not None:
+            found = (dict(zip(held.terms, held.sums, strict=True)), held.length)
+        else:
             earlier = self._get(ids[:-1], members[:-1]) if len(ids) > 1 else None
             found = _centroid(members) if earlier is None else _centroid(members[-1:], start=earlier[0])
-            self._centroids[ids] = (members, found)
-            while len(self._centroids) > self._size:
-                self._centroids.popitem(last=False)
+        self._centroids[ids] = (members, found)
+        while len(self._centroids) > self._size:
+            self._centroids.popitem(last=False)
         return found
 
     def _get(self, ids: tuple[str, ...], members: tuple[Profile, ...]) -> Centroid | None:
@@ -617,8 +780,10 @@ def _centroid(members: Iterable[Profile], *, start: Mapping[str, float] | None =
     earlier = total.get
     for member in members:
         # A member's terms are distinct: each is added to the total as it stood before the member.
-        vector = member.vector
-        added = map(operator.add, map(earlier, vector, itertools.repeat(0.0)), vector.values())
+        vector = member.vector_terms
+        added = map(
+            operator.add, map(earlier, vector, itertools.repeat(0.0)), _weights_of(member.vector_weights)
+        )
         total.update(zip(vector, added, strict=True))
     weights = total.values()
     return total, math.sqrt(sum(map(operator.mul, weights, weights))) or 1.0
@@ -686,12 +851,14 @@ _MOST_UNITS = (1 << _UNIT_BITS) - 1
 _MARGIN = 1e-9
 
 
-def _packed(vector: Mapping[str, float], title: Mapping[str, float]) -> bytes | None:
+def _packed(profile: Profile) -> bytes | None:
     """A profile's weights packed: first an entry of slot 0 whose "weight" is the number of the
     vector's, then the vector's, then the title's. None when a weight is negative or too large to
     pack."""
+    vector, title = profile.vector_terms, profile.title_terms
     count = len(vector) + len(title)
-    weights = np.fromiter(itertools.chain(vector.values(), title.values()), dtype=np.float64, count=count)
+    read = itertools.chain(_weights_of(profile.vector_weights), _weights_of(profile.title_weights))
+    weights = np.fromiter(read, dtype=np.float64, count=count)
     units = np.ceil(weights * _UNITS)
     # A NaN weight fails the first test too.
     if not bool(np.all(weights >= 0)) or (count and units.max() > _MOST_UNITS) or len(vector) > _MOST_UNITS:
@@ -793,7 +960,7 @@ def _gathered(
         if len(members) <= CENTROID_MEMBERS:
             held += len(members)
             spans += (start, held, start, held)
-            norms.append(nan if len(members) == 1 else story.centroid[1])
+            norms.append(nan if len(members) == 1 else story.centroid_length)
             continue
         held += CENTROID_MEMBERS
         sharing = [member.packed for member in story.sharing(arrival.key_terms)]
@@ -807,7 +974,7 @@ def _gathered(
         else:
             spans += (held, held + len(sharing), start, held)
             held += len(sharing)
-            norms.append(story.centroid[1])
+            norms.append(story.centroid_length)
     penalties = list(map(arrival.time_penalty, firsts))
     return blobs, spans, penalties, norms, unmatched
 

@@ -81,9 +81,9 @@ _AFTER_EVERY_ID = "\U0010ffff"
 # at every member, which costs less than the index (measured with benchmarks/store.py).
 _INDEX_FROM = 16
 # The most profiles a process keeps read (ProfileCache), and the most members it keeps of a window
-# across batches (KeptWindow), profiles held. A profile held takes about 4.2 KB (a hundred weights,
-# the title's, the key terms, and 0.5 KB of them packed for bounding stories): 40,000 take about
-# 170 MB of an alert worker, 10,000 about 42 MB. The
+# across batches (KeptWindow), profiles held. A profile held takes about 2 KB (a hundred terms and
+# their weights of 16 bits, the title's, the key terms, and 0.45 KB of them packed for bounding
+# stories): 40,000 take about 80 MB of an alert worker, 10,000 about 20 MB. The
 # window's bound is the larger: a window read again for every batch costs each of its articles the
 # window's profiles read back, several milliseconds of CPU an article in a burst of 30,000 files.
 _MOST_KEPT = 10_000
@@ -159,8 +159,9 @@ class StoryWindow:
         self._members: dict[int, list[Profile]] = {}
         # Every member by article id, when not indexed: the stories are found by looking at each.
         self._all: dict[str, tuple[int, Profile]] = {}
-        # Key term to the stories with a member having it, and how many members of each have it.
-        self._by_key: dict[str, dict[int, int]] | None = {} if indexed else None
+        # Key term to the stories with a member having it, and how many members of each have it; the
+        # story alone when one member has it (most terms: a dict for each took a KB of every member).
+        self._by_key: dict[str, int | dict[int, int]] | None = {} if indexed else None
         # Each story's candidates by the span of its members they hold, until the story changes.
         self._built: dict[int, dict[tuple[int, int], StoryCandidate]] = {}
         # Each story's members in order, sorted when the story is first a candidate.
@@ -238,9 +239,11 @@ class StoryWindow:
         for term in member.key_terms:
             stories = by_key.get(term)
             if stories is None:
-                by_key[term] = {story_id: 1}
-            else:
-                stories[story_id] = stories.get(story_id, 0) + 1
+                by_key[term] = story_id
+                continue
+            if isinstance(stories, int):
+                stories = by_key[term] = {stories: 1}
+            stories[story_id] = stories.get(story_id, 0) + 1
 
     def _forget(self, story_id: int, member: Profile) -> None:
         if self._by_key is None:
@@ -248,6 +251,9 @@ class StoryWindow:
             return
         for term in member.key_terms:
             stories = self._by_key[term]
+            if isinstance(stories, int):
+                del self._by_key[term]
+                continue
             count = stories[story_id] - 1
             if count:
                 stories[story_id] = count
@@ -268,7 +274,9 @@ class StoryWindow:
             by_key = self._by_key
             for term in new.key_terms:
                 stories = by_key.get(term)
-                if stories is not None:
+                if isinstance(stories, int):
+                    story_ids.add(stories)
+                elif stories is not None:
                     story_ids.update(stories)
         # The ends of the article's window, as the members' order keys (the same for every story).
         earliest, latest = (new.published - self._window, ""), (new.published + self._window, _AFTER_EVERY_ID)

@@ -180,6 +180,30 @@ def test_a_stored_profile_reads_back_as_the_fresh_one_with_its_terms_shared() ->
         assert back.places is fresh.places
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"عراق": 0.5, "موصل": 0.1234},
+        {"عراق": 0.123456, "موصل": 0.5},
+        {"عراق": 1.5, "موصل": 0.25},
+        {"عراق": -0.25, "موصل": 0.25},
+        {"عراق": 70_000.0},
+    ],
+    ids=["ten-thousandths", "finer", "above-one", "negative", "beyond-16-bits"],
+)
+def test_a_profile_keeps_its_weights_exactly_whatever_they_are(weights: dict[str, float]) -> None:
+    """Weights rounded to four decimals are held compactly; any other weight (none a profile made
+    here has) is kept as it was given: the vector reads back and compares the same either way."""
+    made = Profile("a1", "src", datetime(2025, 1, 1, tzinfo=UTC), weights, {"عراق": 1.0})
+    assert list(made.vector.items()) == list(weights.items())
+    back = Profile.from_json("a1", source="src", published=made.published, data=made.to_json())
+    assert back == made
+    settings = GroupingSettings()
+    dot = math.fsum(weight * weight for weight in weights.values())
+    expected = (1 - settings.title_share) * dot + settings.title_share
+    assert similarity(made, back, settings=settings) == expected
+
+
 def _at(row: dict[str, Any], hours: float) -> Profile:
     moment = datetime.fromisoformat(CASES[0]["articles"][0]["published"]) + timedelta(hours=hours)
     article = _article({**row, "published": moment.isoformat()})
@@ -276,6 +300,21 @@ def test_kept_centroids_are_the_sums_made_afresh_to_the_last_bit() -> None:
     for latest in cases:
         assert cache.of(latest) == _summed_afresh(latest)
         assert list(cache.of(latest)[0]) == list(_summed_afresh(latest)[0])
+
+
+def test_a_story_gives_its_centroid_to_the_last_bit_once_the_cache_forgot_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A candidate keeps its centroid's terms and sums, not the dict: made again from them after
+    the process's cache of centroids forgot it, the centroid is the one summed afresh exactly."""
+    members = tuple(_fixture_profiles(GroupingSettings())[:CENTROID_MEMBERS])
+    story = StoryCandidate(1, members)
+    expected = _summed_afresh(members)
+    assert story.centroid_length == expected[1]
+    monkeypatch.setattr(stories_module, "_CENTROIDS", CentroidCache())
+    weights, length = story.centroid
+    assert (weights, length) == expected
+    assert list(weights) == list(expected[0])
 
 
 def test_similarity_is_symmetric_and_one_with_itself() -> None:

@@ -3,7 +3,6 @@ arriving article the stories a window read afresh offers, and the same story is 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -18,8 +17,8 @@ def _arrivals(settings: GroupingSettings) -> list[Profile]:
     """The fixtures' articles and two later copies of each, in order: stories of many members."""
     profiles = _fixture_profiles(settings)
     copies = [
-        replace(
-            item, article_id=f"{item.article_id}-{copy}", published=item.published + copy * timedelta(hours=5)
+        item.copied(
+            article_id=f"{item.article_id}-{copy}", published=item.published + copy * timedelta(hours=5)
         )
         for copy in range(1, 3)
         for item in profiles
