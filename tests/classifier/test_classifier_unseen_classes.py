@@ -658,6 +658,34 @@ ROWS: list[dict[str, Any]] = [
         "text": "يملك الميناء زوارق للإنقاذ البحري والقطر والإرشاد والمناورات البحرية",
         "tags": [],
     },
+    # training: the manoeuvres of a trade war, of a leader or of a pilot are schemes, not drills
+    {
+        "name": "a trade war begins its manoeuvres",
+        "text": "دخلت الحرب التجارية بين أمريكا والصين التي بدأت مناوراتها بعد فرض رسوم جمركية مرحلة جديدة",
+        "tags": [],
+    },
+    {
+        "name": "the army asked to refuse its president's manoeuvres",
+        "text": "دعا الرئيس القوات المسلحة في البلد المجاور إلى رفض مناورات رئيسها المنتهية ولايته",
+        "tags": [],
+    },
+    {
+        "name": "a captain's manoeuvres to escape the radar",
+        "text": "قال الخبراء إن الكابتن، ربان الطائرة، نفذ سلسلة من المناورات الدقيقة للهروب من أجهزة الرادار",
+        "tags": [],
+    },
+    {
+        "name": "forces hold drills the president attends",
+        "text": "حضر الرئيس مناورات عسكرية أجرتها القوات البحرية قرب الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
+    {
+        "name": "joint drills near a border",
+        "text": "أجرت القوات الأمريكية والكورية الجنوبية مناورات مشتركة واسعة قرب الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
     # training: a ruler's military adviser advises him, not forces
     {
         "name": "military adviser to a sheikh",
