@@ -686,6 +686,35 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["training"],
         "evidence": {"training": "مناورات"},
     },
+    # training: forces ranked by their training are described as trained, not trained
+    {
+        "name": "among the most trained forces",
+        "text": "يقول الخبراء إن هذه الوحدة من أكثر القوات الخاصة تدريبا في المنطقة",
+        "tags": [],
+    },
+    {
+        "name": "an army at the highest level of training",
+        "text": "أكد القائد أن الجيش في أعلى درجات التدريب والجاهزية",
+        "tags": [],
+    },
+    {
+        "name": "special forces train an allied unit",
+        "text": "تتولى القوات الخاصة تدريب وحدة من الجيش المحلي على مكافحة الإرهاب",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+    # training: training in cyber security is no security force trained
+    {
+        "name": "cyber security training for election staff",
+        "text": "يخصص التمويل لتحسين التدريب على الأمن الإلكتروني للانتخابات في الولايات",
+        "tags": [],
+    },
+    {
+        "name": "joint exercises beside cyber cooperation",
+        "text": "اتفق الوزراء على توسيع التعاون في الأمن السيبراني والتدريبات العسكرية المشتركة",
+        "tags": ["training"],
+        "evidence": {"training": "تدريبات عسكرية"},
+    },
     # training: a ruler's military adviser advises him, not forces
     {
         "name": "military adviser to a sheikh",
