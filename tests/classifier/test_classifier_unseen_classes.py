@@ -586,6 +586,29 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["withdrawal"],
         "evidence": {"withdrawal": "سحب القوات"},
     },
+    # withdrawal: fighters of an armed party leave an area; a politician leaves a party
+    {
+        "name": "fighters of the PKK withdraw from an area",
+        "text": "أعلنت أنقرة انسحاب مقاتلين من حزب العمال الكردستاني من منطقة سنجار",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سحب القوات"},
+    },
+    {
+        "name": "fighters of Hezbollah withdraw from a town",
+        "text": "أكدت المصادر انسحاب مقاتلين من حزب الله من البلدة الحدودية",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سحب القوات"},
+    },
+    {
+        "name": "a deputy withdraws from the party",
+        "text": "قرر النائب الانسحاب من الحزب احتجاجا على قرار القيادة",
+        "tags": [],
+    },
+    {
+        "name": "a minister withdraws from his party",
+        "text": "أعلن الوزير السابق انسحابه من حزبه بعد خلاف مع قيادة المعارضة",
+        "tags": [],
+    },
     # withdrawal: هرّب "smuggled", a car towed, schools cleared, a group out of a role: no force leaving
     {
         "name": "missiles smuggled to rebels",
