@@ -738,6 +738,18 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["training"],
         "evidence": {"training": "تدريبات عسكرية"},
     },
+    # training: programmes for civil servants, whose units are no forces
+    {
+        "name": "training programmes for the planning units of ministries",
+        "text": "أكدت الوزيرة أهمية البرامج التدريبية لمختلف وحدات التخطيط داخل الوزارات",
+        "tags": [],
+    },
+    {
+        "name": "a training programme for army units",
+        "text": "أطلقت وزارة الدفاع برنامجا تدريبيا لوحدات الجيش المنتشرة على الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "معسكر تدريب"},
+    },
     # training: a ruler's military adviser advises him, not forces
     {
         "name": "military adviser to a sheikh",
