@@ -681,7 +681,7 @@ ROWS: list[dict[str, Any]] = [
         "text": "يملك الميناء زوارق للإنقاذ البحري والقطر والإرشاد والمناورات البحرية",
         "tags": [],
     },
-    # training: the manoeuvres of a trade war, of a leader or of a pilot are schemes, not drills
+    # training: the manoeuvres of a trade war, of a leader, of parties or of a pilot are no drills
     {
         "name": "a trade war begins its manoeuvres",
         "text": "دخلت الحرب التجارية بين أمريكا والصين التي بدأت مناوراتها بعد فرض رسوم جمركية مرحلة جديدة",
@@ -695,6 +695,11 @@ ROWS: list[dict[str, Any]] = [
     {
         "name": "a captain's manoeuvres to escape the radar",
         "text": "قال الخبراء إن الكابتن، ربان الطائرة، نفذ سلسلة من المناورات الدقيقة للهروب من أجهزة الرادار",
+        "tags": [],
+    },
+    {
+        "name": "a president condemns the opposition's manoeuvres",
+        "text": "ودان الرئيس مناورات المعارضة وقال إن البرلمان هبط إلى هذا المستوى",
         "tags": [],
     },
     {
