@@ -586,6 +586,29 @@ ROWS: list[dict[str, Any]] = [
         "tags": ["withdrawal"],
         "evidence": {"withdrawal": "سحب القوات"},
     },
+    # withdrawal: fighters of an armed party leave an area; a politician leaves a party
+    {
+        "name": "fighters of the PKK withdraw from an area",
+        "text": "أعلنت أنقرة انسحاب مقاتلين من حزب العمال الكردستاني من منطقة سنجار",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سحب القوات"},
+    },
+    {
+        "name": "fighters of Hezbollah withdraw from a town",
+        "text": "أكدت المصادر انسحاب مقاتلين من حزب الله من البلدة الحدودية",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سحب القوات"},
+    },
+    {
+        "name": "a deputy withdraws from the party",
+        "text": "قرر النائب الانسحاب من الحزب احتجاجا على قرار القيادة",
+        "tags": [],
+    },
+    {
+        "name": "a minister withdraws from his party",
+        "text": "أعلن الوزير السابق انسحابه من حزبه بعد خلاف مع قيادة المعارضة",
+        "tags": [],
+    },
     # withdrawal: هرّب "smuggled", a car towed, schools cleared, a group out of a role: no force leaving
     {
         "name": "missiles smuggled to rebels",
@@ -657,6 +680,81 @@ ROWS: list[dict[str, Any]] = [
         "name": "a port's boats for towing, pilotage and manoeuvres",
         "text": "يملك الميناء زوارق للإنقاذ البحري والقطر والإرشاد والمناورات البحرية",
         "tags": [],
+    },
+    # training: the manoeuvres of a trade war, of a leader, of parties or of a pilot are no drills
+    {
+        "name": "a trade war begins its manoeuvres",
+        "text": "دخلت الحرب التجارية بين أمريكا والصين التي بدأت مناوراتها بعد فرض رسوم جمركية مرحلة جديدة",
+        "tags": [],
+    },
+    {
+        "name": "the army asked to refuse its president's manoeuvres",
+        "text": "دعا الرئيس القوات المسلحة في البلد المجاور إلى رفض مناورات رئيسها المنتهية ولايته",
+        "tags": [],
+    },
+    {
+        "name": "a captain's manoeuvres to escape the radar",
+        "text": "قال الخبراء إن الكابتن، ربان الطائرة، نفذ سلسلة من المناورات الدقيقة "
+        "للهروب من أجهزة الرادار",
+        "tags": [],
+    },
+    {
+        "name": "a president condemns the opposition's manoeuvres",
+        "text": "ودان الرئيس مناورات المعارضة وقال إن البرلمان هبط إلى هذا المستوى",
+        "tags": [],
+    },
+    {
+        "name": "forces hold drills the president attends",
+        "text": "حضر الرئيس مناورات عسكرية أجرتها القوات البحرية قرب الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
+    {
+        "name": "joint drills near a border",
+        "text": "أجرت القوات الأمريكية والكورية الجنوبية مناورات مشتركة واسعة قرب الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "مناورات"},
+    },
+    # training: forces ranked by their training are described as trained, not trained
+    {
+        "name": "among the most trained forces",
+        "text": "يقول الخبراء إن هذه الوحدة من أكثر القوات الخاصة تدريبا في المنطقة",
+        "tags": [],
+    },
+    {
+        "name": "an army at the highest level of training",
+        "text": "أكد القائد أن الجيش في أعلى درجات التدريب والجاهزية",
+        "tags": [],
+    },
+    {
+        "name": "special forces train an allied unit",
+        "text": "تتولى القوات الخاصة تدريب وحدة من الجيش المحلي على مكافحة الإرهاب",
+        "tags": ["training"],
+        "evidence": {"training": "تدريب"},
+    },
+    # training: training in cyber security is no security force trained
+    {
+        "name": "cyber security training for election staff",
+        "text": "يخصص التمويل لتحسين التدريب على الأمن الإلكتروني للانتخابات في الولايات",
+        "tags": [],
+    },
+    {
+        "name": "joint exercises beside cyber cooperation",
+        "text": "اتفق الوزراء على توسيع التعاون في الأمن السيبراني والتدريبات العسكرية المشتركة",
+        "tags": ["training"],
+        "evidence": {"training": "تدريبات عسكرية"},
+    },
+    # training: programmes for civil servants, whose units are no forces
+    {
+        "name": "training programmes for the planning units of ministries",
+        "text": "أكدت الوزيرة أهمية البرامج التدريبية لمختلف وحدات التخطيط داخل الوزارات",
+        "tags": [],
+    },
+    {
+        "name": "a training programme for army units",
+        "text": "أطلقت وزارة الدفاع برنامجا تدريبيا لوحدات الجيش المنتشرة على الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "معسكر تدريب"},
     },
     # training: a ruler's military adviser advises him, not forces
     {
