@@ -6,6 +6,12 @@ worker holding the claim sends; a claim whose lease expired belongs to a worker 
 and may be taken again. Each claim counts an attempt and writes a :class:`DeliveryAttempt` row; the
 outcome is recorded only while the claim is still ours (the attempt number fences it).
 
+Alerts are delivered in batches (:func:`deliver_alerts`): up to :data:`MAX_DELIVERIES` claimed in one
+transaction, sent together, each in a thread of its own under its own deadline (a receiver that is
+slow or down holds up no other alert, and the batch takes no longer than one send may, which the
+lease outlives), and their outcomes recorded in one transaction. A lone alert is sent in the calling
+thread.
+
 Retries are rows, not Celery retries: a retryable failure puts the alert back to 'pending' with a
 ``next_attempt_at`` taken from the retry schedule (Standard Webhooks': 5 s, 5 min, 30 min, 2 h, 5 h,
 then every 10 h, with jitter: about three days in all), or later if the receiver asked so
@@ -16,8 +22,10 @@ then every 10 h, with jitter: about three days in all), or later if the receiver
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -44,6 +52,7 @@ from alert_service.models import Alert, DeliveryAttempt, Digest, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
 from shared.db import UTCDateTime, session_scope, utc_now
+from shared.messages import MAX_DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +138,8 @@ def take_lease(  # noqa: PLR0913 -- past the second, every argument is keyword-o
     """One conditional UPDATE: the row ``row_id`` of ``model`` goes to 'sending' with a lease and one
     more attempt, if ``condition`` holds; None when it is not ours to send."""
     statement = _lease_statement(model, condition=condition, resent_after=resent_after)
-    return _lease(session, statement, row_id, lease_until=now + timedelta(seconds=lease_seconds))
+    claims = _lease(session, statement, [row_id], lease_until=now + timedelta(seconds=lease_seconds))
+    return claims[0] if claims else None
 
 
 def _lease_statement(
@@ -138,28 +148,30 @@ def _lease_statement(
     condition: ColumnElement[bool],
     resent_after: ColumnElement[int] | InstrumentedAttribute[int],
 ) -> Update:
-    """:func:`take_lease`'s UPDATE, with the row's id and the lease's end as parameters."""
+    """:func:`take_lease`'s UPDATE, with the rows' ids and the lease's end as parameters."""
     rows = _table(model)
     return (
         update(rows)
-        .where(rows.c.id == bindparam("row_id"), condition)
+        .where(rows.c.id.in_(bindparam("row_ids", expanding=True)), condition)
         .values(
             status="sending",
             lease_until=bindparam("lease_end", type_=UTCDateTime()),
             attempts=rows.c.attempts + 1,
         )
-        .returning(rows.c.attempts, resent_after)
+        .returning(rows.c.id, rows.c.attempts, resent_after)
     )
 
 
 def _lease(
-    session: Session, statement: Update, row_id: int, *, lease_until: datetime, **params: object
-) -> Claim | None:
-    row = session.execute(statement, {"row_id": row_id, "lease_end": lease_until, **params}).one_or_none()
-    if row is None:
-        return None
-    attempt, resent = row
-    return Claim(alert_id=row_id, attempt=int(attempt), resent_after=int(resent))
+    session: Session, statement: Update, row_ids: Sequence[int], *, lease_until: datetime, **params: object
+) -> list[Claim]:
+    """The claims :func:`_lease_statement` took of ``row_ids``, in the order of their ids."""
+    rows = session.execute(statement, {"row_ids": list(row_ids), "lease_end": lease_until, **params})
+    claims = [
+        Claim(alert_id=int(row_id), attempt=int(attempt), resent_after=int(resent))
+        for row_id, attempt, resent in rows
+    ]
+    return sorted(claims, key=lambda claim: claim.alert_id)
 
 
 @cache
@@ -173,21 +185,31 @@ def _alert_lease_statement() -> Update:
 
 def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds: float) -> Claim | None:
     """Claim a due (or abandoned) alert for sending; None when it is not ours to send."""
+    claims = claim_alerts(session, [alert_id], now=now, lease_seconds=lease_seconds)
+    return claims[0] if claims else None
+
+
+def claim_alerts(
+    session: Session, alert_ids: Sequence[int], *, now: datetime, lease_seconds: float
+) -> list[Claim]:
+    """Claim the due (or abandoned) alerts of ``alert_ids`` for sending, in the order of their ids;
+    those not ours to send are left out."""
     lease_until = now + timedelta(seconds=lease_seconds)
-    claim = _lease(session, _alert_lease_statement(), alert_id, lease_until=lease_until, claim_now=now)
-    if claim is None:
-        return None
-    if claim.attempt > 1:
-        # Only an alert tried before can have an attempt that its worker left without an outcome.
-        _close_abandoned_attempts(session, alert_id, now=now)
-    session.execute(_START_ATTEMPT, {"alert_id": alert_id, "attempt": claim.attempt, "started_at": now})
-    return claim
+    claims = _lease(session, _alert_lease_statement(), alert_ids, lease_until=lease_until, claim_now=now)
+    # Only an alert tried before can have an attempt that its worker left without an outcome.
+    tried_before = [claim.alert_id for claim in claims if claim.attempt > 1]
+    if tried_before:
+        _close_abandoned_attempts(session, tried_before, now=now)
+    if claims:
+        started = [{"alert_id": c.alert_id, "attempt": c.attempt, "started_at": now} for c in claims]
+        session.execute(_START_ATTEMPT, started)
+    return claims
 
 
-def _close_abandoned_attempts(session: Session, alert_id: int, *, now: datetime) -> None:
+def _close_abandoned_attempts(session: Session, alert_ids: Sequence[int], *, now: datetime) -> None:
     session.execute(
         update(DeliveryAttempt)
-        .where(DeliveryAttempt.alert_id == alert_id, DeliveryAttempt.outcome.is_(None))
+        .where(DeliveryAttempt.alert_id.in_(alert_ids), DeliveryAttempt.outcome.is_(None))
         .values(outcome="retry", finished_at=now, detail="abandoned: lease expired before an outcome")
         .execution_options(synchronize_session=False)
     )
@@ -222,8 +244,9 @@ class RetryPolicy:
 
 def record_outcome(
     session: Session, claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy
-) -> str:
-    """Record how the attempt ended and move the alert on; returns the alert's new status."""
+) -> dict[str, object]:
+    """Record how the attempt ended and move the alert on; returns the columns the alert took
+    (:func:`next_state`), its new status among them."""
     values = next_state(claim, outcome=outcome, now=now, policy=policy)
     claimed = {"claimed_id": claim.alert_id, "claimed_attempt": claim.attempt}
     result = session.execute(_RECORD_ALERT_OUTCOME, {**claimed, **values})
@@ -232,7 +255,7 @@ def record_outcome(
     session.execute(_FINISH_ATTEMPT, {**claimed, **finished})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("alert.claim_lost", extra={"alert_id": claim.alert_id, "attempt": claim.attempt})
-    return str(values["status"])
+    return values
 
 
 # Both set the columns their parameters name, besides the claim's (Core updates, built once: one runs
@@ -279,6 +302,31 @@ def send_alert(content: AlertContent, settings: AlertSettings, *, senders: Mappi
     )
 
 
+def send_alerts(
+    contents: Sequence[AlertContent], settings: AlertSettings, *, senders: Mapping[str, Sender]
+) -> list[Outcome]:
+    """Send the alerts together, each in a thread of its own (a lone one in this thread), and say
+    how each went, in their order."""
+    if len(contents) <= 1:
+        return [send_alert(content, settings, senders=senders) for content in contents]
+    return list(
+        _sending_threads().map(lambda content: send_alert(content, settings, senders=senders), contents)
+    )
+
+
+def _sending_threads() -> ThreadPoolExecutor:
+    """This process's threads that send a batch's alerts (keyed by process id: threads do not cross a
+    fork). Started once: starting threads for each batch cost more than the sends' own work."""
+    pid = os.getpid()
+    executor = _EXECUTORS.get(pid)
+    if executor is None:
+        executor = _EXECUTORS[pid] = ThreadPoolExecutor(MAX_DELIVERIES, thread_name_prefix="rasid-send")
+    return executor
+
+
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+
+
 def attempt_send(send: Callable[[], str], *, crash_event: str, ids: Mapping[str, int]) -> Outcome:
     """How one call of ``send`` went: delivered (its detail), to retry, or failed; a crash is logged
     as ``crash_event`` with ``ids`` and retried."""
@@ -302,41 +350,80 @@ def deliver_alert(
     clock: Clock = utc_now,
     senders: Mapping[str, Sender] = SENDERS,
 ) -> str | None:
-    """Claim, send and record one alert: a transaction, the send with no transaction open, a
-    transaction (the orchestrator opens its own, so it takes the database URL, not a session).
+    """Claim, send and record one alert: :func:`deliver_alerts` of one.
 
     Returns the alert's new status, or None when it was not claimable (already sent, not due,
     claimed by another worker, or its subscription was removed).
     """
+    return deliver_alerts(database_url, [alert_id], settings=settings, clock=clock, senders=senders)[alert_id]
+
+
+def deliver_alerts(
+    database_url: str,
+    alert_ids: Sequence[int],
+    *,
+    settings: AlertSettings,
+    clock: Clock = utc_now,
+    senders: Mapping[str, Sender] = SENDERS,
+) -> dict[int, str | None]:
+    """Claim, send and record alerts, :data:`MAX_DELIVERIES` at a time: a transaction, the sends with
+    no transaction open, a transaction (the orchestrator opens its own, so it takes the database
+    URL, not a session).
+
+    Returns each alert's new status, None for one that was not claimable (already sent, not due,
+    claimed by another worker, or its subscription was removed).
+    """
+    statuses: dict[int, str | None] = dict.fromkeys(alert_ids)
+    unique = list(statuses)
+    for start in range(0, len(unique), MAX_DELIVERIES):
+        chunk = unique[start : start + MAX_DELIVERIES]
+        statuses.update(
+            _deliver_together(database_url, chunk, settings=settings, clock=clock, senders=senders)
+        )
+    return statuses
+
+
+def _deliver_together(
+    database_url: str,
+    alert_ids: Sequence[int],
+    *,
+    settings: AlertSettings,
+    clock: Clock,
+    senders: Mapping[str, Sender],
+) -> dict[int, str]:
+    """The new status of each alert of ``alert_ids`` that was claimed, sent together."""
     with session_scope(database_url) as session:
-        claim = claim_alert(session, alert_id, now=clock(), lease_seconds=settings.delivery_lease_seconds)
-        content = load_content(session, alert_id) if claim else None
-    if claim is None or content is None:
+        claims = claim_alerts(session, alert_ids, now=clock(), lease_seconds=settings.delivery_lease_seconds)
+        contents = [load_content(session, claim.alert_id) for claim in claims]
+    for alert_id in sorted(set(alert_ids) - {claim.alert_id for claim in claims}):
         log.debug("alert.not_claimed", extra={"alert_id": alert_id})
-        return None
-    outcome = send_alert(content, settings, senders=senders)
+    outcomes = send_alerts(contents, settings, senders=senders)
+    policy = RetryPolicy.from_settings(settings)
     with session_scope(database_url) as session:
-        policy = RetryPolicy.from_settings(settings)
-        status = record_outcome(session, claim, outcome=outcome, now=clock(), policy=policy)
-        alert = session.get(Alert, alert_id) if status == "pending" else None
-        retry_at = alert.next_attempt_at if alert is not None else None
-    retry_in = retry_at - clock() if retry_at is not None else None
-    _log_outcome(content, claim, status=status, detail=outcome.detail, retry_in=retry_in)
-    return status
+        now = clock()
+        states = [
+            record_outcome(session, claim, outcome=outcome, now=now, policy=policy)
+            for claim, outcome in zip(claims, outcomes, strict=True)
+        ]
+    for content, claim, outcome, state in zip(contents, claims, outcomes, states, strict=True):
+        _log_outcome(content, claim, state=state, detail=outcome.detail, now=clock())
+    return {claim.alert_id: str(state["status"]) for claim, state in zip(claims, states, strict=True)}
 
 
 def _log_outcome(
-    content: AlertContent, claim: Claim, *, status: str, detail: str, retry_in: timedelta | None
+    content: AlertContent, claim: Claim, *, state: Mapping[str, object], detail: str, now: datetime
 ) -> None:
     """One line per attempt: ``alert.delivered``, ``alert.retrying`` (with when) or ``alert.failed``."""
+    status = state["status"]
     extra: dict[str, object] = {
         "alert_id": content.alert_id,
         "attempt": claim.attempt,
         "channel": content.channel,
         "detail": detail,
     }
-    if retry_in is not None:
-        extra["retry_in"] = _duration(retry_in.total_seconds())
+    retry_at = state.get("next_attempt_at")
+    if status == "pending" and isinstance(retry_at, datetime):
+        extra["retry_in"] = _duration((retry_at - now).total_seconds())
     event = "alert.retrying" if status == "pending" else f"alert.{status}"
     log.log(logging.INFO if status == "delivered" else logging.WARNING, event, extra=extra)
 
