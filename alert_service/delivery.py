@@ -41,6 +41,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -242,31 +243,47 @@ class RetryPolicy:
         return delay
 
 
-def record_outcome(
-    session: Session, claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy
-) -> dict[str, object]:
-    """Record how the attempt ended and move the alert on; returns the columns the alert took
-    (:func:`next_state`), its new status among them."""
-    values = next_state(claim, outcome=outcome, now=now, policy=policy)
-    claimed = {"claimed_id": claim.alert_id, "claimed_attempt": claim.attempt}
-    result = session.execute(_RECORD_ALERT_OUTCOME, {**claimed, **values})
-    attempt_outcome = "failed" if values["status"] == "failed" else outcome.kind
-    finished = {"finished_at": now, "outcome": attempt_outcome, "detail": outcome.detail[:2000]}
-    session.execute(_FINISH_ATTEMPT, {**claimed, **finished})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        log.warning("alert.claim_lost", extra={"alert_id": claim.alert_id, "attempt": claim.attempt})
-    return values
+def record_outcomes(
+    session: Session, ended: Sequence[tuple[Claim, Outcome]], *, now: datetime, policy: RetryPolicy
+) -> list[dict[str, object]]:
+    """Record how each claimed attempt ended and move its alert on; returns the columns each alert
+    took (:func:`next_state`), its new status among them. Attempts that ended alike (a batch one
+    receiver took, say) are recorded together: one statement for their alerts, one for their
+    attempts."""
+    states = [next_state(claim, outcome=outcome, now=now, policy=policy) for claim, outcome in ended]
+    alike: dict[tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]], list[Claim]] = {}
+    for (claim, outcome), values in zip(ended, states, strict=True):
+        attempt_outcome = "failed" if values["status"] == "failed" else outcome.kind
+        finished = {"finished_at": now, "outcome": attempt_outcome, "detail": outcome.detail[:2000]}
+        alike.setdefault((tuple(values.items()), tuple(finished.items())), []).append(claim)
+    for (alert_columns, attempt_columns), claims in alike.items():
+        _record_alike(session, claims, values=dict(alert_columns), finished=dict(attempt_columns))
+    return states
 
 
-# Both set the columns their parameters name, besides the claim's (Core updates, built once: one runs
-# for every delivery). The alert's is fenced: it changes the alert only while the claim is ours.
-_RECORD_ALERT_OUTCOME = update(ALERTS).where(
-    ALERTS.c.id == bindparam("claimed_id"),
-    ALERTS.c.status == "sending",
-    ALERTS.c.attempts == bindparam("claimed_attempt"),
+def _record_alike(
+    session: Session, claims: Sequence[Claim], *, values: dict[str, object], finished: dict[str, object]
+) -> None:
+    claimed = [(claim.alert_id, claim.attempt) for claim in claims]
+    recorded = set(session.execute(_RECORD_ALERT_OUTCOMES, {"claimed": claimed, **values}).scalars())
+    session.execute(_FINISH_ATTEMPTS, {"claimed": claimed, **finished})
+    for claim in claims:
+        if claim.alert_id not in recorded:
+            log.warning("alert.claim_lost", extra={"alert_id": claim.alert_id, "attempt": claim.attempt})
+
+
+# Both set the columns their parameters name, besides the claims' (Core updates, built once: they run
+# for every delivery). The alerts' is fenced: it changes an alert only while the claim is ours.
+_RECORD_ALERT_OUTCOMES = (
+    update(ALERTS)
+    .where(
+        tuple_(ALERTS.c.id, ALERTS.c.attempts).in_(bindparam("claimed", expanding=True)),
+        ALERTS.c.status == "sending",
+    )
+    .returning(ALERTS.c.id)
 )
-_FINISH_ATTEMPT = update(ATTEMPTS).where(
-    ATTEMPTS.c.alert_id == bindparam("claimed_id"), ATTEMPTS.c.attempt == bindparam("claimed_attempt")
+_FINISH_ATTEMPTS = update(ATTEMPTS).where(
+    tuple_(ATTEMPTS.c.alert_id, ATTEMPTS.c.attempt).in_(bindparam("claimed", expanding=True))
 )
 
 
@@ -401,10 +418,7 @@ def _deliver_together(
     policy = RetryPolicy.from_settings(settings)
     with session_scope(database_url) as session:
         now = clock()
-        states = [
-            record_outcome(session, claim, outcome=outcome, now=now, policy=policy)
-            for claim, outcome in zip(claims, outcomes, strict=True)
-        ]
+        states = record_outcomes(session, list(zip(claims, outcomes, strict=True)), now=now, policy=policy)
     for content, claim, outcome, state in zip(contents, claims, outcomes, states, strict=True):
         _log_outcome(content, claim, state=state, detail=outcome.detail, now=clock())
     return {claim.alert_id: str(state["status"]) for claim, state in zip(claims, states, strict=True)}

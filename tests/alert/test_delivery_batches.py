@@ -6,8 +6,9 @@ Each alert of a batch is still sent once, retried on its own and unaffected by a
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
-from alert_service.delivery import claim_alerts, deliver_alerts
+from alert_service.delivery import Outcome, RetryPolicy, claim_alerts, deliver_alerts, record_outcomes
 from alert_service.settings import AlertSettings
 from shared.db import session_scope
 from shared.messages import MAX_DELIVERIES
@@ -94,3 +95,25 @@ def test_alerts_are_claimed_together_once(database_url: str, make_message: Messa
         assert claim_alerts(session, alert_ids, now=NOW, lease_seconds=120) == []
     assert [(claim.alert_id, claim.attempt) for claim in claims] == [(i, 1) for i in sorted(alert_ids)]
     assert [[row.attempt for row in attempts(database_url, i)] for i in alert_ids] == [[1], [1]]
+
+
+def test_outcomes_recorded_together_change_only_the_alerts_still_claimed(
+    database_url: str, make_message: MessageFactory
+) -> None:
+    kept, lost = _alerts(database_url, make_message, ["https://a.example.org/", "https://b.example.org/"])
+    with session_scope(database_url) as session:
+        first = claim_alerts(session, [kept, lost], now=NOW, lease_seconds=120)
+    later = NOW + timedelta(seconds=121)
+    with session_scope(database_url) as session:
+        # The lease ran out: another worker took the alert and is sending it again.
+        [again] = claim_alerts(session, [lost], now=later, lease_seconds=120)
+    delivered = Outcome("delivered", "HTTP 200")
+    with session_scope(database_url) as session:
+        ended = [(claim, delivered) for claim in first]
+        record_outcomes(session, ended, now=later, policy=RetryPolicy((5.0,), 3))
+    assert alert(database_url, kept).status == "delivered"
+    assert (alert(database_url, lost).status, alert(database_url, lost).attempts) == (
+        "sending",
+        again.attempt,
+    )
+    assert [row.outcome for row in attempts(database_url, lost)] == ["delivered", None]
