@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Literal, cast
 
+from pydantic import ValidationError
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -411,28 +412,41 @@ def _deliver_together(
     """The new status of each alert of ``alert_ids`` that was claimed, sent together."""
     with session_scope(database_url) as session:
         claims = claim_alerts(session, alert_ids, now=clock(), lease_seconds=settings.delivery_lease_seconds)
-        contents = [load_content(session, claim.alert_id) for claim in claims]
+        loaded = [_content_or_outcome(session, claim.alert_id) for claim in claims]
     for alert_id in sorted(set(alert_ids) - {claim.alert_id for claim in claims}):
         log.debug("alert.not_claimed", extra={"alert_id": alert_id})
-    outcomes = send_alerts(contents, settings, senders=senders)
+    sent = iter(send_alerts([c for c in loaded if isinstance(c, AlertContent)], settings, senders=senders))
+    outcomes = [next(sent) if isinstance(item, AlertContent) else item for item in loaded]
     policy = RetryPolicy.from_settings(settings)
     with session_scope(database_url) as session:
         now = clock()
         states = record_outcomes(session, list(zip(claims, outcomes, strict=True)), now=now, policy=policy)
-    for content, claim, outcome, state in zip(contents, claims, outcomes, states, strict=True):
-        _log_outcome(content, claim, state=state, detail=outcome.detail, now=clock())
+    for item, claim, outcome, state in zip(loaded, claims, outcomes, states, strict=True):
+        channel = item.channel if isinstance(item, AlertContent) else None
+        _log_outcome(claim, channel=channel, state=state, detail=outcome.detail, now=clock())
     return {claim.alert_id: str(state["status"]) for claim, state in zip(claims, states, strict=True)}
 
 
+def _content_or_outcome(session: Session, alert_id: int) -> AlertContent | Outcome:
+    """What a claimed alert says or, when that cannot be read (its subscription's stored rule no longer
+    validates), its attempt's outcome: counted and retried as a crashing sender's is, so the alert
+    ends failed instead of failing, again and again, the batch it was claimed with."""
+    try:
+        return load_content(session, alert_id)
+    except ValidationError as error:
+        log.exception("alert.content_unreadable", extra={"alert_id": alert_id})
+        return Outcome("retry", f"unreadable: {type(error).__name__}: {error}")
+
+
 def _log_outcome(
-    content: AlertContent, claim: Claim, *, state: Mapping[str, object], detail: str, now: datetime
+    claim: Claim, *, channel: str | None, state: Mapping[str, object], detail: str, now: datetime
 ) -> None:
     """One line per attempt: ``alert.delivered``, ``alert.retrying`` (with when) or ``alert.failed``."""
     status = state["status"]
     extra: dict[str, object] = {
-        "alert_id": content.alert_id,
+        "alert_id": claim.alert_id,
         "attempt": claim.attempt,
-        "channel": content.channel,
+        "channel": channel,
         "detail": detail,
     }
     retry_at = state.get("next_attempt_at")

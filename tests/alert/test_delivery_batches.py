@@ -8,7 +8,10 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from alert_service.delivery import Outcome, RetryPolicy, claim_alerts, deliver_alerts, record_outcomes
+from alert_service.models import Subscription
 from alert_service.settings import AlertSettings
 from shared.db import session_scope
 from shared.messages import MAX_DELIVERIES
@@ -117,3 +120,17 @@ def test_outcomes_recorded_together_change_only_the_alerts_still_claimed(
         again.attempt,
     )
     assert [row.outcome for row in attempts(database_url, lost)] == ["delivered", None]
+
+
+def test_an_alert_that_cannot_be_read_does_not_hold_back_its_batch(
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
+) -> None:
+    broken, fine = _alerts(database_url, make_message, [receiver.url("/broken"), receiver.url("/fine")])
+    with session_scope(database_url) as session:
+        # A rule stored by a version whose rules this one no longer reads.
+        subscription_id = alert(database_url, broken).subscription_id
+        session.execute(update(Subscription).where(Subscription.id == subscription_id).values(rule={"x": 1}))
+    statuses = deliver_alerts(database_url, [broken, fine], settings=settings, clock=lambda: NOW)
+    assert statuses == {broken: "pending", fine: "delivered"}
+    assert (alert(database_url, broken).last_error or "").startswith("unreadable")
+    assert receiver.received("/broken") == []
