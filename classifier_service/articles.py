@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from classifier_service.errors import ArticleInputError
@@ -22,6 +22,19 @@ class Article:
     id: str
     title: str
     text: str
+
+
+def article_from_path(path: Path) -> Article:
+    """The article in the file at ``path``: a regular file (a FIFO or device would block or never
+    end), read as :func:`article_from_file` reads its bytes."""
+    from shared.documents import regular_file_bytes
+    from shared.errors import UnreadableDocument
+
+    try:
+        data = regular_file_bytes(path)
+    except UnreadableDocument as error:
+        raise ArticleInputError(f"{path}: {error.reason}") from None
+    return article_from_file(str(path), data)
 
 
 def article_from_file(name: str, data: bytes) -> Article:

@@ -258,7 +258,8 @@ def _feedback_labels() -> list[Label]:
 def _shipped(paths: tuple[Path, ...]) -> tuple[Path, ...]:
     present = tuple(path for path in paths if path.exists())
     if not present:
-        raise click.UsageError("the shipped labeled sets are not there: give --labeled FILE")
+        looked_at = ", ".join(str(path) for path in paths)
+        raise click.UsageError(f"the shipped labeled sets are not there ({looked_at}): give --labeled FILE")
     return present
 
 
@@ -300,14 +301,14 @@ def _classifier(taxonomy: Path | None) -> Classifier:
 
 def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Article | ArticleInputError]:
     """The articles to tag; a file that cannot be read as one comes as its error, in its place."""
-    from classifier_service.articles import article_from_file, read_json_lines
+    from classifier_service.articles import article_from_path, read_json_lines
     from classifier_service.errors import ArticleInputError
 
     if jsonl is not None:
         yield from read_json_lines(jsonl)
     for path in files:
         try:
-            yield article_from_file(str(path), path.read_bytes())
+            yield article_from_path(path)
         except ArticleInputError as error:
             yield error
 

@@ -28,7 +28,6 @@ V = TypeVar("V")
 Match = tuple[int, int, int]
 # An occurrence of a context or exclusion group is ``(start, end)``, in words.
 Occurrence = tuple[int, int]
-_PROCLITIC_SET = frozenset(PROCLITICS)
 # Each ending: whether nouns, names and feminine bases (stems without their ه) take it.
 _ENDING_KINDS = {
     ending: (ending in NOUN_ENDINGS, ending in NAME_ENDINGS, ending in FEMININE_ENDINGS)
@@ -109,6 +108,17 @@ class Matcher:
         # Each start after each proclitic, so that one look-up per length of a word's beginning
         # replaces one per proclitic and stem length.
         self._split_starts = frozenset(proclitic + start for proclitic in PROCLITICS for start in starts)
+        # Each proclitic followed by each letter a stem may start with after it: one look-up of a
+        # word's beginning tells whether it may be that proclitic and a stem. A word whose stem would
+        # start with a letter no stem starts with has no stem to look up after it.
+        first_letters = {stem[0] for stem in stems}
+        self._fitting_starts = frozenset(
+            proclitic + letter
+            for proclitic in PROCLITICS
+            if proclitic
+            for letter in first_letters
+            if proclitic_fits(proclitic, letter)
+        )
         # One memory of words, not one for their ids and one for their entries: the words of an
         # article are looked up once, and a phrase's later words are read from the same look-ups.
         self._words: _Memo[Word | None] = _Memo(self._word_of)
@@ -149,10 +159,9 @@ class Matcher:
         ]
         if not endings:
             return tuple(found)
-        plain, names, feminine = self._plain, self._names, self._feminine
+        plain, names, feminine, fitting = self._plain, self._names, self._feminine, self._fitting_starts
         for cut in range(min(_LONGEST_PROCLITIC, size - _SHORTEST_STEM) + 1):
-            proclitic = token[:cut]
-            if proclitic not in _PROCLITIC_SET or (cut and not proclitic_fits(proclitic, token[cut:])):
+            if cut and token[: cut + 1] not in fitting:
                 continue
             for stop, (noun, name, feminine_ending) in endings:
                 if stop - cut < _SHORTEST_STEM:

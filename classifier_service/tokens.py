@@ -20,7 +20,13 @@ SENTENCE_ENDS = frozenset(".!?؟\n")
 TOKEN_PATTERN = re.compile(r"\w+|[.!?؟\n]")
 # Punctuation that only separates words, and the sentence ends other than line breaks. Replacing
 # them (a fast C scan each) lets ``str.split`` find the same tokens as ``TOKEN_PATTERN``, much faster.
-_SEPARATORS = ("،", '"', "-", ":", "(", ")", "/", "؛", ",")
+# Besides the usual marks of Arabic news: the signs, dashes and quotes one text in ten holds, which
+# would otherwise send it to the pattern (several times slower). Each is looked for in every text,
+# so rarer punctuation is left to the pattern.
+_SEPARATORS = (
+    *("،", '"', "-", ":", "(", ")", "/", "؛", ","),
+    *("#", "%", "٪", "«", "»", "–", "—", "‘", "’", "“", "”"),
+)
 _MARKS = (".", "!", "?", "؟")
 # Each sentence end is a token of its own, so the n-th sentence-end token is the n-th of these characters.
 _SENTENCE_END = re.compile("[.!?؟\n]")
@@ -28,7 +34,9 @@ _SENTENCE_END = re.compile("[.!?؟\n]")
 # breaks, separators and marks: where one is, the text is split by ``TOKEN_PATTERN`` itself. A class
 # of plain ranges is scanned through a bitmap, several times faster than one asking each character's
 # Unicode category.
-_UNSPLIT = re.compile('[^\u0621-\u063a\u0641-\u064a0-9A-Za-z_ \n،"\\-:()/؛,.!?؟]')
+_UNSPLIT = re.compile(
+    "[^\u0621-\u063a\u0641-\u064a0-9A-Za-z_ \n" + "".join(map(re.escape, _SEPARATORS + _MARKS)) + "]"
+)
 
 
 @dataclass(slots=True)

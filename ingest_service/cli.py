@@ -19,7 +19,7 @@ from ingest_service.ledger import FileVersion, recorded_files
 from ingest_service.models import Feed, SeenFile
 from ingest_service.paths import decoded_path, path_from_text
 from ingest_service.schemas import FeedDue, FileReady, FilesReady
-from ingest_service.service import files_queue
+from ingest_service.service import WATCHER, files_queue
 from ingest_service.settings import IngestSettings, ingest_settings
 from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders
 from shared.commands import command_session, echo_json_lines, fields_of, json_option, printable
@@ -49,6 +49,7 @@ def watch() -> None:
     """Watch RASID_WATCH_DIR and hand the complete dropped files, in batches, to this host's ingest
     workers (the queue named after RASID_HOST_NAME)."""
     from shared.celery_app import producer, send_message  # Celery is loaded only for this command
+    from shared.heartbeat import keep_process_alive
 
     settings = ingest_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -69,6 +70,7 @@ def watch() -> None:
             return recorded_files(session)
 
     watcher = FolderWatcher(config, submit, recorded=recorded)
+    keep_process_alive(settings, WATCHER)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         watcher.stop()

@@ -40,7 +40,7 @@ from ingest_service.models import FILE_STATUSES, SeenFile
 from ingest_service.paths import readable_path
 from ingest_service.schemas import FileReady
 from shared.db import insert_ignore_all, utc_now
-from shared.documents import Document, read_document
+from shared.documents import Document, not_regular_reason, read_document
 from shared.errors import UnreadableDocument
 from shared.messages import ArticleIngested, content_id
 
@@ -242,9 +242,7 @@ def _read_inside(path: Path, *, root: Path, size: int, mtime_ns: int, max_bytes:
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
-            raise RejectedFile(
-                f"the file is {_kind(info.st_mode)}, not a regular file; Rasid reads only regular files"
-            )
+            raise RejectedFile(not_regular_reason(info.st_mode))
         if (info.st_size, info.st_mtime_ns) != (size, mtime_ns):
             raise _NewerVersionError
         if not _inside(path, descriptor, info, root=root):
@@ -342,18 +340,6 @@ def _unopenable(error: OSError) -> str:
     if error.errno == errno.ENXIO:
         return "the file is a socket, not a regular file; Rasid reads only regular files"
     return f"the file could not be opened: {error.strerror or error}"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "a special file"
 
 
 def _inside(path: Path, descriptor: int, info: os.stat_result, *, root: Path) -> bool:

@@ -16,6 +16,8 @@ from shared.task_names import POLL_FEEDS, RESEND_UNCONFIRMED
 
 INGEST_QUEUE: Final = "ingest"
 FILES_QUEUE_PREFIX: Final = "ingest.files."
+# The folder watcher's name in ``rasid status``, which needs one alive.
+WATCHER: Final = "watcher"
 
 
 def files_queue(host_name: str) -> str:
@@ -37,7 +39,7 @@ SERVICE: Final = Service(
         Periodic(RESEND_UNCONFIRMED, seconds=lambda: ingest_settings().resend_sweep_seconds),
     ),
     # The watcher hands files to the worker: it starts last and stops first.
-    processes=(Process(("watch",), stop_first=True),),
+    processes=(Process(("watch",), stop_first=True, name=WATCHER),),
     status="ingest_service.status:status_checks",
     metrics="ingest_service.metrics:metrics",
 )

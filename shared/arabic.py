@@ -75,10 +75,11 @@ def fold(text: str) -> str:
     return _fold_letters(_REMOVED.sub("", text))
 
 
-def _fold_letters(text: str) -> str:
-    """One-to-one letter and digit changes (lengths are kept)."""
+def _fold_letters(text: str, plain_until: int = 0) -> str:
+    """One-to-one letter and digit changes (lengths are kept); ``text[:plain_until]`` is known to
+    hold only plain characters, so no rare letter."""
     text = _fold_common_letters(text)
-    if _RARE.search(text):
+    if _RARE.search(text, plain_until):
         text = text.translate(_RARE_LETTERS)
     return text
 
@@ -152,15 +153,19 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     """Fold ``text`` and keep the map from folded offsets to original offsets."""
-    if not _NOT_PLAIN.search(text):
+    first = _NOT_PLAIN.search(text)
+    if first is None:
         return Normalized(text, _fold_common_letters(text), (0,), (0,), (True,))
+    # Nothing before the first character that is not plain is removed or changed by a rare
+    # letter: the fast path looks for those from there.
+    plain_until = first.start()
     if unicodedata.is_normalized("NFKC", text):
-        return _normalize_stable(text, text)
+        return _normalize_stable(text, text, plain_until=plain_until)
     # No-break spaces are the usual reason news text is not NFKC; NFKC maps each to one space,
     # so replacing them first keeps every offset and the fast path.
     spaced = text.replace("\u00a0", " ")
     if spaced is not text and unicodedata.is_normalized("NFKC", spaced):
-        return _normalize_stable(text, spaced)
+        return _normalize_stable(text, spaced, plain_until=plain_until)
     folded = fold(text)
     normalized = _normalize_unstable_runs(text)
     if normalized.text != folded:
@@ -173,12 +178,13 @@ def normalize(text: str) -> Normalized:
     return normalized
 
 
-def _normalize_stable(original: str, text: str) -> Normalized:
+def _normalize_stable(original: str, text: str, *, plain_until: int = 0) -> Normalized:
     """Fast path for ``text`` (``original`` with offsets unchanged) that NFKC leaves alone:
-    one block per removed run, aligned pieces between."""
-    removed = [match.span() for match in _REMOVED.finditer(text)]
+    one block per removed run, aligned pieces between. ``text[:plain_until]`` holds only plain
+    characters (none removed, none rare)."""
+    removed = [match.span() for match in _REMOVED.finditer(text, plain_until)]
     if not removed:
-        return Normalized(original, _fold_letters(text), (0,), (0,), (True,))
+        return Normalized(original, _fold_letters(text, plain_until), (0,), (0,), (True,))
     piece_starts = [0]
     original_starts = [0]
     aligned = [True]
@@ -194,7 +200,8 @@ def _normalize_stable(original: str, text: str) -> Normalized:
         removed_so_far += end - start
         previous_end = end
     kept.append(text[previous_end:])
-    folded = _fold_letters("".join(kept))
+    # Characters are removed only from ``plain_until`` on: the plain ones before keep their offsets.
+    folded = _fold_letters("".join(kept), plain_until)
     return Normalized(original, folded, tuple(piece_starts), tuple(original_starts), tuple(aligned))
 
 

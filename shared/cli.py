@@ -122,7 +122,8 @@ def worker(name: str, concurrency: int) -> None:
 def beat() -> None:
     """Run Celery beat: sends every service's periodic tasks at the intervals its settings give."""
     from shared.celery_app import create_celery_app
-    from shared.services import beat_schedule
+    from shared.heartbeat import keep_process_alive
+    from shared.services import BEAT, beat_schedule
     from shared.settings import base_settings
 
     configure_process_logging()
@@ -130,6 +131,7 @@ def beat() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_celery_app("beat", settings)
     app.conf.beat_schedule = beat_schedule()
+    keep_process_alive(settings, BEAT)
     schedule = settings.data_dir.resolve() / "beat-schedule"
     app.start(
         [

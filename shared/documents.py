@@ -11,12 +11,17 @@ HTML is measured before it is parsed (:func:`html_shape`, one linear pass over i
 time grows with the square of the nesting depth (100,000 nested <div>s took minutes), so a document
 nested deeper than :data:`MAX_HTML_DEPTH` or holding more than :data:`MAX_HTML_ELEMENTS` elements is
 rejected, and a feed's fragment that deep is flattened to its text instead of parsed.
+
+A file named on the command line is read only if it is a regular file (:func:`regular_file_bytes`): a
+FIFO would block the reader until something wrote to it, and a device such as ``/dev/zero`` never ends.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
+import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +55,39 @@ class Document:
     title: str
     text: str
     encoding: str
+
+
+def regular_file_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the regular file at ``path`` (a link to one is followed); a FIFO, a device, a
+    socket or a file that cannot be opened raises :class:`UnreadableDocument` at once."""
+    try:
+        # Non-blocking: opening a FIFO would otherwise wait for a writer.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise UnreadableDocument(f"the file could not be opened: {error.strerror or error}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnreadableDocument(not_regular_reason(mode))
+        with open(descriptor, "rb", closefd=False) as file:
+            return file.read()
+    finally:
+        os.close(descriptor)
+
+
+def not_regular_reason(mode: int) -> str:
+    """Why a file of ``mode`` (``st_mode``) is not read: it is not a regular file."""
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO (named pipe)"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISDIR(mode):
+        kind = "a folder"
+    else:
+        kind = "a special file"
+    return f"the file is {kind}, not a regular file; Rasid reads only regular files"
 
 
 def read_document(data: bytes, *, suffix: str) -> Document:

@@ -1,28 +1,39 @@
-"""Worker heartbeats for the embedded mode, where Celery's remote control (``inspect ping``) is not
-available: the file-system broker has no fan-out exchange to carry it.
+"""Heartbeats: how ``rasid status`` tells a live process from one killed, stopped or hung.
 
-A worker's main process, once ready, touches ``<data_dir>/heartbeats/<worker>.<pid>`` every
-:data:`HEARTBEAT_SECONDS` and removes it when it shuts down. ``rasid status`` counts a worker alive
-while its file is younger than :data:`STALE_AFTER_SECONDS`: a worker that was killed, or is stopped
-(SIGSTOP) or hung, stops touching it.
+Workers on Redis answer Celery's remote control (``inspect ping``); the embedded file broker has no
+fan-out exchange to carry it, so there a worker's main process, once ready, touches
+``<data_dir>/heartbeats/<worker>.<pid>`` every :data:`HEARTBEAT_SECONDS` and removes it when it
+shuts down. The processes that are not workers (beat, the folder watcher) answer no ping on either
+broker, so they beat too: into the same folder on the embedded stack, and on Redis into a key
+``rasid:alive:<name>:<host>:<pid>`` that expires after :data:`STALE_AFTER_SECONDS` (a process that dies
+leaves nothing to clean up). A process counts as alive while its beat is younger than
+:data:`STALE_AFTER_SECONDS`.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from shared.db import make_private_folder
-from shared.settings import RasidSettings
+from shared.settings import EMBEDDED_BROKER_URL, RasidSettings
+
+if TYPE_CHECKING:
+    import redis
 
 HEARTBEAT_SECONDS: Final = 2.0
 # Several missed beats: a busy machine may delay one, not five.
 STALE_AFTER_SECONDS: Final = 10.0
+REDIS_PREFIX: Final = "rasid:alive:"
+# A beat or a count that waits longer on Redis is given up: the next beat tries again.
+REDIS_SECONDS: Final = 3.0
 
 
 def heartbeat_folder(settings: RasidSettings) -> Path:
@@ -30,25 +41,61 @@ def heartbeat_folder(settings: RasidSettings) -> Path:
     return settings.data_dir.resolve() / "heartbeats"
 
 
-class Heartbeat:
-    """A daemon thread touching this process's heartbeat file until :meth:`stop`."""
+class _Beating:
+    """A daemon thread beating every :data:`HEARTBEAT_SECONDS` until :meth:`stop`; where a beat goes
+    is the subclass's."""
 
-    def __init__(self, folder: Path, worker: str) -> None:
-        self.path = folder / f"{worker}.{os.getpid()}"
+    def __init__(self) -> None:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rasid-heartbeat", daemon=True)
 
     def start(self, **_: Any) -> None:
         """Start beating (a Celery ``worker_ready`` receiver)."""
-        make_private_folder(self.path.parent)
-        self._remove_stale()
+        self._prepare()
         self._thread.start()
 
     def stop(self, **_: Any) -> None:
-        """Stop beating and remove the file (a Celery ``worker_shutdown`` receiver)."""
+        """Stop beating and remove the beat (a Celery ``worker_shutdown`` receiver)."""
         self._stopped.set()
-        if self._thread.is_alive():  # a beat in progress must not write the file back
+        if self._thread.is_alive():  # a beat in progress must not write the beat back
             self._thread.join(timeout=HEARTBEAT_SECONDS)
+        self._clear()
+
+    def _run(self) -> None:
+        while True:
+            self._beat()
+            if self._stopped.wait(HEARTBEAT_SECONDS):
+                return
+
+    def _prepare(self) -> None:
+        pass
+
+    def _beat(self) -> None:
+        raise NotImplementedError
+
+    def _clear(self) -> None:
+        raise NotImplementedError
+
+
+class Heartbeat(_Beating):
+    """A heartbeat kept as a file's modification time: a worker on the embedded file broker, or any
+    process of the embedded stack."""
+
+    def __init__(self, folder: Path, worker: str) -> None:
+        super().__init__()
+        self.path = folder / f"{worker}.{os.getpid()}"
+
+    def _prepare(self) -> None:
+        make_private_folder(self.path.parent)
+        self._remove_stale()
+
+    def _beat(self) -> None:
+        # A full or read-only disk must not stop the process: status will report it as not alive.
+        with contextlib.suppress(OSError):
+            self.path.touch(mode=0o600)
+            os.utime(self.path)
+
+    def _clear(self) -> None:
         self.path.unlink(missing_ok=True)
 
     def _remove_stale(self) -> None:
@@ -59,14 +106,24 @@ class Heartbeat:
                 if time.time() - path.stat().st_mtime > STALE_AFTER_SECONDS:
                     path.unlink()
 
-    def _run(self) -> None:
-        while True:
-            # A full or read-only disk must not stop the worker: status will report it as not alive.
-            with contextlib.suppress(OSError):
-                self.path.touch(mode=0o600)
-                os.utime(self.path)
-            if self._stopped.wait(HEARTBEAT_SECONDS):
-                return
+
+class RedisHeartbeat(_Beating):
+    """A heartbeat kept as a Redis key that expires unless renewed: a process that is not a worker,
+    on the Redis broker."""
+
+    def __init__(self, broker_url: str, name: str) -> None:
+        super().__init__()
+        self.key = f"{REDIS_PREFIX}{name}:{socket.gethostname()}:{os.getpid()}"
+        self._client = _redis_client(broker_url)
+
+    def _beat(self) -> None:
+        # Redis down or restarting must not stop the process: status will report it as not alive.
+        with contextlib.suppress(OSError, *_redis_errors()):
+            self._client.set(self.key, "1", px=int(STALE_AFTER_SECONDS * 1000))
+
+    def _clear(self) -> None:
+        with contextlib.suppress(OSError, *_redis_errors()):
+            self._client.delete(self.key)
 
 
 def keep_heartbeat(folder: Path, worker: str) -> Heartbeat:
@@ -77,6 +134,45 @@ def keep_heartbeat(folder: Path, worker: str) -> Heartbeat:
     worker_ready.connect(heartbeat.start, weak=False)
     worker_shutdown.connect(heartbeat.stop, weak=False)
     return heartbeat
+
+
+def keep_process_alive(settings: RasidSettings, name: str) -> _Beating:
+    """Make this process (``beat``, ``watcher``: not a worker) beat until it exits, on either broker."""
+    heartbeat: _Beating
+    if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
+        heartbeat = Heartbeat(heartbeat_folder(settings), name)
+    else:
+        heartbeat = RedisHeartbeat(settings.broker_url, name)
+    heartbeat.start()
+    atexit.register(heartbeat.stop)
+    return heartbeat
+
+
+def live_processes(settings: RasidSettings) -> Counter[str]:
+    """How many processes of each name beat lately, on the stack's broker (raises the broker's
+    errors when Redis cannot be reached)."""
+    if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
+        return live_workers(heartbeat_folder(settings))
+    client = _redis_client(settings.broker_url)
+    try:
+        keys = client.scan_iter(match=f"{REDIS_PREFIX}*", count=500)
+        return Counter(key.decode()[len(REDIS_PREFIX) :].partition(":")[0] for key in keys)
+    finally:
+        client.close()
+
+
+def _redis_client(broker_url: str) -> redis.Redis:
+    import redis
+
+    return redis.Redis.from_url(
+        broker_url, socket_timeout=REDIS_SECONDS, socket_connect_timeout=REDIS_SECONDS
+    )
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    import redis.exceptions
+
+    return (redis.exceptions.RedisError,)
 
 
 def live_workers(folder: Path, *, now: float | None = None) -> Counter[str]:

@@ -23,6 +23,8 @@ from pkgutil import resolve_name
 from typing import Any
 
 SERVICES_GROUP = "rasid.services"
+# Beat's name in ``rasid status``: one must run, and only one (two send every periodic task twice).
+BEAT = "beat"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Process:
 
     args: tuple[str, ...]
     stop_first: bool = False
+    # The name it beats under (:mod:`shared.heartbeat`), for ``rasid status`` to tell it is alive.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,11 @@ def installed_services() -> tuple[Service, ...]:
 def workers() -> dict[str, Worker]:
     """The workers ``rasid worker NAME`` can start, by name."""
     return {service.worker.name: service.worker for service in installed_services() if service.worker}
+
+
+def beating_processes() -> tuple[str, ...]:
+    """The names of the processes ``rasid status`` expects alive beside the workers."""
+    return tuple(process.name for process in supervised_processes() if process.name)
 
 
 def task_routes() -> dict[str, dict[str, str]]:
@@ -147,6 +156,6 @@ def supervised_processes() -> tuple[Process, ...]:
         *(Process(("worker", name)) for name in workers()),
         *(process for process in extra if not process.stop_first),
         Process(("web",)),
-        Process(("beat",)),
+        Process(("beat",), name=BEAT),
         *(process for process in extra if process.stop_first),
     )

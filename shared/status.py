@@ -1,8 +1,9 @@
 """``rasid status``: is Rasid healthy, and if not, why.
 
 ``shared`` checks what it owns: the broker (reachable, each declared queue's depth, the workers of
-each kind alive: Celery's ``ping`` on Redis, heartbeat files on the embedded file broker) and the
-database (reachable, schema current). Each service adds what only it knows, from its own tables,
+each kind alive: Celery's ``ping`` on Redis, heartbeat files on the embedded file broker), the
+processes that are not workers (beat, the folder watcher: their heartbeats, :mod:`shared.heartbeat`) and
+the database (reachable, schema current). Each service adds what only it knows, from its own tables,
 through the ``status`` of its declaration (:mod:`shared.services`): a function taking a session and
 the time and returning :class:`Check`s. A check with a ``problem`` needs attention.
 """
@@ -98,6 +99,28 @@ def broker_checks(settings: RasidSettings) -> list[Check]:
         count = alive.get(name, 0)
         dead = None if count else f"no {name} worker is alive ({_how_checked(settings)})"
         checks.append(Check(f"workers.{name}", count, problem=dead))
+    return checks + process_checks(settings)
+
+
+def process_checks(settings: RasidSettings) -> list[Check]:
+    """How many of each process that is not a worker (beat, the folder watcher) are alive: one must
+    be, and only one beat."""
+    from shared.heartbeat import STALE_AFTER_SECONDS, live_processes
+    from shared.services import BEAT, beating_processes
+
+    try:
+        alive = live_processes(settings)
+    except BROKER_ERRORS as error:
+        return [Check("processes", "unknown", problem=f"cannot read the processes' heartbeats: {error}")]
+    checks = []
+    for name in beating_processes():
+        count = alive.get(name, 0)
+        problem = None
+        if not count:
+            problem = f"no {name} is running (none beat in the last {STALE_AFTER_SECONDS:g} s)"
+        elif name == BEAT and count > 1:
+            problem = f"{count} beat processes are running: each periodic task is sent {count} times; run one"
+        checks.append(Check(f"processes.{name}", count, problem=problem))
     return checks
 
 

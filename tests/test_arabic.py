@@ -106,6 +106,22 @@ def test_a_plain_text_is_normalized_as_any_other(text: str) -> None:
     assert normalize(text) == _normalize_stable(text, text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "قال الوزير إن القوات انسحبت ثم عادَت",
+        "قال الوزير\u00a0إن القوات ـ انسحبت",
+        "سطر أول.\nسطر ثان فيه ی و ک و ٣ وَ\u200fعلامة",
+        "\u064bفي أوله",
+    ],
+)
+def test_a_text_plain_up_to_a_point_is_folded_from_there_as_from_its_start(text: str) -> None:
+    assert _NOT_PLAIN.search(text)
+    spaced = text.replace("\u00a0", " ")
+    assert normalize(text) == _normalize_stable(text, spaced)
+    assert normalize(text).text == fold(text)
+
+
 # Generated texts: Arabic letters with their marks and presentation forms, Persian letters, digits of
 # three scripts, every kind of space and line break, joiners and bidi marks, Latin, controls, emoji.
 _ODD_CHARACTERS = (

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import Any
 
@@ -71,3 +72,47 @@ def test_the_watcher_and_the_ingest_worker_of_a_host_share_its_file_queue(servic
     """The watcher sends to ingest.files.<RASID_HOST_NAME>; the ingest worker of its host consumes it."""
     names = {services[name]["environment"].get("RASID_HOST_NAME") for name in ("watcher", "ingest-worker")}
     assert len(names) == 1 and None not in names
+
+
+# Settings a user gives at `docker compose up` (README: Configuration); compose passes on only the
+# variables it names, so each must be named to reach the containers.
+PASSED_ON = {
+    "RASID_ALLOW_PRIVATE_TARGETS": "true",
+    "RASID_ADMIN_PASSWORD": "a passphrase",
+    "RASID_WEB_SECRET": "a signing key",
+    "RASID_SMTP_USERNAME": "rasid",
+    "RASID_SMTP_PASSWORD": "a password",
+    "RASID_SMTP_STARTTLS": "true",
+    "RASID_SMTP_FROM": "alerts@example.org",
+    "RASID_LOG_FORMAT": "json",
+}
+
+
+def _resolved_services(env: dict[str, str]) -> dict[str, Any]:
+    binary = required_program("docker-compose", needed_for="to check docker-compose.yml (Debian's package)")
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("RASID_")}
+    result = subprocess.run(
+        [binary, "-f", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**clean, **env},
+    )
+    resolved: dict[str, Any] = yaml.safe_load(result.stdout)["services"]
+    return resolved
+
+
+def test_settings_set_in_the_shell_reach_every_rasid_service() -> None:
+    """RASID_ALLOW_PRIVATE_TARGETS=true docker compose up lets a webhook reach a receiver on the LAN."""
+    for name, spec in _resolved_services(PASSED_ON).items():
+        if spec.get("image") == "rasid:latest":
+            environment = spec["environment"]
+            assert {key: environment.get(key) for key in PASSED_ON} == PASSED_ON, name
+
+
+def test_settings_not_set_in_the_shell_stay_unset() -> None:
+    """Unset, a setting keeps its default in the container: an empty value would be a value."""
+    environment = _resolved_services({})["alert-worker"]["environment"]
+    assert environment["RASID_SMTP_FROM"] == "rasid@localhost"
+    assert environment.get("RASID_ADMIN_PASSWORD") is None
+    assert environment.get("RASID_ALLOW_PRIVATE_TARGETS") is None

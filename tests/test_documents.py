@@ -4,12 +4,16 @@ tests/fixtures/ingest/files/cases.json (the files are the ones dropped in the in
 from __future__ import annotations
 
 import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.decoding import arabic_letter_count, letter_counts
-from shared.documents import Document, read_document, strip_html
+from shared.documents import Document, read_document, regular_file_bytes, strip_html
 from shared.errors import UnreadableDocument
 from shared.messages import content_id
 from tests.ingest.helpers import FILE_FIXTURES
@@ -186,3 +190,45 @@ def test_a_headline_taken_from_between_blank_lines_leaves_one_blank_line() -> No
     document = read_document(data, suffix=".txt")
     assert document.title == "انسحاب القوات الأمريكية من قاعدة عين الأسد غرب العراق"
     assert document.text == "كتب: محمد علي\n\nوقالت مصادر إن القوات انسحبت من القاعدة."
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _link_to_dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _socket(path: Path) -> None:
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(path))  # the file stays when the socket is closed
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (_fifo, "the file is a FIFO (named pipe), not a regular file"),
+        (_link_to_dev_zero, "the file is a device, not a regular file"),
+        (_folder, "the file is a folder, not a regular file"),
+        (_socket, "the file could not be opened"),
+    ],
+    ids=["fifo", "link-to-dev-zero", "folder", "socket"],
+)
+def test_only_a_regular_file_is_read(tmp_path: Path, make: Callable[[Path], None], reason: str) -> None:
+    """A FIFO or a device named on the command line is refused at once: read, it would block or never end."""
+    path = tmp_path / "article.txt"
+    make(path)
+    with pytest.raises(UnreadableDocument) as raised:
+        regular_file_bytes(path)
+    assert raised.value.reason.startswith(reason)
+
+
+def test_a_regular_file_is_read_through_a_link(tmp_path: Path) -> None:
+    (tmp_path / "real.txt").write_bytes("خبر".encode())
+    (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")
+    assert regular_file_bytes(tmp_path / "link.txt") == "خبر".encode()

@@ -9,16 +9,27 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import redis
+
 from alert_service.delivery import deliver_alert
 from alert_service.settings import AlertSettings
 from alert_service.status import status_checks as alert_checks
 from ingest_service.models import Feed, SeenArticle, SeenFile
 from ingest_service.status import status_checks as ingest_checks
 from shared.db import session_scope
-from shared.heartbeat import STALE_AFTER_SECONDS, Heartbeat, live_workers
-from shared.settings import RasidSettings
-from shared.status import Check, Report, collect_status, render_text
+from shared.heartbeat import (
+    REDIS_PREFIX,
+    STALE_AFTER_SECONDS,
+    Heartbeat,
+    RedisHeartbeat,
+    heartbeat_folder,
+    live_processes,
+    live_workers,
+)
+from shared.settings import EMBEDDED_BROKER_URL, RasidSettings
+from shared.status import Check, Report, collect_status, process_checks, render_text
 from tests.alert.helpers import NOW, add_subscription, classified_message, store
+from tests.helpers import own_redis_database
 from tests.peers import free_port, wait_for
 
 
@@ -105,6 +116,60 @@ def test_heartbeats_count_live_workers_only(tmp_path: Path) -> None:
         heartbeat.stop()
     assert not heartbeat.path.exists(), "a worker that shuts down removes its file"
     assert stat_mode(folder) == 0o700
+
+
+def _problems(checks: list[Check]) -> list[str]:
+    return [check.problem for check in checks if check.problem]
+
+
+def test_beat_and_the_watcher_must_beat_and_only_one_beat_on_the_embedded_stack(tmp_path: Path) -> None:
+    settings = RasidSettings(_env_file=None, data_dir=tmp_path, broker_url=EMBEDDED_BROKER_URL)  # type: ignore[call-arg]
+    folder = heartbeat_folder(settings)
+    folder.mkdir()
+    assert _problems(process_checks(settings)) == [
+        f"no beat is running (none beat in the last {STALE_AFTER_SECONDS:g} s)",
+        f"no watcher is running (none beat in the last {STALE_AFTER_SECONDS:g} s)",
+    ]
+    for name in ("beat.10", "watcher.11", "classify.12"):
+        (folder / name).touch()
+    checks = process_checks(settings)
+    assert _values(checks) == {"processes.beat": 1, "processes.watcher": 1}
+    assert not _problems(checks), "a worker's file is not a process's"
+    (folder / "beat.13").touch()
+    assert _problems(process_checks(settings)) == [
+        "2 beat processes are running: each periodic task is sent 2 times; run one"
+    ]
+
+
+def test_a_process_beats_on_redis_into_a_key_that_expires(tmp_path: Path, redis_url: str) -> None:
+    with own_redis_database(redis_url) as broker_url:
+        settings = RasidSettings(_env_file=None, data_dir=tmp_path, broker_url=broker_url)  # type: ignore[call-arg]
+        assert _problems(process_checks(settings))[0].startswith("no beat is running")
+        heartbeat = RedisHeartbeat(broker_url, "watcher")
+        heartbeat.start()
+        try:
+            wait_for(lambda: live_processes(settings) == {"watcher": 1}, timeout=10, what="the first beat")
+            client = redis.Redis.from_url(broker_url)
+            assert heartbeat.key.startswith(f"{REDIS_PREFIX}watcher:")
+            # A killed process leaves nothing behind: its key expires.
+            assert 0 < client.pttl(heartbeat.key) <= STALE_AFTER_SECONDS * 1000
+            assert [check.problem for check in process_checks(settings)] == [
+                f"no beat is running (none beat in the last {STALE_AFTER_SECONDS:g} s)",
+                None,
+            ]
+        finally:
+            heartbeat.stop()
+        assert live_processes(settings) == {}, "a process that stops removes its key"
+
+
+def test_beats_on_an_unreachable_redis_need_attention(tmp_path: Path) -> None:
+    broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    settings = RasidSettings(_env_file=None, data_dir=tmp_path, broker_url=broker_url)  # type: ignore[call-arg]
+    heartbeat = RedisHeartbeat(broker_url, "beat")
+    heartbeat.start()  # beating into nothing does not stop the process
+    heartbeat.stop()
+    [check] = process_checks(settings)
+    assert check.value == "unknown" and check.problem and "heartbeats" in check.problem
 
 
 def stat_mode(path: Path) -> int:

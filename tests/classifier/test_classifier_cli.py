@@ -233,3 +233,31 @@ def test_without_configuration_the_command_imports_no_pydantic(
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["tags"] == ["strikes"]
     assert result.stderr.strip() == "[]", "the settings are read only when something is configured"
+
+
+def test_a_fifo_or_a_device_is_refused_and_the_others_still_tagged(tmp_path: Path) -> None:
+    """Read, a FIFO would wait for a writer and /dev/zero would never end: each is named and refused."""
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.txt"
+    zero.symlink_to("/dev/zero")
+    command = [sys.executable, "-m", "shared", "classify", str(fifo), str(zero), str(SEEDS[0])]
+    # The timeout only ends a run that would otherwise hang the suite.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert f"{fifo}: the file is a FIFO (named pipe), not a regular file" in result.stderr
+    assert f"{zero}: the file is a device, not a regular file" in result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [str(SEEDS[0])]
+
+
+def test_train_without_the_shipped_labeled_sets_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone without ../shared/eval beside it: the message names the files looked for."""
+    import classifier_service.trainer
+
+    missing = (tmp_path / "eval" / "train.jsonl", tmp_path / "eval" / "dev.jsonl")
+    monkeypatch.setattr(classifier_service.trainer, "SHIPPED_LABELS", missing)
+    result = CliRunner().invoke(_rasid(), ["train", "--no-feedback", "--output", str(tmp_path / "m.json")])
+    assert result.exit_code == 2
+    assert f"({missing[0]}, {missing[1]}): give --labeled FILE" in result.output

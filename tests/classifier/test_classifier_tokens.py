@@ -15,6 +15,7 @@ TEXTS = [
     "سطر أول\nسطر ثان\n\nسطر (ثالث) - 3.5 مليون؟",
     'قال: "لا"؛ وأضاف/ربما,لا',
     "snake_case و #وسم و 50% و «اقتباس» — شرطة",
+    "نسبة ٪12 – “قال” ‘نعم’ * +",
     "tab\there\r\nand\u2028sep\u0301",
     "...!!؟؟\n\n",
     "پیام گلستان ـ كلمة\\أخرى [1] A-z_9",
@@ -48,7 +49,7 @@ def test_match_spans_are_the_character_span_and_its_sentence(text: str) -> None:
 
 # Letters and digits of the fast tokenizer's class and outside it, its separators and sentence marks,
 # other punctuation, spaces and line breaks of every kind, marks that fold away.
-_TOKEN_CHARACTERS = 'ابةىأ aZ_09٠۰پé\u0301\u064b ،"-:()/؛,.!?؟\n\r\t\u00a0\u2028«»%#[\\'
+_TOKEN_CHARACTERS = 'ابةىأ aZ_09٠۰پé\u0301\u064b ،"-:()/؛,.!?؟\n\r\t\u00a0\u2028«»%#٪–—‘’“”*+[\\'
 
 
 @settings(max_examples=300, deadline=None)

@@ -472,6 +472,231 @@ ROWS: list[dict[str, Any]] = [
         "text": "يخطط المدرب لهجوم كاسح في مباراة الغد",
         "tags": [],
     },
+    # withdrawal: a place cleared for a fire or an alarm, and أخل ب "breached", are no force leaving
+    {
+        "name": "authorities cleared the military airport for a fire",
+        "text": "أخلت السلطات المطار العسكري بسبب حريق في أحد المخازن",
+        "tags": [],
+    },
+    {
+        "name": "police said to have breached public order",
+        "text": "واتهم البيان عناصر الشرطة بأنهم أخلوا بالأمن العام في المدينة",
+        "tags": [],
+    },
+    {
+        "name": "militias cleared their positions at night",
+        "text": "أخلت الميليشيات مواقعها على أطراف المدينة ليلا",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إخلاء"},
+    },
+    {
+        "name": "an ultimatum to gunmen to clear residential areas",
+        "text": "دعا المبعوث إلى توجيه إنذار للمسلحين لإخلاء المناطق السكنية",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إخلاء"},
+    },
+    # withdrawal: forced to flee, the force named between the verb and the noun
+    {
+        "name": "government forces forced to flee south, their leader named between",
+        "text": "وسيطر المتمردون على العاصمة مما أجبر قوات حكومة الرئيس عبد ربه منصور هادي "
+        "إلى الفرار إلى الجنوب",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "على الفرار"},
+    },
+    {
+        "name": "forces forced hundreds of families to flee",
+        "text": "أجبرت قوات النظام مئات العائلات على الفرار من القرية",
+        "tags": [],
+    },
+    {
+        "name": "an opposition writer forced to flee his country",
+        "text": "اضطر الكاتب المعارض إلى الفرار من بلاده بعد تهديدات متكررة",
+        "tags": [],
+    },
+    {
+        "name": "rebels forced to back down from their stance",
+        "text": "لم تجبر الضغوط المتمردين على التراجع عن مواقفهم السياسية",
+        "tags": [],
+    },
+    # withdrawal: captives escaping and a lone gunman getting away are no force fleeing
+    {
+        "name": "a girl escaped from the gunmen",
+        "text": "تمكنت الفتاة من الفرار من أيدي المسلحين بعد شهور من الاحتجاز",
+        "tags": [],
+    },
+    {
+        "name": "a gunman fled before the police came",
+        "text": "قال الشهود إن مطلق النار لاذ بالفرار قبل وصول قوات الشرطة",
+        "tags": [],
+    },
+    {
+        "name": "fighters trying to flee were captured",
+        "text": "تمكنت قوات الجيش من أسر عدد من المتمردين أثناء محاولتهم الهرب من الجبهة",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "فرار"},
+    },
+    # withdrawal: soldiers and rescuers evacuating people from a disaster
+    {
+        "name": "the army evacuates people stranded by floods",
+        "text": "يعمل الجيش وفرق الإنقاذ على إجلاء العالقين في القرى التي غمرتها الفيضانات",
+        "tags": [],
+    },
+    {
+        "name": "gunmen evacuated from a town under a deal",
+        "text": "بدأت صباح اليوم عملية إجلاء المسلحين من البلدة بموجب الاتفاق",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "إجلاء"},
+    },
+    # withdrawal: a decline of what forces can do is no retreat
+    {
+        "name": "security services' ability declines",
+        "text": "يتوقع الخبراء أن تتراجع قدرة الأجهزة الأمنية على اختراق الهواتف",
+        "tags": [],
+    },
+    {
+        "name": "militias fell back to their rear lines",
+        "text": "تراجعت الميليشيات إلى خطوطها الخلفية بعد يومين من المعارك",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "تراجع"},
+    },
+    # withdrawal: trade pacts, injured players, carmakers and defence lawyers withdrawing
+    {
+        "name": "a state leaves a trade partnership",
+        "text": "يعيد الرئيس النظر في الشراكة عبر الأطلسي بعد انسحابه منها",
+        "tags": [],
+    },
+    {
+        "name": "a seeded player withdraws injured",
+        "text": "انسحبت اللاعبة المصنفة الأولى من الدور الرابع بداعي الإصابة",
+        "tags": [],
+    },
+    {
+        "name": "a carmaker leaves a country",
+        "text": "أعلنت مجموعة صناعة السيارات الفرنسية أنها ستنسحب من إيران",
+        "tags": [],
+    },
+    {
+        "name": "a defence lawyer withdraws from a trial",
+        "text": "قررت المحكمة تأجيل الجلسة بعد انسحاب محامي الدفاع عن المتهم",
+        "tags": [],
+    },
+    {
+        "name": "a defence minister announces troops leave a town",
+        "text": "أعلن وزير الدفاع انسحاب القوات من المدينة خلال أسبوع",
+        "tags": ["withdrawal"],
+        "evidence": {"withdrawal": "سحب القوات"},
+    },
+    # withdrawal: هرّب "smuggled", a car towed, schools cleared, a group out of a role: no force leaving
+    {
+        "name": "missiles smuggled to rebels",
+        "text": "وعرض المتحدث صواريخ قال إن إيران هربتها إلى المتمردين",
+        "tags": [],
+    },
+    {
+        "name": "the police tow a car",
+        "text": "صادرت الشرطة أوراقه وقامت بسحب سيارته من الشارع",
+        "tags": [],
+    },
+    {
+        "name": "schools cleared after threats",
+        "text": "وبسبب التهديدات تم إخلاء مدارس في المدينة وانتشرت قوات الطوارئ",
+        "tags": [],
+    },
+    {
+        "name": "talks may take a movement out of a role",
+        "text": "وقد تخرج المحادثات حركة حماس من إطار الأداة التي استخدمتها قوى إقليمية",
+        "tags": [],
+    },
+    {
+        "name": "militiamen fled to the mountains after strikes",
+        "text": "وتقدمت القوات بعد ضربات أدت إلى فرار عناصر الميليشيات نحو الجبال",
+        "tags": ["withdrawal", "strikes"],
+        "evidence": {"withdrawal": "فرار"},
+    },
+    # withdrawal: getting out of a car, re-emerging, getting out of a group's grip
+    {
+        "name": "gunmen got out of a car and opened fire",
+        "text": "خرج مسلحون من سيارة وأطلقوا النار على المارة",
+        "tags": ["strikes"],
+    },
+    {
+        "name": "a group may emerge again",
+        "text": "يخشى الخبراء أن يخرج التنظيم مجددا بعد هزيمته",
+        "tags": [],
+    },
+    # training: an armed group's training base named by a pronoun, or struck
+    {
+        "name": "the fighters' training base near the border",
+        "text": "قال المسؤول إن الجماعة جندت مئات المقاتلين وإن قاعدة تدريبهم تقع قرب الحدود",
+        "tags": ["training"],
+        "evidence": {"training": "موقع تدريب"},
+    },
+    {
+        "name": "a team's training base",
+        "text": "تقع قاعدة تدريب المنتخب في ضواحي العاصمة",
+        "tags": [],
+    },
+    {
+        "name": "a building an armed group used as a training centre struck",
+        "text": "قال الجيش إن طائراته ضربت أهدافا لحماس في غزة بينها مبنى قال إنه يستخدم مركز تدريب",
+        "tags": ["training", "strikes"],
+        "evidence": {"training": "مركز تدريب"},
+    },
+    {
+        "name": "a vocational training centre struck",
+        "text": "استهدف القصف مركز تدريب مهني للشباب في المدينة",
+        "tags": ["strikes"],
+    },
+    # training: a weapon's manoeuvrability and a port's pilotage are no drills
+    {
+        "name": "a missile capable of sharp manoeuvres",
+        "text": "أكد الرئيس أن السلاح الجديد قادر على القيام بمناورات حادة في طريقه إلى الأهداف",
+        "tags": [],
+    },
+    {
+        "name": "a port's boats for towing, pilotage and manoeuvres",
+        "text": "يملك الميناء زوارق للإنقاذ البحري والقطر والإرشاد والمناورات البحرية",
+        "tags": [],
+    },
+    # training: a ruler's military adviser advises him, not forces
+    {
+        "name": "military adviser to a sheikh",
+        "text": "عمل الضابط السابق مستشارا عسكريا للشيخ حاكم الإمارة لسنوات",
+        "tags": [],
+    },
+    {
+        "name": "military advisers alongside the army",
+        "text": "يعمل مستشارون عسكريون إيرانيون إلى جانب قوات النظام",
+        "tags": ["training"],
+        "evidence": {"training": "المستشار العسكري"},
+    },
+    # strikes: a blow to a region's security, a cold front and a manhunt are no attacks
+    {
+        "name": "a blow to the region's security",
+        "text": "اتهم الوزير قوى خارجية بالسعي لضرب أمن المنطقة وزعزعة استقرارها",
+        "tags": [],
+    },
+    {
+        "name": "a cold front strikes the country",
+        "text": "يضرب منخفض جوي البلاد هذا الأسبوع ويرافقه تساقط الثلوج",
+        "tags": [],
+    },
+    {
+        "name": "a manhunt launched for a thief",
+        "text": "أطلقت الشرطة عملية مطاردة واسعة للص الهارب",
+        "tags": [],
+    },
+    # strikes: one attacker named as such is an individual's attack, which the guidelines leave out
+    {
+        "name": "a lone attacker with a pistol",
+        "text": "وقالت الشرطة إن منفذ الاعتداء كان يحمل مسدسا وقتل شخصين في المتجر",
+        "tags": [],
+    },
+    {
+        "name": "gunmen attack an army checkpoint",
+        "text": "قتل عشرة جنود في هجوم شنه مسلحون على حاجز للجيش",
+        "tags": ["strikes"],
+    },
 ]
 
 

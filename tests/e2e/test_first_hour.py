@@ -114,31 +114,37 @@ def test_an_idle_stack_prints_nothing_at_info(embedded: Stack) -> None:
     assert "Sending due task" not in after and "succeeded in" not in after
 
 
-def _main_worker(stack: Stack, name: str) -> psutil.Process:
-    """The main process of ``rasid worker NAME`` under ``rasid run`` (not one of its pool children)."""
+def _child(stack: Stack, *args: str) -> psutil.Process:
+    """The process of ``rasid ARGS`` under ``rasid run`` (a worker's main process, not a pool child)."""
     supervisor = psutil.Process(stack.processes["run"].pid)
-    [worker] = [
-        child for child in supervisor.children() if child.cmdline()[-2:] == ["worker", name]
-    ]
-    return worker
+    [child] = [child for child in supervisor.children() if child.cmdline()[-len(args) :] == list(args)]
+    return child
 
 
 def test_status_reports_a_stopped_embedded_worker(embedded: Stack) -> None:
     stack = embedded
     report = wait_until_healthy(stack)
     assert report["checks"]["workers.classify"] >= 1 and report["checks"]["database"] == "reachable"
-    worker = _main_worker(stack, "classify")
-    worker.send_signal(signal.SIGSTOP)
+    assert report["checks"]["processes.beat"] == 1 and report["checks"]["processes.watcher"] == 1
+    stopped = [_child(stack, "worker", "classify"), _child(stack, "beat")]
+    for process in stopped:
+        process.send_signal(signal.SIGSTOP)
     try:
         _code, report = wait_for(
-            lambda: (result := status(stack))[0] == 1 and result, timeout=60, what="an unhealthy status"
+            lambda: (result := status(stack))[0] == 1 and len(result[1]["problems"]) == 2 and result,
+            timeout=60,
+            what="an unhealthy status",
         )
-        assert report["checks"]["workers.classify"] == 0
-        assert any("no classify worker is alive" in problem for problem in report["problems"])
+        assert report["checks"]["workers.classify"] == 0 and report["checks"]["processes.beat"] == 0
+        assert [problem.split(" (")[0] for problem in report["problems"]] == [
+            "no classify worker is alive",
+            "no beat is running",
+        ]
         text = stack.rasid("status", check=False)
         assert text.returncode == 1 and "attention: no classify worker is alive" in text.stdout
     finally:
-        worker.send_signal(signal.SIGCONT)
+        for process in stopped:
+            process.send_signal(signal.SIGCONT)
     assert wait_until_healthy(stack)["checks"]["workers.classify"] >= 1
 
 
@@ -162,7 +168,13 @@ def test_status_on_redis_and_postgresql(compose_services: Stack) -> None:
     assert code == 1 and report["checks"]["workers.classify"] == 0
     assert report["problems"] == ["no classify worker is alive (none answered ping within 1 s)"]
     stack.start("classify-worker-restarted", compose_commands()["classify-worker"])
-    wait_until_healthy(stack)
+    report = wait_until_healthy(stack)
+    assert report["checks"]["processes.beat"] == 1 and report["checks"]["processes.watcher"] == 1
+    # A watcher that stops takes its heartbeat with it: a stack that ingests no file is not healthy.
+    stack.interrupt("watcher")
+    code, report = status(stack)
+    assert code == 1 and report["checks"]["processes.watcher"] == 0
+    assert report["problems"] == ["no watcher is running (none beat in the last 10 s)"]
 
 
 def test_status_without_a_stack(tmp_path: Path) -> None:
