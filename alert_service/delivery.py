@@ -9,8 +9,10 @@ outcome is recorded only while the claim is still ours (the attempt number fence
 Alerts are delivered in batches (:func:`deliver_alerts`): up to :data:`MAX_DELIVERIES` claimed in one
 transaction, sent together, each in a thread of its own under its own deadline (a receiver that is
 slow or down holds up no other alert, and the batch takes no longer than one send may, which the
-lease outlives), and their outcomes recorded in one transaction. A lone alert is sent in the calling
-thread.
+lease outlives), and their outcomes recorded in waves: what ended within :data:`WAVE_SECONDS` of the
+first send to end, in one transaction, then the next. Fast receivers make one wave of a batch; a slow
+one is recorded on its own, later, and a crash while it is on the wire sends again only what was not
+yet recorded, not the batch. A lone alert is sent in the calling thread.
 
 Retries are rows, not Celery retries: a retryable failure puts the alert back to 'pending' with a
 ``next_attempt_at`` taken from the retry schedule (Standard Webhooks': 5 s, 5 min, 30 min, 2 h, 5 h,
@@ -24,12 +26,12 @@ from __future__ import annotations
 import logging
 import os
 import random
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal, cast
+from typing import Final, Literal, cast
 
 from pydantic import ValidationError
 from sqlalchemy import (
@@ -322,14 +324,30 @@ def send_alert(content: AlertContent, settings: AlertSettings, *, senders: Mappi
 
 def send_alerts(
     contents: Sequence[AlertContent], settings: AlertSettings, *, senders: Mapping[str, Sender]
-) -> list[Outcome]:
-    """Send the alerts together, each in a thread of its own (a lone one in this thread), and say
-    how each went, in their order."""
+) -> Iterator[list[tuple[int, Outcome]]]:
+    """Send the alerts together, each in a thread of its own (a lone one in this thread), and say how
+    each went (its position in ``contents`` and its outcome) in waves: the sends that ended within
+    :data:`WAVE_SECONDS` of the first of a wave to end."""
     if len(contents) <= 1:
-        return [send_alert(content, settings, senders=senders) for content in contents]
-    return list(
-        _sending_threads().map(lambda content: send_alert(content, settings, senders=senders), contents)
-    )
+        if contents:
+            yield [(0, send_alert(contents[0], settings, senders=senders))]
+        return
+    threads = _sending_threads()
+    futures: dict[Future[Outcome], int] = {
+        threads.submit(send_alert, content, settings, senders=senders): position
+        for position, content in enumerate(contents)
+    }
+    pending = set(futures)
+    while pending:
+        ended, pending = wait(pending, return_when=FIRST_COMPLETED)
+        if pending:
+            more, pending = wait(pending, timeout=WAVE_SECONDS)
+            ended |= more
+        yield sorted((futures[future], future.result()) for future in ended)
+
+
+# How long the other sends of a batch have to end after one has, to be recorded with it.
+WAVE_SECONDS: Final = 0.05
 
 
 def _sending_threads() -> ThreadPoolExecutor:
@@ -415,16 +433,41 @@ def _deliver_together(
         loaded = [_content_or_outcome(session, claim.alert_id) for claim in claims]
     for alert_id in sorted(set(alert_ids) - {claim.alert_id for claim in claims}):
         log.debug("alert.not_claimed", extra={"alert_id": alert_id})
-    sent = iter(send_alerts([c for c in loaded if isinstance(c, AlertContent)], settings, senders=senders))
-    outcomes = [next(sent) if isinstance(item, AlertContent) else item for item in loaded]
+    # Alerts whose content could not be read have their outcome already: recorded with the first wave.
+    ready = [(position, item) for position, item in enumerate(loaded) if isinstance(item, Outcome)]
+    sendable = [(position, item) for position, item in enumerate(loaded) if isinstance(item, AlertContent)]
+    statuses: dict[int, str] = {}
+    claimed = list(zip(claims, loaded, strict=True))
     policy = RetryPolicy.from_settings(settings)
+    for wave in send_alerts([content for _, content in sendable], settings, senders=senders):
+        ended = ready + [(sendable[index][0], outcome) for index, outcome in wave]
+        ready = []
+        statuses.update(_record_wave(database_url, claimed, ended, policy=policy, clock=clock))
+    if ready:
+        statuses.update(_record_wave(database_url, claimed, ready, policy=policy, clock=clock))
+    return statuses
+
+
+def _record_wave(
+    database_url: str,
+    claimed: Sequence[tuple[Claim, AlertContent | Outcome]],
+    ended: Sequence[tuple[int, Outcome]],
+    *,
+    policy: RetryPolicy,
+    clock: Clock,
+) -> dict[int, str]:
+    """Record, in one transaction, the outcomes of the claims (with what each says) at the positions
+    ``ended`` names; log each and say each alert's new status."""
     with session_scope(database_url) as session:
-        now = clock()
-        states = record_outcomes(session, list(zip(claims, outcomes, strict=True)), now=now, policy=policy)
-    for item, claim, outcome, state in zip(loaded, claims, outcomes, states, strict=True):
+        pairs = [(claimed[position][0], outcome) for position, outcome in ended]
+        states = record_outcomes(session, pairs, now=clock(), policy=policy)
+    statuses = {}
+    for (position, outcome), state in zip(ended, states, strict=True):
+        claim, item = claimed[position]
         channel = item.channel if isinstance(item, AlertContent) else None
         _log_outcome(claim, channel=channel, state=state, detail=outcome.detail, now=clock())
-    return {claim.alert_id: str(state["status"]) for claim, state in zip(claims, states, strict=True)}
+        statuses[claim.alert_id] = str(state["status"])
+    return statuses
 
 
 def _content_or_outcome(session: Session, alert_id: int) -> AlertContent | Outcome:

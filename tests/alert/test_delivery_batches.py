@@ -1,4 +1,5 @@
-"""Alerts delivered together: claimed in one transaction, sent side by side, recorded in one.
+"""Alerts delivered together: claimed in one transaction, sent side by side, recorded in waves (what
+ended together, in one transaction).
 
 Each alert of a batch is still sent once, retried on its own and unaffected by another's receiver.
 """
@@ -16,7 +17,7 @@ from alert_service.settings import AlertSettings
 from shared.db import session_scope
 from shared.messages import MAX_DELIVERIES
 from tests.alert.helpers import NOW, MessageFactory, add_subscription, alert, at, attempts, make_due, store
-from tests.peers import ACCEPT, HttpPeer, Reply, Request, error
+from tests.peers import ACCEPT, HttpPeer, Reply, Request, error, wait_for
 
 
 def _alerts(url: str, make_message: MessageFactory, targets: list[str]) -> list[int]:
@@ -78,6 +79,33 @@ def test_a_slow_receiver_does_not_hold_back_the_other_alerts_of_its_batch(
     slow_id, fine_id = _alerts(database_url, make_message, [receiver.url("/slow"), receiver.url("/fine")])
     statuses = deliver_alerts(database_url, [slow_id, fine_id], settings=settings, clock=lambda: NOW)
     assert statuses == {slow_id: "delivered", fine_id: "delivered"}
+
+
+def test_what_was_sent_is_recorded_while_a_slow_receiver_of_its_batch_still_answers(
+    database_url: str, settings: AlertSettings, receiver: HttpPeer, make_message: MessageFactory
+) -> None:
+    """A worker killed while a slow send is on the wire sends again only that one: the others of its
+    batch were recorded as they ended."""
+    recorded_meanwhile: list[str] = []
+    fast_ids: list[int] = []
+
+    def slow(_request: Request) -> Reply:
+        wait_for(
+            lambda: all(alert(database_url, i).status == "delivered" for i in fast_ids),
+            timeout=5,
+            what="the fast alerts recorded",
+        )
+        recorded_meanwhile.extend(alert(database_url, i).status for i in fast_ids)
+        return Reply(200)
+
+    receiver.route("/slow", slow)
+    slow_id, *fast = _alerts(
+        database_url, make_message, [receiver.url("/slow"), receiver.url("/a"), receiver.url("/b")]
+    )
+    fast_ids.extend(fast)
+    statuses = deliver_alerts(database_url, [slow_id, *fast], settings=settings, clock=lambda: NOW)
+    assert statuses == dict.fromkeys([slow_id, *fast], "delivered")
+    assert recorded_meanwhile == ["delivered", "delivered"]
 
 
 def test_more_alerts_than_one_batch_holds_are_each_delivered_once(
