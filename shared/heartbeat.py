@@ -22,7 +22,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from shared.db import make_private_folder
 from shared.settings import EMBEDDED_BROKER_URL, RasidSettings
 
 if TYPE_CHECKING:
@@ -86,6 +85,9 @@ class Heartbeat(_Beating):
         self.path = folder / f"{worker}.{os.getpid()}"
 
     def _prepare(self) -> None:
+        # Imported here: beat and the watcher need no database driver to beat.
+        from shared.db import make_private_folder
+
         make_private_folder(self.path.parent)
         self._remove_stale()
 
