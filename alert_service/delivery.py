@@ -6,14 +6,6 @@ worker holding the claim sends; a claim whose lease expired belongs to a worker 
 and may be taken again. Each claim counts an attempt and writes a :class:`DeliveryAttempt` row; the
 outcome is recorded only while the claim is still ours (the attempt number fences it).
 
-Alerts are delivered in batches (:func:`deliver_alerts`): up to :data:`MAX_DELIVERIES` claimed in one
-transaction, sent together, each in a thread of its own under its own deadline (a receiver that is
-slow or down holds up no other alert, and the batch takes no longer than one send may, which the
-lease outlives), and their outcomes recorded in waves: what ended within :data:`WAVE_SECONDS` of the
-first send to end, in one transaction, then the next. Fast receivers make one wave of a batch; a slow
-one is recorded on its own, later, and a crash while it is on the wire sends again only what was not
-yet recorded, not the batch. A lone alert is sent in the calling thread.
-
 Retries are rows, not Celery retries: a retryable failure puts the alert back to 'pending' with a
 ``next_attempt_at`` taken from the retry schedule (Standard Webhooks': 5 s, 5 min, 30 min, 2 h, 5 h,
 then every 10 h, with jitter: about three days in all), or later if the receiver asked so
@@ -24,16 +16,13 @@ then every 10 h, with jitter: about three days in all), or later if the receiver
 from __future__ import annotations
 
 import logging
-import os
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Final, Literal, cast
+from typing import Literal, cast
 
-from pydantic import ValidationError
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -44,7 +33,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -56,7 +44,6 @@ from alert_service.models import Alert, DeliveryAttempt, Digest, Subscription
 from alert_service.settings import AlertSettings
 from alert_service.webhook import send_webhook
 from shared.db import UTCDateTime, session_scope, utc_now
-from shared.messages import MAX_DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +129,7 @@ def take_lease(  # noqa: PLR0913 -- past the second, every argument is keyword-o
     """One conditional UPDATE: the row ``row_id`` of ``model`` goes to 'sending' with a lease and one
     more attempt, if ``condition`` holds; None when it is not ours to send."""
     statement = _lease_statement(model, condition=condition, resent_after=resent_after)
-    claims = _lease(session, statement, [row_id], lease_until=now + timedelta(seconds=lease_seconds))
-    return claims[0] if claims else None
+    return _lease(session, statement, row_id, lease_until=now + timedelta(seconds=lease_seconds))
 
 
 def _lease_statement(
@@ -152,30 +138,28 @@ def _lease_statement(
     condition: ColumnElement[bool],
     resent_after: ColumnElement[int] | InstrumentedAttribute[int],
 ) -> Update:
-    """:func:`take_lease`'s UPDATE, with the rows' ids and the lease's end as parameters."""
+    """:func:`take_lease`'s UPDATE, with the row's id and the lease's end as parameters."""
     rows = _table(model)
     return (
         update(rows)
-        .where(rows.c.id.in_(bindparam("row_ids", expanding=True)), condition)
+        .where(rows.c.id == bindparam("row_id"), condition)
         .values(
             status="sending",
             lease_until=bindparam("lease_end", type_=UTCDateTime()),
             attempts=rows.c.attempts + 1,
         )
-        .returning(rows.c.id, rows.c.attempts, resent_after)
+        .returning(rows.c.attempts, resent_after)
     )
 
 
 def _lease(
-    session: Session, statement: Update, row_ids: Sequence[int], *, lease_until: datetime, **params: object
-) -> list[Claim]:
-    """The claims :func:`_lease_statement` took of ``row_ids``, in the order of their ids."""
-    rows = session.execute(statement, {"row_ids": list(row_ids), "lease_end": lease_until, **params})
-    claims = [
-        Claim(alert_id=int(row_id), attempt=int(attempt), resent_after=int(resent))
-        for row_id, attempt, resent in rows
-    ]
-    return sorted(claims, key=lambda claim: claim.alert_id)
+    session: Session, statement: Update, row_id: int, *, lease_until: datetime, **params: object
+) -> Claim | None:
+    row = session.execute(statement, {"row_id": row_id, "lease_end": lease_until, **params}).one_or_none()
+    if row is None:
+        return None
+    attempt, resent = row
+    return Claim(alert_id=row_id, attempt=int(attempt), resent_after=int(resent))
 
 
 @cache
@@ -189,31 +173,21 @@ def _alert_lease_statement() -> Update:
 
 def claim_alert(session: Session, alert_id: int, *, now: datetime, lease_seconds: float) -> Claim | None:
     """Claim a due (or abandoned) alert for sending; None when it is not ours to send."""
-    claims = claim_alerts(session, [alert_id], now=now, lease_seconds=lease_seconds)
-    return claims[0] if claims else None
-
-
-def claim_alerts(
-    session: Session, alert_ids: Sequence[int], *, now: datetime, lease_seconds: float
-) -> list[Claim]:
-    """Claim the due (or abandoned) alerts of ``alert_ids`` for sending, in the order of their ids;
-    those not ours to send are left out."""
     lease_until = now + timedelta(seconds=lease_seconds)
-    claims = _lease(session, _alert_lease_statement(), alert_ids, lease_until=lease_until, claim_now=now)
-    # Only an alert tried before can have an attempt that its worker left without an outcome.
-    tried_before = [claim.alert_id for claim in claims if claim.attempt > 1]
-    if tried_before:
-        _close_abandoned_attempts(session, tried_before, now=now)
-    if claims:
-        started = [{"alert_id": c.alert_id, "attempt": c.attempt, "started_at": now} for c in claims]
-        session.execute(_START_ATTEMPT, started)
-    return claims
+    claim = _lease(session, _alert_lease_statement(), alert_id, lease_until=lease_until, claim_now=now)
+    if claim is None:
+        return None
+    if claim.attempt > 1:
+        # Only an alert tried before can have an attempt that its worker left without an outcome.
+        _close_abandoned_attempts(session, alert_id, now=now)
+    session.execute(_START_ATTEMPT, {"alert_id": alert_id, "attempt": claim.attempt, "started_at": now})
+    return claim
 
 
-def _close_abandoned_attempts(session: Session, alert_ids: Sequence[int], *, now: datetime) -> None:
+def _close_abandoned_attempts(session: Session, alert_id: int, *, now: datetime) -> None:
     session.execute(
         update(DeliveryAttempt)
-        .where(DeliveryAttempt.alert_id.in_(alert_ids), DeliveryAttempt.outcome.is_(None))
+        .where(DeliveryAttempt.alert_id == alert_id, DeliveryAttempt.outcome.is_(None))
         .values(outcome="retry", finished_at=now, detail="abandoned: lease expired before an outcome")
         .execution_options(synchronize_session=False)
     )
@@ -246,47 +220,30 @@ class RetryPolicy:
         return delay
 
 
-def record_outcomes(
-    session: Session, ended: Sequence[tuple[Claim, Outcome]], *, now: datetime, policy: RetryPolicy
-) -> list[dict[str, object]]:
-    """Record how each claimed attempt ended and move its alert on; returns the columns each alert
-    took (:func:`next_state`), its new status among them. Attempts that ended alike (a batch one
-    receiver took, say) are recorded together: one statement for their alerts, one for their
-    attempts."""
-    states = [next_state(claim, outcome=outcome, now=now, policy=policy) for claim, outcome in ended]
-    alike: dict[tuple[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]], list[Claim]] = {}
-    for (claim, outcome), values in zip(ended, states, strict=True):
-        attempt_outcome = "failed" if values["status"] == "failed" else outcome.kind
-        finished = {"finished_at": now, "outcome": attempt_outcome, "detail": outcome.detail[:2000]}
-        alike.setdefault((tuple(values.items()), tuple(finished.items())), []).append(claim)
-    for (alert_columns, attempt_columns), claims in alike.items():
-        _record_alike(session, claims, values=dict(alert_columns), finished=dict(attempt_columns))
-    return states
+def record_outcome(
+    session: Session, claim: Claim, *, outcome: Outcome, now: datetime, policy: RetryPolicy
+) -> str:
+    """Record how the attempt ended and move the alert on; returns the alert's new status."""
+    values = next_state(claim, outcome=outcome, now=now, policy=policy)
+    claimed = {"claimed_id": claim.alert_id, "claimed_attempt": claim.attempt}
+    result = session.execute(_RECORD_ALERT_OUTCOME, {**claimed, **values})
+    attempt_outcome = "failed" if values["status"] == "failed" else outcome.kind
+    finished = {"finished_at": now, "outcome": attempt_outcome, "detail": outcome.detail[:2000]}
+    session.execute(_FINISH_ATTEMPT, {**claimed, **finished})
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        log.warning("alert.claim_lost", extra={"alert_id": claim.alert_id, "attempt": claim.attempt})
+    return str(values["status"])
 
 
-def _record_alike(
-    session: Session, claims: Sequence[Claim], *, values: dict[str, object], finished: dict[str, object]
-) -> None:
-    claimed = [(claim.alert_id, claim.attempt) for claim in claims]
-    recorded = set(session.execute(_RECORD_ALERT_OUTCOMES, {"claimed": claimed, **values}).scalars())
-    session.execute(_FINISH_ATTEMPTS, {"claimed": claimed, **finished})
-    for claim in claims:
-        if claim.alert_id not in recorded:
-            log.warning("alert.claim_lost", extra={"alert_id": claim.alert_id, "attempt": claim.attempt})
-
-
-# Both set the columns their parameters name, besides the claims' (Core updates, built once: they run
-# for every delivery). The alerts' is fenced: it changes an alert only while the claim is ours.
-_RECORD_ALERT_OUTCOMES = (
-    update(ALERTS)
-    .where(
-        tuple_(ALERTS.c.id, ALERTS.c.attempts).in_(bindparam("claimed", expanding=True)),
-        ALERTS.c.status == "sending",
-    )
-    .returning(ALERTS.c.id)
+# Both set the columns their parameters name, besides the claim's (Core updates, built once: one runs
+# for every delivery). The alert's is fenced: it changes the alert only while the claim is ours.
+_RECORD_ALERT_OUTCOME = update(ALERTS).where(
+    ALERTS.c.id == bindparam("claimed_id"),
+    ALERTS.c.status == "sending",
+    ALERTS.c.attempts == bindparam("claimed_attempt"),
 )
-_FINISH_ATTEMPTS = update(ATTEMPTS).where(
-    tuple_(ATTEMPTS.c.alert_id, ATTEMPTS.c.attempt).in_(bindparam("claimed", expanding=True))
+_FINISH_ATTEMPT = update(ATTEMPTS).where(
+    ATTEMPTS.c.alert_id == bindparam("claimed_id"), ATTEMPTS.c.attempt == bindparam("claimed_attempt")
 )
 
 
@@ -322,47 +279,6 @@ def send_alert(content: AlertContent, settings: AlertSettings, *, senders: Mappi
     )
 
 
-def send_alerts(
-    contents: Sequence[AlertContent], settings: AlertSettings, *, senders: Mapping[str, Sender]
-) -> Iterator[list[tuple[int, Outcome]]]:
-    """Send the alerts together, each in a thread of its own (a lone one in this thread), and say how
-    each went (its position in ``contents`` and its outcome) in waves: the sends that ended within
-    :data:`WAVE_SECONDS` of the first of a wave to end."""
-    if len(contents) <= 1:
-        if contents:
-            yield [(0, send_alert(contents[0], settings, senders=senders))]
-        return
-    threads = _sending_threads()
-    futures: dict[Future[Outcome], int] = {
-        threads.submit(send_alert, content, settings, senders=senders): position
-        for position, content in enumerate(contents)
-    }
-    pending = set(futures)
-    while pending:
-        ended, pending = wait(pending, return_when=FIRST_COMPLETED)
-        if pending:
-            more, pending = wait(pending, timeout=WAVE_SECONDS)
-            ended |= more
-        yield sorted((futures[future], future.result()) for future in ended)
-
-
-# How long the other sends of a batch have to end after one has, to be recorded with it.
-WAVE_SECONDS: Final = 0.05
-
-
-def _sending_threads() -> ThreadPoolExecutor:
-    """This process's threads that send a batch's alerts (keyed by process id: threads do not cross a
-    fork). Started once: starting threads for each batch cost more than the sends' own work."""
-    pid = os.getpid()
-    executor = _EXECUTORS.get(pid)
-    if executor is None:
-        executor = _EXECUTORS[pid] = ThreadPoolExecutor(MAX_DELIVERIES, thread_name_prefix="rasid-send")
-    return executor
-
-
-_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
-
-
 def attempt_send(send: Callable[[], str], *, crash_event: str, ids: Mapping[str, int]) -> Outcome:
     """How one call of ``send`` went: delivered (its detail), to retry, or failed; a crash is logged
     as ``crash_event`` with ``ids`` and retried."""
@@ -386,115 +302,41 @@ def deliver_alert(
     clock: Clock = utc_now,
     senders: Mapping[str, Sender] = SENDERS,
 ) -> str | None:
-    """Claim, send and record one alert: :func:`deliver_alerts` of one.
+    """Claim, send and record one alert: a transaction, the send with no transaction open, a
+    transaction (the orchestrator opens its own, so it takes the database URL, not a session).
 
     Returns the alert's new status, or None when it was not claimable (already sent, not due,
     claimed by another worker, or its subscription was removed).
     """
-    return deliver_alerts(database_url, [alert_id], settings=settings, clock=clock, senders=senders)[alert_id]
-
-
-def deliver_alerts(
-    database_url: str,
-    alert_ids: Sequence[int],
-    *,
-    settings: AlertSettings,
-    clock: Clock = utc_now,
-    senders: Mapping[str, Sender] = SENDERS,
-) -> dict[int, str | None]:
-    """Claim, send and record alerts, :data:`MAX_DELIVERIES` at a time: a transaction, the sends with
-    no transaction open, a transaction (the orchestrator opens its own, so it takes the database
-    URL, not a session).
-
-    Returns each alert's new status, None for one that was not claimable (already sent, not due,
-    claimed by another worker, or its subscription was removed).
-    """
-    statuses: dict[int, str | None] = dict.fromkeys(alert_ids)
-    unique = list(statuses)
-    for start in range(0, len(unique), MAX_DELIVERIES):
-        chunk = unique[start : start + MAX_DELIVERIES]
-        statuses.update(
-            _deliver_together(database_url, chunk, settings=settings, clock=clock, senders=senders)
-        )
-    return statuses
-
-
-def _deliver_together(
-    database_url: str,
-    alert_ids: Sequence[int],
-    *,
-    settings: AlertSettings,
-    clock: Clock,
-    senders: Mapping[str, Sender],
-) -> dict[int, str]:
-    """The new status of each alert of ``alert_ids`` that was claimed, sent together."""
     with session_scope(database_url) as session:
-        claims = claim_alerts(session, alert_ids, now=clock(), lease_seconds=settings.delivery_lease_seconds)
-        loaded = [_content_or_outcome(session, claim.alert_id) for claim in claims]
-    for alert_id in sorted(set(alert_ids) - {claim.alert_id for claim in claims}):
+        claim = claim_alert(session, alert_id, now=clock(), lease_seconds=settings.delivery_lease_seconds)
+        content = load_content(session, alert_id) if claim else None
+    if claim is None or content is None:
         log.debug("alert.not_claimed", extra={"alert_id": alert_id})
-    # Alerts whose content could not be read have their outcome already: recorded with the first wave.
-    ready = [(position, item) for position, item in enumerate(loaded) if isinstance(item, Outcome)]
-    sendable = [(position, item) for position, item in enumerate(loaded) if isinstance(item, AlertContent)]
-    statuses: dict[int, str] = {}
-    claimed = list(zip(claims, loaded, strict=True))
-    policy = RetryPolicy.from_settings(settings)
-    for wave in send_alerts([content for _, content in sendable], settings, senders=senders):
-        ended = ready + [(sendable[index][0], outcome) for index, outcome in wave]
-        ready = []
-        statuses.update(_record_wave(database_url, claimed, ended, policy=policy, clock=clock))
-    if ready:
-        statuses.update(_record_wave(database_url, claimed, ready, policy=policy, clock=clock))
-    return statuses
-
-
-def _record_wave(
-    database_url: str,
-    claimed: Sequence[tuple[Claim, AlertContent | Outcome]],
-    ended: Sequence[tuple[int, Outcome]],
-    *,
-    policy: RetryPolicy,
-    clock: Clock,
-) -> dict[int, str]:
-    """Record, in one transaction, the outcomes of the claims (with what each says) at the positions
-    ``ended`` names; log each and say each alert's new status."""
+        return None
+    outcome = send_alert(content, settings, senders=senders)
     with session_scope(database_url) as session:
-        pairs = [(claimed[position][0], outcome) for position, outcome in ended]
-        states = record_outcomes(session, pairs, now=clock(), policy=policy)
-    statuses = {}
-    for (position, outcome), state in zip(ended, states, strict=True):
-        claim, item = claimed[position]
-        channel = item.channel if isinstance(item, AlertContent) else None
-        _log_outcome(claim, channel=channel, state=state, detail=outcome.detail, now=clock())
-        statuses[claim.alert_id] = str(state["status"])
-    return statuses
-
-
-def _content_or_outcome(session: Session, alert_id: int) -> AlertContent | Outcome:
-    """What a claimed alert says or, when that cannot be read (its subscription's stored rule no longer
-    validates), its attempt's outcome: counted and retried as a crashing sender's is, so the alert
-    ends failed instead of failing, again and again, the batch it was claimed with."""
-    try:
-        return load_content(session, alert_id)
-    except ValidationError as error:
-        log.exception("alert.content_unreadable", extra={"alert_id": alert_id})
-        return Outcome("retry", f"unreadable: {type(error).__name__}: {error}")
+        policy = RetryPolicy.from_settings(settings)
+        status = record_outcome(session, claim, outcome=outcome, now=clock(), policy=policy)
+        alert = session.get(Alert, alert_id) if status == "pending" else None
+        retry_at = alert.next_attempt_at if alert is not None else None
+    retry_in = retry_at - clock() if retry_at is not None else None
+    _log_outcome(content, claim, status=status, detail=outcome.detail, retry_in=retry_in)
+    return status
 
 
 def _log_outcome(
-    claim: Claim, *, channel: str | None, state: Mapping[str, object], detail: str, now: datetime
+    content: AlertContent, claim: Claim, *, status: str, detail: str, retry_in: timedelta | None
 ) -> None:
     """One line per attempt: ``alert.delivered``, ``alert.retrying`` (with when) or ``alert.failed``."""
-    status = state["status"]
     extra: dict[str, object] = {
-        "alert_id": claim.alert_id,
+        "alert_id": content.alert_id,
         "attempt": claim.attempt,
-        "channel": channel,
+        "channel": content.channel,
         "detail": detail,
     }
-    retry_at = state.get("next_attempt_at")
-    if status == "pending" and isinstance(retry_at, datetime):
-        extra["retry_in"] = _duration((retry_at - now).total_seconds())
+    if retry_in is not None:
+        extra["retry_in"] = _duration(retry_in.total_seconds())
     event = "alert.retrying" if status == "pending" else f"alert.{status}"
     log.log(logging.INFO if status == "delivered" else logging.WARNING, event, extra=extra)
 

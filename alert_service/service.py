@@ -6,13 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from shared.services import Periodic, Service, Worker
-from shared.task_names import (
-    DELIVER_ALERT,
-    DELIVER_ALERTS,
-    DELIVER_DIGEST,
-    SWEEP_DELIVERIES,
-    SWEEP_DIGESTS,
-)
+from shared.task_names import DELIVER_ALERT, DELIVER_DIGEST, SWEEP_DELIVERIES, SWEEP_DIGESTS
 
 ALERT_QUEUE: Final = "alert"
 # Deliveries wait on SMTP servers and webhook receivers: a queue of their own keeps a slow receiver
@@ -30,12 +24,7 @@ def _delivery_sweep_seconds() -> float:
 
 SERVICE: Final = Service(
     worker=Worker(name="alert", app="alert_service.tasks:app", queues=(ALERT_QUEUE, DELIVER_QUEUE)),
-    routes={
-        DELIVER_ALERT: DELIVER_QUEUE,
-        DELIVER_ALERTS: DELIVER_QUEUE,
-        DELIVER_DIGEST: DELIVER_QUEUE,
-        "alert.*": ALERT_QUEUE,
-    },
+    routes={DELIVER_ALERT: DELIVER_QUEUE, DELIVER_DIGEST: DELIVER_QUEUE, "alert.*": ALERT_QUEUE},
     periodic=(
         Periodic(SWEEP_DELIVERIES, seconds=_delivery_sweep_seconds),
         # Digests whose period ended are found as often as due retries.

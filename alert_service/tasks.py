@@ -1,14 +1,11 @@
-"""Celery entry points of the alert service: store classified articles, deliver alerts, sweep.
+"""Celery entry points of the alert service: store classified articles, deliver one alert, sweep.
 
 Thin doorways: each validates its message, calls one plain function through its module
-(``store.store_batch``, ``delivery.deliver_alerts``, ``digests.deliver_digest``) and sends the
+(``store.store_batch``, ``delivery.deliver_alert``, ``digests.deliver_digest``) and sends the
 next step after the transaction commits. ``alert.store_classified_batch`` stores a batch in one
 transaction and confirms it to the ingest service in one message; ``alert.store_classified`` takes
-one article, as messages queued by earlier versions do, and stores it as a batch of one. The new
-alerts of a batch, and those a sweep finds due, are requested in messages of up to
-``MAX_DELIVERIES`` (``alert.deliver_alerts``); ``alert.deliver_alert`` takes one, as messages queued
-by earlier versions do. Each task is named after its task name (``alert.deliver_alerts`` is
-:func:`deliver_alerts`).
+one article, as messages queued by earlier versions do, and stores it as a batch of one. Each task
+is named after its task name (``alert.deliver_alert`` is :func:`deliver_alert`).
 
 Celery retries a task only when the database or the broker is unavailable (``TASK_OPTIONS``).
 Delivery retries are rows (``next_attempt_at``) that the sweep picks up, not Celery retries; a lost
@@ -29,18 +26,15 @@ from alert_service.stories import default_idf, places_of
 from shared.celery_app import TASK_OPTIONS, create_celery_app, import_database_driver, send_message
 from shared.db import session_scope, utc_now
 from shared.messages import (
-    MAX_DELIVERIES,
     ArticleClassified,
     ArticlesClassified,
     ArticlesStored,
-    DeliveriesRequested,
     DeliveryRequested,
     DigestRequested,
 )
 from shared.task_names import (
     CONFIRM_STORED_BATCH,
     DELIVER_ALERT,
-    DELIVER_ALERTS,
     DELIVER_DIGEST,
     STORE_CLASSIFIED,
     STORE_CLASSIFIED_BATCH,
@@ -69,9 +63,8 @@ def _send_deliveries(alert_ids: list[int]) -> None:
         return
     # Through one producer: taking one from the pool for each message cost a fifth of its send.
     with app.producer_or_acquire() as producer:
-        for start in range(0, len(alert_ids), MAX_DELIVERIES):
-            request = DeliveriesRequested(alert_ids=tuple(alert_ids[start : start + MAX_DELIVERIES]))
-            send_message(app, DELIVER_ALERTS, request, producer=producer)
+        for alert_id in alert_ids:
+            send_message(app, DELIVER_ALERT, DeliveryRequested(alert_id=alert_id), producer=producer)
 
 
 @app.task(name=STORE_CLASSIFIED_BATCH, **TASK_OPTIONS)
@@ -98,20 +91,12 @@ def _store_and_confirm(items: Sequence[ArticleClassified]) -> None:
     _send_deliveries(alert_ids)
 
 
-@app.task(name=DELIVER_ALERTS, **TASK_OPTIONS)
-def deliver_alerts(payload: dict[str, Any]) -> None:
-    """Claim and send alerts together; a second message for them finds nothing to claim."""
-    request = DeliveriesRequested.from_payload(payload)
-    settings = alert_settings()
-    delivery.deliver_alerts(settings.resolved_database_url, request.alert_ids, settings=settings)
-
-
 @app.task(name=DELIVER_ALERT, **TASK_OPTIONS)
 def deliver_alert(payload: dict[str, Any]) -> None:
-    """Claim and send one alert, as messages queued by earlier versions ask."""
+    """Claim and send one alert; a second message for it finds nothing to claim."""
     request = DeliveryRequested.from_payload(payload)
     settings = alert_settings()
-    delivery.deliver_alerts(settings.resolved_database_url, [request.alert_id], settings=settings)
+    delivery.deliver_alert(settings.resolved_database_url, request.alert_id, settings=settings)
 
 
 @app.task(name=SWEEP_DELIVERIES, **TASK_OPTIONS)

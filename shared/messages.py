@@ -202,27 +202,11 @@ class ArticleStored(Message):
 
 
 class DeliveryRequested(Message):
-    """Deliver (or retry) one alert, as messages queued by earlier versions ask."""
+    """Deliver (or retry) one alert."""
 
     summary_fields = ("alert_id",)
 
     alert_id: int
-
-
-# Most alerts one delivery message names: they are sent together, each in a thread of its own, so a
-# message takes about as long as its slowest send (never longer than a send's deadline, which the
-# claims' lease outlives) however many it names.
-MAX_DELIVERIES = 16
-
-
-class DeliveriesRequested(Message):
-    """Deliver (or retry) these alerts: claimed in one transaction, sent together, their outcomes
-    recorded in one transaction."""
-
-    alert_ids: tuple[int, ...] = Field(min_length=1, max_length=MAX_DELIVERIES)
-
-    def summary(self) -> str:
-        return f"DeliveriesRequested(alert_ids={list(self.alert_ids)!r})"
 
 
 class DigestRequested(Message):

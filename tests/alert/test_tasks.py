@@ -18,22 +18,9 @@ from alert_service.models import Alert
 from alert_service.settings import alert_settings
 from alert_service.stories import default_idf, places_of
 from shared.db import session_scope
-from shared.messages import (
-    MAX_DELIVERIES,
-    ArticlesClassified,
-    ArticlesStored,
-    DeliveriesRequested,
-    DeliveryRequested,
-)
-from shared.task_names import (
-    DELIVER_ALERT,
-    DELIVER_ALERTS,
-    STORE_CLASSIFIED,
-    STORE_CLASSIFIED_BATCH,
-    SWEEP_DELIVERIES,
-)
+from shared.messages import ArticlesClassified, ArticlesStored, DeliveryRequested
+from shared.task_names import DELIVER_ALERT, STORE_CLASSIFIED, STORE_CLASSIFIED_BATCH, SWEEP_DELIVERIES
 from tests.alert.helpers import MessageFactory, add_subscription, alert, make_due, store
-from tests.peers import HttpPeer
 
 
 @pytest.fixture
@@ -49,8 +36,7 @@ def sent(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[list[tu
 
 
 def test_tasks_are_registered_under_the_shared_names() -> None:
-    names = {STORE_CLASSIFIED, STORE_CLASSIFIED_BATCH, DELIVER_ALERT, DELIVER_ALERTS, SWEEP_DELIVERIES}
-    assert names <= set(tasks.app.tasks)
+    assert {STORE_CLASSIFIED, STORE_CLASSIFIED_BATCH, DELIVER_ALERT, SWEEP_DELIVERIES} <= set(tasks.app.tasks)
 
 
 def test_store_task_requests_delivery_of_each_new_alert_once(
@@ -61,11 +47,12 @@ def test_store_task_requests_delivery_of_each_new_alert_once(
     message = make_message()
     tasks.store_classified(message.to_payload())
     tasks.store_classified(message.to_payload())
-    deliveries = [kwargs for name, kwargs in sent if name == DELIVER_ALERTS]
+    deliveries = [kwargs for name, kwargs in sent if name == DELIVER_ALERT]
     confirmations = [kwargs for name, kwargs in sent if name == tasks.CONFIRM_STORED_BATCH]
+    assert len(deliveries) == 2
     stored = ArticlesStored(article_ids=(message.article.article_id,)).to_payload()
     assert confirmations == [{"payload": stored}] * 2, "the ingest service hears of it each time"
-    [ids] = [DeliveriesRequested.from_payload(kwargs["payload"]).alert_ids for kwargs in deliveries]
+    ids = [DeliveryRequested.from_payload(kwargs["payload"]).alert_id for kwargs in deliveries]
     assert [alert(database_url, alert_id).status for alert_id in ids] == ["pending", "pending"]
 
 
@@ -80,8 +67,8 @@ def test_batch_store_task_confirms_the_batch_in_one_message_after_commit(
     confirmations = [kwargs for name, kwargs in sent if name == tasks.CONFIRM_STORED_BATCH]
     stored = ArticlesStored(article_ids=("1" * 32, "2" * 32)).to_payload()
     assert confirmations == [{"payload": stored}] * 2
-    [delivery] = [kwargs for name, kwargs in sent if name == DELIVER_ALERTS]
-    [alert_id] = DeliveriesRequested.from_payload(delivery["payload"]).alert_ids
+    [delivery] = [kwargs for name, kwargs in sent if name == DELIVER_ALERT]
+    alert_id = DeliveryRequested.from_payload(delivery["payload"]).alert_id
     assert alert(database_url, alert_id).article_id == "1" * 32
 
 
@@ -92,40 +79,7 @@ def test_sweep_task_requests_delivery_of_due_alerts(
     [alert_id] = store(database_url, make_message())
     _make_overdue(database_url, alert_id)
     tasks.sweep_deliveries()
-    requested = DeliveriesRequested(alert_ids=(alert_id,))
-    assert sent == [(DELIVER_ALERTS, {"payload": requested.to_payload()})]
-
-
-def test_new_alerts_are_requested_in_messages_of_a_batch_each(
-    database_url: str, sent: list[tuple[str, dict[str, Any]]], make_message: MessageFactory
-) -> None:
-    count = MAX_DELIVERIES + 1
-    for number in range(count):
-        add_subscription(database_url, "email", f"{number}@example.org", ["strikes"])
-    tasks.store_classified(make_message().to_payload())
-    batches = [
-        DeliveriesRequested.from_payload(kwargs["payload"]).alert_ids
-        for name, kwargs in sent
-        if name == DELIVER_ALERTS
-    ]
-    assert [len(batch) for batch in batches] == [MAX_DELIVERIES, 1]
-    assert len({alert_id for batch in batches for alert_id in batch}) == count
-
-
-def test_a_delivery_message_of_an_earlier_version_still_delivers_its_alert(
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-    sent: list[tuple[str, dict[str, Any]]],
-    receiver: HttpPeer,
-    make_message: MessageFactory,
-) -> None:
-    monkeypatch.setenv("RASID_ALLOW_PRIVATE_TARGETS", "true")
-    add_subscription(database_url, "webhook", receiver.url("/hook"), ["strikes"])
-    [alert_id] = store(database_url, make_message())
-    make_due(database_url, alert_id, datetime(2000, 1, 1, tzinfo=UTC))
-    tasks.deliver_alert(DeliveryRequested(alert_id=alert_id).to_payload())
-    assert alert(database_url, alert_id).status == "delivered"
-    assert len(receiver.received("/hook")) == 1
+    assert sent == [(DELIVER_ALERT, {"payload": DeliveryRequested(alert_id=alert_id).to_payload()})]
 
 
 def _make_overdue(url: str, alert_id: int) -> None:
