@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -40,7 +41,7 @@ def heartbeat_folder(settings: RasidSettings) -> Path:
     return settings.data_dir.resolve() / "heartbeats"
 
 
-class _Beating:
+class _Beating(ABC):
     """A daemon thread beating every :data:`HEARTBEAT_SECONDS` until :meth:`stop`; where a beat goes
     is the subclass's."""
 
@@ -66,14 +67,14 @@ class _Beating:
             if self._stopped.wait(HEARTBEAT_SECONDS):
                 return
 
-    def _prepare(self) -> None:
-        pass
+    def _prepare(self) -> None:  # noqa: B027 - most beats need nothing made ready first
+        """Make ready what beating needs (nothing, unless a subclass says so)."""
 
-    def _beat(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _beat(self) -> None: ...
 
-    def _clear(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _clear(self) -> None: ...
 
 
 class Heartbeat(_Beating):
