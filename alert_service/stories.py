@@ -1029,6 +1029,10 @@ def _story_score(arrival: _Arrival, story: StoryCandidate, *, floor: float) -> f
 # that shares one. An archive dropped at once puts tens of thousands of articles in one window, where
 # a key term such as a country's name is shared by thousands of stories, and comparing each arrival
 # with all of them cost it more the fuller the window (12 ms at 30,000 against 1.6 ms at 6,000).
+# Measured: the 30,000 articles of the corpus in time order are placed as before; undated, 21 of
+# 8,000 and 1,394 of 30,000 are placed otherwise (pairwise F1 0.997 and 0.961 with every story
+# compared), and the four labeled days score the same (benchmarks/story_folds.py). A store worker's
+# CPU an article over an undated burst of 30,000 went from 7.1 to 4.4 ms (benchmarks/store.py).
 MOST_CANDIDATES = 64
 # A shared key term counts from 1 (the most common of the arrival's) to this (one in 2**7 as common).
 _MOST_RARITY = 8
