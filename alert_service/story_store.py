@@ -2,8 +2,10 @@
 places them in memory.
 
 A batch is placed under one lock, against the members of its window read once: each article of the
-batch, in order, is compared with the stories that share one of its key terms (each made of its
-members within the window either side of it, the batch's earlier articles included), joins the best
+batch, in order, is compared with the stories that share one of its key terms (at most
+:data:`alert_service.stories.MOST_CANDIDATES` of them, ranked as :class:`StoryIndex` ranks them;
+each made of its members within the window either side of it, the batch's earlier articles
+included), joins the best
 or starts its own, exactly as storing the articles one at a time would place them. The stories and
 members the batch adds are inserted with one multi-row statement each.
 
@@ -28,9 +30,10 @@ all in one window, is placed without reading the window again for every batch.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -59,6 +62,7 @@ from alert_service.grouping import GroupingSettings
 from alert_service.models import Story, StoryMember
 from alert_service.stories import (
     INDEXED_MEMBERS,
+    MOST_CANDIDATES,
     IdfTable,
     Profile,
     StoryArticle,
@@ -66,6 +70,7 @@ from alert_service.stories import (
     choose_story,
     default_idf,
     profile,
+    story_ids_sharing,
 )
 
 # Any fixed 64-bit number: the advisory lock that serializes story assignment.
@@ -147,6 +152,9 @@ class StoryWindow:
     does holding members beyond the batch's window: an article's candidates hold only the members
     within its own window, and a story none of whose members there shares a key term is passed over,
     so a window kept across batches (:class:`KeptWindow`) may hold the members of its whole span.
+    Past MOST_CANDIDATES stories, those of :func:`story_ids_sharing`'s ranking within the article's
+    window are taken; the ranking counts the stories of the whole span, which in a burst is the
+    article's window, as StoryIndex's is.
 
     Members may be added and removed; what a story's members build (its order, its candidates with
     their key-term positions) is kept until the story changes. The members :meth:`add` placed since
@@ -263,25 +271,30 @@ class StoryWindow:
                 del self._by_key[term]
 
     def candidates(self, new: Profile) -> list[StoryCandidate]:
-        """The stories ``new`` may join: those sharing a key term, with their members in its window."""
-        keys = new.keys
-        story_ids: set[int] = set()
+        """The stories ``new`` may join: those sharing a key term, with their members in its window
+        (the first MOST_CANDIDATES of :func:`story_ids_sharing` when more share one)."""
         if self._by_key is None:
+            # Few arrivals look at every member: the stories having each key term are found here.
+            keys = new.keys
+            having: dict[str, set[int]] = {}
             for story_id, member in self._all.values():
-                if not keys.isdisjoint(member.key_terms):
-                    story_ids.add(story_id)
+                for term in keys.intersection(member.key_terms):
+                    having.setdefault(term, set()).add(story_id)
+            story_ids = story_ids_sharing(new.key_terms, lambda term: having.get(term, ()))
         else:
-            by_key = self._by_key
-            for term in new.key_terms:
-                stories = by_key.get(term)
-                if isinstance(stories, int):
-                    story_ids.add(stories)
-                elif stories is not None:
-                    story_ids.update(stories)
+            story_ids = story_ids_sharing(new.key_terms, self._stories_having)
         # The ends of the article's window, as the members' order keys (the same for every story).
         earliest, latest = (new.published - self._window, ""), (new.published + self._window, _AFTER_EVERY_ID)
-        found = (self._candidate(story_id, earliest, latest) for story_id in sorted(story_ids))
-        return [candidate for candidate in found if candidate is not None]
+        found = (self._candidate(story_id, earliest, latest) for story_id in story_ids)
+        within = itertools.islice(filter(None, found), MOST_CANDIDATES)
+        return sorted(within, key=_story_id)
+
+    def _stories_having(self, term: str) -> Collection[int]:
+        assert self._by_key is not None
+        stories = self._by_key.get(term)
+        if stories is None:
+            return ()
+        return (stories,) if isinstance(stories, int) else stories.keys()
 
     def _candidate(
         self, story_id: int, earliest: tuple[datetime, str], latest: tuple[datetime, str]
@@ -322,6 +335,10 @@ class StoryWindow:
 # The candidates kept of one story, each of other members within the window (as articles published
 # at different times see): a story's members change seldom, the window slides with every article.
 _SPANS_KEPT = 4
+
+
+def _story_id(candidate: StoryCandidate) -> int:
+    return candidate.story_id
 
 
 def _in_order(member: Profile) -> tuple[datetime, str]:

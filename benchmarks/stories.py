@@ -13,8 +13,10 @@ the number of stories, the largest story and the most articles held in the windo
 
 ``--assignments FILE`` saves the story each article was placed in (stories are numbered as they are
 started, so the list is the grouping itself); when FILE exists, the run is compared with it instead
-and the articles placed otherwise are counted, so a change meant to keep grouping as it is can be
-checked against the code before it.
+and the articles placed otherwise are counted (a story named by its first article, so that one story
+more started early does not renumber the later ones), with the pairs of articles placed together and
+how many of those the saved run placed together too (their pairwise F1 against it), so a change meant
+to keep grouping as it is can be checked against the code before it.
 
 ``--undated`` gives every article one publication time, as files dropped without a date are placed
 at the moment they were ingested: one story window holds them all, as in a burst, and the CPU time an
@@ -102,8 +104,25 @@ def compare_assignments(path: Path, article_ids: list[str], placed: list[int]) -
     saved = json.loads(path.read_text(encoding="utf-8"))
     if saved["articles"] != article_ids:
         raise SystemExit(f"{path} holds other articles than this run")
-    moved = sum(1 for before, now in zip(saved["stories"], placed, strict=True) if before != now)
+    before, now = _by_first_article(saved["stories"]), _by_first_article(placed)
+    moved = sum(1 for earlier, later in zip(before, now, strict=True) if earlier != later)
     print(f"placed otherwise     {moved} of {len(placed)} articles than in {path}")
+    together_before, together_now = _pairs(Counter(before)), _pairs(Counter(now))
+    together_both = _pairs(Counter(zip(before, now, strict=True)))
+    agreement = 2 * together_both / (together_before + together_now) if together_both else 1.0
+    print(f"pairs together       {together_now} ({together_both} of the {together_before} before)")
+    print(f"pairwise F1 with it  {agreement:.4f}")
+
+
+def _by_first_article(stories: list[int]) -> list[int]:
+    """Each article's story named by the position of its first article: a story started or not
+    started earlier does not renumber the later ones."""
+    first: dict[int, int] = {}
+    return [first.setdefault(story, position) for position, story in enumerate(stories)]
+
+
+def _pairs(sizes: Counter[object]) -> int:
+    return sum(size * (size - 1) // 2 for size in sizes.values())
 
 
 if __name__ == "__main__":
