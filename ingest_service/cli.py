@@ -65,9 +65,9 @@ def watch() -> None:
     def submit(batch: Sequence[FileReady]) -> None:
         send_message(producer(), INGEST_FILES, FilesReady(files=tuple(batch)), queue=queue)
 
-    def recorded() -> set[FileVersion]:
+    def recorded(paths: Sequence[str]) -> set[FileVersion]:
         with session_scope(settings.resolved_database_url) as session:
-            return recorded_files(session)
+            return recorded_files(session, paths)
 
     watcher = FolderWatcher(config, submit, recorded=recorded)
     keep_process_alive(settings, WATCHER)
