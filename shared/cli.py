@@ -90,6 +90,8 @@ def run() -> None:
 @click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=2, show_default=True)
 def worker(name: str, concurrency: int) -> None:
     """Run one service's Celery worker on the queues its service declares."""
+    from celery.utils.nodenames import host_format
+
     from shared.services import workers
     from shared.settings import EMBEDDED_BROKER_URL, base_settings
 
@@ -102,20 +104,21 @@ def worker(name: str, concurrency: int) -> None:
 
         keep_heartbeat(heartbeat_folder(settings), name)
     app = declared.load_app()
-    app.worker_main(
-        [
-            # No startup banner on stdout: the configuration is the environment's, and the logs say "ready".
-            "--quiet",
-            "worker",
-            f"--queues={','.join(declared.consumed_queues())}",
-            f"--hostname={name}@%h",
-            f"--concurrency={concurrency}",
-            f"--loglevel={settings.log_level}",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
+    # Started as Celery's own `celery worker` command starts it, without loading that command: its
+    # command line (click-repl, prompt-toolkit) is 10 MB in the worker and in each of its pool children.
+    started = app.Worker(
+        hostname=host_format(f"{name}@%h"),
+        queues=list(declared.consumed_queues()),
+        concurrency=concurrency,
+        loglevel=settings.log_level,
+        # No startup banner on stdout: the configuration is the environment's, and the logs say "ready".
+        quiet=True,
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
     )
+    started.start()
+    sys.exit(started.exitcode)
 
 
 @cli.command()
@@ -133,15 +136,13 @@ def beat() -> None:
     app.conf.beat_schedule = beat_schedule()
     keep_process_alive(settings, BEAT)
     schedule = settings.data_dir.resolve() / "beat-schedule"
-    app.start(
-        [
-            "--quiet",
-            "beat",
-            "--scheduler=shared.beat:ClockSafeScheduler",
-            f"--schedule={schedule}",
-            f"--loglevel={settings.log_level}",
-        ]
-    )
+    # As `celery beat` starts it, without loading Celery's command line (see ``worker``).
+    app.Beat(
+        scheduler="shared.beat:ClockSafeScheduler",
+        schedule=str(schedule),
+        loglevel=settings.log_level,
+        quiet=True,
+    ).run()
 
 
 @cli.command()

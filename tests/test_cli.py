@@ -5,9 +5,12 @@ with ``rasid: <message>`` and exit status 2."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,35 @@ def test_a_bad_setting_ends_with_its_message(
     assert result.returncode == 2
     assert result.stderr.startswith(f"rasid: invalid configuration: {setting}"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_starts_on_its_queues_without_loading_celerys_command_line(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RASID_")}
+    env.update(
+        RASID_BROKER_URL="filesystem://",
+        RASID_DATA_DIR=str(tmp_path / "data"),
+        RASID_WATCH_DIR=str(tmp_path / "inbox"),
+        RASID_LOG_LEVEL="INFO",
+        # Every module the process imports, listed on stderr.
+        PYTHONPROFILEIMPORTTIME="1",
+    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "shared", "worker", "classify", "--concurrency", "1"],
+            env=env,
+            stderr=output,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60  # so a worker that never starts fails instead of hanging
+        while " ready." not in log.read_text(errors="replace"):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+    text = log.read_text(errors="replace")
+    assert f"classify@{socket.gethostname()} ready." in text
+    assert "celery.bin" not in text and "prompt_toolkit" not in text
