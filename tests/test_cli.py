@@ -5,6 +5,7 @@ with ``rasid: <message>`` and exit status 2."""
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -119,3 +120,34 @@ def test_a_worker_starts_on_its_queues_without_loading_celerys_command_line(tmp_
     text = log.read_text(errors="replace")
     assert f"classify@{socket.gethostname()} ready." in text
     assert "celery.bin" not in text and "prompt_toolkit" not in text
+
+
+# Blocks of a few batch messages in flight at once, freed below something that outlives them, after a
+# larger block has raised glibc's threshold: how much RSS the process keeps afterwards, in MB.
+KEPT_AFTER_MESSAGES = """
+import os, sys
+from shared import cli
+def rss():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+if sys.argv[1] == "mapped":
+    cli._map_large_blocks_apart()
+large = bytearray(8 * 1024 * 1024)
+del large
+start, kept = rss(), []
+for _ in range(10):
+    messages = [bytearray(2 * 1024 * 1024) for _ in range(5)]
+    kept.append(bytearray(100_000))
+    del messages
+print(rss() - start)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+def test_a_worker_gives_the_pages_of_large_freed_blocks_back() -> None:
+    def kept(mode: str) -> float:
+        result = subprocess.run(
+            [sys.executable, "-c", KEPT_AFTER_MESSAGES, mode], capture_output=True, text=True, check=True
+        )
+        return float(result.stdout)
+
+    assert kept("mapped") < 4 < kept("heap"), "50 MB of messages went through: at most a few MB kept"
