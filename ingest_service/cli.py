@@ -1,4 +1,8 @@
-"""The ingest service's commands, plugged into ``rasid``: ``rasid watch`` and ``rasid feeds ...``."""
+"""The ingest service's commands, plugged into ``rasid``: ``rasid watch`` and ``rasid feeds ...``.
+
+The feed commands import the feed reader (feedparser, httpx) themselves: ``rasid watch`` runs for as
+long as Rasid does and reads no feed.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest_service.errors import IngestError, WatchFolderError
-from ingest_service.feeds import add_feed, list_feeds, remove_feed
 from ingest_service.ledger import FileVersion, recorded_files
 from ingest_service.models import Feed, SeenFile
 from ingest_service.paths import decoded_path, path_from_text
@@ -25,7 +28,6 @@ from ingest_service.watcher import FolderWatcher, WatchConfig, check_folders
 from shared.commands import command_session, echo_json_lines, fields_of, json_option, printable
 from shared.db import session_scope
 from shared.logs import configure_logging
-from shared.net import TargetPolicy
 from shared.settings import load_settings
 from shared.task_names import INGEST_FILES, POLL_FEED
 
@@ -65,9 +67,9 @@ def watch() -> None:
     def submit(batch: Sequence[FileReady]) -> None:
         send_message(producer(), INGEST_FILES, FilesReady(files=tuple(batch)), queue=queue)
 
-    def recorded() -> set[FileVersion]:
+    def recorded(paths: Sequence[str]) -> set[FileVersion]:
         with session_scope(settings.resolved_database_url) as session:
-            return recorded_files(session)
+            return recorded_files(session, paths)
 
     watcher = FolderWatcher(config, submit, recorded=recorded)
     keep_process_alive(settings, WATCHER)
@@ -90,7 +92,9 @@ def feeds() -> None:
 @click.argument("url")
 def feeds_add(url: str) -> None:
     """Add the feed at URL and ask for a first poll now; beat polls it on schedule after that."""
+    from ingest_service.feeds import add_feed
     from shared.celery_app import producer, send_message  # Celery is loaded only for this command
+    from shared.net import TargetPolicy
 
     with _session() as session:
         policy = TargetPolicy.from_settings(load_settings(IngestSettings))
@@ -107,6 +111,8 @@ def feeds_add(url: str) -> None:
 @json_option
 def feeds_list(as_json: bool) -> None:
     """Show each feed with its last poll and last error."""
+    from ingest_service.feeds import list_feeds
+
     with _session() as session:
         rows = list_feeds(session)
         if as_json:
@@ -122,6 +128,8 @@ def feeds_list(as_json: bool) -> None:
 @click.argument("key", metavar="URL|ID")
 def feeds_remove(key: str) -> None:
     """Remove the feed with this URL or id."""
+    from ingest_service.feeds import remove_feed
+
     with _session() as session:
         feed = remove_feed(session, key)
         click.echo(f"removed feed {feed.id}: {printable(feed.url)}")

@@ -27,12 +27,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from inotify_simple import INotify, flags, masks
+from inotify_simple import INotify, flags
 
 log = logging.getLogger(__name__)
 
-Signal = Literal["changed", "arrived", "opened", "closed", "gone"]
-"""What happened to a file: written to, moved in (complete), opened, closed, moved out or deleted."""
+Signal = Literal["changed", "arrived", "opened", "closed", "released", "gone"]
+"""What happened to a file: written to, moved in (complete), opened, closed by a writer, closed by a
+reader (it was not written through that descriptor), moved out or deleted."""
 
 _WATCHED = (
     flags.MODIFY
@@ -48,7 +49,8 @@ _WATCHED = (
 )
 _SIGNALS: tuple[tuple[int, Signal], ...] = (
     (flags.MOVED_TO, "arrived"),
-    (masks.CLOSE, "closed"),
+    (flags.CLOSE_WRITE, "closed"),
+    (flags.CLOSE_NOWRITE, "released"),
     (flags.OPEN, "opened"),
     (flags.CREATE | flags.MODIFY, "changed"),
     (flags.MOVED_FROM | flags.DELETE, "gone"),

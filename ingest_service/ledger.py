@@ -123,9 +123,10 @@ FileVersion = tuple[str, int, int]
 """A file version as the ledger keys it: (path text, size, mtime_ns)."""
 
 
-def recorded_files(session: Session) -> set[FileVersion]:
-    """Every file version the ledger records an outcome for, in one query (the watcher's rescan)."""
-    statement = select(SeenFile.path, SeenFile.size, SeenFile.mtime_ns)
+def recorded_files(session: Session, paths: Collection[str]) -> set[FileVersion]:
+    """The versions of the files at ``paths`` (path texts) that the ledger records an outcome for, in
+    one query (the watcher's rescan, a slice of the folder at a time)."""
+    statement = select(SeenFile.path, SeenFile.size, SeenFile.mtime_ns).where(SeenFile.path.in_(paths))
     return {(path, size, mtime_ns) for path, size, mtime_ns in session.execute(statement)}
 
 

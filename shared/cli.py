@@ -9,6 +9,7 @@ declarations (:mod:`shared.services`), also loaded only when needed; so are the 
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 
@@ -17,6 +18,10 @@ import click
 from shared.errors import ConfigurationError
 
 COMMANDS_GROUP = "rasid.commands"
+# A worker's blocks of this size or more are mapped apart (see _map_large_blocks_apart); glibc's
+# starting value, held there. M_MMAP_THRESHOLD is mallopt's parameter number, from <malloc.h>.
+MMAP_THRESHOLD_BYTES = 128 * 1024
+M_MMAP_THRESHOLD = -3
 # The distribution that ships ``shared``. A command is looked for in its entry points first: reading
 # every installed distribution's metadata costs ``rasid classify`` about 2% of its start-up.
 OWN_DISTRIBUTION = "rasid"
@@ -90,10 +95,13 @@ def run() -> None:
 @click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=2, show_default=True)
 def worker(name: str, concurrency: int) -> None:
     """Run one service's Celery worker on the queues its service declares."""
+    from celery.utils.nodenames import host_format
+
     from shared.services import workers
     from shared.settings import EMBEDDED_BROKER_URL, base_settings
 
     configure_process_logging()
+    _map_large_blocks_apart()
     declared = workers()[name]
     settings = base_settings()
     if settings.broker_url.startswith(EMBEDDED_BROKER_URL):
@@ -102,20 +110,21 @@ def worker(name: str, concurrency: int) -> None:
 
         keep_heartbeat(heartbeat_folder(settings), name)
     app = declared.load_app()
-    app.worker_main(
-        [
-            # No startup banner on stdout: the configuration is the environment's, and the logs say "ready".
-            "--quiet",
-            "worker",
-            f"--queues={','.join(declared.consumed_queues())}",
-            f"--hostname={name}@%h",
-            f"--concurrency={concurrency}",
-            f"--loglevel={settings.log_level}",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
+    # Started as Celery's own `celery worker` command starts it, without loading that command: its
+    # command line (click-repl, prompt-toolkit) is 10 MB in the worker and in each of its pool children.
+    started = app.Worker(
+        hostname=host_format(f"{name}@%h"),
+        queues=list(declared.consumed_queues()),
+        concurrency=concurrency,
+        loglevel=settings.log_level,
+        # No startup banner on stdout: the configuration is the environment's, and the logs say "ready".
+        quiet=True,
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
     )
+    started.start()
+    sys.exit(started.exitcode)
 
 
 @cli.command()
@@ -133,15 +142,13 @@ def beat() -> None:
     app.conf.beat_schedule = beat_schedule()
     keep_process_alive(settings, BEAT)
     schedule = settings.data_dir.resolve() / "beat-schedule"
-    app.start(
-        [
-            "--quiet",
-            "beat",
-            "--scheduler=shared.beat:ClockSafeScheduler",
-            f"--schedule={schedule}",
-            f"--loglevel={settings.log_level}",
-        ]
-    )
+    # As `celery beat` starts it, without loading Celery's command line (see ``worker``).
+    app.Beat(
+        scheduler="shared.beat:ClockSafeScheduler",
+        schedule=str(schedule),
+        loglevel=settings.log_level,
+        quiet=True,
+    ).run()
 
 
 @cli.command()
@@ -177,6 +184,19 @@ def upgrade() -> None:
     configure_process_logging()
     upgraded = upgrade_all(base_settings().resolved_database_url)
     click.echo(f"database upgraded: {', '.join(upgraded)}")
+
+
+def _map_large_blocks_apart() -> None:
+    """Have the C allocator map each block of ``MMAP_THRESHOLD_BYTES`` or more apart, so that its pages
+    go back to the system when it is freed. glibc raises that threshold to the largest block freed so
+    far (up to 32 MB): once a few batch messages (a megabyte or more each, read, decoded and handed to
+    a pool child) had come and gone, the next ones came from the heap, which kept their pages. Set in
+    the worker's main process, before the pool forks, so its children have it too."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except AttributeError:  # not glibc (macOS): its allocator is left as it is
+        return
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def _worker_names() -> list[str]:

@@ -5,9 +5,13 @@ with ``rasid: <message>`` and exit status 2."""
 from __future__ import annotations
 
 import os
+import platform
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,66 @@ def test_a_bad_setting_ends_with_its_message(
     assert result.returncode == 2
     assert result.stderr.startswith(f"rasid: invalid configuration: {setting}"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_starts_on_its_queues_without_loading_celerys_command_line(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RASID_")}
+    env.update(
+        RASID_BROKER_URL="filesystem://",
+        RASID_DATA_DIR=str(tmp_path / "data"),
+        RASID_WATCH_DIR=str(tmp_path / "inbox"),
+        RASID_LOG_LEVEL="INFO",
+        # Every module the process imports, listed on stderr.
+        PYTHONPROFILEIMPORTTIME="1",
+    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "shared", "worker", "classify", "--concurrency", "1"],
+            env=env,
+            stderr=output,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60  # so a worker that never starts fails instead of hanging
+        while " ready." not in log.read_text(errors="replace"):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+    text = log.read_text(errors="replace")
+    assert f"classify@{socket.gethostname()} ready." in text
+    assert "celery.bin" not in text and "prompt_toolkit" not in text
+
+
+# Blocks of a few batch messages in flight at once, freed below something that outlives them, after a
+# larger block has raised glibc's threshold: how much RSS the process keeps afterwards, in MB.
+KEPT_AFTER_MESSAGES = """
+import os, sys
+from shared import cli
+def rss():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+if sys.argv[1] == "mapped":
+    cli._map_large_blocks_apart()
+large = bytearray(8 * 1024 * 1024)
+del large
+start, kept = rss(), []
+for _ in range(10):
+    messages = [bytearray(2 * 1024 * 1024) for _ in range(5)]
+    kept.append(bytearray(100_000))
+    del messages
+print(rss() - start)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+def test_a_worker_gives_the_pages_of_large_freed_blocks_back() -> None:
+    def kept(mode: str) -> float:
+        result = subprocess.run(
+            [sys.executable, "-c", KEPT_AFTER_MESSAGES, mode], capture_output=True, text=True, check=True
+        )
+        return float(result.stdout)
+
+    assert kept("mapped") < 4 < kept("heap"), "50 MB of messages went through: at most a few MB kept"

@@ -38,3 +38,22 @@ def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     finally:
         for child in psutil.Process().children(recursive=True):
             child.kill()
+
+
+def test_a_database_that_cannot_be_upgraded_stops_the_stack_before_any_child_starts(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file where the database's folder should be")
+    env = stack_env(
+        workdir=tmp_path, database_url=f"sqlite:///{tmp_path}/taken/rasid.db", broker_url="filesystem://"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "shared", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "rasid.db" in result.stderr or "database" in result.stderr
+    assert "child.started" not in result.stderr

@@ -251,7 +251,7 @@ def test_a_file_the_ledger_has_not_recorded_is_submitted_again_at_a_rescan(tmp_p
     recorded: set[tuple[str, int, int]] = set()
     submitted: list[FileReady] = []
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", resubmit_after_seconds=0.2)
-    watcher = FolderWatcher(config, submitted.extend, recorded=lambda: recorded)
+    watcher = FolderWatcher(config, submitted.extend, recorded=lambda paths: recorded)
 
     watcher.rescan()
     watcher.submit_settled(now=time.monotonic() + 1)
@@ -280,7 +280,7 @@ def test_a_restarted_watcher_submits_only_what_the_ledger_has_not_recorded(tmp_p
     queries: list[int] = []
     submitted: list[FileReady] = []
 
-    def ledger() -> set[tuple[str, int, int]]:
+    def ledger(paths: Sequence[str]) -> set[tuple[str, int, int]]:
         queries.append(1)
         return recorded
 
@@ -290,14 +290,95 @@ def test_a_restarted_watcher_submits_only_what_the_ledger_has_not_recorded(tmp_p
     watcher.submit_settled(now=time.monotonic() + 1)
 
     assert [Path(ready.path).name for ready in submitted] == ["new.txt"]
-    assert queries == [1], "one look at the ledger per rescan"
+    assert queries == [1], "one look at the ledger per rescan of a small folder"
+
+
+def test_a_rescan_asks_the_ledger_about_the_folder_a_slice_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watcher_module, "LEDGER_SLICE", 4)
+    for number in range(10):
+        (tmp_path / f"{number}.txt").write_bytes(ARTICLE)
+    asked: list[list[str]] = []
+
+    def ledger(paths: Sequence[str]) -> set[tuple[str, int, int]]:
+        asked.append(list(paths))
+        return set()
+
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
+    watcher = FolderWatcher(config, lambda batch: None, recorded=ledger)
+    watcher.rescan()
+
+    assert [len(paths) for paths in asked] == [4, 4, 2]
+    assert sorted(Path(path).name for paths in asked for path in paths) == sorted(
+        f"{number}.txt" for number in range(10)
+    )
+
+
+def test_a_file_the_ledger_has_recorded_leaves_nothing_in_the_watcher(tmp_path: Path) -> None:
+    recorded: set[tuple[str, int, int]] = set()
+    submitted: list[FileReady] = []
+
+    def submit(batch: Sequence[FileReady]) -> None:
+        submitted.extend(batch)
+        # The ingest worker: it opens and reads each file, then records it.
+        for ready in batch:
+            ready.local_path().read_bytes()
+            recorded.add((ready.path, ready.size, ready.mtime_ns))
+
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
+    watcher = FolderWatcher(config, submit, recorded=lambda paths: recorded & _versions(paths))
+    thread = run_watcher(watcher)
+    try:
+        time.sleep(0.2)
+        for number in range(30):
+            (tmp_path / f"{number}.txt").write_bytes(ARTICLE)
+        wait_until(lambda: len(submitted) >= 30)
+        watcher.rescan()
+        # Read again and again by others (a backup, a person): nothing new to hand on.
+        for number in range(30):
+            (tmp_path / f"{number}.txt").read_bytes()
+        time.sleep(0.5)
+    finally:
+        stop_watcher(watcher, thread)
+
+    assert sorted(Path(ready.path).name for ready in submitted) == sorted(f"{n}.txt" for n in range(30))
+    assert (watcher._handed, watcher._pending, watcher._open_counts, watcher._ready) == ({}, {}, {}, {})
+    # The files are still in the folder: a watcher started again leaves them alone too.
+    again = FolderWatcher(config, submit, recorded=lambda paths: recorded & _versions(paths))
+    again.rescan()
+    again.submit_settled(now=time.monotonic() + 1)
+    assert len(submitted) == 30
+
+
+def test_a_file_written_while_a_reader_has_it_open_goes_once_both_have_closed_it(tmp_path: Path) -> None:
+    calls: list[list[FileReady]] = []
+    config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected", settle_seconds=3600)
+    watcher = FolderWatcher(config, lambda batch: calls.append(list(batch)))
+    path = tmp_path / "shared.txt"
+    path.write_bytes(ARTICLE)
+    for signal in ("opened", "opened", "changed", "closed"):  # a reader opened it, then its writer
+        watcher._events.put((path, signal))
+    watcher._drain_events(timeout=1)
+    watcher.submit_settled()
+    assert calls == [], "the reader still has it open"
+    watcher._events.put((path, "released"))
+    watcher._drain_events(timeout=1)
+    watcher.submit_settled()
+    assert [[Path(ready.path).name for ready in batch] for batch in calls] == [["shared.txt"]]
+    assert watcher._open_counts == {}
+
+
+def _versions(paths: Sequence[str]) -> set[tuple[str, int, int]]:
+    """Every version the ledger could hold of ``paths``: the version of each file there now."""
+    return {(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in paths}
 
 
 def test_a_rescan_goes_on_when_the_ledger_cannot_be_read(tmp_path: Path) -> None:
     (tmp_path / "news.txt").write_bytes(ARTICLE)
     submitted: list[FileReady] = []
 
-    def ledger() -> set[tuple[str, int, int]]:
+    def ledger(paths: Sequence[str]) -> set[tuple[str, int, int]]:
         raise ConnectionError("database down")
 
     config = WatchConfig(watch_dir=tmp_path, rejected_dir=tmp_path / "rejected")
