@@ -22,6 +22,11 @@ without it).
 ``--deliver`` then delivers every alert of the last batch size's run, one at a time as the alert
 worker does, to a webhook receiver in this process, and prints the CPU time one delivery takes (this
 thread's: the receiver's thread is not counted); ``--profile`` then profiles the deliveries too.
+``--steps`` then stores them once more in batches of ``BATCH`` and prints the CPU time an article
+of each step of :func:`alert_service.store.store_batch` (placement one of them), of the cyclic
+garbage collector wherever it ran (counted in those steps too; this process holds the classifier,
+which a worker does not, so its full collections scan more than a worker's), and the statements
+sent a batch (an ``executemany`` counts once).
 ``--stories`` writes the story of each article of the last run (article id to story id, as JSON): two
 versions of the code place alike when the files are the same.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import pstats
 import resource
@@ -37,7 +43,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +51,7 @@ from typing import Any
 from unittest.mock import patch
 
 import psycopg
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from alert_service import store as store_module
@@ -164,6 +170,77 @@ def store_rate(url: str, messages: Sequence[ArticleClassified], *, batch: int) -
     return StoreRun(len(messages), seconds, cpu, placing[0], locked[0], alerts)
 
 
+# The steps of ``store_batch`` that --steps times, in the order it takes them.
+_STEPS = (
+    "_store_articles",
+    "_store_tags",
+    "_store_entities",
+    "subscriptions_matched",
+    "assign_stories",
+    "create_alerts",
+)
+
+
+@dataclass
+class StepCosts:
+    """CPU seconds of each step of storing, of the garbage collector, and the statements sent."""
+
+    steps: dict[str, float]
+    collector: float
+    statements: int
+    batches: int
+
+
+def step_costs(url: str, messages: Sequence[ArticleClassified], *, batch: int) -> StepCosts:
+    """Store ``messages`` in batches of ``batch``, timing each step of ``store_batch`` apart."""
+    costs = StepCosts(dict.fromkeys(_STEPS, 0.0), 0.0, 0, 0)
+    collecting = [0.0]
+
+    def timed(name: str, step: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return step(*args, **kwargs)
+            finally:
+                costs.steps[name] += time.process_time() - started
+
+        return run
+
+    def on_collection(phase: str, _: dict[str, int]) -> None:
+        if phase == "start":
+            collecting[0] = time.process_time()
+        else:
+            costs.collector += time.process_time() - collecting[0]
+
+    def on_statement(*_: Any) -> None:
+        costs.statements += 1
+
+    with session_scope(url) as session:
+        engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", on_statement)
+    gc.callbacks.append(on_collection)
+    try:
+        with ExitStack() as stack:
+            for name in _STEPS:
+                stack.enter_context(
+                    patch.object(store_module, name, timed(name, getattr(store_module, name)))
+                )
+            store_rate(url, messages, batch=batch)
+    finally:
+        gc.callbacks.remove(on_collection)
+        event.remove(engine, "before_cursor_execute", on_statement)
+    costs.batches = -(-len(messages) // batch)
+    return costs
+
+
+def _print_steps(costs: StepCosts, articles: int) -> None:
+    per_article = 1000 / articles
+    for name, seconds in costs.steps.items():
+        print(f"  {name}: cpu {seconds * per_article:.3f} ms an article")
+    print(f"  the garbage collector: cpu {costs.collector * per_article:.3f} ms an article")
+    print(f"  {costs.statements / costs.batches:.1f} statements a batch (an executemany counts once)")
+
+
 def delivery_cost(url: str, alert_ids: Sequence[int]) -> tuple[float, dict[str, int]]:
     """CPU milliseconds this thread spends on one delivery of ``alert_ids`` to a webhook receiver that
     accepts them all, and how many ended in each status."""
@@ -190,6 +267,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, metavar="BATCH", help="Profile one run at this batch size.")
     parser.add_argument("--memory", action="store_true", help="Print peak RSS and the profiles' memory.")
     parser.add_argument("--deliver", action="store_true", help="Deliver the alerts and print their cost.")
+    parser.add_argument("--steps", type=int, metavar="BATCH", help="Print each store step's CPU.")
     parser.add_argument("--stories", type=Path, help="Write each article's story of the last run here.")
     options = parser.parse_args()
     messages = classified_articles(options.count)
@@ -205,6 +283,9 @@ def main() -> None:
                 _print_deliveries(url, run.alerts)
             if options.stories:
                 _write_stories(url, options.stories)
+    if options.steps:
+        with fresh_database(options.database) as url:
+            _print_steps(step_costs(url, messages, batch=options.steps), len(messages))
     if options.profile:
         with fresh_database(options.database) as url, cProfile.Profile() as profile:
             profiled = store_rate(url, messages, batch=options.profile)
