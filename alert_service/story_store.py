@@ -64,6 +64,7 @@ from alert_service.stories import (
     INDEXED_MEMBERS,
     MOST_CANDIDATES,
     IdfTable,
+    KeyMembers,
     Profile,
     StoryArticle,
     StoryCandidate,
@@ -179,7 +180,7 @@ class StoryWindow:
         self._placed: list[tuple[int, Profile]] = []
         # The members of each large story by key term (StoryCandidate.key_members), made when the
         # story is first a large candidate and kept as its members come and go.
-        self._key_members: dict[int, dict[str, list[Profile]]] = {}
+        self._key_members: dict[int, KeyMembers] = {}
         for story_id, member in rows:
             self._members.setdefault(story_id, []).append(member)
             self._remember(story_id, member)
@@ -213,8 +214,7 @@ class StoryWindow:
         self._remember(story_id, member)
         key_members = self._key_members.get(story_id)
         if key_members is not None:
-            for term in member.key_terms:
-                key_members.setdefault(term, []).append(member)
+            _index_key_terms(key_members, member)
 
     def remove(self, story_id: int, member: Profile) -> None:
         """Count ``member`` (held in ``story_id``) no longer."""
@@ -232,11 +232,7 @@ class StoryWindow:
         self._built.pop(story_id, None)
         key_members = self._key_members.get(story_id)
         if key_members is not None:
-            for term in member.key_terms:
-                having = key_members[term]
-                del having[next(index for index, held in enumerate(having) if held is member)]
-                if not having:
-                    del key_members[term]
+            _unindex_key_terms(key_members, member)
             if not members:
                 del self._key_members[story_id]
         self._forget(story_id, member)
@@ -339,7 +335,7 @@ class StoryWindow:
             built[first, last] = candidate
         return candidate
 
-    def _key_members_of(self, story_id: int, members: tuple[Profile, ...]) -> dict[str, list[Profile]] | None:
+    def _key_members_of(self, story_id: int, members: tuple[Profile, ...]) -> KeyMembers | None:
         """The story's members by key term, for a candidate of ``members`` that indexes them."""
         if len(members) <= INDEXED_MEMBERS:
             return None
@@ -347,9 +343,32 @@ class StoryWindow:
         if key_members is None:
             key_members = self._key_members[story_id] = {}
             for member in self._members[story_id]:
-                for term in member.key_terms:
-                    key_members.setdefault(term, []).append(member)
+                _index_key_terms(key_members, member)
         return key_members
+
+
+def _index_key_terms(key_members: KeyMembers, member: Profile) -> None:
+    """Count ``member`` among the members having each of its key terms."""
+    for term in member.key_terms:
+        having = key_members.get(term)
+        if having is None:
+            key_members[term] = member
+        elif isinstance(having, Profile):
+            key_members[term] = (having, member)
+        else:
+            key_members[term] = (*having, member)
+
+
+def _unindex_key_terms(key_members: KeyMembers, member: Profile) -> None:
+    """Count ``member`` no longer among the members having each of its key terms."""
+    for term in member.key_terms:
+        having = key_members[term]
+        if isinstance(having, Profile):
+            del key_members[term]
+            continue
+        position = next(index for index, held in enumerate(having) if held is member)
+        rest = having[:position] + having[position + 1 :]
+        key_members[term] = rest[0] if len(rest) == 1 else rest
 
 
 # The most stories a key term's tuple holds (StoryWindow._by_key); a set holds more, added to in place.
