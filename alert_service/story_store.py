@@ -64,6 +64,7 @@ from alert_service.stories import (
     INDEXED_MEMBERS,
     MOST_CANDIDATES,
     IdfTable,
+    KeyMembers,
     Profile,
     StoryArticle,
     StoryCandidate,
@@ -167,9 +168,11 @@ class StoryWindow:
         self._members: dict[int, list[Profile]] = {}
         # Every member by article id, when not indexed: the stories are found by looking at each.
         self._all: dict[str, tuple[int, Profile]] = {}
-        # Key term to the stories with a member having it, and how many members of each have it; the
-        # story alone when one member has it (most terms: a dict for each took a KB of every member).
-        self._by_key: dict[str, int | dict[int, int]] | None = {} if indexed else None
+        # Key term to the stories with a member having it: the story alone when one has it (most
+        # terms), a tuple of a few, a set of more. Not how many members of each have it: a dict of those
+        # counts for each term took 18.4 MiB of a window of 30,000 members, the tuples 6.5 MiB;
+        # a member removed is looked for among the others of its story instead.
+        self._by_key: dict[str, int | tuple[int, ...] | set[int]] | None = {} if indexed else None
         # Each story's candidates by the span of its members they hold, until the story changes.
         self._built: dict[int, dict[tuple[int, int], StoryCandidate]] = {}
         # Each story's members in order, sorted when the story is first a candidate.
@@ -177,7 +180,7 @@ class StoryWindow:
         self._placed: list[tuple[int, Profile]] = []
         # The members of each large story by key term (StoryCandidate.key_members), made when the
         # story is first a large candidate and kept as its members come and go.
-        self._key_members: dict[int, dict[str, list[Profile]]] = {}
+        self._key_members: dict[int, KeyMembers] = {}
         for story_id, member in rows:
             self._members.setdefault(story_id, []).append(member)
             self._remember(story_id, member)
@@ -211,8 +214,7 @@ class StoryWindow:
         self._remember(story_id, member)
         key_members = self._key_members.get(story_id)
         if key_members is not None:
-            for term in member.key_terms:
-                key_members.setdefault(term, []).append(member)
+            _index_key_terms(key_members, member)
 
     def remove(self, story_id: int, member: Profile) -> None:
         """Count ``member`` (held in ``story_id``) no longer."""
@@ -228,16 +230,12 @@ class StoryWindow:
             del self._members[story_id]
             self._order.pop(story_id, None)
         self._built.pop(story_id, None)
-        self._forget(story_id, member)
         key_members = self._key_members.get(story_id)
         if key_members is not None:
-            for term in member.key_terms:
-                having = key_members[term]
-                del having[next(index for index, held in enumerate(having) if held is member)]
-                if not having:
-                    del key_members[term]
+            _unindex_key_terms(key_members, member)
             if not members:
                 del self._key_members[story_id]
+        self._forget(story_id, member)
 
     def _remember(self, story_id: int, member: Profile) -> None:
         if self._by_key is None:
@@ -248,27 +246,45 @@ class StoryWindow:
             stories = by_key.get(term)
             if stories is None:
                 by_key[term] = story_id
-                continue
-            if isinstance(stories, int):
-                stories = by_key[term] = {stories: 1}
-            stories[story_id] = stories.get(story_id, 0) + 1
+            elif isinstance(stories, int):
+                if stories != story_id:
+                    by_key[term] = (stories, story_id)
+            elif isinstance(stories, tuple):
+                if story_id not in stories:
+                    grown = (*stories, story_id)
+                    by_key[term] = grown if len(grown) <= _FEW_STORIES else set(grown)
+            else:
+                stories.add(story_id)
 
     def _forget(self, story_id: int, member: Profile) -> None:
+        """Forget ``member``, removed from ``story_id``: the story no longer has the key terms that
+        none of its members left has."""
         if self._by_key is None:
             del self._all[member.article_id]
             return
+        by_key = self._by_key
+        left = self._key_terms_of(story_id)
         for term in member.key_terms:
-            stories = self._by_key[term]
-            if isinstance(stories, int):
-                del self._by_key[term]
+            if term in left:
                 continue
-            count = stories[story_id] - 1
-            if count:
-                stories[story_id] = count
-            elif len(stories) > 1:
-                del stories[story_id]
+            stories = by_key[term]
+            if isinstance(stories, int):
+                del by_key[term]
+            elif isinstance(stories, tuple):
+                position = stories.index(story_id)
+                rest = stories[:position] + stories[position + 1 :]
+                by_key[term] = rest[0] if len(rest) == 1 else rest
             else:
-                del self._by_key[term]
+                stories.discard(story_id)
+                if not stories:
+                    del by_key[term]
+
+    def _key_terms_of(self, story_id: int) -> Collection[str]:
+        """The key terms of the story's members."""
+        key_members = self._key_members.get(story_id)
+        if key_members is not None:
+            return key_members.keys()
+        return set().union(*(member.key_terms for member in self._members.get(story_id, ())))
 
     def candidates(self, new: Profile) -> list[StoryCandidate]:
         """The stories ``new`` may join: those sharing a key term, with their members in its window
@@ -294,7 +310,7 @@ class StoryWindow:
         stories = self._by_key.get(term)
         if stories is None:
             return ()
-        return (stories,) if isinstance(stories, int) else stories.keys()
+        return (stories,) if isinstance(stories, int) else stories
 
     def _candidate(
         self, story_id: int, earliest: tuple[datetime, str], latest: tuple[datetime, str]
@@ -319,7 +335,7 @@ class StoryWindow:
             built[first, last] = candidate
         return candidate
 
-    def _key_members_of(self, story_id: int, members: tuple[Profile, ...]) -> dict[str, list[Profile]] | None:
+    def _key_members_of(self, story_id: int, members: tuple[Profile, ...]) -> KeyMembers | None:
         """The story's members by key term, for a candidate of ``members`` that indexes them."""
         if len(members) <= INDEXED_MEMBERS:
             return None
@@ -327,11 +343,36 @@ class StoryWindow:
         if key_members is None:
             key_members = self._key_members[story_id] = {}
             for member in self._members[story_id]:
-                for term in member.key_terms:
-                    key_members.setdefault(term, []).append(member)
+                _index_key_terms(key_members, member)
         return key_members
 
 
+def _index_key_terms(key_members: KeyMembers, member: Profile) -> None:
+    """Count ``member`` among the members having each of its key terms."""
+    for term in member.key_terms:
+        having = key_members.get(term)
+        if having is None:
+            key_members[term] = member
+        elif isinstance(having, Profile):
+            key_members[term] = (having, member)
+        else:
+            key_members[term] = (*having, member)
+
+
+def _unindex_key_terms(key_members: KeyMembers, member: Profile) -> None:
+    """Count ``member`` no longer among the members having each of its key terms."""
+    for term in member.key_terms:
+        having = key_members[term]
+        if isinstance(having, Profile):
+            del key_members[term]
+            continue
+        position = next(index for index, held in enumerate(having) if held is member)
+        rest = having[:position] + having[position + 1 :]
+        key_members[term] = rest[0] if len(rest) == 1 else rest
+
+
+# The most stories a key term's tuple holds (StoryWindow._by_key); a set holds more, added to in place.
+_FEW_STORIES = 64
 # The candidates kept of one story, each of other members within the window (as articles published
 # at different times see): a story's members change seldom, the window slides with every article.
 _SPANS_KEPT = 4

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from alert_service import story_store
 from alert_service.grouping import GroupingSettings
 from alert_service.stories import INDEXED_MEMBERS, Profile, choose_story
 from alert_service.story_store import StoryWindow
@@ -62,3 +63,48 @@ def test_a_kept_window_places_each_article_as_a_window_read_afresh(threshold: fl
     assert kept.held == len(held)
     # At the low threshold the copies make stories large enough to index their members by key term.
     assert large > 0 or threshold > 0
+
+
+@pytest.mark.parametrize("few", [1, 2, 64])
+def test_a_kept_windows_key_term_index_is_the_one_built_afresh(
+    monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    """Members added, removed and read back, the oldest forgotten: each key term's stories (held as
+    one story, a tuple of up to ``few`` or a set) and each large story's members by key term are
+    those of a window built from the held members alone."""
+    monkeypatch.setattr(story_store, "_FEW_STORIES", few)
+    settings = GroupingSettings(threshold=0.0, window=timedelta(hours=30))
+    kept = StoryWindow(settings.window, [], indexed=True)
+    held: dict[str, tuple[int, Profile]] = {}
+    indexed = 0
+    for number, new in enumerate(_arrivals(settings)):
+        for article_id, (story_id, member) in list(held.items()):
+            if member.published < new.published - 2 * settings.window:
+                kept.remove(story_id, member)
+                del held[article_id]
+        # Candidates index the members of the large stories by key term, kept from then on.
+        chosen = choose_story(new, kept.candidates(new), settings=settings)
+        story_id = number % 7 if chosen is None else chosen
+        kept.add(story_id, new)
+        if number % 3 == 0:
+            kept.remove(story_id, new)
+            kept.include(story_id, new)
+        held[new.article_id] = (story_id, new)
+        afresh = StoryWindow(settings.window, held.values(), indexed=True)
+        terms = {term for _, member in held.values() for term in member.key_terms}
+        assert {term: set(kept._stories_having(term)) for term in terms} == {
+            term: set(afresh._stories_having(term)) for term in terms
+        }
+        assert kept._stories_having("no such term") == ()
+        indexed += len(kept._key_members)
+        for story_id, key_members in kept._key_members.items():
+            members = [member for held_story, member in held.values() if held_story == story_id]
+            expected = {
+                term: {id(member) for member in members if term in member.key_terms} for term in terms
+            }
+            found = {
+                term: {id(having)} if isinstance(having, Profile) else {id(member) for member in having}
+                for term, having in key_members.items()
+            }
+            assert found == {term: ids for term, ids in expected.items() if ids}
+    assert indexed > 0
