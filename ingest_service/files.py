@@ -246,6 +246,9 @@ def _read_inside(path: Path, *, root: Path, size: int, mtime_ns: int, max_bytes:
         if (info.st_size, info.st_mtime_ns) != (size, mtime_ns):
             raise _NewerVersionError
         if not _inside(path, descriptor, info, root=root):
+            if os.fstat(descriptor).st_nlink == 0:
+                # Taken away since it was opened: its path now names nothing, which is not a link.
+                raise FileNotFoundError(errno.ENOENT, "the file is gone", str(path))
             raise _Outside("the file is outside the watched folder (it is reached through a linked folder)")
         data = _read_at_most(descriptor, max_bytes + 1)
     finally:

@@ -354,6 +354,23 @@ def test_a_file_that_vanishes_while_it_is_read_is_gone_not_an_error(
     assert not (watch_dir / "rejected" / "english.txt").exists()
 
 
+def test_a_file_taken_away_while_its_folder_is_checked_is_gone_not_outside(
+    database_url: str, watch_dir: Path, forwarded: Forwarded, monkeypatch: pytest.MonkeyPatch, resolving: str
+) -> None:
+    ready = drop(watch_dir, "english.txt")
+    real_inside = files._inside
+
+    def vanish_then_check(path: Path, descriptor: int, info: os.stat_result, *, root: Path) -> bool:
+        Path(ready.path).unlink()  # deleted between the open and the check of its folders
+        return real_inside(path, descriptor, info, root=root)
+
+    monkeypatch.setattr(files, "_inside", vanish_then_check)
+    outcome = run(database_url, ready, forwarded)
+
+    assert outcome.status == "missing"
+    assert forwarded == [] and not (watch_dir / "rejected").exists()
+
+
 def test_a_long_arabic_name_is_rejected_beside_a_reason_that_fits_the_file_system(
     database_url: str, watch_dir: Path, forwarded: Forwarded
 ) -> None:
