@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from shared.supervisor import die_with_parent
+from tests.peers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -162,6 +163,14 @@ def embedded_stack(env: dict[str, str], workdir: Path) -> Iterator[Stack]:
     stack = Stack(env=env, workdir=workdir)
     try:
         stack.start("run", ["run"])
+        # ``rasid run`` upgrades the database before it starts anything; a one-shot command run
+        # before that ends finds the schema not current, as it would for a user.
+        wait_for(
+            lambda: stack.alive()["run"] is False or "database.upgraded" in stack.logs(tail=None),
+            timeout=120,
+            what="rasid run to upgrade the database",
+        )
+        assert stack.alive()["run"], stack.logs()
         yield stack
     finally:
         stack.stop()
