@@ -145,9 +145,8 @@ def _run_once(
         stderr=subprocess.PIPE,
     )
     lines: queue.Queue[bytes | None] = queue.Queue()
-    errors: list[bytes] = []
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True).start()  # type: ignore[union-attr]
+    messages = _Messages(process)
     outcomes: list[Outcome] = []
     passed_over: list[int] = []  # outcomes judged again from the whole stderr once the command ends
     position = 0
@@ -157,14 +156,15 @@ def _run_once(
         try:
             raw = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
+            if messages.heard + budget(family) > time.monotonic():
+                deadline = messages.heard + budget(family)
+                continue
             process.kill()
-            process.wait()
+            _judge_passed_over(outcomes, passed_over, messages.whole(), judge=judge)
             outcomes.append(Outcome(family, token, "hang", f"no answer within {budget(family):.0f}s"))
             return outcomes, True
         if raw is None:  # the command ended
-            process.wait()
-            time.sleep(0.2)
-            stderr = b"".join(errors).decode("utf-8", "replace")
+            stderr = messages.whole()
             _judge_passed_over(outcomes, passed_over, stderr, judge=judge)
             if process.returncode == 0:
                 return outcomes, False
@@ -188,10 +188,33 @@ def _run_once(
         position += 1
         if position < len(inputs):
             deadline = time.monotonic() + budget(inputs[position][0])
-    process.wait()
-    time.sleep(0.2)
-    _judge_passed_over(outcomes, passed_over, b"".join(errors).decode("utf-8", "replace"), judge=judge)
+    _judge_passed_over(outcomes, passed_over, messages.whole(), judge=judge)
     return outcomes, False
+
+
+class _Messages:
+    """What a command prints on stderr, read as it comes. Inputs it refuses print no line, only a
+    message: a command still refusing inputs one by one is busy, not hung, however many it passes
+    over, so when it last printed one counts."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        self._read: list[bytes] = []
+        self.heard = time.monotonic()
+        self._reader = threading.Thread(target=self._read_all, daemon=True)
+        self._reader.start()
+
+    def _read_all(self) -> None:
+        for message in self._process.stderr:  # type: ignore[union-attr]
+            self._read.append(message)
+            self.heard = time.monotonic()
+
+    def whole(self) -> str:
+        """Everything printed, once the command has ended (read to its end however busy the
+        machine: a fixed pause lost the messages of passed-over inputs under load)."""
+        self._process.wait()
+        self._reader.join(timeout=60)
+        return b"".join(self._read).decode("utf-8", "replace")
 
 
 def _judge_passed_over(outcomes: list[Outcome], passed_over: list[int], stderr: str, *, judge: Judge) -> None:
