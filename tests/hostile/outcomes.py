@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+import psutil
 import pytest
 
 Result = Literal["accepted", "rejected", "ignored", "crash", "hang", "no-reason", "leak", "unsafe", "wrong"]
@@ -146,7 +147,7 @@ def _run_once(
     )
     lines: queue.Queue[bytes | None] = queue.Queue()
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    messages = _Messages(process)
+    messages = _Progress(process)
     outcomes: list[Outcome] = []
     passed_over: list[int] = []  # outcomes judged again from the whole stderr once the command ends
     position = 0
@@ -156,12 +157,13 @@ def _run_once(
         try:
             raw = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            if messages.heard + budget(family) > time.monotonic():
-                deadline = messages.heard + budget(family)
+            waiting = messages.waiting_until(budget(family))
+            if waiting is not None:
+                deadline = waiting
                 continue
             process.kill()
             _judge_passed_over(outcomes, passed_over, messages.whole(), judge=judge)
-            outcomes.append(Outcome(family, token, "hang", f"no answer within {budget(family):.0f}s"))
+            outcomes.append(Outcome(family, token, "hang", f"no answer within {budget(family):.0f}s of CPU"))
             return outcomes, True
         if raw is None:  # the command ended
             stderr = messages.whole()
@@ -186,21 +188,29 @@ def _run_once(
         position += tokens.index(found.group())
         outcomes.append(judge(inputs[position][0], inputs[position][1], row, ""))
         position += 1
+        messages.answered()
         if position < len(inputs):
             deadline = time.monotonic() + budget(inputs[position][0])
     _judge_passed_over(outcomes, passed_over, messages.whole(), judge=judge)
     return outcomes, False
 
 
-class _Messages:
-    """What a command prints on stderr, read as it comes. Inputs it refuses print no line, only a
-    message: a command still refusing inputs one by one is busy, not hung, however many it passes
-    over, so when it last printed one counts."""
+class _Progress:
+    """How a command is getting on: what it prints on stderr, read as it comes, and the CPU it spends.
+
+    Inputs it refuses print no line, only a message: a command still printing refusals is busy, not
+    hung, however many inputs it passes over. And a budget is of the command's CPU time, the wall clock
+    only bounding how long it may wait for a core: on a machine running other work a starved command
+    is not a hung one, while a loop spends its budget whatever the load."""
+
+    # How many budgets of the wall clock a command that spends no CPU may take: one blocked, not busy.
+    STARVED = 4
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self._process = process
         self._read: list[bytes] = []
         self.heard = time.monotonic()
+        self._answered = (time.monotonic(), self._cpu())
         self._reader = threading.Thread(target=self._read_all, daemon=True)
         self._reader.start()
 
@@ -208,6 +218,29 @@ class _Messages:
         for message in self._process.stderr:  # type: ignore[union-attr]
             self._read.append(message)
             self.heard = time.monotonic()
+
+    def _cpu(self) -> float:
+        try:
+            times = psutil.Process(self._process.pid).cpu_times()
+        except psutil.Error:
+            return 0.0
+        return float(times.user + times.system)
+
+    def answered(self) -> None:
+        """The command answered for an input: the next one's budget starts now."""
+        self._answered = (time.monotonic(), self._cpu())
+
+    def waiting_until(self, budget: float) -> float | None:
+        """When to stop waiting for an answer, or None when the command is hung: silent for
+        ``budget`` seconds and ``budget`` seconds of CPU spent since its last answer, or blocked
+        for STARVED budgets of the wall clock."""
+        now = time.monotonic()
+        if self.heard + budget > now:
+            return self.heard + budget
+        since, cpu = self._answered
+        if self._cpu() - cpu < budget and now < since + self.STARVED * budget:
+            return now + 1.0
+        return None
 
     def whole(self) -> str:
         """Everything printed, once the command has ended (read to its end however busy the
