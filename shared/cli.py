@@ -22,6 +22,10 @@ COMMANDS_GROUP = "rasid.commands"
 # starting value, held there. M_MMAP_THRESHOLD is mallopt's parameter number, from <malloc.h>.
 MMAP_THRESHOLD_BYTES = 128 * 1024
 M_MMAP_THRESHOLD = -3
+# httpx's own command-line client, which httpx imports with itself whenever click is installed (as
+# Rasid's is): rich and pygments, 3.5 MB in every process that sends a webhook or reads a feed (the
+# alert worker and each of its pool children among them). No Rasid process runs it.
+HTTPX_COMMAND_LINE = "httpx._main"
 # The distribution that ships ``shared``. A command is looked for in its entry points first: reading
 # every installed distribution's metadata costs ``rasid classify`` about 2% of its start-up.
 OWN_DISTRIBUTION = "rasid"
@@ -215,8 +219,16 @@ def configure_process_logging() -> None:
     configure_logging(settings.log_level, settings.log_format)
 
 
+def _without_httpx_command_line() -> None:
+    """Have httpx leave out its command-line client (:data:`HTTPX_COMMAND_LINE`): httpx imports it
+    in a ``try`` and, on an ImportError, which a module set to None in ``sys.modules`` gives, defines
+    ``httpx.main`` as a stub that says the client is not installed. Nothing else changes in httpx."""
+    sys.modules.setdefault(HTTPX_COMMAND_LINE, None)  # type: ignore[arg-type]  # None: not importable
+
+
 def main() -> None:
     """Console entry point: configuration errors end with their message, not a traceback."""
+    _without_httpx_command_line()
     try:
         cli(standalone_mode=True)
     except ConfigurationError as error:

@@ -90,7 +90,9 @@ def test_a_bad_setting_ends_with_its_message(
     assert "Traceback" not in result.stderr
 
 
-def test_a_worker_starts_on_its_queues_without_loading_celerys_command_line(tmp_path: Path) -> None:
+# The alert worker sends webhooks with httpx, whose own command-line client (rich, pygments) is left out.
+@pytest.mark.parametrize("name", ["classify", "alert"])
+def test_a_worker_starts_on_its_queues_without_loading_command_lines(name: str, tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("RASID_")}
     env.update(
         RASID_BROKER_URL="filesystem://",
@@ -103,7 +105,7 @@ def test_a_worker_starts_on_its_queues_without_loading_celerys_command_line(tmp_
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "shared", "worker", "classify", "--concurrency", "1"],
+            [sys.executable, "-m", "shared", "worker", name, "--concurrency", "1"],
             env=env,
             stderr=output,
             start_new_session=True,
@@ -118,8 +120,12 @@ def test_a_worker_starts_on_its_queues_without_loading_celerys_command_line(tmp_
         worker.wait()
 
     text = log.read_text(errors="replace")
-    assert f"classify@{socket.gethostname()} ready." in text
-    assert "celery.bin" not in text and "prompt_toolkit" not in text
+    assert f"{name}@{socket.gethostname()} ready." in text
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in text.splitlines() if line.startswith("import time:")
+    }
+    assert "celery.bin" not in imported and "prompt_toolkit" not in imported
+    assert "rich" not in imported and "pygments" not in imported
 
 
 # Blocks of a few batch messages in flight at once, freed below something that outlives them, after a
