@@ -708,8 +708,8 @@ class StoryCandidate:
                 if isinstance(held, Profile):
                     having[id(held)] = held
                 elif held is not None:
-                    for member in held:
-                        having[id(member)] = member
+                    # In C: a common key term of a large story has hundreds of members.
+                    having.update(zip(map(id, held), held, strict=True))
             return list(having.values())
         found: set[int] = set()
         positions = self._key_positions
@@ -734,6 +734,32 @@ INDEXED_MEMBERS = 16
 # terms of a large story are one member's, and a list for each took 3 of the 4.3 MiB such an index
 # held in a window of 10,000 undated articles, now 1.9 MiB (18.3 MiB at 30,000, now 8.4 MiB).
 KeyMembers = dict[str, Profile | tuple[Profile, ...]]
+
+
+def index_key_terms(key_members: KeyMembers, member: Profile) -> None:
+    """Count ``member`` among the members having each of its key terms."""
+    for term in member.key_terms:
+        having = key_members.get(term)
+        if having is None:
+            key_members[term] = member
+        elif isinstance(having, Profile):
+            key_members[term] = (having, member)
+        else:
+            key_members[term] = (*having, member)
+
+
+def unindex_key_terms(key_members: KeyMembers, member: Profile) -> None:
+    """Count ``member`` no longer among the members having each of its key terms."""
+    for term in member.key_terms:
+        having = key_members[term]
+        if isinstance(having, Profile):
+            del key_members[term]
+            continue
+        position = next(index for index, held in enumerate(having) if held is member)
+        rest = having[:position] + having[position + 1 :]
+        key_members[term] = rest[0] if len(rest) == 1 else rest
+
+
 # A story's centroid: the summed vectors of its latest members, and the sum's length.
 Centroid = tuple[dict[str, float], float]
 
@@ -1105,6 +1131,11 @@ class StoryIndex:
     _by_time: list[tuple[datetime, str, int]] = field(default_factory=list)
     _held: dict[str, Profile] = field(default_factory=dict)
     _members: dict[int, dict[str, Profile]] = field(default_factory=dict)
+    # The members of each story of more than INDEXED_MEMBERS by key term (StoryCandidate.key_members),
+    # kept as members come and go: built again for each new candidate of a large story, it was a
+    # sixth of the CPU of placing 30,000 undated articles (benchmarks/stories.py: 190 cpu seconds,
+    # 156 with the members kept).
+    _key_members: dict[int, KeyMembers] = field(default_factory=dict)
     _next_story: int = 1
 
     @property
@@ -1143,7 +1174,15 @@ class StoryIndex:
     def _remember(self, new: Profile, story_id: int) -> None:
         self._story_of[new.article_id] = story_id
         self._held[new.article_id] = new
-        self._members.setdefault(story_id, {})[new.article_id] = new
+        members = self._members.setdefault(story_id, {})
+        members[new.article_id] = new
+        key_members = self._key_members.get(story_id)
+        if key_members is not None:
+            index_key_terms(key_members, new)
+        elif len(members) > INDEXED_MEMBERS:
+            key_members = self._key_members[story_id] = {}
+            for member in members.values():
+                index_key_terms(key_members, member)
         heapq.heappush(self._by_time, (new.published, new.article_id, story_id))
         for term in new.key_terms:
             self._postings.setdefault(term, {})[new.article_id] = story_id
@@ -1155,15 +1194,20 @@ class StoryIndex:
         if not members:
             self._members.pop(story_id, None)
             self._stories.pop(story_id, None)
+            self._key_members.pop(story_id, None)
             return
         ordered = tuple(sorted(members.values(), key=lambda item: (item.published, item.article_id)))
-        self._stories[story_id] = StoryCandidate(story_id, ordered)
+        key_members = self._key_members.get(story_id)
+        self._stories[story_id] = StoryCandidate(story_id, ordered, key_members=key_members)
 
     def _forget_before(self, oldest: datetime) -> None:
         while self._by_time and self._by_time[0][0] < oldest:
             _, article_id, story_id = heapq.heappop(self._by_time)
             member = self._held.pop(article_id)
             del self._members[story_id][article_id]
+            key_members = self._key_members.get(story_id)
+            if key_members is not None:
+                unindex_key_terms(key_members, member)
             for term in member.key_terms:
                 postings = self._postings[term]
                 postings.pop(article_id, None)

@@ -70,8 +70,10 @@ from alert_service.stories import (
     StoryCandidate,
     choose_story,
     default_idf,
+    index_key_terms,
     profile,
     story_ids_sharing,
+    unindex_key_terms,
 )
 
 # Any fixed 64-bit number: the advisory lock that serializes story assignment.
@@ -214,7 +216,7 @@ class StoryWindow:
         self._remember(story_id, member)
         key_members = self._key_members.get(story_id)
         if key_members is not None:
-            _index_key_terms(key_members, member)
+            index_key_terms(key_members, member)
 
     def remove(self, story_id: int, member: Profile) -> None:
         """Count ``member`` (held in ``story_id``) no longer."""
@@ -232,7 +234,7 @@ class StoryWindow:
         self._built.pop(story_id, None)
         key_members = self._key_members.get(story_id)
         if key_members is not None:
-            _unindex_key_terms(key_members, member)
+            unindex_key_terms(key_members, member)
             if not members:
                 del self._key_members[story_id]
         self._forget(story_id, member)
@@ -343,32 +345,8 @@ class StoryWindow:
         if key_members is None:
             key_members = self._key_members[story_id] = {}
             for member in self._members[story_id]:
-                _index_key_terms(key_members, member)
+                index_key_terms(key_members, member)
         return key_members
-
-
-def _index_key_terms(key_members: KeyMembers, member: Profile) -> None:
-    """Count ``member`` among the members having each of its key terms."""
-    for term in member.key_terms:
-        having = key_members.get(term)
-        if having is None:
-            key_members[term] = member
-        elif isinstance(having, Profile):
-            key_members[term] = (having, member)
-        else:
-            key_members[term] = (*having, member)
-
-
-def _unindex_key_terms(key_members: KeyMembers, member: Profile) -> None:
-    """Count ``member`` no longer among the members having each of its key terms."""
-    for term in member.key_terms:
-        having = key_members[term]
-        if isinstance(having, Profile):
-            del key_members[term]
-            continue
-        position = next(index for index, held in enumerate(having) if held is member)
-        rest = having[:position] + having[position + 1 :]
-        key_members[term] = rest[0] if len(rest) == 1 else rest
 
 
 # The most stories a key term's tuple holds (StoryWindow._by_key); a set holds more, added to in place.

@@ -16,6 +16,7 @@ from alert_service import stories as stories_module
 from alert_service.grouping import GroupingSettings
 from alert_service.stories import (
     CENTROID_MEMBERS,
+    INDEXED_MEMBERS,
     KEY_TERMS,
     CentroidCache,
     IdfTable,
@@ -503,3 +504,46 @@ def test_a_profile_whose_weights_cannot_be_packed_is_scored_one_by_one(
     stories = _candidate_stories(new, profiles)
     assert _story_bounds(_Arrival(odd, settings), stories) is None
     assert choose_story(odd, stories, settings=settings) == _best_story_by_hand(odd, stories, settings)
+
+
+def test_an_index_keeps_each_large_storys_members_by_key_term_as_built_afresh() -> None:
+    """Articles placed in a window of 30 hours, the oldest forgotten as time passes: each story of
+    more than INDEXED_MEMBERS members held has its members by key term, those of the held members
+    alone, and its candidate is handed them; stories that shrank or left keep none wrongly."""
+    settings = GroupingSettings(threshold=0.0, window=timedelta(hours=30))
+    profiles = _fixture_profiles(settings)
+    arrivals = sorted(
+        [
+            *profiles,
+            *(
+                item.copied(
+                    article_id=f"{item.article_id}-{copy}",
+                    published=item.published + copy * timedelta(hours=5),
+                )
+                for copy in range(1, 3)
+                for item in profiles
+            ),
+        ],
+        key=lambda item: (item.published, item.article_id),
+    )
+    index = StoryIndex(settings=settings)
+    large = 0
+    for new in arrivals:
+        index.place(new)
+        assert set(index._key_members) <= set(index._members)
+        for story_id, members in index._members.items():
+            key_members = index._key_members.get(story_id)
+            if len(members) <= INDEXED_MEMBERS and key_members is None:
+                continue
+            assert key_members is not None and index._stories[story_id].key_members is key_members
+            large += len(members) > INDEXED_MEMBERS
+            expected: dict[str, set[int]] = {}
+            for member in members.values():
+                for term in member.key_terms:
+                    expected.setdefault(term, set()).add(id(member))
+            found = {
+                term: {id(having)} if isinstance(having, Profile) else {id(member) for member in having}
+                for term, having in key_members.items()
+            }
+            assert found == expected
+    assert large > 0
