@@ -26,8 +26,9 @@ def app() -> Celery:
     return Celery("beat-test", broker="memory://")
 
 
-def scheduler(kind: type[PersistentScheduler], app: Celery, folder: Path, last_run_in: timedelta,
-              schedule: object) -> PersistentScheduler:
+def scheduler(
+    kind: type[PersistentScheduler], app: Celery, folder: Path, last_run_in: timedelta, schedule: object
+) -> PersistentScheduler:
     """A scheduler of ``kind`` whose one task last ran ``last_run_in`` from now (future: the clock
     went back)."""
     beat = kind(app=app, schedule_filename=str(folder / kind.__name__), lazy=True)

@@ -85,8 +85,13 @@ def test_feed_and_file_lists_print_no_escape(database_url: str) -> None:
         session.execute(update(Feed).where(Feed.id == feed.id).values(title=HOSTILE, last_error=HOSTILE))
         session.add(
             SeenFile(
-                path="inbox/a\x1b[2J\nb.txt", size=1, mtime_ns=1, sha256="0" * 64, status="rejected",
-                reason="bad \x1b]0;x\x07 bytes", seen_at=datetime(2026, 11, 20, tzinfo=UTC),
+                path="inbox/a\x1b[2J\nb.txt",
+                size=1,
+                mtime_ns=1,
+                sha256="0" * 64,
+                status="rejected",
+                reason="bad \x1b]0;x\x07 bytes",
+                seen_at=datetime(2026, 11, 20, tzinfo=UTC),
             )
         )
     feeds = run(database_url, "feeds", "list").output

@@ -40,16 +40,33 @@ HOSTILE_TITLES = {
     "encoded word after a long run": "x" * 5000 + " =?utf-8?q?=0D=0ABcc:_v@example.net=0D=0A=0D=0Abody?=",
 }
 EXPECTED_HEADERS = [
-    "From", "To", "Subject", "Message-ID", "Auto-Submitted", "X-Rasid-Alert-Id", "X-Rasid-Article-Id",
-    "X-Rasid-Topics", "MIME-Version", "Content-Type",
+    "From",
+    "To",
+    "Subject",
+    "Message-ID",
+    "Auto-Submitted",
+    "X-Rasid-Alert-Id",
+    "X-Rasid-Article-Id",
+    "X-Rasid-Topics",
+    "MIME-Version",
+    "Content-Type",
 ]
 
 
 def _content(title: str) -> AlertContent:
     return AlertContent(
-        alert_id=7, subscription_id=3, channel="email", target="analyst@example.org", secret=None,
-        subscribed_topics=("strikes",), article_id="a" * 32, title=title, source="feed: x", url=None,
-        published_at=None, topics=(TopicScore("strikes", 0.9),),
+        alert_id=7,
+        subscription_id=3,
+        channel="email",
+        target="analyst@example.org",
+        secret=None,
+        subscribed_topics=("strikes",),
+        article_id="a" * 32,
+        title=title,
+        source="feed: x",
+        url=None,
+        published_at=None,
+        topics=(TopicScore("strikes", 0.9),),
         evidence=({"topic": "strikes", "sentence": "شنت طائرات حربية غارات جوية."},),
     )
 

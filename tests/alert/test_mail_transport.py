@@ -40,11 +40,28 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-            "-addext", "subjectAltName=IP:127.0.0.1",
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
         ],
-        check=True, capture_output=True, timeout=60,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return Certificate(cert, key)
 
@@ -65,9 +82,7 @@ class Credentials:
 
 
 @contextmanager
-def smtp_server(
-    *, certificate: Certificate | None, credentials: Credentials
-) -> Iterator[SmtpSink]:
+def smtp_server(*, certificate: Certificate | None, credentials: Credentials) -> Iterator[SmtpSink]:
     """An SMTP server with AUTH, and with STARTTLS when given a certificate."""
     sink = SmtpSink()
     options: dict[str, Any] = {"authenticator": credentials, "auth_require_tls": False}

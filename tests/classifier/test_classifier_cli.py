@@ -75,7 +75,14 @@ def test_jsonl_from_stdin_prints_one_line_per_article() -> None:
     first, second = (json.loads(line) for line in result.output.splitlines())
     assert first["id"] == "a" and first["tags"] == ["strikes"]
     assert set(first) == {
-        "id", "title", "article_id", "tags", "scores", "evidence", "entities", "classifier_version"
+        "id",
+        "title",
+        "article_id",
+        "tags",
+        "scores",
+        "evidence",
+        "entities",
+        "classifier_version",
     }
     assert first["title"] == "غارات جوية على المدينة"
     assert first["evidence"][0]["field"] == "title"

@@ -41,7 +41,10 @@ DIGEST_ENV = {"RASID_DIGEST_DAY_SECONDS": str(DAY_SECONDS)}
 
 @pytest.fixture
 def compose_digests(
-    tmp_path: Path, fresh_postgres_url: str, redis_broker: str, peers: tuple[SmtpSink, HttpPeer]  # noqa: F811
+    tmp_path: Path,
+    fresh_postgres_url: str,
+    redis_broker: str,  # noqa: F811
+    peers: tuple[SmtpSink, HttpPeer],  # noqa: F811
 ) -> Iterator[Stack]:
     env = stack_env(
         workdir=tmp_path,
@@ -111,7 +114,8 @@ def run_digest_scenario(stack: Stack, emails: Callable[[], list[EmailMessage]], 
 
 
 def test_digests_and_quiet_hours_on_redis_and_postgresql(
-    compose_digests: Stack, peers: tuple[SmtpSink, HttpPeer]  # noqa: F811
+    compose_digests: Stack,
+    peers: tuple[SmtpSink, HttpPeer],  # noqa: F811
 ) -> None:
     sink, receiver = peers
     run_digest_scenario(compose_digests, lambda: [mail.message for mail in sink.received()], receiver)
@@ -119,7 +123,8 @@ def test_digests_and_quiet_hours_on_redis_and_postgresql(
 
 
 def test_digests_and_quiet_hours_under_rasid_run(
-    embedded_digests: Stack, peers: tuple[SmtpSink, HttpPeer]  # noqa: F811
+    embedded_digests: Stack,
+    peers: tuple[SmtpSink, HttpPeer],  # noqa: F811
 ) -> None:
     stack = embedded_digests
     folder = Path(stack.env["RASID_DATA_DIR"]) / "mail"

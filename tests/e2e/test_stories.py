@@ -79,4 +79,3 @@ def test_three_outlets_one_event_one_alert_under_rasid_run(
     peers: tuple[SmtpSink, HttpPeer],  # noqa: F811
 ) -> None:
     run_story_scenario(embedded_services, *peers)
-

@@ -44,7 +44,10 @@ def load_articles(count: int) -> list[Article]:
     if len(chosen) < count or len({normalized(str(row["title"])) for row in chosen}) < count:
         unavailable("enough distinct articles", ValueError(f"{ARTICLES_FILE} has fewer than {count}"))
     return [
-        Article(f"article-{index:02d}.txt", normalized(str(row["title"])),
-                f"{normalized(str(row['title']))}\n\n{row['text']}\n".encode())
+        Article(
+            f"article-{index:02d}.txt",
+            normalized(str(row["title"])),
+            f"{normalized(str(row['title']))}\n\n{row['text']}\n".encode(),
+        )
         for index, row in enumerate(chosen)
     ]

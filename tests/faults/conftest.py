@@ -9,7 +9,13 @@ import pytest
 from tests.faults.ledger import Verdict
 
 HEADER = (
-    "scenario", "articles in", "stored", "alerts expected", "delivered", "duplicates", "time to recover",
+    "scenario",
+    "articles in",
+    "stored",
+    "alerts expected",
+    "delivered",
+    "duplicates",
+    "time to recover",
 )
 
 
@@ -22,10 +28,17 @@ class FaultTable:
 
     def add(self, scenario: str, verdict: Verdict, recovered_in: float | None, notes: list[str]) -> None:
         recovery = f"{recovered_in:.1f} s" if recovered_in is not None else "never"
-        self.rows.append((
-            scenario, str(verdict.articles_in), str(verdict.stored), str(verdict.alerts_expected),
-            str(verdict.delivered), str(verdict.duplicates), recovery,
-        ))
+        self.rows.append(
+            (
+                scenario,
+                str(verdict.articles_in),
+                str(verdict.stored),
+                str(verdict.alerts_expected),
+                str(verdict.delivered),
+                str(verdict.duplicates),
+                recovery,
+            )
+        )
         self.notes.extend(f"{scenario}: {note}" for note in [*notes, *verdict.problems])
 
     def render(self) -> list[str]:
@@ -57,4 +70,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("fault table")
         for line in [*TABLE.render(), "", *TABLE.notes]:
             terminalreporter.write_line(line)
-

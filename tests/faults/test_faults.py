@@ -458,12 +458,9 @@ class Scenario:
     known_failure: str | None = None
 
 
-
 SCENARIOS = [
     Scenario("no fault", nothing),
-    Scenario(
-        "SIGKILL ingest worker (ingest)", kill_holding("ingest-worker", INGEST_FILES)
-    ),
+    Scenario("SIGKILL ingest worker (ingest)", kill_holding("ingest-worker", INGEST_FILES)),
     Scenario(
         "SIGKILL classify worker (classify)", kill_holding("classify-worker", "classifier.classify_articles")
     ),
@@ -550,7 +547,9 @@ def tmpfs(folder: Path, size: str) -> Iterator[None]:
     """A small file system of its own at ``folder``, so that filling it fills nothing else."""
     folder.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True,
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
         check=False,
     )
     if mounted.returncode != 0:

@@ -327,13 +327,9 @@ def test_a_poll_that_cannot_be_recorded_is_recorded_as_an_error(
     assert feed.last_polled_at is not None
 
 
-LAUGHS = "".join(
-    f'<!ENTITY lol{level} "{("&lol" + str(level - 1) + ";") * 10}">' for level in range(1, 10)
-)
+LAUGHS = "".join(f'<!ENTITY lol{level} "{("&lol" + str(level - 1) + ";") * 10}">' for level in range(1, 10))
 HOSTILE_FEEDS = {
-    "billion-laughs": rss(
-        ("&lol9;", ARABIC_TEXT), prolog=f'<!DOCTYPE rss [<!ENTITY lol0 "lol">{LAUGHS}]>'
-    ),
+    "billion-laughs": rss(("&lol9;", ARABIC_TEXT), prolog=f'<!DOCTYPE rss [<!ENTITY lol0 "lol">{LAUGHS}]>'),
     "quadratic-blowup": rss(
         ("&big;" * 20_000, ARABIC_TEXT), prolog=f'<!DOCTYPE rss [<!ENTITY big "{"x" * 20_000}">]>'
     ),
@@ -342,7 +338,10 @@ HOSTILE_FEEDS = {
     ),
     "utf-16-entities": rss(
         ("&big;" * 20_000, ARABIC_TEXT), prolog=f'<!DOCTYPE rss [<!ENTITY big "{"x" * 20_000}">]>'
-    ).decode("utf-8").replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16"),
+    )
+    .decode("utf-8")
+    .replace('encoding="utf-8"', 'encoding="utf-16"')
+    .encode("utf-16"),
 }
 
 
