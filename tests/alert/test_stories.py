@@ -88,6 +88,48 @@ def test_attached_articles_and_conjunctions_come_off(word: str, expected: str) -
     assert stem(word) == expected
 
 
+def _stem_by_the_rules(word: str) -> str:
+    """:func:`stem` as its rules read: the first article prefix that leaves three letters, else the
+    first lone conjunction or preposition that leaves four, then the first ending that leaves three."""
+    for prefix in stories_module._ARTICLE_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+            word = word[len(prefix) :]
+            break
+    else:
+        for prefix in stories_module._SHORT_PREFIXES:
+            if word.startswith(prefix) and len(word) - len(prefix) >= 4:
+                word = word[len(prefix) :]
+                break
+    for suffix in stories_module._SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "والعراق",  # the longest prefix that fits
+        "والاب",  # وال would leave two letters: the lone conjunction comes off instead
+        "وبال",  # a whole prefix and nothing after it
+        "ولد",  # a lone conjunction on a short word stays
+        "وزراء",  # ... and comes off a long one
+        "فالمسؤولون",  # prefix and ending
+        "كالها",  # an article prefix that would leave too little, an ending that leaves enough
+        "بيروت",
+        "2018",
+        "ه",
+    ],
+)
+def test_a_stem_follows_the_rules_whichever_affixes_a_word_has(word: str) -> None:
+    assert stem(word) == _stem_by_the_rules(word)
+
+
+def test_the_stems_of_the_fixtures_words_follow_the_rules() -> None:
+    words = {word for case in CASES for row in case["articles"] for word in word_texts(fold(row["text"]))}
+    assert [stem(word) for word in sorted(words)] == [_stem_by_the_rules(word) for word in sorted(words)]
+
+
 @pytest.mark.parametrize(
     ("left", "right"),
     [
