@@ -16,6 +16,9 @@ class GroupingSettings:
     """How articles are grouped; the defaults are the tuned ones."""
 
     window: timedelta = timedelta(hours=72)
+    # The most members of the window an article is compared with: the latest published of those
+    # within the window either side of it (alert_service.stories.window_start; RASID_STORY_WINDOW_MEMBERS).
+    most_in_window: int = 5_000
     threshold: float = 0.19
     lead_words: int = 300
     title_weight: float = 4.0
