@@ -29,6 +29,11 @@ archive of tens of thousands of undated files dropped at once, all in one window
 and those sharing the most and the rarest key terms are compared (an approximation measured in
 :data:`MOST_CANDIDATES`'s comment).
 
+The window is bounded by count as well (:func:`window_start`): of the members within it an article
+is compared with the latest ``most_in_window`` (5,000), which a stream never reaches and an archive of
+undated files does (each file is then compared with the 5,000 placed before it; the figures are in
+:class:`alert_service.grouping.GroupingSettings`).
+
 The settings were chosen on four labeled days of five outlets and checked by leaving each day out
 (``python -m benchmarks.story_folds``: a grid of threshold, title weight, link share and place
 penalty searched on three days, the fourth scored): held-out pairwise F1 0.81 to 0.98 a day, mean

@@ -24,7 +24,10 @@ centroids and the members of a large story by key term) is kept with them, chang
 not built again for every batch. The cache
 keeps at most ``_MOST_KEPT`` profiles, the window ``_MOST_IN_WINDOW`` members (a window busier than
 that is read from the database batch by batch): an archive of tens of thousands of undated files,
-all in one window, is placed without reading the window again for every batch.
+all in one window, is placed without reading the window again for every batch. Of such a window an
+article is compared only with the latest ``GroupingSettings.most_in_window`` members
+(:func:`alert_service.stories.window_start`), and the members before those of a batch's earliest
+article are forgotten: a worker keeps about that many, not the archive.
 """
 
 from __future__ import annotations
@@ -148,8 +151,9 @@ def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile
 class StoryWindow:
     """The story members within the window of a batch of arriving articles, each story's members in
     order of publication: an arriving article is compared with the stories that have a member sharing
-    one of its key terms (as :class:`StoryIndex` finds them), each made of its members within the
-    window either side of that article's publication.
+    one of its key terms (as :class:`StoryIndex` finds them), each made of its members within that
+    article's window: from :func:`window_start` (the window either side of its publication, and of
+    that only the ``most_in_window`` latest members held) to the window's end after it.
 
     ``indexed``: the stories are found through an index of the members' key terms, built when the
     window is read; otherwise by looking at every member, which is cheaper for a few arrivals.
@@ -160,8 +164,11 @@ class StoryWindow:
     within its own window, and a story none of whose members there shares a key term is passed over,
     so a window kept across batches (:class:`KeptWindow`) may hold the members of its whole span.
     Past MOST_CANDIDATES stories, those of :func:`story_ids_sharing`'s ranking within the article's
-    window are taken; the ranking counts the stories of the whole span, which in a burst is the
-    article's window, as StoryIndex's is.
+    window are taken; the ranking counts the stories of the members held. The batch forgets
+    (:meth:`forget_before`) the members before the window of the earliest article still to place, so
+    for articles arriving in order of publication those are the article's window's, as StoryIndex's
+    are; for articles out of order, a few more (which members each article is compared with does not
+    change).
 
     Members may be added and removed; what a story's members build (its order, its candidates with
     their key-term positions) is kept until the story changes. The members :meth:`add` placed since

@@ -116,10 +116,18 @@ def test_the_store_groups_as_the_index_does_past_the_bound(
 ) -> None:
     """The written cases in order of publication (or undated, all placed at one ingest moment),
     stored in batches of four with a window of at most three members, the store worker keeping its
-    window (on PostgreSQL): the stories StoryIndex gives, which holds no more than four at once."""
-    monkeypatch.setattr(story_store, "_KEPT", story_store.KeptWindows())
+    window (on PostgreSQL): the stories StoryIndex gives, which holds no more than four at once; the
+    worker keeps no more than the three latest members between batches."""
+    kept = story_store.KeptWindows()
+    monkeypatch.setattr(story_store, "_KEPT", kept)
     batch = messages(undated=undated)
-    _store(database_url, batch, size=4)
+    kept_between = []
+    for start in range(0, len(batch), 4):
+        _store(database_url, batch[start : start + 4], size=4)
+        kept_between.append(kept.held)
+    assert max(kept_between) <= BOUNDED.most_in_window
+    if database_url.startswith("postgresql"):
+        assert max(kept_between) > 0
     index = StoryIndex(settings=BOUNDED)
     expected: dict[str, int] = {}
     held = []
