@@ -101,6 +101,9 @@ _INDEX_FROM = 16
 # stories): 40,000 take about 80 MB of an alert worker, 10,000 about 20 MB. The
 # window's bound is the larger: a window read again for every batch costs each of its articles the
 # window's profiles read back, several milliseconds of CPU an article in a burst of 30,000 files.
+# Since an article is compared with at most GroupingSettings.most_in_window members (5,000), a kept
+# window holds about that many and the members written since, not a burst's; the larger bound stays
+# for a setting raised past it.
 _MOST_KEPT = 10_000
 _MOST_IN_WINDOW = 40_000
 
@@ -590,8 +593,9 @@ class KeptWindow:
             end = latest if self._overflowed else latest + self._window
             self._members, start = _read_window(session, first, end, settings=self._settings, cache=cache)
             self._span, self._stories = (start, end), None
+        else:
+            self._forget_before(self._start_of(first))
         self._seen = seen
-        self._forget_before(self._start_of(first))
         self._overflowed = len(self._members) > self._most
         if self._overflowed:
             found = [
