@@ -95,6 +95,12 @@ class AlertSettings(RasidSettings):
         description="Hours either side of an article within which it may join another's story.",
     )
 
+    story_window_members: int = Field(
+        default=GroupingSettings.most_in_window,
+        ge=1,
+        description="The most members of its window an article may join (the latest published of them).",
+    )
+
     @field_validator("retry_schedule")
     @classmethod
     def _schedule_parses(cls, value: str) -> str:
@@ -115,7 +121,9 @@ class AlertSettings(RasidSettings):
     def grouping(self) -> GroupingSettings:
         """How articles are grouped into stories."""
         return GroupingSettings(
-            window=timedelta(hours=self.story_window_hours), gazetteer_path=self.gazetteer_path
+            window=timedelta(hours=self.story_window_hours),
+            most_in_window=self.story_window_members,
+            gazetteer_path=self.gazetteer_path,
         )
 
     @model_validator(mode="after")

@@ -29,6 +29,11 @@ archive of tens of thousands of undated files dropped at once, all in one window
 and those sharing the most and the rarest key terms are compared (an approximation measured in
 :data:`MOST_CANDIDATES`'s comment).
 
+The window is bounded by count as well (:func:`window_start`): of the members within it an article
+is compared with the latest ``most_in_window`` (5,000), which a stream never reaches and an archive of
+undated files does (each file is then compared with the 5,000 placed before it; the figures are in
+:class:`alert_service.grouping.GroupingSettings`).
+
 The settings were chosen on four labeled days of five outlets and checked by leaving each day out
 (``python -m benchmarks.story_folds``: a grid of threshold, title weight, link share and place
 penalty searched on three days, the fourth scored): held-out pairwise F1 0.81 to 0.98 a day, mean
@@ -40,8 +45,8 @@ single heaviest shared term (a person's name) of a pair.
 
 from __future__ import annotations
 
+import bisect
 import gzip
-import heapq
 import itertools
 import math
 import operator
@@ -1122,6 +1127,42 @@ def story_ids_sharing(
     return ranked
 
 
+# A member's place among the members of a window: its publication, then its article id.
+InOrder = tuple[datetime, str]
+# Sorts after every article id (hexadecimal content ids), so a member published at the window's end
+# is inside it.
+AFTER_EVERY_ID = "\U0010ffff"
+
+
+def in_order(member: Profile) -> InOrder:
+    """Where a member stands among the others: by publication, then article id."""
+    return (member.published, member.article_id)
+
+
+def window_start(published: datetime, held: Sequence[InOrder], *, settings: GroupingSettings) -> InOrder:
+    """Where the members begin that an article published at ``published`` is compared with, among the
+    members ``held`` (each one's :func:`in_order`, sorted): those published within the window either
+    side of it and, of those, only the ``settings.most_in_window`` latest (by publication, then
+    article id). Its window ends at ``(published + window, AFTER_EVERY_ID)``.
+
+    The members an article is compared with are thus those placed before it, and which of them is
+    decided by their own publication and ids alone, not by what arrived with it: the same whatever
+    the batches articles are stored in. An article arriving after later ones (a feed's late item,
+    ``rasid import`` of dated lines in any order) is compared with the latest of those within its
+    own window, later than itself included, never with members beyond the window's end.
+
+    A stream never fills it (five outlets publish about 250 articles in 72 hours); an archive of
+    undated files, all placed at the moments they were ingested, does: each file is compared with
+    the ``most_in_window`` placed just before it, not with the whole archive. See
+    :class:`GroupingSettings` for what that costs and saves."""
+    earliest = (published - settings.window, "")
+    end = bisect.bisect_right(held, (published + settings.window, AFTER_EVERY_ID))
+    most = settings.most_in_window
+    if end - most <= 0 or held[end - most] <= earliest:
+        return earliest
+    return held[end - most]
+
+
 def candidates_of(members: Iterable[tuple[int, Profile]]) -> list[StoryCandidate]:
     """Stories from (story, member) pairs: each story's members oldest first."""
     grouped: dict[int, list[Profile]] = {}
@@ -1136,15 +1177,18 @@ def candidates_of(members: Iterable[tuple[int, Profile]]) -> list[StoryCandidate
 @dataclass
 class StoryIndex:
     """Grouping in memory, in arrival order, as the pipeline groups: for ``rasid stories`` and the
-    benchmark. Members older than the window behind the newest article are dropped; an index of the
-    members' key terms finds the stories worth comparing."""
+    benchmark. Members before the window of the article placed last (:func:`window_start`: past the
+    time window, or past the most members it holds) are dropped; an index of the members' key terms
+    finds the stories worth comparing. Exactly as the pipeline places articles that arrive in order of
+    publication; one arriving after later ones finds the members its window holds that are still kept."""
 
     settings: GroupingSettings = field(default_factory=GroupingSettings)
     idf: IdfTable = field(default_factory=default_idf)
     _stories: dict[int, StoryCandidate] = field(default_factory=dict)
     _story_of: dict[str, int] = field(default_factory=dict)
     _postings: dict[str, dict[str, int]] = field(default_factory=dict)
-    _by_time: list[tuple[datetime, str, int]] = field(default_factory=list)
+    # The held members' places (in_order), sorted: the oldest are dropped from the front.
+    _in_order: list[InOrder] = field(default_factory=list)
     _held: dict[str, Profile] = field(default_factory=dict)
     _members: dict[int, dict[str, Profile]] = field(default_factory=dict)
     # The members of each story of more than INDEXED_MEMBERS by key term (StoryCandidate.key_members),
@@ -1172,7 +1216,7 @@ class StoryIndex:
         known = self._story_of.get(new.article_id)
         if known is not None:
             return known
-        self._forget_before(new.published - self.settings.window)
+        self._forget_before(window_start(new.published, self._in_order, settings=self.settings))
         story_id = choose_story(new, self._candidates(new), settings=self.settings)
         if story_id is None:
             story_id, self._next_story = self._next_story, self._next_story + 1
@@ -1199,7 +1243,7 @@ class StoryIndex:
             key_members = self._key_members[story_id] = {}
             for member in members.values():
                 index_key_terms(key_members, member)
-        heapq.heappush(self._by_time, (new.published, new.article_id, story_id))
+        bisect.insort(self._in_order, in_order(new))
         for term in new.key_terms:
             self._postings.setdefault(term, {})[new.article_id] = story_id
         self._restore(story_id)
@@ -1212,14 +1256,19 @@ class StoryIndex:
             self._stories.pop(story_id, None)
             self._key_members.pop(story_id, None)
             return
-        ordered = tuple(sorted(members.values(), key=lambda item: (item.published, item.article_id)))
+        ordered = tuple(sorted(members.values(), key=in_order))
         key_members = self._key_members.get(story_id)
         self._stories[story_id] = StoryCandidate(story_id, ordered, key_members=key_members)
 
-    def _forget_before(self, oldest: datetime) -> None:
-        while self._by_time and self._by_time[0][0] < oldest:
-            _, article_id, story_id = heapq.heappop(self._by_time)
+    def _forget_before(self, start: InOrder) -> None:
+        """Drop the members placed before ``start``."""
+        gone = bisect.bisect_left(self._in_order, start)
+        if not gone:
+            return
+        changed: set[int] = set()
+        for _, article_id in self._in_order[:gone]:
             member = self._held.pop(article_id)
+            story_id = self._story_of[article_id]
             del self._members[story_id][article_id]
             key_members = self._key_members.get(story_id)
             if key_members is not None:
@@ -1229,4 +1278,7 @@ class StoryIndex:
                 postings.pop(article_id, None)
                 if not postings:
                     del self._postings[term]
+            changed.add(story_id)
+        del self._in_order[:gone]
+        for story_id in sorted(changed):
             self._restore(story_id)

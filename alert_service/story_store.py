@@ -24,7 +24,10 @@ centroids and the members of a large story by key term) is kept with them, chang
 not built again for every batch. The cache
 keeps at most ``_MOST_KEPT`` profiles, the window ``_MOST_IN_WINDOW`` members (a window busier than
 that is read from the database batch by batch): an archive of tens of thousands of undated files,
-all in one window, is placed without reading the window again for every batch.
+all in one window, is placed without reading the window again for every batch. Of such a window an
+article is compared only with the latest ``GroupingSettings.most_in_window`` members
+(:func:`alert_service.stories.window_start`), and the members before those of a batch's earliest
+article are forgotten: a worker keeps about that many, not the archive.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
@@ -48,11 +51,13 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
     literal_column,
     null,
     or_,
     select,
     text,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -61,20 +66,25 @@ from sqlalchemy.orm import Session
 from alert_service.grouping import GroupingSettings
 from alert_service.models import Story, StoryMember
 from alert_service.stories import (
+    AFTER_EVERY_ID,
     INDEXED_MEMBERS,
     MOST_CANDIDATES,
     IdfTable,
+    InOrder,
     KeyMembers,
     Profile,
     StoryArticle,
     StoryCandidate,
     choose_story,
     default_idf,
+    in_order,
     index_key_terms,
     profile,
     story_ids_sharing,
     unindex_key_terms,
+    window_start,
 )
+from shared.db import UTCDateTime
 
 # Any fixed 64-bit number: the advisory lock that serializes story assignment.
 STORY_LOCK_KEY = 0x7261736964_5354
@@ -82,9 +92,6 @@ STORIES = cast(Table, Story.__table__)
 STORY_MEMBERS = cast(Table, StoryMember.__table__)
 # A story a batch starts is numbered from here until it is inserted: above every stored story's id.
 _STARTED = 1 << 62
-# Sorts after every article id (hexadecimal content ids), so a member published at the window's
-# end is inside it.
-_AFTER_EVERY_ID = "\U0010ffff"
 # From this many arriving articles on, a batch indexes its window's members by key term; fewer look
 # at every member, which costs less than the index (measured with benchmarks/store.py).
 _INDEX_FROM = 16
@@ -94,6 +101,9 @@ _INDEX_FROM = 16
 # stories): 40,000 take about 80 MB of an alert worker, 10,000 about 20 MB. The
 # window's bound is the larger: a window read again for every batch costs each of its articles the
 # window's profiles read back, several milliseconds of CPU an article in a burst of 30,000 files.
+# Since an article is compared with at most GroupingSettings.most_in_window members (5,000), a kept
+# window holds about that many and the members written since, not a burst's; the larger bound stays
+# for a setting raised past it.
 _MOST_KEPT = 10_000
 _MOST_IN_WINDOW = 40_000
 
@@ -144,8 +154,9 @@ def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile
 class StoryWindow:
     """The story members within the window of a batch of arriving articles, each story's members in
     order of publication: an arriving article is compared with the stories that have a member sharing
-    one of its key terms (as :class:`StoryIndex` finds them), each made of its members within the
-    window either side of that article's publication.
+    one of its key terms (as :class:`StoryIndex` finds them), each made of its members within that
+    article's window: from :func:`window_start` (the window either side of its publication, and of
+    that only the ``most_in_window`` latest members held) to the window's end after it.
 
     ``indexed``: the stories are found through an index of the members' key terms, built when the
     window is read; otherwise by looking at every member, which is cheaper for a few arrivals.
@@ -156,8 +167,11 @@ class StoryWindow:
     within its own window, and a story none of whose members there shares a key term is passed over,
     so a window kept across batches (:class:`KeptWindow`) may hold the members of its whole span.
     Past MOST_CANDIDATES stories, those of :func:`story_ids_sharing`'s ranking within the article's
-    window are taken; the ranking counts the stories of the whole span, which in a burst is the
-    article's window, as StoryIndex's is.
+    window are taken; the ranking counts the stories of the members held. The batch forgets
+    (:meth:`forget_before`) the members before the window of the earliest article still to place, so
+    for articles arriving in order of publication those are the article's window's, as StoryIndex's
+    are; for articles out of order, a few more (which members each article is compared with does not
+    change).
 
     Members may be added and removed; what a story's members build (its order, its candidates with
     their key-term positions) is kept until the story changes. The members :meth:`add` placed since
@@ -165,11 +179,20 @@ class StoryWindow:
     come back from the database once committed, under the stories they were stored in).
     """
 
-    def __init__(self, window: timedelta, rows: Iterable[tuple[int, Profile]], *, indexed: bool) -> None:
-        self._window = window
+    def __init__(
+        self, settings: GroupingSettings, rows: Iterable[tuple[int, Profile]], *, indexed: bool
+    ) -> None:
+        self._settings = settings
+        self._window = settings.window
         self._members: dict[int, list[Profile]] = {}
-        # Every member by article id, when not indexed: the stories are found by looking at each.
-        self._all: dict[str, tuple[int, Profile]] = {}
+        # Every member by article id (when not indexed, the stories are found by looking at each),
+        # and where each stands (in_order), sorted: the count of window_start, the oldest forgotten.
+        self._held: dict[str, tuple[int, Profile]] = {}
+        self._in_order: list[InOrder] = []
+        self._forgotten: list[str] = []
+        # The latest start before which members were forgotten (forget_before): no member before it
+        # is held.
+        self.floor: InOrder | None = None
         # Key term to the stories with a member having it: the story alone when one has it (most
         # terms), a tuple of a few, a set of more. Not how many members of each have it: a dict of those
         # counts for each term took 18.4 MiB of a window of 30,000 members, the tuples 6.5 MiB;
@@ -185,12 +208,42 @@ class StoryWindow:
         self._key_members: dict[int, KeyMembers] = {}
         for story_id, member in rows:
             self._members.setdefault(story_id, []).append(member)
+            self._held[member.article_id] = (story_id, member)
+            self._in_order.append(in_order(member))
             self._remember(story_id, member)
+        self._in_order.sort()
 
     @property
     def held(self) -> int:
         """How many members the window holds."""
-        return sum(map(len, self._members.values()))
+        return len(self._held)
+
+    def holds(self, member: Profile) -> bool:
+        """Whether ``member`` is held (not removed nor forgotten)."""
+        held = self._held.get(member.article_id)
+        return held is not None and held[1] is member
+
+    def start_of(self, published: datetime) -> InOrder:
+        """Where the members begin that an article published at ``published`` is compared with
+        (:func:`window_start`, counted among the members held)."""
+        return window_start(published, self._in_order, settings=self._settings)
+
+    def forget_before(self, start: InOrder) -> None:
+        """Hold the members before ``start`` no longer (:meth:`take_forgotten` tells which)."""
+        gone = bisect.bisect_left(self._in_order, start)
+        if not gone:
+            return
+        for _, article_id in self._in_order[:gone]:
+            story_id, member = self._held.pop(article_id)
+            self._remove_member(story_id, member)
+            self._forgotten.append(article_id)
+        del self._in_order[:gone]
+        self.floor = start if self.floor is None else max(self.floor, start)
+
+    def take_forgotten(self) -> list[str]:
+        """The article ids of the members :meth:`forget_before` forgot since the last call."""
+        forgotten, self._forgotten = self._forgotten, []
+        return forgotten
 
     def add(self, story_id: int, member: Profile) -> None:
         """Count ``member``, just placed, in ``story_id``."""
@@ -204,13 +257,15 @@ class StoryWindow:
 
     def include(self, story_id: int, member: Profile) -> None:
         """Count ``member``, a stored member of ``story_id``."""
+        self._held[member.article_id] = (story_id, member)
+        bisect.insort(self._in_order, in_order(member))
         members = self._members.setdefault(story_id, [])
         order = self._order.get(story_id)
         if order is None:
             members.append(member)
         else:
-            position = bisect.bisect_right(order, _in_order(member))
-            order.insert(position, _in_order(member))
+            position = bisect.bisect_right(order, in_order(member))
+            order.insert(position, in_order(member))
             members.insert(position, member)
         self._built.pop(story_id, None)
         self._remember(story_id, member)
@@ -220,12 +275,18 @@ class StoryWindow:
 
     def remove(self, story_id: int, member: Profile) -> None:
         """Count ``member`` (held in ``story_id``) no longer."""
+        del self._held[member.article_id]
+        del self._in_order[bisect.bisect_left(self._in_order, in_order(member))]
+        self._remove_member(story_id, member)
+
+    def _remove_member(self, story_id: int, member: Profile) -> None:
+        """Take ``member`` out of its story and the key-term indexes (not out of ``_held``)."""
         members = self._members[story_id]
         order = self._order.get(story_id)
         if order is None:
             position = next(index for index, held in enumerate(members) if held is member)
         else:
-            position = bisect.bisect_left(order, _in_order(member))
+            position = bisect.bisect_left(order, in_order(member))
             del order[position]
         del members[position]
         if not members:
@@ -241,7 +302,6 @@ class StoryWindow:
 
     def _remember(self, story_id: int, member: Profile) -> None:
         if self._by_key is None:
-            self._all[member.article_id] = (story_id, member)
             return
         by_key = self._by_key
         for term in member.key_terms:
@@ -262,7 +322,6 @@ class StoryWindow:
         """Forget ``member``, removed from ``story_id``: the story no longer has the key terms that
         none of its members left has."""
         if self._by_key is None:
-            del self._all[member.article_id]
             return
         by_key = self._by_key
         left = self._key_terms_of(story_id)
@@ -295,14 +354,14 @@ class StoryWindow:
             # Few arrivals look at every member: the stories having each key term are found here.
             keys = new.keys
             having: dict[str, set[int]] = {}
-            for story_id, member in self._all.values():
+            for story_id, member in self._held.values():
                 for term in keys.intersection(member.key_terms):
                     having.setdefault(term, set()).add(story_id)
             story_ids = story_ids_sharing(new.key_terms, lambda term: having.get(term, ()))
         else:
             story_ids = story_ids_sharing(new.key_terms, self._stories_having)
         # The ends of the article's window, as the members' order keys (the same for every story).
-        earliest, latest = (new.published - self._window, ""), (new.published + self._window, _AFTER_EVERY_ID)
+        earliest, latest = self.start_of(new.published), (new.published + self._window, AFTER_EVERY_ID)
         found = (self._candidate(story_id, earliest, latest) for story_id in story_ids)
         within = itertools.islice(filter(None, found), MOST_CANDIDATES)
         return sorted(within, key=_story_id)
@@ -319,8 +378,8 @@ class StoryWindow:
     ) -> StoryCandidate | None:
         order = self._order.get(story_id)
         if order is None:
-            self._members[story_id].sort(key=_in_order)
-            order = self._order[story_id] = [_in_order(member) for member in self._members[story_id]]
+            self._members[story_id].sort(key=in_order)
+            order = self._order[story_id] = [in_order(member) for member in self._members[story_id]]
         first = bisect.bisect_left(order, earliest)
         last = bisect.bisect_right(order, latest)
         if first == last:
@@ -360,35 +419,38 @@ def _story_id(candidate: StoryCandidate) -> int:
     return candidate.story_id
 
 
-def _in_order(member: Profile) -> tuple[datetime, str]:
-    """Where a member stands among its story's: by publication, then id (as candidates_of orders)."""
-    return (member.published, member.article_id)
-
-
 def _window_of(
-    session: Session, arriving: Sequence[Profile], *, window: timedelta, cache: ProfileCache
+    session: Session, arriving: Sequence[Profile], *, settings: GroupingSettings, cache: ProfileCache
 ) -> StoryWindow:
-    """The members stored within the window either side of the batch's publication times."""
-    earliest = min(new.published for new in arriving) - window
-    latest = max(new.published for new in arriving) + window
+    """The stored members the batch's articles may be compared with: from where the window of the
+    earliest published begins (:func:`window_start`) to the window's end after the latest."""
+    first = min(new.published for new in arriving)
+    last = max(new.published for new in arriving)
     if _keeps_window(session):
-        return _KEPT.of(str(session.get_bind().engine.url), window).stories(
-            session, earliest, latest, cache=cache
-        )
-    known = _read_members(session, earliest, latest, cache=cache).values()
-    return StoryWindow(window, known, indexed=len(arriving) >= _INDEX_FROM)
+        kept = _KEPT.of(str(session.get_bind().engine.url), settings)
+        return kept.stories(session, first, last, cache=cache)
+    known, _ = _read_window(session, first, last + settings.window, settings=settings, cache=cache)
+    return StoryWindow(settings, known.values(), indexed=len(arriving) >= _INDEX_FROM)
 
 
-def _read_members(
-    session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
-) -> dict[str, tuple[int, Profile]]:
-    """The story and profile of each member published from ``earliest`` to ``latest``, by article id."""
+def _read_window(
+    session: Session, first: datetime, end: datetime, *, settings: GroupingSettings, cache: ProfileCache
+) -> tuple[dict[str, tuple[int, Profile]], InOrder]:
+    """The story and profile of each member, by article id, from where the window of an article
+    published at ``first`` begins to ``end``, and where that is. Each member's profile is read only
+    when it is within: an archive's window holds many more members than an article is compared with."""
     rows = session.execute(
-        select(StoryMember.article_id, StoryMember.story_id).where(
-            StoryMember.published_at >= earliest, StoryMember.published_at <= latest
+        select(StoryMember.published_at, StoryMember.article_id, StoryMember.story_id).where(
+            StoryMember.published_at >= first - settings.window, StoryMember.published_at <= end
         )
     ).all()
-    return _with_profiles(session, [(article_id, story_id) for article_id, story_id in rows], cache=cache)
+    start = window_start(
+        first, sorted((published, article_id) for published, article_id, _ in rows), settings=settings
+    )
+    within = [
+        (article_id, story_id) for published, article_id, story_id in rows if (published, article_id) >= start
+    ]
+    return _with_profiles(session, within, cache=cache), start
 
 
 def _with_profiles(
@@ -471,8 +533,9 @@ _WRITTEN_BY = literal_column("xmin::text::bigint", BigInteger)
 
 
 class KeptWindow:
-    """A database's story members published in a span of time, kept by a process across batches and
-    brought up to date under the story lock by reading only the members written since its last read.
+    """A database's story members from a member on (:func:`in_order`) to a time, kept by a process
+    across batches and brought up to date under the story lock by reading only the members written
+    since its last read.
 
     Members are written only under the lock and committed before it is released, so under the lock
     every member written since the last read belongs to a transaction that the last read's snapshot
@@ -484,18 +547,23 @@ class KeptWindow:
     The kept members are held as a :class:`StoryWindow` too, which the batch places its articles
     in: the members a batch placed are dropped from it before the next batch reads what was written
     (they come back, under the stories they were stored in, once committed; a batch rolled back
-    leaves nothing behind).
+    leaves nothing behind). The members before the window of a batch's earliest article
+    (:func:`window_start`) are forgotten, and so are those the story window forgot as the batch was
+    placed: in an archive's burst the window keeps about ``most_in_window`` members, not the burst.
+    A batch whose earliest article's window begins before the kept span reads its members whole.
 
     At most ``most`` members are kept: a window holding more (a very busy few days) is forgotten once
     the batch has its members, and the next batch reads its own window whole, not the span after it,
     until a window fits again.
     """
 
-    def __init__(self, window: timedelta, *, most: int = _MOST_IN_WINDOW) -> None:
-        self._window = window
+    def __init__(self, settings: GroupingSettings, *, most: int = _MOST_IN_WINDOW) -> None:
+        self._settings = settings
+        self._window = settings.window
         self._most = most
         self._members: dict[str, tuple[int, Profile]] = {}
-        self._span: tuple[datetime, datetime] | None = None
+        # The first member kept (in_order) and the publication time the span ends at.
+        self._span: tuple[InOrder, datetime] | None = None
         self._seen: _Snapshot | None = None
         self._overflowed = False
         # The kept members as a story window, kept with them (None until a batch needs it).
@@ -507,42 +575,64 @@ class KeptWindow:
         return len(self._members)
 
     def stories(
-        self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
+        self, session: Session, first: datetime, last: datetime, *, cache: ProfileCache
     ) -> StoryWindow:
-        """The story window of a batch whose members are published from ``earliest`` to ``latest``
-        (those of the whole span kept, which places the batch alike); called under the story lock.
+        """The story window of a batch whose articles are published from ``first`` to ``last``
+        (holding the members of the whole span kept, which places the batch alike); called under the
+        story lock.
 
         The window is the one kept, brought up to date member by member, unless the span had to be
         read whole or holds too many members to keep."""
-        self._drop_placed()
-        seen = self._brought_up_to_date(session, earliest, latest, cache=cache)
+        self._follow_placement()
+        latest = last + self._window
+        seen = self._brought_up_to_date(session, first, latest, cache=cache)
         if seen is None:
             seen = _Snapshot.now(session)
             # Later members are read as well (a stream's next batches fall within the span), unless
             # the last window read was too large to keep.
-            self._span = (earliest, latest if self._overflowed else latest + self._window)
-            self._members = _read_members(session, *self._span, cache=cache)
-            self._stories = None
+            end = latest if self._overflowed else latest + self._window
+            self._members, start = _read_window(session, first, end, settings=self._settings, cache=cache)
+            self._span, self._stories = (start, end), None
+        else:
+            self._forget_before(self._start_of(first))
         self._seen = seen
-        self._forget_before(earliest)
         self._overflowed = len(self._members) > self._most
         if self._overflowed:
             found = [
                 (story_id, member)
                 for story_id, member in self._members.values()
-                if earliest <= member.published <= latest
+                if member.published <= latest
             ]
             self._members, self._span, self._seen, self._stories = {}, None, None, None
-            return StoryWindow(self._window, found, indexed=True)
+            return StoryWindow(self._settings, found, indexed=True)
         if self._stories is None:
-            self._stories = StoryWindow(self._window, self._members.values(), indexed=True)
+            self._stories = StoryWindow(self._settings, self._members.values(), indexed=True)
         return self._stories
 
-    def _drop_placed(self) -> None:
-        """Drop the members the last batch placed in the kept window: those stored are read back."""
+    def _follow_placement(self) -> None:
+        """Drop the members the last batch placed in the kept window (those stored are read back),
+        and forget those the story window forgot as it was placed."""
+        stories = self._stories
+        if stories is None:
+            return
+        for story_id, member in stories.take_placed():
+            if stories.holds(member):
+                stories.remove(story_id, member)
+        forgotten = stories.take_forgotten()
+        for article_id in forgotten:
+            self._members.pop(article_id, None)
+        if stories.floor is not None and self._span is not None:
+            self._span = (max(self._span[0], stories.floor), self._span[1])
+
+    def _start_of(self, first: datetime) -> InOrder:
+        """Where the window of an article published at ``first`` begins, among the kept members."""
         if self._stories is not None:
-            for story_id, member in self._stories.take_placed():
-                self._stories.remove(story_id, member)
+            return self._stories.start_of(first)
+        return window_start(
+            first,
+            sorted(map(in_order, (member for _, member in self._members.values()))),
+            settings=self._settings,
+        )
 
     def _keep(self, read: dict[str, tuple[int, Profile]]) -> None:
         """Keep the members ``read`` (by article id), in the kept story window too."""
@@ -556,19 +646,25 @@ class KeptWindow:
         self._members.update(read)
 
     def _brought_up_to_date(
-        self, session: Session, earliest: datetime, latest: datetime, *, cache: ProfileCache
+        self, session: Session, first: datetime, latest: datetime, *, cache: ProfileCache
     ) -> _Snapshot | None:
         """The snapshot the kept members are now up to date with, after reading in one statement the
         members written since the last read, how many the span holds and the snapshot; ``None`` when
-        in doubt (then the span must be read whole)."""
+        in doubt (then the span must be read whole) or when the window of the article published at
+        ``first`` begins before the span (members not kept may be among those it is compared with)."""
         if self._span is None or self._seen is None:
             return None
-        start, end = self._span
-        if earliest < start or latest > end:
+        (start, start_id), end = self._span
+        if latest > end:
             return None
         span = (
             select(StoryMember.article_id, StoryMember.story_id, _WRITTEN_BY.label("xid"))
-            .where(StoryMember.published_at >= start, StoryMember.published_at <= end)
+            .where(
+                StoryMember.published_at >= start,
+                tuple_(StoryMember.published_at, StoryMember.article_id)
+                >= tuple_(literal(start, UTCDateTime()), literal(start_id)),
+                StoryMember.published_at <= end,
+            )
             .cte("span")
         )
         written = select(span.c.article_id, span.c.story_id, null(), null(), null()).where(
@@ -582,20 +678,27 @@ class KeptWindow:
         self._keep(_with_profiles(session, new, cache=cache))
         if seen.precedes(self._seen) or stored != len(self._members):
             return None
+        if self._start_of(first) < self._span[0]:
+            return None
         return seen
 
-    def _forget_before(self, earliest: datetime) -> None:
+    def _forget_before(self, start: InOrder) -> None:
+        """Forget the members before ``start``: no article of this batch or a later one published
+        no earlier is compared with them."""
         assert self._span is not None
-        start, end = self._span
-        if earliest > start:
-            self._span = (earliest, end)
-            kept: dict[str, tuple[int, Profile]] = {}
-            for article_id, (story_id, member) in self._members.items():
-                if member.published >= earliest:
-                    kept[article_id] = (story_id, member)
-                elif self._stories is not None:
-                    self._stories.remove(story_id, member)
-            self._members = kept
+        if start <= self._span[0]:
+            return
+        self._span = (start, self._span[1])
+        if self._stories is not None:
+            self._stories.forget_before(start)
+            for article_id in self._stories.take_forgotten():
+                del self._members[article_id]
+            return
+        self._members = {
+            article_id: (story_id, member)
+            for article_id, (story_id, member) in self._members.items()
+            if in_order(member) >= start
+        }
 
 
 class KeptWindows:
@@ -604,18 +707,18 @@ class KeptWindows:
 
     def __init__(self, *, most: int = _MOST_IN_WINDOW) -> None:
         self._most = most
-        self._windows: dict[tuple[str, timedelta], KeptWindow] = {}
+        self._windows: dict[tuple[str, GroupingSettings], KeptWindow] = {}
 
     @property
     def held(self) -> int:
         """How many members the kept windows hold in all."""
         return sum(window.held for window in self._windows.values())
 
-    def of(self, url: str, window: timedelta) -> KeptWindow:
-        """The kept window of the database at ``url``, begun empty."""
-        key = (url, window)
+    def of(self, url: str, settings: GroupingSettings) -> KeptWindow:
+        """The kept window of the database at ``url`` for grouping by ``settings``, begun empty."""
+        key = (url, settings)
         if key not in self._windows:
-            self._windows[key] = KeptWindow(window, most=self._most)
+            self._windows[key] = KeptWindow(settings, most=self._most)
         return self._windows[key]
 
 
@@ -666,7 +769,7 @@ def assign_stories(
     placed = placed_stories(session, profiles)
     arriving = [new for article_id, new in profiles.items() if article_id not in placed]
     if arriving:
-        window = _window_of(session, arriving, window=settings.window, cache=_CACHE)
+        window = _window_of(session, arriving, settings=settings, cache=_CACHE)
         members = _place(window, arriving, settings=settings)
         placed.update(_store_placed(session, members, stored=stored, now=now))
     return placed
@@ -679,7 +782,13 @@ def _place(
     ``_STARTED`` in the order started, so ties go to the earlier story as stored ids do."""
     members = []
     started = 0
-    for new in arriving:
+    # The earliest publication of the articles still to place: the members before its window's start
+    # are compared with none of them (window_start moves forward with the publication and as members
+    # are added), and are forgotten, so that past MOST_CANDIDATES the stories ranked are those of the
+    # article's window, as StoryIndex ranks them, when articles arrive in order of publication.
+    coming = list(itertools.accumulate(reversed([new.published for new in arriving]), min))[::-1]
+    for new, earliest in zip(arriving, coming, strict=True):
+        window.forget_before(window.start_of(earliest))
         story_id = choose_story(new, window.candidates(new), settings=settings)
         if story_id is None:
             story_id, started = _STARTED + started, started + 1

@@ -4,6 +4,7 @@
     python -m benchmarks.stories --corpus FILE --limit 10000 --window-hours 72
     python -m benchmarks.stories --limit 30000 --assignments before.json   # saved, or compared when it exists
     python -m benchmarks.stories --limit 6000 --undated                    # an archive dropped at once
+    python -m benchmarks.stories --limit 30000 --undated --members 2500    # its window's bound
 
 Reads the corpus (gzip'd JSON lines: id, source, published, title, text), orders it by ``published``
 and adds each article to a :class:`alert_service.stories.StoryIndex` in turn, as articles arrive in the
@@ -18,9 +19,13 @@ more started early does not renumber the later ones), with the pairs of articles
 how many of those the saved run placed together too (their pairwise F1 against it), so a change meant
 to keep grouping as it is can be checked against the code before it.
 
-``--undated`` gives every article one publication time, as files dropped without a date are placed
-at the moment they were ingested: one story window holds them all, as in a burst, and the CPU time an
-article is printed for each fifth of the run, as the window fills.
+``--undated`` gives every article its own publication time, a millisecond after the one before, as
+files dropped without a date are placed at the moments they were ingested, one after another: one
+story window holds them all, as in a burst, and the CPU time an article is printed for each fifth of
+the run, as the window fills. ``--one-moment`` gives them all one time instead, as the undated lines
+of one ``rasid import`` are stamped (then the article ids decide which are the latest members).
+``--members`` sets the most members of the window an article is compared with
+(``GroupingSettings.most_in_window``; 0 leaves it unbounded, as before it was).
 """
 
 from __future__ import annotations
@@ -61,13 +66,21 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Group only the first N articles.")
     parser.add_argument("--window-hours", type=float, default=72.0)
     parser.add_argument("--assignments", type=Path, help="Save the stories placed, or compare with them.")
-    parser.add_argument("--undated", action="store_true", help="Every article at one publication time.")
+    parser.add_argument("--undated", action="store_true", help="Every article at its ingest moment.")
+    parser.add_argument("--one-moment", action="store_true", help="With --undated: all at one moment.")
+    parser.add_argument("--members", type=int, default=None, help="The most members compared with.")
     options = parser.parse_args()
     articles = read_corpus(options.corpus, limit=options.limit)
     if options.undated:
         moment = articles[-1].published
-        articles = [replace(article, published=moment) for article in articles]
-    index = StoryIndex(settings=GroupingSettings(window=timedelta(hours=options.window_hours)))
+        apart = timedelta(0) if options.one_moment else timedelta(milliseconds=1)
+        articles = [
+            replace(article, published=moment + number * apart) for number, article in enumerate(articles)
+        ]
+    settings = GroupingSettings(window=timedelta(hours=options.window_hours))
+    if options.members is not None:
+        settings = replace(settings, most_in_window=options.members or len(articles))
+    index = StoryIndex(settings=settings)
     default_idf()  # loaded once per process, as a worker does: not part of the rate
     stories: Counter[int] = Counter()
     placed: list[int] = []

@@ -4,10 +4,11 @@ stored once. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from alert_service import story_store
+from alert_service.grouping import GroupingSettings
 from alert_service.models import (
     Alert,
     AlertArticle,
@@ -39,6 +41,8 @@ ROWS: list[dict[str, Any]] = sorted(
 )
 # Tags given in turn, so rules of different topics match different articles of one story.
 TAGGINGS: list[tuple[str, ...]] = [("strikes",), ("strikes", "withdrawal"), ("withdrawal",), ()]
+# Grouping with a window of at most three members: the written cases' windows hold more.
+BOUNDED = GroupingSettings(window=timedelta(hours=10), most_in_window=3)
 
 
 @pytest.fixture
@@ -301,3 +305,27 @@ def test_a_bounded_window_and_profile_cache_see_members_deleted_by_others(
     assert snapshot(database_url) == snapshot(other_database_url)
     if database_url.startswith("postgresql"):
         assert 0 in held and max(held) > 0  # kept, then too many to keep
+
+
+@pytest.mark.parametrize("size", [2, 5])
+def test_dated_articles_out_of_order_are_placed_alike_whatever_the_batches(
+    database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """The written cases in no order of publication, with a window of at most three members: stored
+    in batches (the store worker keeping its window on PostgreSQL) they fall into the stories that
+    storing them one at a time, each reading its window, gives."""
+    order = random.Random(5).sample(range(len(messages(undated=False))), k=len(messages(undated=False)))
+    batch = [messages(undated=False)[position] for position in order]
+    with monkeypatch.context() as reading_every_window:
+        reading_every_window.setattr(story_store, "_keeps_window", lambda session: False)
+        _stored_bounded(other_database_url, batch, size=1)
+    monkeypatch.setattr(story_store, "_KEPT", story_store.KeptWindows())
+    _stored_bounded(database_url, batch, size=size)
+    assert snapshot(database_url)["stories"] == snapshot(other_database_url)["stories"]
+
+
+def _stored_bounded(url: str, batch: list[ArticleClassified], *, size: int) -> None:
+    """``batch`` stored in batches of ``size``, grouped with a window of at most three members."""
+    for start in range(0, len(batch), size):
+        with session_scope(url) as session:
+            store_batch(session, batch[start : start + size], now=NOW, grouping=BOUNDED)

@@ -48,7 +48,7 @@ def test_an_index_and_a_window_offer_the_same_stories(common_stories: int) -> No
         index._remember(member, index._next_story)
         index._next_story += 1
     window = StoryWindow(
-        settings.window, [(number + 1, member) for number, member in enumerate(members)], indexed=True
+        settings, [(number + 1, member) for number, member in enumerate(members)], indexed=True
     )
     arrival = _profile("new", {"common": 0.7, "rare": 0.7})
     from_index = [story.story_id for story in index._candidates(arrival)]

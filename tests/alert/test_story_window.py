@@ -33,7 +33,7 @@ def test_a_kept_window_places_each_article_as_a_window_read_afresh(threshold: fl
     third article's placement dropped and stored again: at every arrival the kept window and one
     built from the held members alone give the same candidates' members and the same choice."""
     settings = GroupingSettings(threshold=threshold, window=timedelta(hours=30))
-    kept = StoryWindow(settings.window, [], indexed=True)
+    kept = StoryWindow(settings, [], indexed=True)
     held: dict[str, tuple[int, Profile]] = {}
     large = 0
     for number, new in enumerate(_arrivals(settings)):
@@ -41,7 +41,7 @@ def test_a_kept_window_places_each_article_as_a_window_read_afresh(threshold: fl
             if member.published < new.published - 2 * settings.window:
                 kept.remove(story_id, member)
                 del held[article_id]
-        afresh = StoryWindow(settings.window, held.values(), indexed=False)
+        afresh = StoryWindow(settings, held.values(), indexed=False)
         offered, expected = kept.candidates(new), afresh.candidates(new)
         assert [(story.story_id, story.members) for story in offered] == [
             (story.story_id, story.members) for story in expected
@@ -74,7 +74,7 @@ def test_a_kept_windows_key_term_index_is_the_one_built_afresh(
     those of a window built from the held members alone."""
     monkeypatch.setattr(story_store, "_FEW_STORIES", few)
     settings = GroupingSettings(threshold=0.0, window=timedelta(hours=30))
-    kept = StoryWindow(settings.window, [], indexed=True)
+    kept = StoryWindow(settings, [], indexed=True)
     held: dict[str, tuple[int, Profile]] = {}
     indexed = 0
     for number, new in enumerate(_arrivals(settings)):
@@ -90,7 +90,7 @@ def test_a_kept_windows_key_term_index_is_the_one_built_afresh(
             kept.remove(story_id, new)
             kept.include(story_id, new)
         held[new.article_id] = (story_id, new)
-        afresh = StoryWindow(settings.window, held.values(), indexed=True)
+        afresh = StoryWindow(settings, held.values(), indexed=True)
         terms = {term for _, member in held.values() for term in member.key_terms}
         assert {term: set(kept._stories_having(term)) for term in terms} == {
             term: set(afresh._stories_having(term)) for term in terms
