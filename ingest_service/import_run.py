@@ -93,9 +93,10 @@ class ImportRun:
     def _flush(self, batch: list[ImportItem], progress: _Progress) -> None:
         if not batch:
             return
-        now = utc_now()
+        # Each item is stamped as it is taken, as each dropped file is: an undated article's moment
+        # orders it among the others, and a story window bounded by count keeps the latest.
         with session_scope(self.settings.resolved_database_url) as session:
-            outcomes = [import_item(session, item, alerts=self.alerts, now=now) for item in batch]
+            outcomes = [import_item(session, item, alerts=self.alerts, now=utc_now()) for item in batch]
         articles = [outcome.article for outcome in outcomes if outcome.article is not None]
         _hand_on(articles)
         for outcome in outcomes:

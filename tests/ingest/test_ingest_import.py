@@ -121,6 +121,21 @@ def test_alerts_follow_the_article_date_unless_asked(database_url: str, sent: Se
     assert (first.source, first.url, first.published_at) == ("archive", "https://e.test/1", recent)
 
 
+def test_undated_items_are_stamped_in_the_order_they_are_read(
+    database_url: str, sent: Sent, tmp_path: Path
+) -> None:
+    # As dropped files are: an undated article's moment orders it among the others (the story window
+    # keeps the latest of its members).
+    (tmp_path / "undated.jsonl").write_text("".join(line(number) for number in range(1, 6)))
+
+    run(database_url, "import", str(tmp_path / "undated.jsonl"))
+
+    assert [article.title.rsplit(" ", 1)[-1] for article in sent] == ["1", "2", "3", "4", "5"]
+    moments = [article.ingested_at for article in sent]
+    assert all(article.published_at is None for article in sent)
+    assert moments == sorted(moments) and len(set(moments)) == len(moments)
+
+
 def test_a_stopped_import_resumes_without_importing_twice(
     database_url: str, sent: Sent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
