@@ -79,12 +79,19 @@ Word = tuple[Entry | None, tuple[int, ...], int]
 # Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
 # occurrences of each group.
 Found = tuple[list[Match], defaultdict[int, list[Occurrence]], list[Match]]
+# Words resolved before any article (:mod:`~classifier_service.vocabulary`): the words, joined by
+# line breaks and encoded in UTF-16 (read back from the cache in a third of the instructions UTF-8
+# takes, and 50,000 words are read at every start), the phrase words first, and the phrase word ids
+# of each of those; the words after them are no phrase word.
+ResolvedVocabulary = tuple[bytes, tuple[tuple[int, ...], ...]]
+VOCABULARY_ENCODING = "utf-16-le"
+NO_VOCABULARY: ResolvedVocabulary = (b"", ())
 
 
 class Matcher:
     """Finds the phrases of a compiled index in the words of an article."""
 
-    def __init__(self, compiled: CompiledIndex) -> None:
+    def __init__(self, compiled: CompiledIndex, vocabulary: ResolvedVocabulary = NO_VOCABULARY) -> None:
         (
             self._literal,
             self._plain,
@@ -122,6 +129,15 @@ class Matcher:
         # One memory of words, not one for their ids and one for their entries: the words of an
         # article are looked up once, and a phrase's later words are read from the same look-ups.
         self._words: _Memo[Word | None] = _Memo(self._word_of)
+        # The vocabulary's words that are no phrase word are remembered from the start (None, as
+        # :meth:`_word_of` would find; a list well within the memory's bound); the ids of the
+        # others are kept, and what they start is worked out on first sight.
+        self._vocabulary: dict[str, tuple[int, ...]] = {}
+        if vocabulary[0]:
+            words, word_ids = vocabulary
+            listed = words.decode(VOCABULARY_ENCODING).split("\n")
+            self._vocabulary = dict(zip(listed, word_ids, strict=False))
+            self._words.update(dict.fromkeys(listed[len(word_ids) :]))
 
     def word_ids(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` (a folded word) is a form of, ascending."""
@@ -129,18 +145,21 @@ class Matcher:
         return () if word is None else word[1]
 
     def _word_of(self, token: str) -> Word | None:
-        # Most words of an article are none of a phrase's, and cannot be split into one: they are
-        # told apart by the look-ups of their beginnings, made in C (:meth:`_may_split`).
-        literal = self._literal.get(token, ())
-        if self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS)):
-            word_ids = literal
-        else:
-            word_ids = self._split_ids(token, literal)
-        if not word_ids:
-            return None
+        word_ids = self._vocabulary.get(token)
+        if word_ids is None:
+            # Most words of an article are none of a phrase's, and cannot be split into one: they
+            # are told apart by the look-ups of their beginnings, made in C (:meth:`_may_split`).
+            literal = self._literal.get(token, ())
+            if self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS)):
+                word_ids = literal
+            else:
+                word_ids = self._split_ids(token, literal)
+            if not word_ids:
+                return None
         return self._entry_of(word_ids), word_ids, self._forms.setdefault(word_ids, len(self._forms))
 
-    def _word_ids_of(self, token: str) -> tuple[int, ...]:
+    def word_ids_of(self, token: str) -> tuple[int, ...]:
+        """The ids of the phrase words ``token`` is a form of, worked out (not remembered)."""
         literal = self._literal.get(token, ())
         if not self._may_split(token):
             return literal
