@@ -53,10 +53,12 @@ class _Memo(dict[str, V]):
 
     __slots__ = ("_previous", "_resolve")
 
-    def __init__(self, resolve: Callable[[str], V]) -> None:
+    def __init__(self, resolve: Callable[[str], V], previous: dict[str, V] | None = None) -> None:
         super().__init__()
         self._resolve = resolve
-        self._previous: dict[str, V] = {}
+        # Values known before the first use may stand as the previous generation, carried over
+        # as they are met.
+        self._previous: dict[str, V] = {} if previous is None else previous
 
     def __missing__(self, key: str) -> V:
         if len(self) >= MEMO_SIZE:
@@ -128,16 +130,20 @@ class Matcher:
         )
         # One memory of words, not one for their ids and one for their entries: the words of an
         # article are looked up once, and a phrase's later words are read from the same look-ups.
-        self._words: _Memo[Word | None] = _Memo(self._word_of)
-        # The vocabulary's words that are no phrase word are remembered from the start (None, as
-        # :meth:`_word_of` would find; a list well within the memory's bound); the ids of the
-        # others are kept, and what they start is worked out on first sight.
+        # The vocabulary's words that are no phrase word (None, as :meth:`_word_of` would find)
+        # stand as the memory's previous generation: one a run meets is carried over (a fifth of
+        # its resolving), and the current generation holds only the words met, as it would
+        # without them (50,000 words in it would make it twice as large, and every look-up
+        # slower: 8% in find_sorted once the words of 1,150 articles are remembered). The ids of
+        # the others are kept, and what they start is worked out on first sight.
         self._vocabulary: dict[str, tuple[int, ...]] = {}
+        unmatched: dict[str, Word | None] = {}
         if vocabulary[0]:
             words, word_ids = vocabulary
             listed = words.decode(VOCABULARY_ENCODING).split("\n")
             self._vocabulary = dict(zip(listed, word_ids, strict=False))
-            self._words.update(dict.fromkeys(listed[len(word_ids) :]))
+            unmatched = dict.fromkeys(listed[len(word_ids) :])
+        self._words: _Memo[Word | None] = _Memo(self._word_of, unmatched)
 
     def word_ids(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` (a folded word) is a form of, ascending."""

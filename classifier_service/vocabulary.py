@@ -29,9 +29,9 @@ from classifier_service.tokens import SENTENCE_ENDS, FieldWords
 
 PACKAGED_VOCABULARY = Path(__file__).resolve().with_name("vocabulary.tsv.gz")
 # Words kept: those in 7 articles or more of the 30,443 of ANT 2018, 73.6% of the distinct words of
-# the labeled sets (a run over those resolves 10,695 words instead of 40,515). The matcher's memory
-# holds the list and the words a run adds to it until its first turnover, at
-# :data:`~classifier_service.matching.MEMO_SIZE` words (65,536). A longer list is cut when resolved.
+# the labeled sets (a run over those resolves 10,695 words instead of 40,515). The list stands as
+# the matcher's previous generation of words until its first turnover, so it is bounded as a
+# generation is, by :data:`~classifier_service.matching.MEMO_SIZE` (65,536); a longer one is cut.
 VOCABULARY_SIZE = 50_000
 
 
