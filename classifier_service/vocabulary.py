@@ -14,7 +14,6 @@ whether it is listed: the list only decides what is worked out before the first 
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 from collections import Counter
@@ -99,6 +98,8 @@ def _corpus_articles(path: Path) -> Iterator[tuple[str, str]]:
 def main() -> None:
     """Rebuild the packaged vocabulary from a corpus of JSON lines (``title``, ``text``; .gz or not):
     ``python -m classifier_service.vocabulary ../shared/corpus/ant-2018.jsonl.gz``."""
+    import argparse
+
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--size", type=int, default=VOCABULARY_SIZE)
