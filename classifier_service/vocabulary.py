@@ -10,6 +10,9 @@ is remembered). So the package ships the words found in the most articles of a n
 against its own index (a user's taxonomy gets its own resolutions, and the cache's key covers the
 list), and a classifier starts with them remembered. What a word resolves to does not depend on
 whether it is listed: the list only decides what is worked out before the first article.
+``rasid classify --jsonl`` over those articles takes 11% fewer instructions so (5,275M -> 4,695M;
+a warm round is unchanged, the first sight costs half), and over one article 9% more (730M ->
+795M: the list read at start).
 """
 
 from __future__ import annotations
