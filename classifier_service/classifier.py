@@ -85,7 +85,7 @@ class Classifier:
         self._thresholds = compiled.thresholds
         self._terms = compiled.terms
         self._entity_names = compiled.entities
-        self._matcher = Matcher(compiled.index)
+        self._matcher = Matcher(compiled.index, compiled.vocabulary)
 
     def classify(self, *, title: str, text: str) -> Classification:
         """Score every topic, tag those at or above their threshold, with evidence and entities.

@@ -8,9 +8,11 @@ matching a field finds terms, group occurrences and entities in the same pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from classifier_service.matching import NO_VOCABULARY, ResolvedVocabulary
 from classifier_service.phrases import CompiledIndex, Owners, PhraseIndex
 from shared.arabic import fold
 
@@ -57,6 +59,8 @@ class CompiledTaxonomy:
     # By gazetteer position, the entities an index owner past the groups stands for.
     entities: list[EntityName]
     index: CompiledIndex
+    # Frequent words resolved against ``index`` (:mod:`~classifier_service.vocabulary`).
+    vocabulary: ResolvedVocabulary = NO_VOCABULARY
 
     def to_plain(self) -> tuple[object, ...]:
         """The compiled taxonomy as plain data (tuples, lists, dicts, frozensets, strings, numbers)."""
@@ -65,13 +69,13 @@ class CompiledTaxonomy:
              t.topic_window, t.also, t.also_window, t.previous_sentence)
             for t in self.terms
         ]  # fmt: skip
-        return (self.version, self.topics, self.thresholds, terms, self.entities, self.index)
+        return (self.version, self.topics, self.thresholds, terms, self.entities, self.index, self.vocabulary)
 
     @classmethod
     def from_plain(cls, plain: tuple[Any, ...]) -> CompiledTaxonomy:
         """The compiled taxonomy of :meth:`to_plain`; raises ``ValueError`` (or ``TypeError``) if
         ``plain`` is not one."""
-        version, topics, thresholds, terms, entities, index = plain
+        version, topics, thresholds, terms, entities, index, vocabulary = plain
         compiled = cls(
             version=str(version),
             topics=tuple(topics),
@@ -79,14 +83,20 @@ class CompiledTaxonomy:
             terms=[CompiledTerm(*term) for term in terms],
             entities=[(entity_id, kind, name) for entity_id, kind, name in entities],
             index=index,
+            vocabulary=(bytes(vocabulary[0]), tuple(vocabulary[1])),
         )
         if not isinstance(index, tuple) or set(compiled.thresholds) != set(compiled.topics):
             raise ValueError("not a compiled taxonomy")
         return compiled
 
 
-def compile_taxonomy(taxonomy: Taxonomy, gazetteer: Gazetteer, *, version: str) -> CompiledTaxonomy:
-    """Compile ``taxonomy`` and ``gazetteer``; ``version`` is what classifications will carry."""
+def compile_taxonomy(
+    taxonomy: Taxonomy, gazetteer: Gazetteer, *, version: str, vocabulary: Iterable[str] = ()
+) -> CompiledTaxonomy:
+    """Compile ``taxonomy`` and ``gazetteer``; ``version`` is what classifications will carry, and
+    the words of ``vocabulary`` are resolved against the index (:mod:`~classifier_service.vocabulary`)."""
+    from classifier_service.vocabulary import resolve_vocabulary
+
     compiler = _Compiler(taxonomy, gazetteer)
     return CompiledTaxonomy(
         version=version,
@@ -95,6 +105,7 @@ def compile_taxonomy(taxonomy: Taxonomy, gazetteer: Gazetteer, *, version: str) 
         terms=compiler.terms,
         entities=[(entry.id, entry.kind, entry.name) for entry in gazetteer.entries],
         index=compiler.index,
+        vocabulary=resolve_vocabulary(compiler.index, vocabulary),
     )
 
 

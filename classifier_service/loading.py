@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 # start.
 PACKAGED_TAXONOMY = Path(__file__).resolve().with_name("taxonomy.yaml")
 PACKAGED_GAZETTEER = Path(__file__).resolve().parent.parent / "shared" / "gazetteer.yaml"
+# ``classifier_service.vocabulary.PACKAGED_VOCABULARY``: the words resolved when compiling, part of
+# the cache's key.
+PACKAGED_VOCABULARY = Path(__file__).resolve().with_name("vocabulary.tsv.gz")
 
 
 def load_classifier(taxonomy_path: Path | None = None, *, gazetteer_path: Path | None = None) -> Classifier:
@@ -100,7 +103,7 @@ def compiled_taxonomy(
     taxonomy_path: Path, gazetteer_path: Path, *, cache_dir: Path | None
 ) -> CompiledTaxonomy:
     """The compiled taxonomy from the cache if it holds a current one, else compiled and cached."""
-    key = cache_key((taxonomy_path, gazetteer_path))
+    key = cache_key((taxonomy_path, gazetteer_path, PACKAGED_VOCABULARY))
     if cache_dir is not None:
         compiled = _read_compiled(cache_dir, key)
         if compiled is not None:
@@ -115,12 +118,14 @@ def compile_files(taxonomy_path: Path, gazetteer_path: Path) -> CompiledTaxonomy
     """Read, validate and compile the taxonomy and gazetteer files."""
     from classifier_service.compiler import compile_taxonomy
     from classifier_service.taxonomy import load_taxonomy
+    from classifier_service.vocabulary import read_vocabulary
     from shared.gazetteer import load_gazetteer
 
     taxonomy = load_taxonomy(taxonomy_path)
     gazetteer = load_gazetteer(gazetteer_path)
     version = classifier_version(taxonomy, files=(taxonomy_path, gazetteer_path))
-    return compile_taxonomy(taxonomy, gazetteer, version=version)
+    vocabulary = read_vocabulary(PACKAGED_VOCABULARY)
+    return compile_taxonomy(taxonomy, gazetteer, version=version, vocabulary=vocabulary)
 
 
 def classifier_version(taxonomy: Taxonomy, *, files: tuple[Path, ...]) -> str:

@@ -12,6 +12,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from classifier_service.articles import read_json_lines
+from classifier_service.bench import _command_run
 from classifier_service.classifier import ArticleLimits
 from classifier_service.cli import bench_group, classify_command
 from classifier_service.loading import load_classifier
@@ -152,6 +154,16 @@ def test_bench_reports_speed_latency_and_memory(tmp_path: Path) -> None:
     assert "(8 articles, 8 classifications)" in result.output
     assert "through rasid classify --jsonl (one core, start-up included): 8 articles in" in result.output
     assert "rasid classify peak RSS:" in result.output
+
+
+def test_bench_reports_the_commands_own_peak_rss_not_its_own() -> None:
+    # Linux carries a process's peak RSS across exec: a command started from a process this large
+    # would report at least 160 MB however little it used itself.
+    ballast = b"x" * (160 << 20)
+    articles = list(read_json_lines((FIXTURES / "sample.jsonl").read_text(encoding="utf-8").splitlines()))
+    run = _command_run(articles, rounds=1, taxonomy_path=None)
+    assert len(ballast) and 10_000_000 < run.peak_rss_bytes < 140_000_000
+    assert run.articles == 8 and run.cpu_seconds > 0
 
 
 def test_bench_without_the_command(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from classifier_service.classifier import Classifier
 from classifier_service.loading import load_classifier
-from classifier_service.matching import Matcher
+from classifier_service.matching import _SCANNED_SECONDS, Matcher
 from classifier_service.phrases import PhraseIndex
 from shared.forms import EXACT, NAME, PLAIN, key_forms, stem_forms, stem_of, word_key
 
@@ -69,3 +69,18 @@ def test_a_phrase_is_found_through_its_clitics_and_endings() -> None:
     matcher = Matcher(index.compile(lambda owner: ((owner,), (), ())))
     terms, _, _ = matcher.find_sorted(["وقواتها", "الجويه", "و", "للقوه", "سقوه", "للالقوه"])
     assert terms == [(1, 0, 1), (0, 0, 2), (1, 3, 4)]
+
+
+def test_a_long_continuation_is_looked_up_as_it_would_be_scanned(classifier: Classifier) -> None:
+    matcher = Matcher(classifier.compiled.index)
+    continuations = classifier.compiled.index[5]
+    long = [number for number, (_, seconds) in enumerate(continuations) if len(seconds) > _SCANNED_SECONDS]
+    assert long
+    for continuation in long:
+        seconds = continuations[continuation][1]
+        second_ids = sorted({second for second, _ in seconds})
+        asked = [(second,) for second in second_ids]
+        asked += [tuple(second_ids[:3]), tuple(second_ids[-2:]), (second_ids[0], 1 << 30), (1 << 30,)]
+        for word_ids in asked:
+            scanned = [entry for entry in seconds if entry[0] in word_ids]
+            assert matcher._seconds_among(continuation, word_ids) == scanned
