@@ -797,8 +797,11 @@ class _HeldCentroid(NamedTuple):
 # the cache serves the stories a batch changed (rebuilt for the next one, or extended by a member),
 # fewer than a batch's articles. A 20-member centroid takes about 80 KB: at 512, a burst of 5,000
 # files filled the cache with those of large stories long slid past (20 MiB, half the centroids
-# held), placing no faster than at 128 (8.5 MiB less held by the store path).
-_CENTROIDS_KEPT = 128
+# held), placing no faster than at 128 (8.5 MiB less held by the store path). At 32, the alert pool
+# children's largest RSS is 152-154 MB at 5,000 files against 155-157, 166 MB at 30,000 against 170,
+# CPU an article no worse in turns (2.10-2.23 ms against 2.09-2.32; 3.15-3.26 against 3.06-3.39;
+# benchmarks/worker_memory.py).
+_CENTROIDS_KEPT = 32
 
 
 class CentroidCache:

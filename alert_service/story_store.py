@@ -21,11 +21,11 @@ On PostgreSQL it keeps the window's members too (:class:`KeptWindow`): under the
 only the members written since the process's last read, not every member of its window, and what
 grouping builds of them (the index of their key terms, each story's order, its candidates with their
 centroids and the members of a large story by key term) is kept with them, changed member by member,
-not built again for every batch. The cache
-keeps at most ``_MOST_KEPT`` profiles, the window ``_MOST_IN_WINDOW`` members (a window busier than
-that is read from the database batch by batch): an archive of tens of thousands of undated files,
-all in one window, is placed without reading the window again for every batch. Of such a window an
-article is compared only with the latest ``GroupingSettings.most_in_window`` members
+not built again for every batch. The cache keeps about as many profiles as a batch's window holds,
+the kept window at most ``_MOST_IN_WINDOW`` members (a window busier than that is read from the
+database batch by batch): an archive of tens of thousands of undated files, all in one window, is
+placed without reading the window again for every batch. Of such a window an article is compared
+only with the latest ``GroupingSettings.most_in_window`` members
 (:func:`alert_service.stories.window_start`), and the members before those of a batch's earliest
 article are forgotten: a worker keeps about that many, not the archive.
 """
@@ -85,6 +85,7 @@ from alert_service.stories import (
     window_start,
 )
 from shared.db import UTCDateTime
+from shared.messages import MAX_BATCH
 
 # Any fixed 64-bit number: the advisory lock that serializes story assignment.
 STORY_LOCK_KEY = 0x7261736964_5354
@@ -95,16 +96,13 @@ _STARTED = 1 << 62
 # From this many arriving articles on, a batch indexes its window's members by key term; fewer look
 # at every member, which costs less than the index (measured with benchmarks/store.py).
 _INDEX_FROM = 16
-# The most profiles a process keeps read (ProfileCache), and the most members it keeps of a window
-# across batches (KeptWindow), profiles held. A profile held takes about 2 KB (a hundred terms and
-# their weights of 16 bits, the title's, the key terms, and 0.45 KB of them packed for bounding
-# stories): 40,000 take about 80 MB of an alert worker, 10,000 about 20 MB. The
-# window's bound is the larger: a window read again for every batch costs each of its articles the
-# window's profiles read back, several milliseconds of CPU an article in a burst of 30,000 files.
-# Since an article is compared with at most GroupingSettings.most_in_window members (5,000), a kept
-# window holds about that many and the members written since, not a burst's; the larger bound stays
-# for a setting raised past it.
-_MOST_KEPT = 10_000
+# The most members a process keeps of a window across batches (KeptWindow), profiles held. A profile
+# held takes about 2 KB (a hundred terms and their weights of 16 bits, the title's, the key terms, and
+# 0.45 KB of them packed for bounding stories): 40,000 take about 80 MB of an alert worker. A window
+# read again for every batch costs each of its articles the window's profiles read back, several
+# milliseconds of CPU an article in a burst of 30,000 files. Since an article is compared with at most
+# GroupingSettings.most_in_window members (5,000), a kept window holds about that many and the members
+# written since, not a burst's; the larger bound stays for a setting raised past it.
 _MOST_IN_WINDOW = 40_000
 
 
@@ -115,11 +113,30 @@ def lock_stories(session: Session) -> None:
 
 
 class ProfileCache:
-    """The profiles of story members this process has read, the most recently read kept."""
+    """The profiles of story members this process has read, the most recently read kept: as many as
+    a batch's window holds (:meth:`fit`), or ``size`` when given.
 
-    def __init__(self, size: int = _MOST_KEPT) -> None:
-        self._size = size
+    A window read whole (on SQLite for every batch, on PostgreSQL when the kept window must be read
+    again) holds the ``most_in_window`` latest members before its batch's articles: kept that many and
+    a batch's, every one of them is read from the database once, the latest batch's not at all. Kept
+    more, the cache holds only profiles no window needs: at 10,000 (twice the window's bound), a
+    burst of 30,000 undated files grew each alert pool child by 74 MB (largest RSS 188 MB), at
+    5,200 by 58-59 MB (170-176 MB), with no more CPU an article (benchmarks/worker_memory.py). Its
+    size follows the bound, so a bound raised keeps the window read from the cache."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self._fixed = size is not None
+        self._size = size or 0
         self._profiles: OrderedDict[str, Profile] = OrderedDict()
+
+    def fit(self, settings: GroupingSettings) -> None:
+        """Keep at least the profiles a window of ``settings`` holds and a batch's arrivals (the
+        largest window of the settings used so far in this process), unless the size was given."""
+        if not self._fixed:
+            self._size = max(self._size, settings.most_in_window + MAX_BATCH)
+
+    def __len__(self) -> int:
+        return len(self._profiles)
 
     def get(self, article_id: str) -> Profile | None:
         """The cached profile of ``article_id``, if it is cached."""
@@ -765,6 +782,7 @@ def assign_stories(
     stored = {article_id: _stored_profile(new) for article_id, new in profiles.items()}
     for new in profiles.values():
         new.pack()
+    _CACHE.fit(settings)
     lock_stories(session)
     placed = placed_stories(session, profiles)
     arriving = [new for article_id, new in profiles.items() if article_id not in placed]

@@ -189,7 +189,7 @@ def describe_caches() -> str:
     from alert_service import stories, story_store
 
     return (
-        f"word cache {len(stories._WORDS)} words, profiles kept {len(story_store._CACHE._profiles)}, "
+        f"word cache {len(stories._WORDS)} words, profiles kept {len(story_store._CACHE)}, "
         f"kept window members {story_store._KEPT.held}"
     )
 

@@ -5,10 +5,14 @@ store, whatever the batches, and for dated articles arriving out of order too.""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
+from sqlalchemy.orm import Session
 
 from alert_service import story_store
 from alert_service.grouping import GroupingSettings
@@ -17,7 +21,7 @@ from alert_service.store import store_batch, story_article
 from alert_service.stories import Profile, StoryIndex, choose_story, in_order, window_start
 from alert_service.story_store import StoryWindow
 from shared.db import session_scope
-from shared.messages import ArticleClassified
+from shared.messages import MAX_BATCH, ArticleClassified
 from shared.settings import ConfigurationError, load_settings
 from tests.alert.helpers import NOW
 from tests.alert.test_store_batch import messages, snapshot
@@ -165,3 +169,37 @@ def test_a_bound_below_one_stops_startup_naming_its_variable(
     monkeypatch.setenv("RASID_STORY_WINDOW_MEMBERS", value)
     with pytest.raises(ConfigurationError, match="RASID_STORY_WINDOW_MEMBERS"):
         load_settings(AlertSettings)
+
+
+def test_the_profile_cache_keeps_what_the_largest_window_used_holds() -> None:
+    """As many profiles as a window of the largest bound used holds and a batch's arrivals; a size
+    given stays."""
+    cache, given = story_store.ProfileCache(), story_store.ProfileCache(size=2)
+    for settings in (BOUNDED, GroupingSettings(most_in_window=40), BOUNDED):
+        cache.fit(settings)
+        given.fit(settings)
+    for number in range(40 + MAX_BATCH + 5):
+        member = cast(Profile, SimpleNamespace(article_id=f"a{number}"))
+        cache.put(member)
+        given.put(member)
+    assert (len(cache), len(given)) == (40 + MAX_BATCH, 2)
+    assert cache.get("a4") is None and cache.get("a5") is not None
+
+
+def test_a_window_read_whole_for_every_batch_reads_no_profile_placed_by_its_process(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window read whole for each batch (as on SQLite) takes the profiles of the members its
+    process placed from the profile cache, which follows the window's bound."""
+    read: list[str] = []
+    reading = story_store._read_profiles
+
+    def counted(session: Session, article_ids: list[str]) -> Iterator[Profile]:
+        read.extend(article_ids)
+        return iter(reading(session, article_ids))
+
+    monkeypatch.setattr(story_store, "_CACHE", story_store.ProfileCache())
+    monkeypatch.setattr(story_store, "_keeps_window", lambda session: False)
+    monkeypatch.setattr(story_store, "_read_profiles", counted)
+    _store(database_url, messages(undated=True), size=4)
+    assert read == []
