@@ -14,17 +14,21 @@ from alert_service.story_store import StoryWindow
 from tests.alert.test_stories import _fixture_profiles
 
 
-def _arrivals(settings: GroupingSettings) -> list[Profile]:
-    """The fixtures' articles and two later copies of each, in order: stories of many members."""
+def with_copies(settings: GroupingSettings, apart: timedelta) -> list[Profile]:
+    """The fixtures' articles, then two later copies of each, ``apart`` and twice that after it."""
     profiles = _fixture_profiles(settings)
     copies = [
-        item.copied(
-            article_id=f"{item.article_id}-{copy}", published=item.published + copy * timedelta(hours=5)
-        )
+        item.copied(article_id=f"{item.article_id}-{copy}", published=item.published + copy * apart)
         for copy in range(1, 3)
         for item in profiles
     ]
-    return sorted([*profiles, *copies], key=lambda item: (item.published, item.article_id))
+    return [*profiles, *copies]
+
+
+def _arrivals(settings: GroupingSettings) -> list[Profile]:
+    """The fixtures' articles and two later copies of each, in order: stories of many members."""
+    arrivals = with_copies(settings, timedelta(hours=5))
+    return sorted(arrivals, key=lambda item: (item.published, item.article_id))
 
 
 @pytest.mark.parametrize("threshold", [0.19, 0.0])

@@ -25,7 +25,7 @@ from shared.messages import MAX_BATCH, ArticleClassified
 from shared.settings import ConfigurationError, load_settings
 from tests.alert.helpers import NOW
 from tests.alert.test_store_batch import messages, snapshot
-from tests.alert.test_stories import _fixture_profiles
+from tests.alert.test_story_window import with_copies
 
 MOMENT = datetime(2018, 5, 1, 12, tzinfo=UTC)
 BOUNDED = GroupingSettings(window=timedelta(hours=10), most_in_window=3)
@@ -60,15 +60,7 @@ def test_an_article_s_window_begins_at_its_latest_members(
 def _shuffled_arrivals() -> list[Profile]:
     """The written cases' articles and two later copies of each, in an order that is not theirs of
     publication (a feed's late items, an import of dated lines in any order)."""
-    profiles = _fixture_profiles(BOUNDED)
-    copies = [
-        item.copied(
-            article_id=f"{item.article_id}-{copy}", published=item.published + copy * timedelta(hours=3)
-        )
-        for copy in range(1, 3)
-        for item in profiles
-    ]
-    arrivals = [*profiles, *copies]
+    arrivals = with_copies(BOUNDED, timedelta(hours=3))
     random.Random(11).shuffle(arrivals)
     return arrivals
 
