@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 # start.
 PACKAGED_TAXONOMY = Path(__file__).resolve().with_name("taxonomy.yaml")
 PACKAGED_GAZETTEER = Path(__file__).resolve().parent.parent / "shared" / "gazetteer.yaml"
-# ``classifier_service.vocabulary.PACKAGED_VOCABULARY``: the words resolved when compiling, part of
-# the cache's key.
+# The frequent words resolved when compiling (:mod:`~classifier_service.vocabulary`), part of the
+# cache's key.
 PACKAGED_VOCABULARY = Path(__file__).resolve().with_name("vocabulary.tsv.gz")
 
 

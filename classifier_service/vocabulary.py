@@ -25,11 +25,11 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
+from classifier_service.loading import PACKAGED_VOCABULARY
 from classifier_service.matching import VOCABULARY_ENCODING, Matcher, ResolvedVocabulary
 from classifier_service.phrases import CompiledIndex
 from classifier_service.tokens import SENTENCE_ENDS, FieldWords
 
-PACKAGED_VOCABULARY = Path(__file__).resolve().with_name("vocabulary.tsv.gz")
 # Words kept: those in 7 articles or more of the 30,443 of ANT 2018, 73.6% of the distinct words of
 # the labeled sets (a run over those resolves 10,695 words instead of 40,515). The list stands as
 # the matcher's previous generation of words until its first turnover, so it is bounded as a
