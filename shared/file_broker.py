@@ -10,6 +10,13 @@ it, it is deleted. Kombu deletes a taken message only after moving it to the sys
 folder, a rename across file systems (so not atomic) on many machines; here it is renamed into the
 ``processed_folder`` beside the queue, read and deleted there.
 
+Kombu keeps each exchange's bindings in a table file that every process declaring a queue rewrites.
+It creates a missing table by opening it for writing, which empties it, before it locks it: a
+process binding at that moment read an empty file and failed (a worker's first send on a new
+stack), or a second creator emptied a table another had just written, and a queue's binding was
+lost. Here a table is created without being emptied, read and written under its lock, and an empty
+one is an exchange with no binding yet.
+
 Kombu's transport looks for new files every ``polling_interval`` (0.01 s: a worker holding its
 prefetched messages waits that long before taking more), which kept each idle worker at about 1.3% of
 a core. Here a consumer that found no message for its queues waits for the folder to change instead
@@ -20,14 +27,17 @@ does when it is busy (its prefetch is full) or where inotify is unavailable.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import os
 import select
 import struct
 import uuid
+from collections.abc import Iterator
 from queue import Empty
 from time import monotonic, monotonic_ns, sleep
-from typing import Any
+from typing import IO, Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -138,6 +148,40 @@ class Channel(filesystem.Channel):
         except OSError as error:
             raise ChannelError(f"cannot add message {name!r} to {self.data_folder_out!r}") from error
 
+    def get_table(self, exchange: str) -> list[filesystem.exchange_queue_t]:
+        """The bindings of ``exchange``: none while its table does not exist or is being created."""
+        try:
+            with self._locked_table(exchange, exclusive=False) as table:
+                return _bindings(table.read())
+        except FileNotFoundError:
+            return []
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        """Add a binding to ``exchange``'s table, made if missing, read and rewritten under its lock."""
+        binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        self.control_folder.mkdir(exist_ok=True)
+        with self._locked_table(exchange, exclusive=True, create=True) as table:
+            bindings = _bindings(table.read())
+            if binding not in bindings:
+                bindings.insert(0, binding)
+                table.seek(0)
+                table.write(str_to_bytes(dumps(bindings)))
+                table.truncate()
+
+    @contextlib.contextmanager
+    def _locked_table(self, exchange: str, *, exclusive: bool, create: bool = False) -> Iterator[IO[bytes]]:
+        path = self._exchange_file(exchange)
+        flags = (os.O_RDWR if exclusive else os.O_RDONLY) | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+        try:
+            descriptor = os.open(path, flags, 0o600)
+        except OSError as error:
+            if isinstance(error, FileNotFoundError) and not create:
+                raise  # no table yet: the caller's answer is "no binding"
+            raise ChannelError(f"cannot open the exchange table {str(path)!r}") from error
+        with open(descriptor, "r+b" if exclusive else "rb", buffering=0) as table:
+            fcntl.flock(table.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield table  # closing the file releases the lock
+
     def _get(self, queue: str, timeout: float | None = None) -> Any:
         """The oldest message of ``queue``, taken by an atomic rename, read, and deleted."""
         self.connection.looked = True
@@ -158,6 +202,11 @@ class Channel(filesystem.Channel):
                 raise ChannelError(f"cannot read message {name!r} of queue {queue!r}") from error
             return loads(bytes_to_str(payload))
         raise Empty()
+
+
+def _bindings(table: bytes) -> list[filesystem.exchange_queue_t]:
+    """The bindings an exchange table holds; an empty table (just created) holds none."""
+    return [filesystem.exchange_queue_t(*binding) for binding in loads(bytes_to_str(table))] if table else []
 
 
 class Transport(filesystem.Transport):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -263,3 +264,54 @@ def test_without_inotify_an_idle_consumer_polls_and_takes_what_arrives(
         ).start()
         consumer.drain_events(timeout=10)
     assert received == [{"n": 1}, {"n": 2}]
+
+
+def _bind_at_once(
+    control: str, queue: str, start: Any, failures: Any, *, transport: type[Any] = file_broker.Transport
+) -> None:
+    """One process declaring its queue on the ``tasks`` exchange, as each worker does at start."""
+    options = {"data_folder_in": control, "data_folder_out": control, "control_folder": control}
+    try:
+        with Connection(transport=transport, transport_options=options) as connection:
+            channel = connection.channel()
+            start.wait(timeout=30)
+            Queue(queue, Exchange("tasks", type="direct"), routing_key=queue)(channel).declare()
+    except Exception as error:  # any failure of the bind is what the test reports
+        failures.put(f"{queue}: {error!r}")
+
+
+def test_workers_declaring_their_queues_at_once_on_a_new_stack_all_bind(tmp_path: Path) -> None:
+    # A new stack's workers start together: each creates or rewrites the exchange's table as it
+    # declares its queue. None may fail on a table another is creating, or empty one another wrote.
+    context = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        control = tmp_path / f"control-{attempt}"
+        control.mkdir()
+        start, failures = context.Barrier(6), context.Queue()
+        queues = [f"queue{number}" for number in range(6)]
+        binders = [
+            context.Process(target=_bind_at_once, args=(str(control), queue, start, failures))
+            for queue in queues
+        ]
+        for binder in binders:
+            binder.start()
+        for binder in binders:
+            binder.join(timeout=60)
+        reported = []
+        while not failures.empty():
+            reported.append(failures.get(timeout=1))
+        assert reported == []
+        table = json.loads((control / "tasks.exchange").read_text())
+        assert sorted(binding[2] for binding in table) == queues
+
+
+def test_an_exchange_table_being_created_is_read_as_no_binding_and_bound_onto(tmp_path: Path) -> None:
+    folder = str(tmp_path)
+    options = {"data_folder_in": folder, "data_folder_out": folder, "control_folder": folder}
+    (tmp_path / "tasks.exchange").write_bytes(b"")  # made by another process, not yet written
+    with Connection(transport=file_broker.Transport, transport_options=options) as connection:
+        channel: Any = connection.channel()
+        assert channel.get_table("tasks") == []
+        channel._queue_bind("tasks", "classify", "", "classify")
+        channel._queue_bind("tasks", "classify", "", "classify")
+        assert [binding.queue for binding in channel.get_table("tasks")] == ["classify"]
