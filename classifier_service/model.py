@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import math
 import os
 import sys
@@ -26,7 +27,7 @@ from operator import mul
 from pathlib import Path
 from typing import Any
 
-from classifier_service.cache import cache_key, read_cached, write_cached
+from classifier_service.cache import read_cached, write_cached
 from classifier_service.errors import ModelFileError
 from classifier_service.features import topic_features
 from classifier_service.hits import ArticleHits
@@ -179,9 +180,14 @@ def read_model(path: Path, *, cache_dir: Path | None = None) -> Model:
 
 
 def _cache_key(data: bytes) -> str:
-    """The key of the model file holding ``data``: the bytes parsed, so a file replaced meanwhile
-    is not cached under the other's key."""
-    return hashlib.sha256(f"model|{cache_key(())}|".encode() + data).hexdigest()[:32]
+    """The key of the model file holding ``data``: the bytes parsed (so a file replaced meanwhile is
+    not cached under the other's key), this module (all the code that reads a model and builds it),
+    and the Python and marshal versions. Not :func:`~classifier_service.cache.cache_key`, which hashes
+    every module of the service: the taxonomy's key does that already, and each costs a start 3 ms."""
+    digest = hashlib.sha256(f"model|{sys.version}|{marshal.version}|".encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(data)
+    return digest.hexdigest()[:32]
 
 
 # A model as the cache holds it: version, threshold, each topic's (bias, no_hit, calibration x and
