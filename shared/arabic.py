@@ -51,14 +51,17 @@ _RARE_LETTERS = str.maketrans(_RARE_LETTER_MAP)
 _RARE = re.compile(f"[{''.join(_RARE_LETTER_MAP)}]")
 
 _WORD = re.compile(r"\w+")
-_RUN = re.compile(r"\s+|\S+")
+# Patterns of the rare ways (text NFKC changes) and of functions that classifying does not call are
+# kept as text and compiled on first use (re's own cache): compiling them took every start 4M
+# instructions, the negated classes over all of Unicode most of it.
+_RUN = r"\s+|\S+"
 # Characters outside this class may change under NFKC (presentation forms, ligatures, NBSP, "…",
 # hamza and madda marks that compose with the letter before them). Inside it, NFKC is the identity.
-_MAYBE_UNSTABLE = re.compile(
+_MAYBE_UNSTABLE = (
     "[^\t\n\r -~\u00ab\u00bb\u0600-\u0652\u0656-\u0674\u0679-\u06ff"
     "\u200b-\u200f\u2010\u2012-\u2015\u2018-\u201f\u202a-\u202e\u2066-\u2069]"
 )
-_SENTENCE = re.compile(r"[^.!?؟\n]+")
+_SENTENCE = r"[^.!?؟\n]+"
 # Characters that NFKC leaves alone, that are not removed and that no rare letter change folds:
 # Arabic letters, printable ASCII, line breaks and the usual punctuation of Arabic news. Most fields
 # hold no other, and are folded by the common letter changes alone, after this one scan.
@@ -271,7 +274,7 @@ def _normalize_unstable_runs(text: str) -> Normalized:
     group; the stretches between them take the fast way. Checked by the caller against ``fold``."""
     pieces = _PieceMap(text)
     position = 0
-    for unstable in _MAYBE_UNSTABLE.finditer(text):
+    for unstable in re.finditer(_MAYBE_UNSTABLE, text):
         if unstable.start() < position:
             continue
         run_start, run_end = _run_around(text, unstable.start())
@@ -299,7 +302,7 @@ def _run_around(text: str, index: int) -> tuple[int, int]:
 def _normalize_by_runs(text: str) -> Normalized:
     """Runs that NFKC leaves alone take the fast way; the others are folded mark-group by group."""
     pieces = _PieceMap(text)
-    for run in _RUN.finditer(text):
+    for run in re.finditer(_RUN, text):
         start, end = run.span()
         if unicodedata.is_normalized("NFKC", run.group()):
             pieces.add_stable(start, end)
@@ -332,7 +335,7 @@ def _combining_chunks(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _whitespace_chunks(text: str) -> list[tuple[int, int]]:
     """Spans of whitespace-separated tokens and of the whitespace between them."""
-    return [match.span() for match in _RUN.finditer(text)]
+    return [match.span() for match in re.finditer(_RUN, text)]
 
 
 def words(text: str) -> list[tuple[str, int, int]]:
@@ -347,7 +350,7 @@ def word_texts(text: str) -> list[str]:
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences of ``text``: runs of characters between ``. ! ? ؟`` and line breaks."""
-    return [match.span() for match in _SENTENCE.finditer(text) if match.group().strip()]
+    return [match.span() for match in re.finditer(_SENTENCE, text) if match.group().strip()]
 
 
 def content_id(title: str, text: str) -> str:
