@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import sys
 from math import log1p
-from typing import cast
 
 from classifier_service.hits import TopicHits
 from classifier_service.scoring import (
@@ -130,19 +129,39 @@ def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: st
         first, end = words.sentence_around(match[1])
         around.update(tokens[max(first, match[1] - NEIGHBOURHOOD) : match[1]])
         around.update(tokens[match[2] : min(end, match[2] + NEIGHBOURHOOD)])
-    names = _NAMES[prefix]
-    # Looked up and added in C, in the order of ``around``; a word not seen before is stemmed.
-    known = list(map(names.get, around))
-    if None in known:
-        if len(names) + len(around) > _NAMES_SIZE:
-            names.clear()
-        known = [name or _word_name(names, prefix, token) for name, token in zip(known, around, strict=True)]
-    features.update(dict.fromkeys(cast("list[str]", known), 1.0))
+    # Looked up and added in C, in the order of ``around``; a word not seen before is named by
+    # ``_ContextNames.__missing__``.
+    features.update(dict.fromkeys(map(_NAMES[prefix].__getitem__, around), 1.0))
 
 
-def _word_name(names: dict[str, str], prefix: str, token: str) -> str:
-    name = names[token] = sys.intern(prefix + light_stem(token))
-    return name
+class _ContextNames(dict[str, str]):
+    """The feature names of context words under one prefix, by word, made on first use (from C, by
+    ``__getitem__``) and forgotten all at once when full. The stem comes from :data:`_STEMS`, which
+    both prefixes share: a word read around a counted term is often read around a stopped one too."""
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= _NAMES_SIZE:
+            self.clear()
+        name = self[token] = sys.intern(self._prefix + _STEMS[token])
+        return name
+
+
+class _Stems(dict[str, str]):
+    """:func:`light_stem` of each word, worked out on first use and forgotten all at once when full."""
+
+    __slots__ = ()
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= _NAMES_SIZE:
+            self.clear()
+        stem = self[token] = light_stem(token)
+        return stem
 
 
 def _term_names(term: str) -> dict[str, str]:
@@ -162,7 +181,8 @@ _TERM_NAMES: dict[str, dict[str, str]] = {}
 # The feature of each reason a term was stopped for, made once (a string made per occurrence would
 # be hashed again, and compared with the model's copy of the name).
 _BLOCKED_BY = {reason: sys.intern("blocked_" + reason) for reason in _REASON_PREFIXES}
-# Feature names of context words by prefix, remembered: stemming is the costly part, and articles
-# share most of their words. Forgotten all at once when full.
-_NAMES: dict[str, dict[str, str]] = {"w:": {}, "v:": {}}
+# Feature names of context words by prefix, and their stems, remembered: stemming is the costly
+# part, and articles share most of their words. Each is forgotten all at once when full.
 _NAMES_SIZE = 1 << 15
+_NAMES = {prefix: _ContextNames(prefix) for prefix in ("w:", "v:")}
+_STEMS = _Stems()

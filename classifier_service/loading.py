@@ -90,7 +90,7 @@ def classifier_of(
     ``cache_dir`` is None; any article classified when ``limits`` is None; rules alone when
     ``model_path`` is None or names no file)."""
     compiled = compiled_taxonomy(taxonomy_path, gazetteer_path, cache_dir=cache_dir)
-    model = ModelSource(model_path) if model_path is not None else None
+    model = ModelSource(model_path, cache_dir=cache_dir) if model_path is not None else None
     return Classifier(compiled, limits=limits, model=model)
 
 

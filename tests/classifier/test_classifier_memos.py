@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from classifier_service import features
 from classifier_service.articles import article_from_file
 from classifier_service.features import _PREFIXES, _SUFFIXES, light_stem
 from classifier_service.loading import load_classifier
@@ -34,6 +37,16 @@ def test_light_stem_takes_the_affixes_the_ordered_lists_give() -> None:
             for suffix in ("", *_SUFFIXES):
                 word = prefix + stem + suffix
                 assert light_stem(word) == light_stem_by_definition(word), word
+
+
+def test_context_words_are_named_by_their_stems_when_the_memory_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(features, "_NAMES_SIZE", 2)
+    words = ["والحرب", "الحرب", "بالصواريخ", "والحرب", "صواريخهم", "ا"]
+    for prefix, names in features._NAMES.items():
+        assert [names[word] for word in words] == [prefix + light_stem(word) for word in words]
+        assert len(names) <= 2 and len(features._STEMS) <= 2
 
 
 def fresh(found: FieldMatches) -> FieldMatches:

@@ -1,7 +1,8 @@
 """The shortcuts reading takes for most articles give what the plain definitions give, for any text.
 
-``letter_counts`` counts bytes when a text holds only ASCII, the Arabic block and a few marks, and
-``normalize_text`` and ``check_document`` skip a scan when a text is printable but for its line feeds;
+``letter_counts`` counts bytes when a text holds only ASCII, the Arabic block and a few marks,
+``normalize_text`` and ``check_document`` skip a scan when a text is printable but for its line feeds,
+and folding finds the removed marks and the rare letters in one scan;
 each is checked here against the definition it shortcuts, on random texts built from the characters
 that decide which way is taken (and on the ones that send a text the long way).
 """
@@ -11,9 +12,12 @@ from __future__ import annotations
 import random
 import re
 import sys
+import unicodedata
+from functools import partial
 
 import pytest
 
+from shared.arabic import _RARE_LETTER_MAP, _REMOVED_CLASS, Normalized, _normalize_stable, fold
 from shared.decoding import letter_counts
 from shared.documents import normalize_text
 
@@ -74,3 +78,36 @@ def test_every_whitespace_character_but_the_space_and_every_control_is_unprintab
         character = chr(code)
         if (character.isspace() and character != " ") or re.fullmatch("[\x00-\x1f\x7f-\x9f]", character):
             assert not character.isprintable(), f"U+{code:04X}"
+
+
+# Letters, the removed marks and controls, and the rare letters and digits, side by side.
+_FOLDED_POOL = [
+    *"ابتهة أى ",
+    *(chr(code) for code in range(0x10000) if re.fullmatch(f"[{_REMOVED_CLASS}]", chr(code))),
+    *_RARE_LETTER_MAP,
+]
+
+
+def _stable_by_definition(text: str) -> Normalized:
+    """One block per run of removed characters, aligned pieces between; every letter folded."""
+    runs = [match.span() for match in re.finditer(f"[{_REMOVED_CLASS}]+", text)]
+    if not runs:
+        return Normalized(text, fold(text), (0,), (0,), (True,))
+    piece_starts, original_starts, aligned = [0], [0], [True]
+    removed = 0
+    for start, end in runs:
+        piece_starts += (start - removed, start - removed)
+        original_starts += (start, end)
+        aligned += (False, True)
+        removed += end - start
+    return Normalized(text, fold(text), tuple(piece_starts), tuple(original_starts), tuple(aligned))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_scan_finds_the_removed_runs_and_the_rare_letters(seed: int) -> None:
+    """Removed runs and rare letters are found in one scan, a rare letter starting a match of its own."""
+    rng = random.Random(seed)
+    texts = ("".join(rng.choices(_FOLDED_POOL, k=rng.randint(0, 30))) for _ in range(5_000))
+    # The fast way is taken by texts that NFKC leaves alone (the marks that compose are left out).
+    for text in filter(partial(unicodedata.is_normalized, "NFKC"), texts):
+        assert _normalize_stable(text, text) == _stable_by_definition(text), repr(text)
