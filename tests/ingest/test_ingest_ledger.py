@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, select
+import pytest
+from sqlalchemy import event, insert, select, text
 
 from ingest_service.ledger import (
     confirm_stored,
@@ -209,3 +210,16 @@ def test_an_article_recorded_by_another_worker_meanwhile_is_not_recorded_again(d
     finally:
         event.remove(engine, "before_cursor_execute", record_theirs_first)
     assert raced, "the other worker recorded its article between the query and the insert"
+
+
+def test_kept_messages_are_stored_uncompressed_on_postgresql(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL storage setting")
+    with session_scope(database_url) as session:
+        storage = session.scalar(
+            text(
+                "SELECT attstorage FROM pg_attribute "
+                "WHERE attrelid = 'ingest_articles'::regclass AND attname = 'payload'"
+            )
+        )
+    assert storage == "e", "kept for seconds: not worth compressing"
