@@ -35,11 +35,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest_service.errors import RejectedFile
-from ingest_service.ledger import FileVersion, record_new
+from ingest_service.ledger import FileVersion, record_files, record_new
 from ingest_service.models import FILE_STATUSES, SeenFile
 from ingest_service.paths import readable_path
 from ingest_service.schemas import FileReady
-from shared.db import insert_ignore_all, utc_now
+from shared.db import utc_now
 from shared.documents import Document, not_regular_reason, read_document
 from shared.errors import UnreadableDocument
 from shared.messages import ArticleIngested, content_id
@@ -110,7 +110,7 @@ def ingest_files(
     fresh = {article.article_id for article in record_new(session, decoded)}
     decided = [step if isinstance(step, _Decided) else step.decide(fresh) for step in steps]
     rows = [step.row() for step in decided if step.outcome.status in FILE_STATUSES]
-    insert_ignore_all(session, SeenFile.__table__, rows, conflict_columns=["path", "size", "mtime_ns"])
+    record_files(session, rows)
     for step in decided:
         step.log()
     return [step.outcome for step in decided]

@@ -74,6 +74,7 @@ class SeenArticle(Base):
     url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Until the alert service confirms it stored the article, the message is kept to be sent again.
+    # Stored out of line uncompressed on PostgreSQL (migration 0005): kept for seconds, not worth compressing.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     sends: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

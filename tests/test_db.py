@@ -52,6 +52,18 @@ def test_postgresql_sessions_run_in_utc_keeping_the_options_of_the_url(fresh_pos
         assert session.scalar(text("SELECT now()")).tzinfo is UTC
 
 
+def test_postgresql_sessions_compress_long_values_with_lz4_where_the_server_has_it(
+    fresh_postgres_url: str,
+) -> None:
+    for _ in range(2):  # a new connection, then one back from the pool after its rollback
+        with session_scope(fresh_postgres_url) as session:
+            built = session.scalar(
+                text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+            )
+            expected = "lz4" if built else "pglz"
+            assert session.scalar(text("SHOW default_toast_compression")) == expected
+
+
 def test_a_timestamp_of_another_zone_is_read_as_utc() -> None:
     column = UTCDateTime()
     read = column.process_result_value(datetime(2026, 11, 29, 12, 0, tzinfo=BAGHDAD), sqlite.dialect())

@@ -6,9 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, select
+import pytest
+from sqlalchemy import event, insert, select, text
 
-from ingest_service.ledger import confirm_stored, record_if_new, record_new, recorded_files, take_unconfirmed
+from ingest_service.ledger import (
+    confirm_stored,
+    record_files,
+    record_if_new,
+    record_new,
+    recorded_files,
+    take_unconfirmed,
+)
 from ingest_service.models import SeenArticle, SeenFile
 from shared.db import get_engine, session_scope
 from shared.messages import ArticleIngested, content_id
@@ -102,6 +110,55 @@ def test_the_files_recorded_of_a_slice_of_the_folder_are_read_in_one_query(datab
     assert len(statements) == 1
 
 
+def file_row(path: str, status: str, *, reason: str | None = None) -> dict[str, Any]:
+    return {
+        "path": path,
+        "size": 2_700,
+        "mtime_ns": 1_764_568_000_123_456_789,
+        "sha256": None if status == "rejected" else "0" * 64,
+        "article_id": None,
+        "status": status,
+        "reason": reason,
+        "seen_at": HANDED_ON,
+    }
+
+
+def test_files_recorded_together_take_one_statement_and_keep_the_first_outcome(database_url: str) -> None:
+    with session_scope(database_url) as session:
+        record_files(session, [file_row("/inbox/a.txt", "ingested")])
+    rows = [
+        file_row("/inbox/a.txt", "duplicate"),
+        file_row("/inbox/مقال.txt", "rejected", reason="ليس نصًا عربيًا"),
+        file_row("/inbox/مقال.txt", "duplicate"),
+        *(file_row(f"/inbox/{number}.txt", "ingested") for number in range(300)),
+    ]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with session_scope(database_url) as session:
+        event.listen(session.get_bind(), "before_cursor_execute", count)
+        try:
+            record_files(session, rows)
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", count)
+    with session_scope(database_url) as session:
+        recorded = {seen.path: seen for seen in session.scalars(select(SeenFile))}
+
+    assert len(recorded) == 302
+    assert recorded["/inbox/a.txt"].status == "ingested", "recorded before: kept"
+    rejected = recorded["/inbox/مقال.txt"]
+    assert (rejected.status, rejected.reason, rejected.sha256) == ("rejected", "ليس نصًا عربيًا", None)
+    assert (rejected.size, rejected.mtime_ns, rejected.seen_at) == (
+        2_700,
+        1_764_568_000_123_456_789,
+        HANDED_ON,
+    )
+    if database_url.startswith("postgresql"):
+        assert len(statements) == 1
+
+
 def test_articles_recorded_together_are_kept_whole_to_be_handed_on_again(database_url: str) -> None:
     plain = article("انسحاب القوات")
     from_feed = ArticleIngested(
@@ -153,3 +210,16 @@ def test_an_article_recorded_by_another_worker_meanwhile_is_not_recorded_again(d
     finally:
         event.remove(engine, "before_cursor_execute", record_theirs_first)
     assert raced, "the other worker recorded its article between the query and the insert"
+
+
+def test_kept_messages_are_stored_uncompressed_on_postgresql(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL storage setting")
+    with session_scope(database_url) as session:
+        storage = session.scalar(
+            text(
+                "SELECT attstorage FROM pg_attribute "
+                "WHERE attrelid = 'ingest_articles'::regclass AND attname = 'payload'"
+            )
+        )
+    assert storage == "e", "kept for seconds: not worth compressing"
