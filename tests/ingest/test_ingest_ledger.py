@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import event, insert, select, text
 
 from ingest_service.ledger import (
@@ -20,6 +19,7 @@ from ingest_service.ledger import (
 from ingest_service.models import SeenArticle, SeenFile
 from shared.db import get_engine, session_scope
 from shared.messages import ArticleIngested, content_id
+from shared.migrations import upgrade_all
 
 HANDED_ON = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 WAIT = timedelta(minutes=5)
@@ -212,10 +212,9 @@ def test_an_article_recorded_by_another_worker_meanwhile_is_not_recorded_again(d
     assert raced, "the other worker recorded its article between the query and the insert"
 
 
-def test_kept_messages_are_stored_uncompressed_on_postgresql(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL storage setting")
-    with session_scope(database_url) as session:
+def test_kept_messages_are_stored_uncompressed_on_postgresql(fresh_postgres_url: str) -> None:
+    upgrade_all(fresh_postgres_url)
+    with session_scope(fresh_postgres_url) as session:
         storage = session.scalar(
             text(
                 "SELECT attstorage FROM pg_attribute "
