@@ -7,12 +7,18 @@ BENCH_DATABASE ?= sqlite
 # Where the fault suite keeps each scenario's folder and process logs (emptied at the start of a run).
 FAULTS_TMP ?= /tmp/rasid-faults
 
+# Rasid's own packages, compiled to bytecode at install: an editable install leaves that to the first
+# import, which never writes it where PYTHONDONTWRITEBYTECODE is set (as in many shells and images),
+# so every command compiled them again (rasid classify: 0.16 s of CPU to start, 0.12 s with them).
+PACKAGES := shared ingest_service classifier_service alert_service
+
 .PHONY: install run test faults lint bench clean
 
 $(BIN)/rasid: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/python -m compileall -q $(PACKAGES)
 	touch $@
 
 install: $(BIN)/rasid
