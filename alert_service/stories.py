@@ -544,13 +544,16 @@ def _weights_read(stored: Mapping[object, object]) -> _Weights:
     return list(map(sys.intern, map(str, stored))), list(map(float, cast(Iterable[float], stored.values())))
 
 
-# The places of profiles held: a few hundred sets serve them all.
+# The places of profiles held: a few hundred sets serve them all (5,000 undated files of the corpus
+# name 683 distinct sets). Kept up to _PLACE_SETS_KEPT: at 10,000, a burst of 30,000 undated files left
+# 1.1 MiB of sets no profile held in each alert pool child.
 _PLACE_SETS: dict[frozenset[str], frozenset[str]] = {}
+_PLACE_SETS_KEPT = 1_000
 
 
 def _one_copy(places: frozenset[str]) -> frozenset[str]:
     """The process's one copy of the set ``places``."""
-    if len(_PLACE_SETS) > 10_000:
+    if len(_PLACE_SETS) >= _PLACE_SETS_KEPT:
         _PLACE_SETS.clear()
     return _PLACE_SETS.setdefault(places, places)
 

@@ -589,3 +589,11 @@ def test_an_index_keeps_each_large_storys_members_by_key_term_as_built_afresh() 
             }
             assert found == expected
     assert large > 0
+
+
+def test_equal_place_sets_are_one_object_and_the_sets_kept_are_bounded() -> None:
+    first = stories_module._one_copy(frozenset({"iraq", "mosul"}))
+    assert stories_module._one_copy(frozenset({"mosul", "iraq"})) is first
+    for number in range(stories_module._PLACE_SETS_KEPT + 1):
+        stories_module._one_copy(frozenset({f"place-{number}"}))
+    assert len(stories_module._PLACE_SETS) <= stories_module._PLACE_SETS_KEPT

@@ -184,3 +184,22 @@ def test_a_member_s_profile_is_stored_as_its_json_and_read_back_alike(database_u
         member.article_id, source=member.source, published=member.published_at, data=member.profile
     )
     assert (read.vector, read.title_vector, read.places) == (made.vector, made.title_vector, made.places)
+
+
+def test_the_members_read_are_held_by_their_profiles_own_article_ids(database_url: str) -> None:
+    """The window's members are keyed by the very id their profile holds, not by the row's copy of it:
+    a window of thousands would hold each id twice."""
+    from alert_service.story_store import ProfileCache, _with_profiles
+
+    for row in CRASH:
+        store(database_url, story_message(row))
+    with session_scope(database_url) as session:
+        rows = [
+            ("".join(article_id), story_id)
+            for article_id, story_id in session.execute(select(StoryMember.article_id, StoryMember.story_id))
+        ]
+        held = _with_profiles(session, rows, cache=ProfileCache(10))
+    assert sorted(held) == sorted(article_id for article_id, _ in rows)
+    for article_id, (story_id, member) in held.items():
+        assert article_id is member.article_id
+        assert story_id == dict(rows)[article_id]
