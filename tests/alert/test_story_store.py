@@ -184,3 +184,19 @@ def test_a_member_s_profile_is_stored_as_its_json_and_read_back_alike(database_u
         member.article_id, source=member.source, published=member.published_at, data=member.profile
     )
     assert (read.vector, read.title_vector, read.places) == (made.vector, made.title_vector, made.places)
+
+
+def test_grouping_reads_an_article_s_time_in_utc_as_members_are_read_back() -> None:
+    """A message's time, at any offset, is grouped as the same instant in UTC's own tzinfo, the one
+    members read back from the database have; an undated article's ingest time too."""
+    from datetime import UTC
+
+    from alert_service.store import story_article
+
+    message = story_message({**CRASH[0], "published": "2026-11-20T06:00:00+03:00"})
+    grouped = story_article(message.article).published
+    assert grouped == datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    assert grouped.tzinfo is UTC
+    undated = message.article.model_copy(update={"published_at": None})
+    assert story_article(undated).published.tzinfo is UTC
+    assert story_article(undated).published == undated.ingested_at
