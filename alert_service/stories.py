@@ -945,10 +945,12 @@ def _packed(profile: Profile) -> bytes | None:
 
 
 class _ArrivalWeights(threading.local):
-    """An arriving article's packed weights by slot (zero elsewhere), one table for each thread."""
+    """An arriving article's packed weights by slot (zero elsewhere), one table for each thread: whole
+    numbers of 32 bits (a slot's weights summed, at most a vector's 65,535 terms of 16 bits), half the
+    bytes of floats to read from at random."""
 
     def __init__(self) -> None:
-        self.table = np.zeros(_ALL_SLOTS, dtype=np.float64)
+        self.table = np.zeros(_ALL_SLOTS, dtype=np.uint32)
 
 
 _ARRIVAL_WEIGHTS = _ArrivalWeights()
@@ -976,19 +978,22 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.N
     # The first entry's "weight" is no weight: slot 0 stays 0.
     own = np.frombuffer(arrival_packed, dtype=np.uint32)[1:]
     own_slots = own >> _UNIT_BITS
-    np.add.at(table, own_slots, (own & _MOST_UNITS).astype(np.float64))
+    np.add.at(table, own_slots, own & _MOST_UNITS)
+    units = entries & _MOST_UNITS
+    # One entry more, so that a member's title may end after the last member's entries.
+    products = np.zeros(len(entries) + 1, dtype=np.uint64)
     try:
-        units = entries & _MOST_UNITS
-        products = table[entries >> _UNIT_BITS] * units
+        # Whole numbers, multiplied and summed as such: exact, whatever the order, and each sum below
+        # 2**53, so the same as a float.
+        np.multiply(table[entries >> _UNIT_BITS], units, out=products[:-1], dtype=np.uint64)
     finally:
-        table[own_slots] = 0.0
-    # Each member's vector, then its title, ending where the next member's begins (or at an entry
+        table[own_slots] = 0
+    # Each member's vector, then its title, ending where the next member's begins (or at the entry
     # added after the last member's).
     parts = np.empty(2 * len(starts), dtype=np.int64)
     parts[0::2] = starts
     parts[1::2] = starts + 1 + units[starts]
-    # Whole numbers below 2**53: summed exactly, whatever the order.
-    sums = np.add.reduceat(np.append(products, 0.0), parts)
+    sums = np.add.reduceat(products, parts).astype(np.float64)
     bodies, titles = sums[0::2], sums[1::2]
     scale = 1.0 / (_UNITS * _UNITS)
     similar = (arrival.body_share * bodies + arrival.title_share * titles) * scale

@@ -397,8 +397,9 @@ class StoryWindow:
         if order is None:
             self._members[story_id].sort(key=in_order)
             order = self._order[story_id] = [in_order(member) for member in self._members[story_id]]
-        first = bisect.bisect_left(order, earliest)
-        last = bisect.bisect_right(order, latest)
+        # Most stories lie wholly within the article's window: two comparisons, not a search each end.
+        first = 0 if order[0] >= earliest else bisect.bisect_left(order, earliest)
+        last = len(order) if order[-1] <= latest else bisect.bisect_right(order, latest)
         if first == last:
             return None
         # One candidate (its centroid and key-term positions with it) for every article that sees

@@ -203,3 +203,19 @@ def test_the_members_read_are_held_by_their_profiles_own_article_ids(database_ur
     for article_id, (story_id, member) in held.items():
         assert article_id is member.article_id
         assert story_id == dict(rows)[article_id]
+
+
+def test_grouping_reads_an_article_s_time_in_utc_as_members_are_read_back() -> None:
+    """A message's time, at any offset, is grouped as the same instant in UTC's own tzinfo, the one
+    members read back from the database have; an undated article's ingest time too."""
+    from datetime import UTC
+
+    from alert_service.store import story_article
+
+    message = story_message({**CRASH[0], "published": "2026-11-20T06:00:00+03:00"})
+    grouped = story_article(message.article).published
+    assert grouped == datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    assert grouped.tzinfo is UTC
+    undated = message.article.model_copy(update={"published_at": None})
+    assert story_article(undated).published.tzinfo is UTC
+    assert story_article(undated).published == undated.ingested_at
