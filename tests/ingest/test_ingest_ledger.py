@@ -3,10 +3,13 @@ and hands on again what was never confirmed (real SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, insert, select, text
+from sqlalchemy.orm import Session
 
 from ingest_service.ledger import (
     confirm_stored,
@@ -93,21 +96,27 @@ def test_the_files_recorded_of_a_slice_of_the_folder_are_read_in_one_query(datab
     ]
     with session_scope(database_url) as session:
         session.execute(insert(SeenFile), rows)
+    with session_scope(database_url) as session, statements_run(session) as statements:
+        recorded = recorded_files(session, [f"/inbox/{number}.txt" for number in range(500)])
+
+    assert len(recorded) == 500 and ("/inbox/7.txt", 7, 7) in recorded
+    assert ("/inbox/700.txt", 700, 700) not in recorded, "only the files asked about"
+    assert len(statements) == 1
+
+
+@contextmanager
+def statements_run(session: Session) -> Iterator[list[str]]:
+    """The SQL statements ``session`` runs inside the block, as they are run."""
     statements: list[str] = []
 
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    with session_scope(database_url) as session:
-        event.listen(session.get_bind(), "before_cursor_execute", count)
-        try:
-            recorded = recorded_files(session, [f"/inbox/{number}.txt" for number in range(500)])
-        finally:
-            event.remove(session.get_bind(), "before_cursor_execute", count)
-
-    assert len(recorded) == 500 and ("/inbox/7.txt", 7, 7) in recorded
-    assert ("/inbox/700.txt", 700, 700) not in recorded, "only the files asked about"
-    assert len(statements) == 1
+    event.listen(session.get_bind(), "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", count)
 
 
 def file_row(path: str, status: str, *, reason: str | None = None) -> dict[str, Any]:
@@ -132,17 +141,8 @@ def test_files_recorded_together_take_one_statement_and_keep_the_first_outcome(d
         file_row("/inbox/مقال.txt", "duplicate"),
         *(file_row(f"/inbox/{number}.txt", "ingested") for number in range(300)),
     ]
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    with session_scope(database_url) as session:
-        event.listen(session.get_bind(), "before_cursor_execute", count)
-        try:
-            record_files(session, rows)
-        finally:
-            event.remove(session.get_bind(), "before_cursor_execute", count)
+    with session_scope(database_url) as session, statements_run(session) as statements:
+        record_files(session, rows)
     with session_scope(database_url) as session:
         recorded = {seen.path: seen for seen in session.scalars(select(SeenFile))}
 
