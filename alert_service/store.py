@@ -20,10 +20,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
+import pydantic_core
 from pydantic import ValidationError
-from sqlalchemy import Table, select
+from sqlalchemy import Table, TextClause, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from alert_service.grouping import GroupingSettings
@@ -156,9 +159,13 @@ def _store_articles(session: Session, articles: Sequence[ArticleIngested], *, no
     # Every table's rows in the order of their keys: two workers inserting the same rows wait for
     # each other in one order, never each for the other (a deadlock).
     new_ids = sorted(by_id.keys() - stored)
-    insert_ignore_all(
-        session, ARTICLES, [_article_row(by_id[id_], now=now) for id_ in new_ids], conflict_columns=["id"]
+    rows = [_article_row(by_id[id_], now=now) for id_ in new_ids]
+    # A naive time is refused by the column's type (UTCDateTime), which the JSON recordset skips.
+    aware = all(
+        _aware_or_none(article.ingested_at) and _aware_or_none(article.published_at)
+        for article in by_id.values()
     )
+    _insert_rows(session, ARTICLES, rows, conflict_columns=("id",), recordset=aware)
     if new_ids:
         # New as of the query above: another worker storing the same article meanwhile keeps its row.
         log.debug("articles.stored", extra={"article_ids": new_ids})
@@ -207,8 +214,8 @@ def _store_tags(session: Session, messages: Sequence[ArticleClassified]) -> None
                 "classifier_version": key[2],
                 "evidence": evidence,
             }
-    conflict = ["article_id", "topic", "classifier_version"]
-    insert_ignore_all(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
+    conflict = ("article_id", "topic", "classifier_version")
+    _insert_rows(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
 
 
 def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> None:
@@ -225,9 +232,73 @@ def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> 
                     "mentions": entity.mentions,
                 },
             )
-    conflict = ["article_id", "entity_id"]
-    insert_ignore_all(
-        session, ARTICLE_ENTITIES, [rows[key] for key in sorted(rows)], conflict_columns=conflict
+    conflict = ("article_id", "entity_id")
+    _insert_rows(session, ARTICLE_ENTITIES, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
+
+
+def _aware_or_none(value: datetime | None) -> bool:
+    return value is None or value.tzinfo is not None
+
+
+def _insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict_columns: tuple[str, ...],
+    recordset: bool = True,
+) -> None:
+    """Insert ``rows`` (each naming the same columns), in order, skipping those already stored: on
+    PostgreSQL in one statement of one JSON parameter (``json_to_recordset``), else, or where the
+    rows cannot be written so (``recordset`` False, or a lone surrogate), by
+    :func:`~shared.db.insert_ignore_all`.
+
+    One statement, as the ingest ledger records its articles: the insert run once a row in
+    pipeline mode, its parameters converted one by one by SQLAlchemy and psycopg, cost the alert
+    worker about 0.1 ms of CPU an article for its article, tag and entity rows.
+    """
+    if not rows:
+        return
+    document = (
+        _utf8_recordset(rows) if recordset and session.get_bind().dialect.name == "postgresql" else None
+    )
+    if document is None:
+        insert_ignore_all(session, table, rows, conflict_columns=list(conflict_columns))
+        return
+    session.execute(_recordset_insert(table, tuple(rows[0]), conflict_columns), {"rows": document})
+
+
+def _utf8_recordset(rows: Sequence[dict[str, Any]]) -> Any | None:
+    """The rows as a JSON array in UTF-8, as a psycopg parameter; None when a lone surrogate cannot be
+    written so (json_to_recordset refuses its ASCII escape)."""
+    from psycopg.types.json import Json  # the PostgreSQL path only: an SQLite worker never loads psycopg
+
+    try:
+        # Timestamps as ISO 8601 with their offset ("Z" for UTC), which timestamptz reads.
+        document = pydantic_core.to_json(list(rows))
+    except pydantic_core.PydanticSerializationError:
+        return None
+    # The bytes written, not made text to be encoded again by psycopg.
+    return Json(document, dumps=_as_written)
+
+
+def _as_written(document: bytes) -> bytes:
+    return document
+
+
+@cache
+def _recordset_insert(
+    table: Table, columns: tuple[str, ...], conflict_columns: tuple[str, ...]
+) -> TextClause:
+    """``INSERT INTO <table> (<columns>) SELECT ... FROM json_to_recordset(:rows) ... ON CONFLICT
+    (<conflict_columns>) DO NOTHING``, its column types the table's."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
+    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in columns)
+    names = ", ".join(columns)
+    return text(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} "
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS row({types}) "
+        f"ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
     )
 
 
