@@ -20,7 +20,7 @@ from kombu.exceptions import OperationalError
 from kombu.utils import json as kombu_json
 
 from shared import celery_app, redis_broker
-from shared.redis_broker import envelope_json, envelope_of
+from shared.redis_broker import body_of, envelope_json
 from shared.settings import RasidSettings, load_settings
 from shared.task_names import INGEST_FILE
 from tests.faults.servers import private_redis
@@ -219,8 +219,8 @@ def test_a_consumed_message_is_kept_as_the_bytes_it_was_queued_as_until_acknowle
         {"ratio": math.inf, "other": math.nan},
     ],
 )
-def test_an_envelope_is_read_as_kombus_decoder_reads_it(value: Any) -> None:
+def test_a_body_is_read_as_kombus_decoder_reads_it(value: Any) -> None:
     # As Kombu writes it, and as Rasid does (UTF-8, which keeps a lone surrogate in an ASCII escape).
     for written in (kombu_json.dumps(value), celery_app._utf8_json(value)):
         # Compared as text: NaN is not equal to itself.
-        assert repr(envelope_of(written.encode())) == repr(kombu_json.loads(written))
+        assert repr(body_of(written.encode())) == repr(kombu_json.loads(written))
