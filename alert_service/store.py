@@ -20,10 +20,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
+import pydantic_core
 from pydantic import ValidationError
-from sqlalchemy import Table, select
+from sqlalchemy import Table, TextClause, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from alert_service.grouping import GroupingSettings
@@ -156,6 +159,8 @@ def _store_articles(session: Session, articles: Sequence[ArticleIngested], *, no
     # Every table's rows in the order of their keys: two workers inserting the same rows wait for
     # each other in one order, never each for the other (a deadlock).
     new_ids = sorted(by_id.keys() - stored)
+    # Each row in its own execution (insert_ignore_all), not in one JSON document as tags and
+    # entities are: PostgreSQL read an article's text from JSON for more CPU than the worker saved.
     insert_ignore_all(
         session, ARTICLES, [_article_row(by_id[id_], now=now) for id_ in new_ids], conflict_columns=["id"]
     )
@@ -207,8 +212,8 @@ def _store_tags(session: Session, messages: Sequence[ArticleClassified]) -> None
                 "classifier_version": key[2],
                 "evidence": evidence,
             }
-    conflict = ["article_id", "topic", "classifier_version"]
-    insert_ignore_all(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
+    conflict = ("article_id", "topic", "classifier_version")
+    _insert_rows(session, TAGS, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
 
 
 def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> None:
@@ -225,9 +230,66 @@ def _store_entities(session: Session, messages: Sequence[ArticleClassified]) -> 
                     "mentions": entity.mentions,
                 },
             )
-    conflict = ["article_id", "entity_id"]
-    insert_ignore_all(
-        session, ARTICLE_ENTITIES, [rows[key] for key in sorted(rows)], conflict_columns=conflict
+    conflict = ("article_id", "entity_id")
+    _insert_rows(session, ARTICLE_ENTITIES, [rows[key] for key in sorted(rows)], conflict_columns=conflict)
+
+
+def _insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict_columns: tuple[str, ...],
+) -> None:
+    """Insert ``rows`` (each naming the same columns, none a time), in order, skipping those already
+    stored: on PostgreSQL in one statement of one JSON parameter (``json_to_recordset``), else, or
+    where the rows cannot be written so (a lone surrogate), by :func:`~shared.db.insert_ignore_all`.
+
+    One statement, as the ingest ledger records its files: the insert run once a row in pipeline
+    mode, its parameters converted one by one by SQLAlchemy and psycopg, cost for a batch's tags and
+    entities (several of each an article) 0.08 ms of the worker's CPU an article and 0.05 ms of
+    PostgreSQL's more than this (in process, 4,000 articles of the corpus in batches of 200).
+    """
+    if not rows:
+        return
+    document = _utf8_recordset(rows) if session.get_bind().dialect.name == "postgresql" else None
+    if document is None:
+        insert_ignore_all(session, table, rows, conflict_columns=list(conflict_columns))
+        return
+    session.execute(_recordset_insert(table, tuple(rows[0]), conflict_columns), {"rows": document})
+
+
+def _utf8_recordset(rows: Sequence[dict[str, Any]]) -> Any | None:
+    """The rows as a JSON array in UTF-8, as a psycopg parameter; None when a lone surrogate cannot be
+    written so (json_to_recordset refuses its ASCII escape)."""
+    from psycopg.types.json import Json  # the PostgreSQL path only: an SQLite worker never loads psycopg
+
+    try:
+        # Written by pydantic-core, in Rust, which refuses a lone surrogate.
+        document = pydantic_core.to_json(list(rows))
+    except pydantic_core.PydanticSerializationError:
+        return None
+    # The bytes written, not made text to be encoded again by psycopg.
+    return Json(document, dumps=_as_written)
+
+
+def _as_written(document: bytes) -> bytes:
+    return document
+
+
+@cache
+def _recordset_insert(
+    table: Table, columns: tuple[str, ...], conflict_columns: tuple[str, ...]
+) -> TextClause:
+    """``INSERT INTO <table> (<columns>) SELECT ... FROM json_to_recordset(:rows) ... ON CONFLICT
+    (<conflict_columns>) DO NOTHING``, its column types the table's."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
+    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in columns)
+    names = ", ".join(columns)
+    return text(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} "
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS row({types}) "
+        f"ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
     )
 
 

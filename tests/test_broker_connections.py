@@ -19,8 +19,8 @@ from kombu.common import ignore_errors
 from kombu.exceptions import OperationalError
 from kombu.utils import json as kombu_json
 
-from shared import celery_app
-from shared.redis_broker import envelope_json
+from shared import celery_app, redis_broker
+from shared.redis_broker import body_of, envelope_json
 from shared.settings import RasidSettings, load_settings
 from shared.task_names import INGEST_FILE
 from tests.faults.servers import private_redis
@@ -162,3 +162,65 @@ def test_a_message_queued_in_base64_by_an_earlier_version_is_read(tmp_path: Path
 def test_an_envelope_reads_back_as_kombus_own_json_of_it_does(value: Any) -> None:
     # Compared as text: NaN is not equal to itself.
     assert repr(kombu_json.loads(envelope_json(value))) == repr(kombu_json.loads(kombu_json.dumps(value)))
+
+
+def test_a_consumed_message_is_kept_as_the_bytes_it_was_queued_as_until_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with private_redis(tmp_path / "redis") as server:
+        app = celery_app.create_celery_app("consumer", _settings(broker_url=server.url))
+        queue = Queue("consumed", routing_key="consumed")
+        with app.connection_for_write() as sender:
+            sender.Producer().publish(
+                ARABIC_ARTICLE,
+                routing_key="consumed",
+                declare=[queue],
+                serializer=celery_app.MESSAGE_SERIALIZER,
+            )
+        client = redis.Redis.from_url(server.url)
+        (queued,) = client.lrange("consumed", 0, -1)
+
+        def written_again(value: Any) -> bytes | str:
+            raise AssertionError(f"the consumed message was written again: {value!r}")
+
+        monkeypatch.setattr(redis_broker, "envelope_json", written_again)
+        received: list[Any] = []
+        with (
+            app.connection_for_read() as connection,
+            connection.Consumer(
+                queue, callbacks=[lambda body, message: received.append((body, message))], accept=["json"]
+            ) as consumer,
+        ):
+            connection.drain_events(timeout=10)  # a worker's way: BRPOP, then the message delivered
+            ((body, message),) = received
+            assert body == ARABIC_ARTICLE
+            channel = consumer.channel
+            (kept,) = client.hvals(channel.unacked_key)
+            # Not written again: the bytes Redis gave, in the list Kombu restores from.
+            assert kept == b"[" + queued + b',"","consumed"]'
+            assert kombu_json.loads(kept) == [kombu_json.loads(queued), "", "consumed"]
+            assert channel.received_as(message._raw) is None  # held only while it is delivered
+            # Handed back, as a worker that died holding it would have it: read again alike.
+            channel.qos.restore_by_tag(message.delivery_tag, client=client)
+            (again,) = client.lrange("consumed", 0, -1)
+            assert kombu_json.loads(again)["body"] == kombu_json.loads(queued)["body"]
+            message.ack()
+            assert client.hlen(channel.unacked_key) == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"body": '{"text": "نص"}', "headers": {"retries": 0, "eta": None, "timelimit": [None, 1.5]}},
+        [[], {"payload": {"text": 'نص "مقتبس" \\ 🚀', "n": 12345678901234567890, "score": 0.1}}, {}],
+        # Read by Kombu's decoder: a tagged object, and what pydantic-core refuses (a lone surrogate).
+        {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        {"broken": "نص \ud800 مكسور"},
+        {"ratio": math.inf, "other": math.nan},
+    ],
+)
+def test_a_body_is_read_as_kombus_decoder_reads_it(value: Any) -> None:
+    # As Kombu writes it, and as Rasid does (UTF-8, which keeps a lone surrogate in an ASCII escape).
+    for written in (kombu_json.dumps(value), celery_app._utf8_json(value)):
+        # Compared as text: NaN is not equal to itself.
+        assert repr(body_of(written.encode())) == repr(kombu_json.loads(written))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import StatementError
 
 from alert_service.models import Alert, Article, ArticleEntity, StoryMember, Tag
 from alert_service.subscriptions import remove_subscription
@@ -105,3 +109,67 @@ def test_an_article_imported_without_alerts_is_stored_tagged_and_grouped_but_ale
     assert counts == [1, 2, 0]
     with session_scope(database_url) as session:
         assert session.execute(select(func.count()).select_from(StoryMember)).scalar_one() == 1
+
+
+def _stored_rows(url: str) -> list[tuple[object, ...]]:
+    with session_scope(url) as session:
+        articles = session.execute(select(Article).order_by(Article.id)).scalars().all()
+        tags = session.execute(select(Tag).order_by(Tag.article_id, Tag.topic)).scalars().all()
+        entities = session.execute(select(ArticleEntity).order_by(ArticleEntity.entity_id)).scalars().all()
+        return [
+            *(
+                (
+                    a.id,
+                    a.title,
+                    a.text,
+                    a.source,
+                    a.source_kind,
+                    a.url,
+                    a.feed_id,
+                    a.published_at,
+                    a.ingested_at,
+                )
+                for a in articles
+            ),
+            *((t.article_id, t.topic, t.score, t.classifier_version, t.evidence) for t in tags),
+            *((e.article_id, e.entity_id, e.kind, e.name, e.mentions) for e in entities),
+        ]
+
+
+def test_every_column_of_a_stored_article_its_tags_and_entities_reads_back_as_given(
+    database_url: str, make_message: MessageFactory
+) -> None:
+    message = make_message()
+    # A score that only a full-precision float keeps, and a time with microseconds in another zone.
+    scores = {**message.classification.scores, "strikes": 0.1 + 0.2}
+    article = message.article.model_copy(
+        update={"ingested_at": datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=3)))}
+    )
+    classification = message.classification.model_copy(update={"scores": scores})
+    message = message.model_copy(update={"article": article, "classification": classification})
+    store(database_url, message)
+    (stored_article, *tags_and_entities) = _stored_rows(database_url)
+    assert stored_article[7:] == (article.published_at, article.ingested_at)
+    assert stored_article[:7] == (
+        article.article_id,
+        article.title,
+        article.text,
+        article.source,
+        article.source_kind,
+        article.url,
+        article.feed_id,
+    )
+    strikes = next(row for row in tags_and_entities if row[1] == "strikes")
+    assert strikes[2] == 0.1 + 0.2
+    assert strikes[4] == [
+        item.model_dump(mode="json") for item in classification.evidence if item.topic == "strikes"
+    ]
+
+
+def test_an_article_of_a_naive_time_is_refused_as_before(
+    database_url: str, make_message: MessageFactory
+) -> None:
+    message = make_message()
+    naive = message.article.model_copy(update={"published_at": datetime(2026, 3, 1, 12, 0)})
+    with pytest.raises(StatementError, match="naive datetime"):
+        store(database_url, message.model_copy(update={"article": naive}))
