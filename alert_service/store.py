@@ -20,13 +20,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, cast
 
-import pydantic_core
 from pydantic import ValidationError
-from sqlalchemy import Table, TextClause, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from alert_service.grouping import GroupingSettings
@@ -35,7 +32,7 @@ from alert_service.rules import ArticleFacts, WatchRule, matching_subscriptions
 from alert_service.settings import alert_settings
 from alert_service.stories import StoryArticle
 from alert_service.story_store import assign_stories
-from shared.db import insert_ignore_all, insert_ignore_many, utc_now
+from shared.db import insert_ignore_all, insert_ignore_many, recordset_insert, utc_now, utf8_recordset
 from shared.gazetteer import EntityFinder, entity_finder
 from shared.messages import ArticleClassified, ArticleIngested
 
@@ -252,45 +249,11 @@ def _insert_rows(
     """
     if not rows:
         return
-    document = _utf8_recordset(rows) if session.get_bind().dialect.name == "postgresql" else None
+    document = utf8_recordset(session, rows)
     if document is None:
         insert_ignore_all(session, table, rows, conflict_columns=list(conflict_columns))
         return
-    session.execute(_recordset_insert(table, tuple(rows[0]), conflict_columns), {"rows": document})
-
-
-def _utf8_recordset(rows: Sequence[dict[str, Any]]) -> Any | None:
-    """The rows as a JSON array in UTF-8, as a psycopg parameter; None when a lone surrogate cannot be
-    written so (json_to_recordset refuses its ASCII escape)."""
-    from psycopg.types.json import Json  # the PostgreSQL path only: an SQLite worker never loads psycopg
-
-    try:
-        # Written by pydantic-core, in Rust, which refuses a lone surrogate.
-        document = pydantic_core.to_json(list(rows))
-    except pydantic_core.PydanticSerializationError:
-        return None
-    # The bytes written, not made text to be encoded again by psycopg.
-    return Json(document, dumps=_as_written)
-
-
-def _as_written(document: bytes) -> bytes:
-    return document
-
-
-@cache
-def _recordset_insert(
-    table: Table, columns: tuple[str, ...], conflict_columns: tuple[str, ...]
-) -> TextClause:
-    """``INSERT INTO <table> (<columns>) SELECT ... FROM json_to_recordset(:rows) ... ON CONFLICT
-    (<conflict_columns>) DO NOTHING``, its column types the table's."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
-    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in columns)
-    names = ", ".join(columns)
-    return text(
-        f"INSERT INTO {table.name} ({names}) SELECT {names} "
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS row({types}) "
-        f"ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
-    )
+    session.execute(recordset_insert(table, tuple(rows[0]), conflict_columns), {"rows": document})
 
 
 def active_rules(session: Session) -> dict[int, WatchRule]:

@@ -21,16 +21,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any, cast
 
-import pydantic_core
-from sqlalchemy import CursorResult, Table, TextClause, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from ingest_service.models import SOURCE_LENGTH, URL_LENGTH, SeenArticle, SeenFile
-from shared.db import insert_ignore, insert_ignore_all, insert_ignore_many
+from shared.db import insert_ignore, insert_ignore_all, insert_ignore_many, recordset_insert, utf8_recordset
 from shared.messages import ArticleIngested
 
 log = logging.getLogger(__name__)
@@ -70,9 +67,9 @@ def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     # of a batch's 1,400 parameters was parsed and planned anew by both each time. Written in UTF-8,
     # not ASCII escapes (as the JSON column's serializer wrote the payload), the document and the
     # stored payloads are a third the size: together, half the PostgreSQL CPU of ingesting a file.
-    document = _utf8_recordset(rows) if session.get_bind().dialect.name == "postgresql" else None
+    document = utf8_recordset(session, rows)
     if document is not None:
-        statement = _recordset_insert(SeenArticle.__table__, _SEEN_COLUMNS, ("article_id",), "article_id")
+        statement = recordset_insert(SeenArticle.__table__, _SEEN_COLUMNS, ("article_id",), "article_id")
         return set(session.scalars(statement, {"rows": document}))
     inserted = insert_ignore_many(session, SeenArticle.__table__, rows, conflict_columns=["article_id"])
     return {row.article_id for row in inserted}
@@ -86,50 +83,12 @@ def record_files(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     # One statement of one JSON parameter, as for the articles (:func:`_insert_new`): the insert run
     # once for each file in pipeline mode, its parameters dumped one by one, cost about 23 µs of the
     # worker's CPU and 25 µs of PostgreSQL's a file; this costs 6 and 12.
-    document = _utf8_recordset(rows) if session.get_bind().dialect.name == "postgresql" else None
+    document = utf8_recordset(session, rows)
     if document is not None:
-        statement = _recordset_insert(SeenFile.__table__, tuple(rows[0]), _FILE_VERSION_COLUMNS, None)
+        statement = recordset_insert(SeenFile.__table__, tuple(rows[0]), _FILE_VERSION_COLUMNS)
         session.execute(statement, {"rows": document})
         return
     insert_ignore_all(session, SeenFile.__table__, rows, conflict_columns=list(_FILE_VERSION_COLUMNS))
-
-
-def _utf8_recordset(rows: Sequence[dict[str, Any]]) -> Any | None:
-    """The rows as a JSON array in UTF-8, as a psycopg parameter; None when a lone surrogate (a feed's
-    broken text) cannot be written so: json_to_recordset refuses its ASCII escape, which the JSON
-    column itself takes."""
-    from psycopg.types.json import Json  # the PostgreSQL path only: an SQLite worker never loads psycopg
-
-    try:
-        # Written by pydantic-core (in Rust, in a fifth of the json module's time), which refuses a
-        # lone surrogate; timestamps as ISO 8601 with their offset ("Z" for UTC), which timestamptz reads.
-        document = pydantic_core.to_json(list(rows))
-    except pydantic_core.PydanticSerializationError:
-        return None
-    # Sent as the bytes written: made text, to be encoded again by psycopg, a batch's half megabyte of
-    # Arabic took twice as long as writing it (10 µs an article).
-    return Json(document, dumps=_as_written)
-
-
-def _as_written(document: bytes) -> bytes:
-    return document
-
-
-@cache
-def _recordset_insert(
-    table: Table, columns: tuple[str, ...], conflict_columns: tuple[str, ...], returning: str | None
-) -> TextClause:
-    """``INSERT INTO <table> (<columns>) SELECT ... FROM json_to_recordset(:rows) ... ON CONFLICT
-    (<conflict_columns>) DO NOTHING [RETURNING <returning>]``, its column types the table's."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
-    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in columns)
-    names = ", ".join(columns)
-    returned = f" RETURNING {returning}" if returning else ""
-    return text(
-        f"INSERT INTO {table.name} ({names}) SELECT {names} "
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS row({types}) "
-        f"ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING{returned}"
-    )
 
 
 # The columns :func:`_seen_row` fills.
