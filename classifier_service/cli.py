@@ -345,8 +345,13 @@ def _classification_line(classifier: Classifier, article: Article) -> str:
     read = classifier.read(title=article.title, text=article.text)
     classification = classifier.classification_plain(read)
     # The title read and the id the pipeline gives the same article, so a reader can see which line
-    # became the headline and find the article in `rasid articles list`. The fields are folded once.
-    article_id = content_id_of_folded(read[0].normalized.text, read[1].normalized.text)
+    # became the headline and find the article in `rasid articles list`. The fields are folded once,
+    # and a field split by ``str.split`` (nearly every one) is known to be printable: looking again
+    # took 42,000 instructions an article (48M of 4,363M for the 1,150 labeled articles).
+    title, text = read
+    article_id = content_id_of_folded(
+        title.normalized.text, text.normalized.text, printable=title.plain and text.plain
+    )
     row = {"id": article.id, "title": article.title, "article_id": article_id, **classification}
     return _encode_line(row)
 
