@@ -46,6 +46,9 @@ class FieldWords:
     name: FieldName
     normalized: Normalized
     tokens: list[str]
+    # Whether the normalized text holds only the characters split by ``str.split`` (:func:`split_tokens`):
+    # then it has no whitespace but spaces and line breaks, and no unprintable character.
+    plain: bool = False
     # Worked out on first use: a field without a term occurrence that has conditions needs none.
     _sentence_ends: list[int] | None = None
     # The sentence of each token asked about, by token: weighing an occurrence, and reading its
@@ -56,7 +59,10 @@ class FieldWords:
     def read(cls, name: FieldName, text: str) -> FieldWords:
         """Normalize and split ``text``."""
         normalized = normalize(text)
-        return cls(name, normalized, split_tokens(normalized.text))
+        folded = normalized.text
+        if _UNSPLIT.search(folded):
+            return cls(name, normalized, TOKEN_PATTERN.findall(folded))
+        return cls(name, normalized, _split_plain(folded), plain=True)
 
     @property
     def sentence_ends(self) -> list[int]:
@@ -149,6 +155,11 @@ def split_tokens(text: str) -> list[str]:
     common punctuation (then words are the runs between separators, marks and spaces)."""
     if _UNSPLIT.search(text):
         return TOKEN_PATTERN.findall(text)
+    return _split_plain(text)
+
+
+def _split_plain(text: str) -> list[str]:
+    """:func:`split_tokens` of a text that ``_UNSPLIT`` finds nothing in."""
     spaced = text
     for separator in _SEPARATORS:
         if separator in spaced:

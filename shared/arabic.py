@@ -378,21 +378,23 @@ def content_id(title: str, text: str) -> str:
     return content_id_of_folded(fold(title), fold(text))
 
 
-def content_id_of_folded(title: str, text: str) -> str:
+def content_id_of_folded(title: str, text: str, *, printable: bool = False) -> str:
     """:func:`content_id` of an article whose title and text are already folded (folding works
-    character by character, so the two folded apart are the whole folded)."""
-    title, text = _single_spaced(title), _single_spaced(text)
+    character by character, so the two folded apart are the whole folded). ``printable``: both are
+    known to hold no character but printable ones and line breaks (no other whitespace), so that is
+    not looked for again."""
+    title, text = _single_spaced(title, printable=printable), _single_spaced(text, printable=printable)
     words = f"{title} {text}" if title and text else title or text
     return hashlib.sha256(words.encode("utf-8")).hexdigest()[:32]
 
 
-def _single_spaced(text: str) -> str:
+def _single_spaced(text: str, *, printable: bool = False) -> str:
     """``" ".join(text.split())``, made by replacing line breaks where the text has no other
     whitespace (every whitespace character but the space is unprintable): most articles, for a few
     scans in C instead of a ``str`` per word. Runs of spaces (one article in six has some) are
     halved by each replace, so a few scans join them too."""
     spaced = text.replace("\n", " ") if "\n" in text else text
-    if not spaced.isprintable():
+    if not printable and not spaced.isprintable():
         return " ".join(text.split())
     while "  " in spaced:
         spaced = spaced.replace("  ", " ")

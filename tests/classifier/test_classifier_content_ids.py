@@ -51,3 +51,10 @@ _SPACED = "عنوان ab\n\n  \n\r\t\v\f\x1c\x1f\x85\u00a0\u1680\u2000\u2028\u20
 @given(title=st.text(alphabet=_SPACED, max_size=20), text=st.text(alphabet=_SPACED, max_size=40))
 def test_any_spacing_of_folded_fields_gives_the_id_of_their_words(title: str, text: str) -> None:
     assert content_id_of_folded(title, text) == _plain_id(title, text)
+
+
+@pytest.mark.parametrize(
+    ("title", "text"), [fields for fields in FIELDS if "".join(fields).replace("\n", " ").isprintable()]
+)
+def test_fields_known_printable_give_the_same_id(title: str, text: str) -> None:
+    assert content_id_of_folded(title, text, printable=True) == _plain_id(title, text)

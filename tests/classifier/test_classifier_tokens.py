@@ -62,3 +62,19 @@ def test_generated_texts_split_and_map_as_the_token_pattern(text: str) -> None:
         for end in range(start + 1, min(start + 4, len(spans)) + 1):
             span = (spans[start][0], spans[end - 1][1])
             assert words.match_spans(start, end) == (span, words.sentence_span(span[0]))
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_field_read_is_plain_when_split_by_str_split(text: str) -> None:
+    words = FieldWords.read("text", text)
+    assert words.tokens == TOKEN_PATTERN.findall(words.normalized.text)
+    assert words.plain == ("\t" not in text and "\u2028" not in text and "پ" not in text and "*" not in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_TOKEN_CHARACTERS, max_size=40))
+def test_a_plain_field_holds_only_printable_characters_and_line_breaks(text: str) -> None:
+    words = FieldWords.read("text", text)
+    assert words.tokens == TOKEN_PATTERN.findall(words.normalized.text)
+    if words.plain:
+        assert words.normalized.text.replace("\n", " ").isprintable()
