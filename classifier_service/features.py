@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from math import log1p
 
 from classifier_service.hits import TopicHits
@@ -56,82 +57,93 @@ def light_stem(word: str) -> str:
 
 
 def topic_features(hits: TopicHits) -> dict[str, float]:
-    """The features of one topic's hits in one article (empty when the rules matched nothing)."""
-    counted, blocked = hits.counted, hits.blocked
-    features: dict[str, float] = {}
-    if counted:
-        _summary(features, counted)
-        _false_friends(features, counted)
-        _words(features, counted, prefix="w:")
-    if blocked:
-        features["blocked_n"] = log1p(len(blocked))
-        for (term, found, _), stopped in zip(blocked, hits.reasons, strict=True):
-            names = _TERM_NAMES.get(term.term) or _term_names(term.term)
-            features[names["b:"]] = 1.0
-            if found.words.name == "title":
-                features["title_blocked"] = 1.0
-            # Why it was stopped, overall and for this term: a false friend next to the term says
-            # more against the topic than a context the rules did not find. A context that is only
-            # far is a missing context too, and says a little more.
-            far = stopped == FAR_CONTEXT
-            reason = NO_CONTEXT if far else stopped
-            features[_BLOCKED_BY[reason]] = 1.0
-            features[names[_REASON_PREFIXES[reason]]] = 1.0
-            if far:
-                features["blocked_far_context"] = 1.0
-        _words(features, blocked, prefix="v:")
-    return features
+    """The features of one topic's hits in one article (empty when the rules matched nothing): its
+    :func:`feature_parts` in one map, each feature only present at 1.0."""
+    values, present = feature_parts(hits)
+    values.update(dict.fromkeys(present, 1.0))
+    return values
 
 
-def _summary(features: dict[str, float], counted: list[Counted]) -> None:
-    features["rule"] = 1.0
-    features["rule_score"] = 1.0 - _missing(counted)
-    features["counted_n"] = log1p(len(counted))
-    features["max_weight"] = max(term.weight for term, _, _ in counted)
+def feature_parts(hits: TopicHits) -> tuple[dict[str, float], set[str]]:
+    """The features of one topic's hits in one article, in two parts: those with a value of their
+    own (counts, the rules' score, the strongest weight) by name, and the names of those only
+    present (1.0), which are most of them: a model weighs the second by their weights alone, with
+    nothing to multiply (:meth:`~classifier_service.model.TopicModel.raw_of`). Both empty when the
+    rules matched nothing."""
+    values: dict[str, float] = {}
+    present: set[str] = set()
+    if hits.counted:
+        _counted(values, present, hits.counted)
+    if hits.blocked:
+        _blocked(values, present, hits)
+    return values, present
+
+
+def _counted(values: dict[str, float], present: set[str], counted: list[Counted]) -> None:
+    """The features of the occurrences that count: how many, of how many terms, in how many
+    sentences, how early, and whether a term's false friends are elsewhere in its field (the article
+    also speaks of the term's other sense, a knife attack, a nuclear deal, which its window did not
+    see)."""
+    present.add("rule")
+    # The rules' score (the noisy-or of the weights) and the strongest weight, in the one loop.
+    missing, strongest = 1.0, counted[0][0].weight
     sentences: set[tuple[str, int]] = set()
     terms: set[str] = set()
     for term, found, match in counted:
+        weight = term.weight
+        missing *= 1.0 - weight
+        if weight > strongest:  # noqa: PLR1730 -- a call of max() costs more than the comparison
+            strongest = weight
         terms.add(term.term)
-        features[(_TERM_NAMES.get(term.term) or _term_names(term.term))["t:"]] = 1.0
+        names = _TERM_NAMES.get(term.term) or _term_names(term.term)
+        present.add(names.counted)
         words = found.words
         if words.name == "title":
-            features["title"] = 1.0
-            features["early"] = 1.0
+            present.add("title")
+            present.add("early")
         elif match[1] < _EARLY_SHARE * len(words.tokens):
-            features["early"] = 1.0
+            present.add("early")
         sentences.add((words.name, words.sentence_around(match[1])[0]))
-    features["terms_n"] = log1p(len(terms))
-    features["sentences_n"] = log1p(len(sentences))
+        groups = found.present
+        if (term.exclude and term.exclude & groups) or (term.topic_exclude and term.topic_exclude & groups):
+            present.add("far_excluded")
+            present.add(names.false_friends)
+    values["rule_score"] = 1.0 - missing
+    values["counted_n"] = log1p(len(counted))
+    values["max_weight"] = strongest
+    values["terms_n"] = log1p(len(terms))
+    values["sentences_n"] = log1p(len(sentences))
+    _context(present, counted, _NAMES["w:"])
 
 
-def _false_friends(features: dict[str, float], counted: list[Counted]) -> None:
-    """The exclusions of a counted term present in its field, though not near it: the article also
-    speaks of the term's other sense (a knife attack, a nuclear deal), which its window did not see."""
-    for term, found, _ in counted:
-        present = found.present
-        if (term.exclude and term.exclude & present) or (term.topic_exclude and term.topic_exclude & present):
-            features["far_excluded"] = 1.0
-            features[(_TERM_NAMES.get(term.term) or _term_names(term.term))["fe:"]] = 1.0
+def _blocked(values: dict[str, float], present: set[str], hits: TopicHits) -> None:
+    """The features of the occurrences stopped: how many, which terms, whether in the title, and
+    why each was stopped (:attr:`_TermNames.blocked`)."""
+    blocked = hits.blocked
+    values["blocked_n"] = log1p(len(blocked))
+    for (term, found, _), stopped in zip(blocked, hits.reasons, strict=True):
+        present.update((_TERM_NAMES.get(term.term) or _term_names(term.term)).blocked[stopped])
+        if found.words.name == "title":
+            present.add("title_blocked")
+    _context(present, blocked, _NAMES["v:"])
 
 
-def _missing(counted: list[Counted]) -> float:
-    missing = 1.0
-    for term, _, _ in counted:
-        missing *= 1.0 - term.weight
-    return missing
-
-
-def _words(features: dict[str, float], occurrences: list[Counted], *, prefix: str) -> None:
+def _context(present: set[str], occurrences: list[Counted], names: _ContextNames) -> None:
+    """The words within :data:`NEIGHBOURHOOD` words of the first occurrences, in their sentence,
+    named under the prefix of ``names``."""
     around: set[str] = set()
     for _, found, match in occurrences[:READ_OCCURRENCES]:
         words = found.words
+        first, end = words.sentence_around(start := match[1])
+        # Compared here rather than by max() and min(), whose calls cost more than the slices.
+        before = start - NEIGHBOURHOOD
+        after = (stop := match[2]) + NEIGHBOURHOOD
         tokens = words.tokens
-        first, end = words.sentence_around(match[1])
-        around.update(tokens[max(first, match[1] - NEIGHBOURHOOD) : match[1]])
-        around.update(tokens[match[2] : min(end, match[2] + NEIGHBOURHOOD)])
-    # Looked up and added in C, in the order of ``around``; a word not seen before is named by
-    # ``_ContextNames.__missing__``.
-    features.update(dict.fromkeys(map(_NAMES[prefix].__getitem__, around), 1.0))
+        around.update(
+            tokens[before if before > first else first : start], tokens[stop : after if after < end else end]
+        )
+    # Looked up and added in C; a word not seen before is named by ``_ContextNames.__missing__``.
+    present.update(map(names.__getitem__, around))
 
 
 class _ContextNames(dict[str, str]):
@@ -164,20 +176,37 @@ class _Stems(dict[str, str]):
         return stem
 
 
-def _term_names(term: str) -> dict[str, str]:
-    """The features ``prefix + term`` of every term prefix, by prefix, made once per term: a string
-    kept keeps its hash, so the features' dict and the model's weights look it up without hashing it
-    again (and, interned as the model's names are, without comparing it with their copy)."""
+@dataclass(frozen=True, slots=True)
+class _TermNames:
+    """The features of one term: counted (``t:``), its false friends elsewhere (``fe:``), and, by
+    why it was stopped (:func:`~classifier_service.scoring.stopped_by`), those of a stopped
+    occurrence: the term stopped (``b:``), the reason overall and for this term (a false friend next
+    to the term says more against the topic than a context the rules did not find; a context that
+    is only far is a missing context too, and says a little more)."""
+
+    counted: str
+    false_friends: str
+    blocked: dict[str, tuple[str, ...]]
+
+
+def _term_names(term: str) -> _TermNames:
+    """The features of ``term``, made once per term: a string kept keeps its hash, so a set of
+    features and the model's weights look it up without hashing it again (and, interned as the
+    model's names are, without comparing it with their copy)."""
     if len(_TERM_NAMES) >= _NAMES_SIZE:
         _TERM_NAMES.clear()
-    names = _TERM_NAMES[term] = {prefix: sys.intern(prefix + term) for prefix in _TERM_PREFIXES}
+    stopped = sys.intern("b:" + term)
+    blocked: dict[str, tuple[str, ...]] = {
+        reason: (stopped, _BLOCKED_BY[reason], sys.intern(prefix + term))
+        for reason, prefix in _REASON_PREFIXES.items()
+    }
+    blocked[FAR_CONTEXT] = (*blocked[NO_CONTEXT], "blocked_far_context")
+    names = _TERM_NAMES[term] = _TermNames(sys.intern("t:" + term), sys.intern("fe:" + term), blocked)
     return names
 
 
-_TERM_PREFIXES = ("t:", "b:", "fe:", *_REASON_PREFIXES.values())
-# Feature names of terms (``t:...``, ``b:...``, ...) by term, then by prefix, as :func:`_term_names`
-# makes them.
-_TERM_NAMES: dict[str, dict[str, str]] = {}
+# The features of terms by term, as :func:`_term_names` makes them.
+_TERM_NAMES: dict[str, _TermNames] = {}
 # The feature of each reason a term was stopped for, made once (a string made per occurrence would
 # be hashed again, and compared with the model's copy of the name).
 _BLOCKED_BY = {reason: sys.intern("blocked_" + reason) for reason in _REASON_PREFIXES}

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import mul
@@ -29,8 +29,8 @@ from typing import Any
 
 from classifier_service.cache import read_cached, write_cached
 from classifier_service.errors import ModelFileError
-from classifier_service.features import topic_features
-from classifier_service.hits import ArticleHits
+from classifier_service.features import feature_parts
+from classifier_service.hits import ArticleHits, TopicHits
 
 PACKAGED_MODEL = Path(__file__).resolve().parent / "model.json"
 MODEL_FORMAT = 1
@@ -76,11 +76,25 @@ class TopicModel:
         products = map(mul, map(self.weights.get, features, repeat(0.0)), features.values())
         return math.fsum(chain(products, (self.bias,)))
 
+    def raw_of(self, values: Mapping[str, float], present: Iterable[str]) -> float:
+        """:meth:`raw` of the features in their two parts (:func:`feature_parts`): those present
+        weigh their weights, which a value of 1.0 would multiply to themselves, so the sum is
+        :meth:`raw` of :func:`~classifier_service.features.topic_features` to the last bit."""
+        weights = self.weights.get
+        products = map(mul, map(weights, values, repeat(0.0)), values.values())
+        return math.fsum(chain(products, map(weights, present, repeat(0.0)), (self.bias,)))
+
     def probability(self, features: Mapping[str, float]) -> float:
         """The calibrated probability that the topic is present."""
         if not features:
             return self.no_hit
         return self.calibration(self.raw(features))
+
+    def probability_of(self, hits: TopicHits) -> float:
+        """:meth:`probability` of the features of ``hits``, without putting them in one map."""
+        if not hits.counted and not hits.blocked:
+            return self.no_hit
+        return self.calibration(self.raw_of(*feature_parts(hits)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +112,10 @@ class Model:
     ) -> dict[str, float]:
         """Every topic's score: calibrated for the topics the model knows, the rules' for the others."""
         scores = dict(rule_scores)
+        found = hits.topics
         for topic, model in self.topics.items():
             if topic in scores:
-                probability = model.probability(topic_features(hits[topic]))
-                scores[topic] = round(probability, SCORE_DIGITS)
+                scores[topic] = round(model.probability_of(found[topic]), SCORE_DIGITS)
         return scores
 
     def to_plain(self) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 ``rasid classify --jsonl``, run as a real process writing to a file (lines not flushed one by one)
 or to a pipe (flushed), prints for each article exactly the in-process classification; a model's
-raw score is the plain sum of the weights of the features it knows; lines are flushed where a reader
-waits for them.
+raw score is the plain sum of the weights of the features it knows, and the same from the features in
+two parts (valued, present) as from them in one map; lines are flushed where a reader waits for them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from classifier_service.cli import _read_as_written
+from classifier_service.features import feature_parts, topic_features
 from classifier_service.loading import load_classifier
 from classifier_service.model import Calibration, TopicModel
 from shared.messages import content_id
@@ -120,6 +121,42 @@ def test_a_raw_score_is_the_bias_and_the_known_features_weighed(
     exact = math.fsum([bias, *(weights[name] * value for name, value in features.items() if name in weights)])
     assert topic.raw(features) == exact
     assert topic.raw(features) == pytest.approx(expected)
+
+
+def test_a_topic_scores_the_same_from_its_features_in_two_parts() -> None:
+    classifier = load_classifier()
+    model = classifier.model.current() if classifier.model is not None else None
+    assert model is not None and model.topics
+    scored = 0
+    for article in _articles():
+        hits = classifier.hits(classifier.read(title=article["title"], text=article["text"]))
+        for topic, topic_model in model.topics.items():
+            values, present = feature_parts(hits[topic])
+            features = topic_features(hits[topic])
+            # One map of both parts, each name present at 1.0, none in both.
+            assert not present & set(values)
+            assert features == {**values, **dict.fromkeys(present, 1.0)}
+            assert topic_model.probability_of(hits[topic]) == topic_model.probability(features)
+            if features:
+                assert topic_model.raw_of(values, present) == topic_model.raw(features)
+                scored += 1
+    assert scored > 10
+
+
+@pytest.mark.parametrize(
+    ("values", "present"),
+    [
+        ({}, set()),
+        ({"a": 0.5}, {"b", "z"}),
+        ({"c": 0.25, "z": 3.0}, {"a", "w:y", "w:x"}),
+    ],
+)
+def test_a_raw_score_of_two_parts_weighs_those_present_by_their_weights(
+    values: dict[str, float], present: set[str]
+) -> None:
+    weights = {"a": 0.5, "b": 1.25, "c": -2.0, "w:x": 0.2, "w:y": 0.3}
+    topic = TopicModel(-1.0, weights, Calibration((0.0,), (0.5,)), no_hit=0.0)
+    assert topic.raw_of(values, present) == topic.raw({**values, **dict.fromkeys(present, 1.0)})
 
 
 def test_lines_are_flushed_where_a_reader_waits_for_them(tmp_path: Path) -> None:
