@@ -18,6 +18,8 @@ RUN pip install . \
     && chown -R rasid:rasid /srv/rasid
 
 USER rasid
+# The classifier's compiled taxonomy and model, kept in the user's cache as a first run would.
+RUN rasid classify --jsonl /dev/null
 ENV RASID_WATCH_DIR=/srv/rasid/inbox \
     RASID_DATA_DIR=/srv/rasid/data \
     RASID_WEB_HOST=0.0.0.0
