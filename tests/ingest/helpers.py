@@ -33,7 +33,7 @@ def feed_routes() -> dict[str, Route]:
         "/error.xml": error(500),
         "/huge.xml": huge_body(1_000_000, declare_length=False, content_type=RSS),
         "/huge-declared.xml": huge_body(50 * 1024 * 1024, declare_length=True, content_type=RSS),
-        "/slow.xml": delayed(error(500), 2),
+        "/slow.xml": delayed(error(500), 10),
         "/drip.xml": slow_drip(bbc.read_bytes(), pause=0.05, content_type=RSS),
         "/page.html": answer(200, NOT_A_FEED, content_type="text/html; charset=utf-8"),
     }
