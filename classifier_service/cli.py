@@ -14,10 +14,10 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -31,32 +31,6 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 # What json.dumps(row, ensure_ascii=False) builds for every call, built once; a line is made of
 # fresh dicts and lists, so the encoder need not look for cycles in it.
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
-
-
-def _line_encoding() -> Callable[[dict[str, Any]], str]:
-    """``_LINE_ENCODER.encode``, with the C encoder it makes at every call made once: its steps
-    around that encoder (two Python calls, a closure, the C encoder's construction) took 8,400
-    instructions a line (9.7M of 4,373M for the 1,150 labeled articles), the same bytes."""
-    from json.encoder import c_make_encoder  # type: ignore[attr-defined]
-
-    if c_make_encoder is None:
-        return _LINE_ENCODER.encode
-    encoder = _LINE_ENCODER
-    chunks = c_make_encoder(
-        None,
-        encoder.default,
-        json.encoder.encode_basestring,
-        None,
-        encoder.key_separator,
-        encoder.item_separator,
-        encoder.sort_keys,
-        encoder.skipkeys,
-        encoder.allow_nan,
-    )
-    return lambda row: "".join(chunks(row, 0))
-
-
-_encode_line = _line_encoding()
 # Allocations (less deallocations) between two collections of the youngest generation (Python: 700).
 _YOUNG_COLLECTED_AFTER = 20_000
 
@@ -353,7 +327,7 @@ def _classification_line(classifier: Classifier, article: Article) -> str:
         title.normalized.text, text.normalized.text, printable=title.plain and text.plain
     )
     row = {"id": article.id, "title": article.title, "article_id": article_id, **classification}
-    return _encode_line(row)
+    return _LINE_ENCODER.encode(row)
 
 
 def _print_evaluation(classifier: Classifier, labeled: IO[str]) -> None:

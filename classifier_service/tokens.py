@@ -59,10 +59,8 @@ class FieldWords:
     def read(cls, name: FieldName, text: str) -> FieldWords:
         """Normalize and split ``text``."""
         normalized = normalize(text)
-        folded = normalized.text
-        if _UNSPLIT.search(folded):
-            return cls(name, normalized, TOKEN_PATTERN.findall(folded))
-        return cls(name, normalized, _split_plain(folded), plain=True)
+        tokens, plain = split_plainly(normalized.text)
+        return cls(name, normalized, tokens, plain=plain)
 
     @property
     def sentence_ends(self) -> list[int]:
@@ -153,13 +151,14 @@ def split_tokens(text: str) -> list[str]:
     """The tokens of (normalized) ``text``: ``TOKEN_PATTERN.findall(text)``, by ``str.split`` when
     the text has no character other than Arabic and ASCII letters, digits, spaces, line breaks and
     common punctuation (then words are the runs between separators, marks and spaces)."""
+    return split_plainly(text)[0]
+
+
+def split_plainly(text: str) -> tuple[list[str], bool]:
+    """:func:`split_tokens` of ``text``, and whether it was split by ``str.split`` (the text then
+    holds no whitespace but spaces and line breaks, and no unprintable character)."""
     if _UNSPLIT.search(text):
-        return TOKEN_PATTERN.findall(text)
-    return _split_plain(text)
-
-
-def _split_plain(text: str) -> list[str]:
-    """:func:`split_tokens` of a text that ``_UNSPLIT`` finds nothing in."""
+        return TOKEN_PATTERN.findall(text), False
     spaced = text
     for separator in _SEPARATORS:
         if separator in spaced:
@@ -168,10 +167,10 @@ def _split_plain(text: str) -> list[str]:
         if mark in spaced:
             spaced = spaced.replace(mark, f" {mark} ")
     if "\n" not in spaced:
-        return spaced.split()
+        return spaced.split(), True
     tokens: list[str] = []
     for line in spaced.split("\n"):
         tokens += line.split()
         tokens.append("\n")
     tokens.pop()
-    return tokens
+    return tokens, True
