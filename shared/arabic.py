@@ -173,12 +173,11 @@ def normalize(text: str) -> Normalized:
     # Nothing before the first character that is not plain is removed or changed by a rare
     # letter: the fast path looks for those from there.
     plain_until = first.start()
-    if unicodedata.is_normalized("NFKC", text):
-        return _normalize_stable(text, text, plain_until=plain_until)
-    # No-break spaces are the usual reason news text is not NFKC; NFKC maps each to one space,
-    # so replacing them first keeps every offset and the fast path.
+    # No-break spaces are the usual reason news text is not NFKC; NFKC maps each to one space, so
+    # replacing them first keeps every offset and the fast path, and NFKC is checked once (a text
+    # with one is never NFKC itself).
     spaced = text.replace("\u00a0", " ")
-    if spaced is not text and unicodedata.is_normalized("NFKC", spaced):
+    if unicodedata.is_normalized("NFKC", spaced):
         return _normalize_stable(text, spaced, plain_until=plain_until)
     folded = fold(text)
     normalized = _normalize_unstable_runs(text)
