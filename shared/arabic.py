@@ -25,6 +25,24 @@ _REMOVED_CLASS = (
     "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"  # diacritics, Quranic marks, tatweel
     "\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff"  # zero-width, ALM, LRM/RLM, bidi embeddings
 )
+
+
+def _class_characters(ranges: str) -> frozenset[str]:
+    """The characters of a regex class body written as single characters and ``a-b`` ranges."""
+    characters: set[str] = set()
+    index = 0
+    while index < len(ranges):
+        if ranges[index + 1 : index + 2] == "-" and index + 2 < len(ranges):
+            characters.update(map(chr, range(ord(ranges[index]), ord(ranges[index + 2]) + 1)))
+            index += 3
+        else:
+            characters.add(ranges[index])
+            index += 1
+    return frozenset(characters)
+
+
+# To tell, character by character, a removed one from a rare letter or another found by the same scan.
+_REMOVED_CHARACTERS = _class_characters(_REMOVED_CLASS)
 # A run of removed characters, written as one then any more: a pattern that starts with a plain class
 # is searched by skipping to that class's characters, twice as fast as trying a repeat at each one.
 _REMOVED = re.compile(f"[{_REMOVED_CLASS}][{_REMOVED_CLASS}]*")
@@ -49,11 +67,6 @@ _RARE_LETTER_MAP.update({chr(0x0660 + digit): str(digit) for digit in range(10)}
 _RARE_LETTER_MAP.update({chr(0x06F0 + digit): str(digit) for digit in range(10)})
 _RARE_LETTERS = str.maketrans(_RARE_LETTER_MAP)
 _RARE = re.compile(f"[{''.join(_RARE_LETTER_MAP)}]")
-# A run of removed characters, or a rare letter and the removed characters right after it: one scan
-# finds what the fast way removes and whether a rare letter is there (the two sets are apart, and
-# removing characters brings no rare letter in), where a scan for each took 1.3% of what classifying
-# an article costs.
-_REMOVED_OR_RARE = re.compile(f"[{_REMOVED_CLASS}{''.join(_RARE_LETTER_MAP)}][{_REMOVED_CLASS}]*")
 
 _WORD = re.compile(r"\w+")
 # Patterns of the rare ways (text NFKC changes) and of functions that classifying does not call are
@@ -67,14 +80,23 @@ _MAYBE_UNSTABLE = (
     "\u200b-\u200f\u2010\u2012-\u2015\u2018-\u201f\u202a-\u202e\u2066-\u2069]"
 )
 _SENTENCE = r"[^.!?؟\n]+"
-# Characters that NFKC leaves alone, that are not removed and that no rare letter change folds:
-# Arabic letters, printable ASCII, line breaks and the usual punctuation of Arabic news. Most fields
-# hold no other, and are folded by the common letter changes alone, after this one scan.
-_PLAIN_CLASS = (
-    "\u0621-\u063a\u0641-\u064a\n -~"  # Arabic letters, line breaks, printable ASCII
-    "\u060c\u061b\u061f\u066a\u00ab\u00bb\u2013\u2014\u2018\u2019\u201c\u201d"  # ، ؛ ؟ ٪ « », dashes, quotes
-)
-_NOT_PLAIN = re.compile(f"[^{_PLAIN_CLASS}]")
+# The punctuation of Arabic news: the sentence ends, and marks that only separate words (the signs,
+# dashes and quotes among them are in one text in ten, which would otherwise take the slow ways).
+# Each is looked for in every text the classifier splits, so rarer punctuation is left out.
+PLAIN_PUNCTUATION = '.!?؟،؛,:"()/-#%٪«»–—‘’“”'
+# Characters that NFKC leaves alone, that are not removed and that no rare letter change folds, and
+# that ``str.split`` splits into the classifier's tokens once the punctuation above is spaced: Arabic
+# and ASCII letters, digits, the underscore, spaces, line breaks and that punctuation. Most fields
+# hold no other: they are folded by the common letter changes alone after this one scan, and split
+# without a second.
+PLAIN_CLASS = "\u0621-\u063a\u0641-\u064a0-9A-Za-z_ \n" + re.escape(PLAIN_PUNCTUATION)
+NOT_PLAIN = re.compile(f"[^{PLAIN_CLASS}]")
+# A character that is not plain and the removed characters right after it: one scan from the first
+# finds what the fast way removes, whether a rare letter is there and whether another character stays
+# (the removed and rare sets are apart, and removing characters brings no rare letter in), where a
+# scan for each took 1.3% of what classifying an article costs, and a scan of the folded text for
+# the split 2.8%.
+_NOT_PLAIN_RUN = re.compile(f"[^{PLAIN_CLASS}][{_REMOVED_CLASS}]*")
 
 
 def fold(text: str) -> str:
@@ -167,9 +189,16 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     """Fold ``text`` and keep the map from folded offsets to original offsets."""
-    first = _NOT_PLAIN.search(text)
+    return normalize_plainly(text)[0]
+
+
+def normalize_plainly(text: str) -> tuple[Normalized, bool]:
+    """:func:`normalize` of ``text``, and whether its folded text is known to hold only plain
+    characters (:data:`PLAIN_CLASS`): found while folding every text that NFKC leaves alone (or
+    changes only by its no-break spaces), so a caller splitting it need not look again."""
+    first = NOT_PLAIN.search(text)
     if first is None:
-        return Normalized(text, _fold_common_letters(text), (0,), (0,), (True,))
+        return Normalized(text, _fold_common_letters(text), (0,), (0,), (True,)), True
     # Nothing before the first character that is not plain is removed or changed by a rare
     # letter: the fast path looks for those from there.
     plain_until = first.start()
@@ -188,25 +217,16 @@ def normalize(text: str) -> Normalized:
         normalized = _normalize_by_chunks(text, _whitespace_chunks(text))
     if normalized.text != folded:
         normalized = _normalize_by_chunks(text, [(0, len(text))])
-    return normalized
+    return normalized, False
 
 
-def _normalize_stable(original: str, text: str, *, plain_until: int = 0) -> Normalized:
+def _normalize_stable(original: str, text: str, *, plain_until: int = 0) -> tuple[Normalized, bool]:
     """Fast path for ``text`` (``original`` with offsets unchanged) that NFKC leaves alone:
-    one block per removed run, aligned pieces between. ``text[:plain_until]`` holds only plain
-    characters (none removed, none rare)."""
-    removed: list[tuple[int, int]] = []
-    rare = False
-    for match in _REMOVED_OR_RARE.finditer(text, plain_until):
-        start, end = match.span()
-        if text[start] in _RARE_LETTER_MAP:
-            rare = True
-            start += 1
-            if start == end:
-                continue
-        removed.append((start, end))
+    one block per removed run, aligned pieces between; and whether the folded text is plain.
+    ``text[:plain_until]`` holds only plain characters."""
+    removed, rare, plain = _removed_runs(text, plain_until)
     if not removed:
-        return Normalized(original, _fold_letters_found(text, rare=rare), (0,), (0,), (True,))
+        return Normalized(original, _fold_letters_found(text, rare=rare), (0,), (0,), (True,)), plain
     piece_starts = [0]
     original_starts = [0]
     aligned = [True]
@@ -223,7 +243,30 @@ def _normalize_stable(original: str, text: str, *, plain_until: int = 0) -> Norm
         previous_end = end
     kept.append(text[previous_end:])
     folded = _fold_letters_found("".join(kept), rare=rare)
-    return Normalized(original, folded, tuple(piece_starts), tuple(original_starts), tuple(aligned))
+    normalized = Normalized(original, folded, tuple(piece_starts), tuple(original_starts), tuple(aligned))
+    return normalized, plain
+
+
+def _removed_runs(text: str, start: int) -> tuple[list[tuple[int, int]], bool, bool]:
+    """The runs of removed characters of ``text`` from ``start`` (a text NFKC leaves alone), whether a
+    rare letter is there, and whether every character kept is plain once folded (rare letters fold to
+    plain ones)."""
+    removed: list[tuple[int, int]] = []
+    rare = False
+    plain = True
+    for match in _NOT_PLAIN_RUN.finditer(text, start):
+        run_start, run_end = match.span()
+        character = text[run_start]
+        if character not in _REMOVED_CHARACTERS:
+            if character in _RARE_LETTER_MAP:
+                rare = True
+            else:
+                plain = False
+            run_start += 1
+            if run_start == run_end:
+                continue
+        removed.append((run_start, run_end))
+    return removed, rare, plain
 
 
 class _PieceMap:

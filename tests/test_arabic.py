@@ -14,13 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.arabic import (
-    _NOT_PLAIN,
     _RARE,
+    _RARE_LETTER_MAP,
     _REMOVED,
+    _REMOVED_CHARACTERS,
     _REMOVED_CLASS,
+    NOT_PLAIN,
     _normalize_stable,
     fold,
     normalize,
+    normalize_plainly,
     sentences,
     words,
 )
@@ -92,8 +95,13 @@ def test_removed_runs_are_the_runs_of_the_removed_class(text: str) -> None:
     assert found == [match.span() for match in runs.finditer(text)]
 
 
+def test_the_removed_characters_are_those_of_the_removed_class() -> None:
+    removed = {chr(code) for code in range(sys.maxunicode + 1) if _REMOVED.match(chr(code))}
+    assert removed == _REMOVED_CHARACTERS
+
+
 def test_plain_characters_fold_by_the_common_letter_changes_alone() -> None:
-    plain = [chr(code) for code in range(sys.maxunicode + 1) if not _NOT_PLAIN.match(chr(code))]
+    plain = [chr(code) for code in range(sys.maxunicode + 1) if not NOT_PLAIN.match(chr(code))]
     assert "ا" in plain and "،" in plain and "\u064b" not in plain and "\u00a0" not in plain
     for character in plain:
         assert unicodedata.normalize("NFKC", character) == character
@@ -102,8 +110,8 @@ def test_plain_characters_fold_by_the_common_letter_changes_alone() -> None:
 
 @pytest.mark.parametrize("text", ["", "قال الوزير، إن القوات «انسحبت» – 50%؟\nنعم", "أإآى ة"])
 def test_a_plain_text_is_normalized_as_any_other(text: str) -> None:
-    assert not _NOT_PLAIN.search(text)
-    assert normalize(text) == _normalize_stable(text, text)
+    assert not NOT_PLAIN.search(text)
+    assert normalize_plainly(text) == _normalize_stable(text, text) == (normalize(text), True)
 
 
 @pytest.mark.parametrize(
@@ -116,9 +124,9 @@ def test_a_plain_text_is_normalized_as_any_other(text: str) -> None:
     ],
 )
 def test_a_text_plain_up_to_a_point_is_folded_from_there_as_from_its_start(text: str) -> None:
-    assert _NOT_PLAIN.search(text)
+    assert NOT_PLAIN.search(text)
     spaced = text.replace("\u00a0", " ")
-    assert normalize(text) == _normalize_stable(text, spaced)
+    assert normalize_plainly(text) == _normalize_stable(text, spaced)
     assert normalize(text).text == fold(text)
 
 
@@ -138,7 +146,7 @@ _PLAIN_CHARACTERS = "ابتثجحخدذرسشصضطظعغفقكلمنهويءأ�
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(alphabet=_PLAIN_CHARACTERS, max_size=60))
 def test_the_plain_fast_path_gives_what_the_general_path_gives(text: str) -> None:
-    assert normalize(text) == _normalize_stable(text, text)
+    assert normalize_plainly(text) == _normalize_stable(text, text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,3 +157,28 @@ def test_normalized_text_is_the_folded_text_and_maps_inside_the_original(text: s
     for index in range(len(normalized.text)):
         start, end = normalized.to_original(index, index + 1)
         assert 0 <= start < end <= len(text)
+
+
+def _assert_told_plain_rightly(text: str) -> None:
+    """A folded text told plain holds only plain characters; one that NFKC leaves alone (no-break
+    spaces aside) is told plain exactly when each of its characters is plain, removed or rare."""
+    normalized, plain = normalize_plainly(text)
+    assert normalized == normalize(text)
+    if plain:
+        assert not NOT_PLAIN.search(normalized.text)
+    spaced = text.replace("\u00a0", " ")
+    if unicodedata.is_normalized("NFKC", spaced):
+        folding = _REMOVED_CHARACTERS | set(_RARE_LETTER_MAP)
+        folds_plain = all(not NOT_PLAIN.match(character) or character in folding for character in spaced)
+        assert plain == folds_plain
+
+
+@pytest.mark.parametrize("case", _cases("folding.yaml"))
+def test_a_folded_text_is_told_plain_rightly(case: dict[str, str]) -> None:
+    _assert_told_plain_rightly(case["original"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=_ODD_CHARACTERS + _PLAIN_CHARACTERS + "'*+[]\\_", max_size=60))
+def test_a_generated_text_is_told_plain_rightly(text: str) -> None:
+    _assert_told_plain_rightly(text)
