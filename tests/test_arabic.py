@@ -20,6 +20,8 @@ from shared.arabic import (
     _REMOVED_CHARACTERS,
     _REMOVED_CLASS,
     NOT_PLAIN,
+    _fold_common_letters,
+    _fold_letters,
     _normalize_stable,
     fold,
     normalize,
@@ -182,3 +184,10 @@ def test_a_folded_text_is_told_plain_rightly(case: dict[str, str]) -> None:
 @given(text=st.text(alphabet=_ODD_CHARACTERS + _PLAIN_CHARACTERS + "'*+[]\\_", max_size=60))
 def test_a_generated_text_is_told_plain_rightly(text: str) -> None:
     _assert_told_plain_rightly(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=_ODD_CHARACTERS, max_size=60))
+def test_rare_letters_replaced_one_by_one_are_the_letters_translated(text: str) -> None:
+    translated = _fold_common_letters(text).translate(str.maketrans(_RARE_LETTER_MAP))
+    assert _fold_letters(text) == translated
