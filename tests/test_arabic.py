@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.arabic import (
+    _MAYBE_UNSTABLE,
     _RARE,
     _RARE_LETTER_MAP,
     _REMOVED,
@@ -191,3 +193,41 @@ def test_a_generated_text_is_told_plain_rightly(text: str) -> None:
 def test_rare_letters_replaced_one_by_one_are_the_letters_translated(text: str) -> None:
     translated = _fold_common_letters(text).translate(str.maketrans(_RARE_LETTER_MAP))
     assert _fold_letters(text) == translated
+
+
+# Characters NFKC may leave alone, by ``_MAYBE_UNSTABLE``: the marks among them, and the letters that
+# NFKC takes apart and puts back together (a letter and a hamza or madda mark).
+_KEPT_BY_NFKC = [chr(code) for code in range(sys.maxunicode + 1) if not re.match(_MAYBE_UNSTABLE, chr(code))]
+_KEPT_MARKS = [character for character in _KEPT_BY_NFKC if unicodedata.combining(character)]
+_KEPT_COMPOSED = [character for character in _KEPT_BY_NFKC if unicodedata.decomposition(character)]
+
+
+def test_nfkc_of_characters_it_may_leave_alone_only_reorders_removed_marks() -> None:
+    assert _KEPT_MARKS and set(_KEPT_MARKS) <= _REMOVED_CHARACTERS
+    assert set(_KEPT_COMPOSED) == set("آأؤإئۀۂۓ")
+    for first in _KEPT_BY_NFKC:
+        assert unicodedata.normalize("NFKC", first) == first
+        for second in _KEPT_BY_NFKC:
+            pair = first + second
+            swapped = second + first if first in _KEPT_MARKS and second in _KEPT_MARKS else pair
+            assert unicodedata.normalize("NFKC", pair) in (pair, swapped), repr(pair)
+
+
+@pytest.mark.parametrize("letter", _KEPT_COMPOSED)
+def test_a_letter_nfkc_takes_apart_is_put_back_before_its_marks(letter: str) -> None:
+    for first, second in itertools.product(_KEPT_MARKS, repeat=2):
+        marks = sorted(first + second, key=unicodedata.combining)
+        assert unicodedata.normalize("NFKC", letter + first + second) == letter + "".join(marks)
+
+
+# Marks out of order after letters, most of the time, and any of the characters.
+_KEPT_ALPHABET = st.sampled_from([*_KEPT_MARKS, *_KEPT_COMPOSED, *"ابةى ـ\n.a"]) | st.sampled_from(
+    _KEPT_BY_NFKC
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=_KEPT_ALPHABET, max_size=30))
+def test_a_text_of_characters_nfkc_may_leave_alone_folds_as_it_stands(text: str) -> None:
+    assert _REMOVED.sub("", unicodedata.normalize("NFKC", text)) == _REMOVED.sub("", text)
+    assert normalize(text).text == fold(text)
