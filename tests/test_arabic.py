@@ -21,10 +21,12 @@ from shared.arabic import (
     _REMOVED,
     _REMOVED_CHARACTERS,
     _REMOVED_CLASS,
+    _REMOVED_MAYBE_CHANGED,
     NOT_PLAIN,
     _fold_common_letters,
     _fold_letters,
     _normalize_stable,
+    _removed_runs,
     fold,
     normalize,
     normalize_plainly,
@@ -231,3 +233,38 @@ _KEPT_ALPHABET = st.sampled_from([*_KEPT_MARKS, *_KEPT_COMPOSED, *"ابةى ـ\n
 def test_a_text_of_characters_nfkc_may_leave_alone_folds_as_it_stands(text: str) -> None:
     assert _REMOVED.sub("", unicodedata.normalize("NFKC", text)) == _REMOVED.sub("", text)
     assert normalize(text).text == fold(text)
+
+
+def test_the_removed_characters_nfkc_may_change_are_those_of_the_unstable_class() -> None:
+    assert {character for character in _REMOVED_CHARACTERS if re.match(_MAYBE_UNSTABLE, character)} == set(
+        _REMOVED_MAYBE_CHANGED
+    )
+    plain = [chr(code) for code in range(0x10000) if not NOT_PLAIN.match(chr(code))]
+    assert not [
+        character for character in [*plain, *_RARE_LETTER_MAP] if re.match(_MAYBE_UNSTABLE, character)
+    ]
+
+
+def _assert_left_alone_only_when_nfkc_leaves_it(text: str) -> None:
+    first = NOT_PLAIN.search(text)
+    if first is not None and _removed_runs(text, first.start()).left_alone:
+        assert unicodedata.is_normalized("NFKC", text), repr(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet=_KEPT_ALPHABET, max_size=30))
+def test_a_text_of_marks_is_told_left_alone_by_nfkc_only_when_it_is(text: str) -> None:
+    _assert_left_alone_only_when_nfkc_leaves_it(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=_ODD_CHARACTERS + _PLAIN_CHARACTERS, max_size=60))
+def test_any_text_is_told_left_alone_by_nfkc_only_when_it_is(text: str) -> None:
+    _assert_left_alone_only_when_nfkc_leaves_it(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["قال", "القُوَّاتُ", "مـُـدن", "إِنَّ", "أَُ", "x\u200f\u064b\u0651y", "ب\u0651\u064e", "ا\u0654"]
+)
+def test_marks_in_canonical_order_and_not_composing_are_told_left_alone(text: str) -> None:
+    assert _removed_runs(text, 0).left_alone == unicodedata.is_normalized("NFKC", text)
