@@ -19,19 +19,44 @@ import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import NamedTuple
 
 _REMOVED_CLASS = (
     "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"  # diacritics, Quranic marks, tatweel
     "\u200b-\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff"  # zero-width, ALM, LRM/RLM, bidi embeddings
 )
+
+
+def _class_characters(ranges: str) -> frozenset[str]:
+    """The characters of a regex class body written as single characters and ``a-b`` ranges."""
+    characters: set[str] = set()
+    index = 0
+    while index < len(ranges):
+        if ranges[index + 1 : index + 2] == "-" and index + 2 < len(ranges):
+            characters.update(map(chr, range(ord(ranges[index]), ord(ranges[index + 2]) + 1)))
+            index += 3
+        else:
+            characters.add(ranges[index])
+            index += 1
+    return frozenset(characters)
+
+
+# To tell, character by character, a removed one from a rare letter or another found by the same scan.
+_REMOVED_CHARACTERS = _class_characters(_REMOVED_CLASS)
+# The removed characters NFKC may change (marks that compose with the letter before them, and the
+# byte order mark): the others it leaves alone, but for the order of marks.
+_REMOVED_MAYBE_CHANGED = frozenset("\u0653\u0654\u0655\ufeff")
 # A run of removed characters, written as one then any more: a pattern that starts with a plain class
 # is searched by skipping to that class's characters, twice as fast as trying a repeat at each one.
 _REMOVED = re.compile(f"[{_REMOVED_CLASS}][{_REMOVED_CLASS}]*")
 _DIACRITIC_RUN = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]+")
 
-# Frequent letter changes are done with str.replace (a fast C scan each); the rare ones with one
-# translate, only when a rare character is present.
+# Frequent letter changes are done with str.replace (a fast C scan each); the rare ones too, only
+# those a text holds: str.translate looks each character of a text beyond ASCII up in a dict (42 ns a
+# character, 14 times as long as a replace of each rare letter for the 11 labeled fields with one).
 _COMMON_LETTERS = (("أ", "ا"), ("إ", "ا"), ("آ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ة", "ه"))
 _RARE_LETTER_MAP = {
     "ی": "ي",  # U+06CC Farsi yeh
@@ -47,13 +72,7 @@ _RARE_LETTER_MAP = {
 }
 _RARE_LETTER_MAP.update({chr(0x0660 + digit): str(digit) for digit in range(10)})
 _RARE_LETTER_MAP.update({chr(0x06F0 + digit): str(digit) for digit in range(10)})
-_RARE_LETTERS = str.maketrans(_RARE_LETTER_MAP)
 _RARE = re.compile(f"[{''.join(_RARE_LETTER_MAP)}]")
-# A run of removed characters, or a rare letter and the removed characters right after it: one scan
-# finds what the fast way removes and whether a rare letter is there (the two sets are apart, and
-# removing characters brings no rare letter in), where a scan for each took 1.3% of what classifying
-# an article costs.
-_REMOVED_OR_RARE = re.compile(f"[{_REMOVED_CLASS}{''.join(_RARE_LETTER_MAP)}][{_REMOVED_CLASS}]*")
 
 _WORD = re.compile(r"\w+")
 # Patterns of the rare ways (text NFKC changes) and of functions that classifying does not call are
@@ -61,20 +80,31 @@ _WORD = re.compile(r"\w+")
 # instructions, the negated classes over all of Unicode most of it.
 _RUN = r"\s+|\S+"
 # Characters outside this class may change under NFKC (presentation forms, ligatures, NBSP, "…",
-# hamza and madda marks that compose with the letter before them). Inside it, NFKC is the identity.
+# hamza and madda marks that compose with the letter before them). Inside it, NFKC is the identity,
+# and the NFKC of a text of these characters alone differs from it only in the order of its marks
+# (a shadda typed before a fatha), each of them removed by folding.
 _MAYBE_UNSTABLE = (
     "[^\t\n\r -~\u00ab\u00bb\u0600-\u0652\u0656-\u0674\u0679-\u06ff"
     "\u200b-\u200f\u2010\u2012-\u2015\u2018-\u201f\u202a-\u202e\u2066-\u2069]"
 )
 _SENTENCE = r"[^.!?؟\n]+"
-# Characters that NFKC leaves alone, that are not removed and that no rare letter change folds:
-# Arabic letters, printable ASCII, line breaks and the usual punctuation of Arabic news. Most fields
-# hold no other, and are folded by the common letter changes alone, after this one scan.
-_PLAIN_CLASS = (
-    "\u0621-\u063a\u0641-\u064a\n -~"  # Arabic letters, line breaks, printable ASCII
-    "\u060c\u061b\u061f\u066a\u00ab\u00bb\u2013\u2014\u2018\u2019\u201c\u201d"  # ، ؛ ؟ ٪ « », dashes, quotes
-)
-_NOT_PLAIN = re.compile(f"[^{_PLAIN_CLASS}]")
+# The punctuation of Arabic news: the sentence ends, and marks that only separate words (the signs,
+# dashes and quotes among them are in one text in ten, which would otherwise take the slow ways).
+# Each is looked for in every text the classifier splits, so rarer punctuation is left out.
+PLAIN_PUNCTUATION = '.!?؟،؛,:"()/-#%٪«»–—‘’“”'
+# Characters that NFKC leaves alone, that are not removed and that no rare letter change folds, and
+# that ``str.split`` splits into the classifier's tokens once the punctuation above is spaced: Arabic
+# and ASCII letters, digits, the underscore, spaces, line breaks and that punctuation. Most fields
+# hold no other: they are folded by the common letter changes alone after this one scan, and split
+# without a second.
+PLAIN_CLASS = "\u0621-\u063a\u0641-\u064a0-9A-Za-z_ \n" + re.escape(PLAIN_PUNCTUATION)
+NOT_PLAIN = re.compile(f"[^{PLAIN_CLASS}]")
+# A character that is not plain and the removed characters right after it: one scan from the first
+# finds what the fast way removes, whether a rare letter is there and whether another character stays
+# (the removed and rare sets are apart, and removing characters brings no rare letter in), where a
+# scan for each took 1.3% of what classifying an article costs, and a scan of the folded text for
+# the split 2.8%.
+_NOT_PLAIN_RUN = re.compile(f"[^{PLAIN_CLASS}][{_REMOVED_CLASS}]*")
 
 
 def fold(text: str) -> str:
@@ -86,16 +116,15 @@ def fold(text: str) -> str:
 def _fold_letters(text: str, plain_until: int = 0) -> str:
     """One-to-one letter and digit changes (lengths are kept); ``text[:plain_until]`` is known to
     hold only plain characters, so no rare letter."""
+    return _fold_letters_found(text, rare=set(_RARE.findall(text, plain_until)))
+
+
+def _fold_letters_found(text: str, *, rare: Iterable[str]) -> str:
+    """:func:`_fold_letters` of a text known to hold the rare letters ``rare`` and no other."""
     text = _fold_common_letters(text)
-    if _RARE.search(text, plain_until):
-        text = text.translate(_RARE_LETTERS)
+    for letter in rare:
+        text = text.replace(letter, _RARE_LETTER_MAP[letter])
     return text
-
-
-def _fold_letters_found(text: str, *, rare: bool) -> str:
-    """:func:`_fold_letters` of a text known to hold a rare letter (``rare``) or none."""
-    text = _fold_common_letters(text)
-    return text.translate(_RARE_LETTERS) if rare else text
 
 
 def _fold_common_letters(text: str) -> str:
@@ -167,19 +196,32 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     """Fold ``text`` and keep the map from folded offsets to original offsets."""
-    first = _NOT_PLAIN.search(text)
+    return normalize_plainly(text)[0]
+
+
+def normalize_plainly(text: str) -> tuple[Normalized, bool]:
+    """:func:`normalize` of ``text``, and whether its folded text is known to hold only plain
+    characters (:data:`PLAIN_CLASS`): found while folding every text that NFKC leaves alone (or
+    changes only by its no-break spaces), so a caller splitting it need not look again."""
+    first = NOT_PLAIN.search(text)
     if first is None:
-        return Normalized(text, _fold_common_letters(text), (0,), (0,), (True,))
+        return Normalized(text, _fold_common_letters(text), (0,), (0,), (True,)), True
     # Nothing before the first character that is not plain is removed or changed by a rare
     # letter: the fast path looks for those from there.
     plain_until = first.start()
-    if unicodedata.is_normalized("NFKC", text):
-        return _normalize_stable(text, text, plain_until=plain_until)
-    # No-break spaces are the usual reason news text is not NFKC; NFKC maps each to one space,
-    # so replacing them first keeps every offset and the fast path.
+    # No-break spaces are the usual reason news text is not NFKC; NFKC maps each to one space, so
+    # replacing them first keeps every offset and the fast path, and NFKC is checked once (a text
+    # with one is never NFKC itself).
     spaced = text.replace("\u00a0", " ")
-    if spaced is not text and unicodedata.is_normalized("NFKC", spaced):
-        return _normalize_stable(text, spaced, plain_until=plain_until)
+    found = _removed_runs(spaced, plain_until)
+    # The scan that finds the removed runs tells, for most texts, that NFKC leaves them alone, where
+    # asking NFKC of the whole text took 0.7% of what classifying an article costs.
+    if found.left_alone or unicodedata.is_normalized("NFKC", spaced):
+        return _stable_from_runs(text, spaced, found), found.plain
+    if re.search(_MAYBE_UNSTABLE, text) is None:
+        # Marks out of order, most texts NFKC changes: they fold as they stand, with no NFKC of the
+        # whole text to check them against (45M instructions for 15 of the 2,300 labeled fields).
+        return _normalize_unstable_runs(text), False
     folded = fold(text)
     normalized = _normalize_unstable_runs(text)
     if normalized.text != folded:
@@ -189,23 +231,29 @@ def normalize(text: str) -> Normalized:
         normalized = _normalize_by_chunks(text, _whitespace_chunks(text))
     if normalized.text != folded:
         normalized = _normalize_by_chunks(text, [(0, len(text))])
-    return normalized
+    return normalized, False
 
 
-def _normalize_stable(original: str, text: str, *, plain_until: int = 0) -> Normalized:
+def _normalize_stable(original: str, text: str, *, plain_until: int = 0) -> tuple[Normalized, bool]:
     """Fast path for ``text`` (``original`` with offsets unchanged) that NFKC leaves alone:
-    one block per removed run, aligned pieces between. ``text[:plain_until]`` holds only plain
-    characters (none removed, none rare)."""
-    removed: list[tuple[int, int]] = []
-    rare = False
-    for match in _REMOVED_OR_RARE.finditer(text, plain_until):
-        start, end = match.span()
-        if text[start] in _RARE_LETTER_MAP:
-            rare = True
-            start += 1
-            if start == end:
-                continue
-        removed.append((start, end))
+    one block per removed run, aligned pieces between; and whether the folded text is plain.
+    ``text[:plain_until]`` holds only plain characters."""
+    found = _removed_runs(text, plain_until)
+    return _stable_from_runs(original, text, found), found.plain
+
+
+class _Found(NamedTuple):
+    """What one scan of a text finds from its first character that is not plain."""
+
+    removed: list[tuple[int, int]]  # the runs of removed characters
+    rare: set[str]  # the rare letters
+    plain: bool  # every character kept is plain once folded (rare letters fold to plain ones)
+    left_alone: bool  # NFKC is known to leave the text alone (False: not known)
+
+
+def _stable_from_runs(original: str, text: str, found: _Found) -> Normalized:
+    """:func:`_normalize_stable` of ``text``, whose removed runs and rare letters are ``found``."""
+    removed, rare = found.removed, found.rare
     if not removed:
         return Normalized(original, _fold_letters_found(text, rare=rare), (0,), (0,), (True,))
     piece_starts = [0]
@@ -225,6 +273,46 @@ def _normalize_stable(original: str, text: str, *, plain_until: int = 0) -> Norm
     kept.append(text[previous_end:])
     folded = _fold_letters_found("".join(kept), rare=rare)
     return Normalized(original, folded, tuple(piece_starts), tuple(original_starts), tuple(aligned))
+
+
+def _removed_runs(text: str, start: int) -> _Found:
+    """The runs of removed characters of ``text`` from ``start`` (``text[:start]`` holds only plain
+    characters), its rare letters, and whether it is plain once folded and left alone by NFKC.
+
+    NFKC leaves plain characters and rare letters alone (those it takes apart, as أ, it puts back
+    together), so it leaves the text alone when it holds no other character and leaves each removed
+    run alone: :func:`_left_alone_by_nfkc`.
+    """
+    removed: list[tuple[int, int]] = []
+    rare: set[str] = set()
+    plain = left_alone = True
+    for match in _NOT_PLAIN_RUN.finditer(text, start):
+        run_start, run_end = match.span()
+        character = text[run_start]
+        if character not in _REMOVED_CHARACTERS:
+            if character in _RARE_LETTER_MAP:
+                rare.add(character)
+            else:
+                plain = left_alone = False
+            run_start += 1
+            if run_start == run_end:
+                continue
+        if left_alone:
+            left_alone = _left_alone_by_nfkc(text[run_start:run_end])
+        removed.append((run_start, run_end))
+    return _Found(removed, rare, plain, left_alone)
+
+
+def _left_alone_by_nfkc(run: str) -> bool:
+    """Whether NFKC leaves a run of removed characters alone, between plain characters or rare
+    letters: none of them may change and its marks are in canonical order (no mark of a higher
+    combining class right before one of a lower, but for class 0)."""
+    if len(run) == 1:
+        return run not in _REMOVED_MAYBE_CHANGED
+    if not _REMOVED_MAYBE_CHANGED.isdisjoint(run):
+        return False
+    classes = map(unicodedata.combining, run)
+    return all(not 0 < later < earlier for earlier, later in pairwise(classes))
 
 
 class _PieceMap:
@@ -290,7 +378,8 @@ class _PieceMap:
 
 def _normalize_unstable_runs(text: str) -> Normalized:
     """Only the whitespace-delimited runs holding a character NFKC may change are folded by mark
-    group; the stretches between them take the fast way. Checked by the caller against ``fold``."""
+    group; the stretches between them take the fast way. Checked by the caller against ``fold``
+    where there is such a run (without one, the text folds as NFKC leaves it: see ``_MAYBE_UNSTABLE``)."""
     pieces = _PieceMap(text)
     position = 0
     for unstable in re.finditer(_MAYBE_UNSTABLE, text):

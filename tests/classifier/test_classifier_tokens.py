@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier_service.tokens import TOKEN_PATTERN, FieldWords, split_tokens
+from classifier_service.tokens import TOKEN_PATTERN, FieldWords, split_plainly, split_tokens
+from shared.arabic import NOT_PLAIN
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classifier"
 
 TEXTS = [
     "",
@@ -76,5 +83,30 @@ def test_a_field_read_is_plain_when_split_by_str_split(text: str) -> None:
 def test_a_plain_field_holds_only_printable_characters_and_line_breaks(text: str) -> None:
     words = FieldWords.read("text", text)
     assert words.tokens == TOKEN_PATTERN.findall(words.normalized.text)
+    assert words.plain == (not NOT_PLAIN.search(words.normalized.text))
     if words.plain:
         assert words.normalized.text.replace("\n", " ").isprintable()
+
+
+def test_every_plain_character_is_split_as_the_token_pattern_splits_it() -> None:
+    plain = [chr(code) for code in range(sys.maxunicode + 1) if not NOT_PLAIN.match(chr(code))]
+    for character in plain:
+        text = f"ab{character}cd {character}{character}\n{character}"
+        assert split_plainly(text) == (TOKEN_PATTERN.findall(text), True)
+
+
+def _labeled_fields() -> list[str]:
+    """The titles and texts of the labeled articles (news, some with marks and no-break spaces)."""
+    fields: list[str] = []
+    for name in ("sample.jsonl", "heldout_feeds.jsonl"):
+        with (FIXTURES / name).open(encoding="utf-8") as lines:
+            rows = [json.loads(line) for line in lines if line.strip()]
+        fields += [row[field] for row in rows for field in ("title", "text")]
+    return fields
+
+
+def test_labeled_fields_split_as_the_token_pattern_and_are_plain_when_their_characters_are() -> None:
+    for text in _labeled_fields():
+        words = FieldWords.read("text", text)
+        assert words.tokens == TOKEN_PATTERN.findall(words.normalized.text)
+        assert words.plain == (not NOT_PLAIN.search(words.normalized.text))
