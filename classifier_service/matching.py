@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from itertools import compress
+from operator import itemgetter
 from typing import TypeVar
 
 from classifier_service.phrases import CompiledIndex, Following, routed
@@ -40,6 +41,10 @@ _LONGEST_PROCLITIC = max(map(len, PROCLITICS))
 _START = 5
 # The beginnings of a word looked up by :meth:`Matcher._may_split`, by length.
 _BEGINNINGS = tuple(slice(0, length) for length in range(_SHORTEST_STEM, _LONGEST_PROCLITIC + _START + 1))
+# Those beginnings of a word, as a tuple: an itemgetter slices in C, where mapping the word's
+# ``__getitem__`` over the slices called it through a method wrapper, a tuple of arguments a slice
+# (a new word that is no phrase word: 13,800 instructions to resolve, 10,700 so).
+_beginnings_of = itemgetter(*_BEGINNINGS)
 _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)))
 # Articles share most of their words, so what a word resolves to is remembered. The memory is
 # bounded in two generations: when the current one is full it becomes the previous one (the older
@@ -163,7 +168,7 @@ class Matcher:
             # Most words of an article are none of a phrase's, and cannot be split into one: they
             # are told apart by the look-ups of their beginnings, made in C (:meth:`_may_split`).
             literal = self._literal.get(token, ())
-            if self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS)):
+            if self._split_starts.isdisjoint(_beginnings_of(token)):
                 word_ids = literal
             else:
                 word_ids = self._split_ids(token, literal)
@@ -212,7 +217,7 @@ class Matcher:
         a beginning of ``token`` is a proclitic followed by such a start (a stem shorter than the
         start compared being compared whole)."""
         # A beginning longer than the word is the word itself, looked up again.
-        return not self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS))
+        return not self._split_starts.isdisjoint(_beginnings_of(token))
 
     def _entry_of(self, word_ids: tuple[int, ...]) -> Entry | None:
         continuations_of = self._continuations_of
