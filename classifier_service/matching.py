@@ -116,8 +116,11 @@ class Matcher:
         self._merged: dict[tuple[int, ...], Entry] = {}
         # Where each second word is in a long continuation's list, by continuation, made on first use.
         self._second_positions: dict[int, dict[int, list[int]]] = {}
-        # The number of each set of word ids a word has been a form of (what ``Word`` carries last).
-        self._forms: dict[tuple[int, ...], int] = {}
+        # What a word is, by the set of word ids it is a form of: the words of one set are one
+        # ``Word``, numbered in the order the sets were first met (what ``Word`` carries last). The
+        # 7,719 listed phrase words of the labeled articles are 2,157 sets, so most words find theirs
+        # made, without working out what they start.
+        self._words_by_ids: dict[tuple[int, ...], Word] = {}
         # The most words a phrase has: a one-word phrase, or the first two words and the rest.
         self.longest = max((2 + len(phrase[0]) for phrase in self._phrases), default=1)
         # The first letters of every stem a split word can be looked up by (a shorter stem whole):
@@ -174,7 +177,11 @@ class Matcher:
                 word_ids = self._split_ids(token, literal)
             if not word_ids:
                 return None
-        return self._entry_of(word_ids), word_ids, self._forms.setdefault(word_ids, len(self._forms))
+        word = self._words_by_ids.get(word_ids)
+        if word is None:
+            words = self._words_by_ids
+            word = words[word_ids] = (self._entry_of(word_ids), word_ids, len(words))
+        return word
 
     def word_ids_of(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` is a form of, worked out (not remembered)."""
