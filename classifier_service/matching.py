@@ -84,10 +84,14 @@ class _Memo(dict[str, V]):
 FollowingSource = tuple[tuple[int, ...], dict[int, list[Following]], frozenset[int]]
 # What a word of an article starts: its one-word owners, and where its longer phrases are.
 Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], FollowingSource | None]
-# What a word of an article is, worked out once per word: what it starts (None: nothing), the ids
-# of the phrase words it is a form of (never empty: a word that is none is None itself), and a
-# number for those ids, the same for every word of the same ids (a key hashed without a tuple).
-Word = tuple[Entry | None, tuple[int, ...], int]
+# What a word of an article is, worked out once per word: what it starts (an :data:`Entry`, whose
+# parts are empty and None where it starts nothing), the ids of the phrase words it is a form of
+# (never empty: a word that is none is None itself), and a number for those ids, the same for every
+# word of the same ids (a key hashed without a tuple). One flat tuple, so the hot loop reads a word
+# by one unpacking.
+Word = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], FollowingSource | None, tuple[int, ...], int]
+# What a word that starts nothing starts.
+_NOTHING: Entry = ((), (), (), None)
 # Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
 # occurrences of each group.
 Found = tuple[list[Match], defaultdict[int, list[Occurrence]], list[Match]]
@@ -164,7 +168,7 @@ class Matcher:
     def word_ids(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` (a folded word) is a form of, ascending."""
         word = self._words[token]
-        return () if word is None else word[1]
+        return () if word is None else word[4]
 
     def _word_of(self, token: str) -> Word | None:
         word_ids = self._vocabulary.get(token)
@@ -181,7 +185,7 @@ class Matcher:
         word = self._words_by_ids.get(word_ids)
         if word is None:
             words = self._words_by_ids
-            word = words[word_ids] = (self._entry_of(word_ids), word_ids, len(words))
+            word = words[word_ids] = (*(self._entry_of(word_ids) or _NOTHING), word_ids, len(words))
         return word
 
     def word_ids_of(self, token: str) -> tuple[int, ...]:
@@ -257,15 +261,15 @@ class Matcher:
     def _following(self, source: FollowingSource, word: Word) -> list[Following]:
         """The phrases of ``source`` whose second word is one of the words ``word`` is a form of,
         each once, in index order."""
-        phrases = source[1].get(word[2])
-        if phrases is None and source[2].isdisjoint(word[1]):
+        phrases = source[1].get(word[5])
+        if phrases is None and source[2].isdisjoint(word[4]):
             # 10,879 of the 11,845 pairs of a first and a second word met in the labeled articles
             # start no phrase, most of them because the second word is no second word of the first.
-            phrases = source[1][word[2]] = []
+            phrases = source[1][word[5]] = []
         elif phrases is None:
-            word_ids = word[1]
+            word_ids = word[4]
             seen: set[int] = set()
-            phrases = source[1][word[2]] = []
+            phrases = source[1][word[5]] = []
             for continuation in source[0]:
                 seconds: Sequence[tuple[int, tuple[int, ...]]] = self._continuations[continuation][1]
                 if len(seconds) > _SCANNED_SECONDS:
@@ -303,12 +307,10 @@ class Matcher:
         entities: list[Match] = []
         # Each token looked up once; most are no phrase word (None), and so end no phrase either.
         words = list(map(self._words.__getitem__, tokens))
-        last = len(tokens) - 1
+        # The last token is followed by no phrase word.
+        words.append(None)
         for position in compress(range(len(tokens)), words):
-            entry = words[position][0]  # type: ignore[index]
-            if entry is None:
-                continue
-            owner_terms, owner_groups, owner_entities, following = entry
+            owner_terms, owner_groups, owner_entities, following, _, _ = words[position]  # type: ignore[misc]
             if owner_terms:
                 for owner in owner_terms:
                     terms.append((owner, position, position + 1))
@@ -319,12 +321,12 @@ class Matcher:
             if owner_entities:
                 for owner in owner_entities:
                     entities.append((owner, position, position + 1))
-            if following is None or position == last:
+            if following is None:
                 continue
             second = words[position + 1]
             if second is None:
                 continue
-            phrases = following[1].get(second[2])
+            phrases = following[1].get(second[5])
             if phrases is None:
                 phrases = self._following(following, second)
             if phrases:
@@ -353,6 +355,6 @@ def _followed_by(words: list[Word | None], start: int, rest: tuple[int, ...]) ->
     """Whether the words from ``start`` on are forms of the phrase words ``rest``, in order."""
     for offset, word_id in enumerate(rest):
         word = words[start + offset]
-        if word is None or word_id not in word[1]:
+        if word is None or word_id not in word[4]:
             return False
     return True
