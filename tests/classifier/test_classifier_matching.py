@@ -98,3 +98,14 @@ def test_a_phrase_ends_at_the_last_word_and_one_past_it_is_not_found() -> None:
     assert terms == [(2, 0, 1), (2, 2, 3), (0, 2, 5), (1, 2, 4), (2, 5, 6), (1, 5, 7)]
     assert matcher.find_sorted(words[:1]) == ([(2, 0, 1)], {}, [])
     assert matcher.find_sorted([]) == ([], {}, [])
+
+
+def test_group_occurrences_are_the_same_after_a_shorter_and_a_longer_field() -> None:
+    index = PhraseIndex()
+    index.add("قوة", owner=0)
+    index.add("القوة الجوية", owner=1)
+    matcher = Matcher(index.compile(lambda owner: ((), (owner,), ())))
+    assert matcher.find_sorted(["القوه"]) == ([], {0: [(0, 1)]}, [])
+    words = ["و", "القوه", "الجويه", "قوه"]
+    assert matcher.find_sorted(words) == ([], {0: [(1, 2), (3, 4)], 1: [(1, 3)]}, [])
+    assert matcher.find_sorted(words[1:]) == ([], {0: [(0, 1), (2, 3)], 1: [(0, 2)]}, [])
