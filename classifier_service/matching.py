@@ -130,9 +130,11 @@ class Matcher:
         # 7,719 listed phrase words of the labeled articles are 2,157 sets, so most words find theirs
         # made, without working out what they start.
         self._words_by_ids: dict[tuple[int, ...], Word] = {}
-        # The one-word span ``(position, position + 1)`` of each position, made once and shared by
-        # every article as the occurrence of a one-word group phrase there: a tuple made at each
-        # was 4% of :meth:`find_sorted`'s instructions. As long as the longest article read.
+        # Each position, and its one-word span ``(position, position + 1)``, made once and shared by
+        # every article (as long as the longest field read): the positions of its phrase words, and
+        # the occurrence of a one-word group phrase there. An int past 256 and a tuple made at each
+        # were 3% and 4% of :meth:`find_sorted`'s instructions.
+        self._positions: list[int] = []
         self._spans: list[Occurrence] = []
         # The most words a phrase has: a one-word phrase, or the first two words and the rest.
         self.longest = max((2 + len(phrase[0]) for phrase in self._phrases), default=1)
@@ -320,8 +322,9 @@ class Matcher:
         words.append(None)
         spans = self._spans
         if len(spans) < len(tokens):
-            spans.extend((position, position + 1) for position in range(len(spans), len(tokens)))
-        for position in compress(range(len(tokens)), words):
+            self._reach(len(tokens))
+        # The positions go on past the words; the words end (with None) first.
+        for position in compress(self._positions, words):
             owner_terms, owner_groups, owner_entities, following, _, _ = words[position]  # type: ignore[misc]
             if owner_terms is not None:
                 for owner in owner_terms:
@@ -344,6 +347,12 @@ class Matcher:
             if phrases:
                 self._extend((terms, groups, entities), phrases, words, position)
         return terms, groups, entities
+
+    def _reach(self, count: int) -> None:
+        """Make the positions and spans of a field of ``count`` words."""
+        new = range(len(self._positions), count)
+        self._positions.extend(new)
+        self._spans.extend((position, position + 1) for position in new)
 
     @staticmethod
     def _extend(found: Found, phrases: list[Following], words: list[Word | None], position: int) -> None:
