@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from itertools import compress
+from operator import itemgetter
 from typing import TypeVar
 
 from classifier_service.phrases import CompiledIndex, Following, routed
@@ -40,12 +41,20 @@ _LONGEST_PROCLITIC = max(map(len, PROCLITICS))
 _START = 5
 # The beginnings of a word looked up by :meth:`Matcher._may_split`, by length.
 _BEGINNINGS = tuple(slice(0, length) for length in range(_SHORTEST_STEM, _LONGEST_PROCLITIC + _START + 1))
+# Those beginnings of a word, as a tuple: an itemgetter slices in C, where mapping the word's
+# ``__getitem__`` over the slices called it through a method wrapper, a tuple of arguments a slice
+# (a new word that is no phrase word: 13,800 instructions to resolve, 10,700 so).
+_beginnings_of = itemgetter(*_BEGINNINGS)
 _LONGEST_ENDING = max(map(len, (*NOUN_ENDINGS, *NAME_ENDINGS, *FEMININE_ENDINGS)))
 # Articles share most of their words, so what a word resolves to is remembered. The memory is
 # bounded in two generations: when the current one is full it becomes the previous one (the older
 # is forgotten), and a word found in the previous one is carried over. Frequent words survive a
 # turnover, so a vocabulary a little larger than the memo does not resolve every word again.
 MEMO_SIZE = 1 << 16
+# The listed words that are no phrase word and start in the current generation of the memory, the
+# most frequent first: the labeled articles meet 9,382 of the first 10,000 (and 22,097 of all
+# 39,261), whose carrying over cost 3,400 instructions each.
+_MET_WORDS = 10_000
 # A continuation with more second words than this is looked up by second word, not scanned, when a
 # word's phrases are first worked out: two of the packaged taxonomy's have 212 and 109 (a word and
 # the name of each country), and were most of what 11,845 first look-ups scanned (216,000 of 301,000).
@@ -73,15 +82,24 @@ class _Memo(dict[str, V]):
         return value
 
 
-# Where a word's longer phrases are looked up: the continuations that have any, and the phrases
-# already worked out for the form (the word ids) of a second word.
-FollowingSource = tuple[tuple[int, ...], dict[int, list[Following]]]
-# What a word of an article starts: its one-word owners, and where its longer phrases are.
-Entry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], FollowingSource | None]
-# What a word of an article is, worked out once per word: what it starts (None: nothing), the ids
-# of the phrase words it is a form of (never empty: a word that is none is None itself), and a
-# number for those ids, the same for every word of the same ids (a key hashed without a tuple).
-Word = tuple[Entry | None, tuple[int, ...], int]
+# Where a word's longer phrases are looked up: the continuations that have any, the phrases
+# already worked out for the form (the word ids) of a second word, and the ids of every second word
+# of those continuations.
+FollowingSource = tuple[tuple[int, ...], dict[int, list[Following]], frozenset[int]]
+# The one-word owners of one kind a word starts, None for none: the hot loop tells None apart
+# without asking a tuple its length (3% of its instructions).
+OwnerIds = tuple[int, ...] | None
+# What a word of an article starts: its one-word owners (terms, groups, entities), and where its
+# longer phrases are.
+Entry = tuple[OwnerIds, OwnerIds, OwnerIds, FollowingSource | None]
+# What a word of an article is, worked out once per word: what it starts (an :data:`Entry`, all
+# None where it starts nothing), the ids of the phrase words it is a form of
+# (never empty: a word that is none is None itself), and a number for those ids, the same for every
+# word of the same ids (a key hashed without a tuple). One flat tuple, so the hot loop reads a word
+# by one unpacking.
+Word = tuple[OwnerIds, OwnerIds, OwnerIds, FollowingSource | None, tuple[int, ...], int]
+# What a word that starts nothing starts.
+_NOTHING: Entry = (None, None, None, None)
 # Found phrases, sorted: term and entity matches ``(owner, start, end)``, and the ``(start, end)``
 # occurrences of each group.
 Found = tuple[list[Match], defaultdict[int, list[Occurrence]], list[Match]]
@@ -111,8 +129,17 @@ class Matcher:
         self._merged: dict[tuple[int, ...], Entry] = {}
         # Where each second word is in a long continuation's list, by continuation, made on first use.
         self._second_positions: dict[int, dict[int, list[int]]] = {}
-        # The number of each set of word ids a word has been a form of (what ``Word`` carries last).
-        self._forms: dict[tuple[int, ...], int] = {}
+        # What a word is, by the set of word ids it is a form of: the words of one set are one
+        # ``Word``, numbered in the order the sets were first met (what ``Word`` carries last). The
+        # 7,719 listed phrase words of the labeled articles are 2,157 sets, so most words find theirs
+        # made, without working out what they start.
+        self._words_by_ids: dict[tuple[int, ...], Word] = {}
+        # Each position, and its one-word span ``(position, position + 1)``, made once and shared by
+        # every article (as long as the longest field read): the positions of its phrase words, and
+        # the occurrence of a one-word group phrase there. An int past 256 and a tuple made at each
+        # were 3% and 4% of :meth:`find_sorted`'s instructions.
+        self._positions: list[int] = []
+        self._spans: list[Occurrence] = []
         # The most words a phrase has: a one-word phrase, or the first two words and the rest.
         self.longest = max((2 + len(phrase[0]) for phrase in self._phrases), default=1)
         # The first letters of every stem a split word can be looked up by (a shorter stem whole):
@@ -142,20 +169,25 @@ class Matcher:
         # generation, 50,000 words would double its table and slow every later look-up (8% in
         # find_sorted once the 1,150 labeled articles are remembered) for 1% fewer instructions
         # (load and the 1,150 articles: 4,683M without the list, 4,163M, 4,125M in the current
-        # generation). The ids of the others are kept; what they start is worked out on first sight.
+        # generation). The most frequent of them (:data:`_MET_WORDS`) are met by almost any run and
+        # start in the current generation, not carried over one by one. The ids of the others are
+        # kept; what they start is worked out on first sight.
         self._vocabulary: dict[str, tuple[int, ...]] = {}
+        met: list[str] = []
         unmatched: dict[str, Word | None] = {}
         if vocabulary[0]:
             words, word_ids = vocabulary
             listed = words.decode(VOCABULARY_ENCODING).split("\n")
             self._vocabulary = dict(zip(listed, word_ids, strict=False))
-            unmatched = dict.fromkeys(listed[len(word_ids) :])
+            met = listed[len(word_ids) : len(word_ids) + _MET_WORDS]
+            unmatched = dict.fromkeys(listed[len(word_ids) + _MET_WORDS :])
         self._words: _Memo[Word | None] = _Memo(self._word_of, unmatched)
+        self._words.update(dict.fromkeys(met))
 
     def word_ids(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` (a folded word) is a form of, ascending."""
         word = self._words[token]
-        return () if word is None else word[1]
+        return () if word is None else word[4]
 
     def _word_of(self, token: str) -> Word | None:
         word_ids = self._vocabulary.get(token)
@@ -163,13 +195,17 @@ class Matcher:
             # Most words of an article are none of a phrase's, and cannot be split into one: they
             # are told apart by the look-ups of their beginnings, made in C (:meth:`_may_split`).
             literal = self._literal.get(token, ())
-            if self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS)):
+            if self._split_starts.isdisjoint(_beginnings_of(token)):
                 word_ids = literal
             else:
                 word_ids = self._split_ids(token, literal)
             if not word_ids:
                 return None
-        return self._entry_of(word_ids), word_ids, self._forms.setdefault(word_ids, len(self._forms))
+        word = self._words_by_ids.get(word_ids)
+        if word is None:
+            words = self._words_by_ids
+            word = words[word_ids] = (*(self._entry_of(word_ids) or _NOTHING), word_ids, len(words))
+        return word
 
     def word_ids_of(self, token: str) -> tuple[int, ...]:
         """The ids of the phrase words ``token`` is a form of, worked out (not remembered)."""
@@ -212,14 +248,14 @@ class Matcher:
         a beginning of ``token`` is a proclitic followed by such a start (a stem shorter than the
         start compared being compared whole)."""
         # A beginning longer than the word is the word itself, looked up again.
-        return not self._split_starts.isdisjoint(map(token.__getitem__, _BEGINNINGS))
+        return not self._split_starts.isdisjoint(_beginnings_of(token))
 
     def _entry_of(self, word_ids: tuple[int, ...]) -> Entry | None:
         continuations_of = self._continuations_of
         if len(word_ids) == 1:
             continuations: list[int] | tuple[int, ...] = continuations_of[word_ids[0]]
         else:
-            continuations = sorted({c for word in word_ids for c in continuations_of[word]})
+            continuations = sorted(set().union(*map(continuations_of.__getitem__, word_ids)))
         if not continuations:
             return None
         key = tuple(continuations)
@@ -230,21 +266,30 @@ class Matcher:
 
     def _merge(self, continuations: tuple[int, ...]) -> Entry:
         """One entry doing the work of several continuations, each owner kept once."""
-        owners: list[int] = []
-        for continuation in continuations:
+        # A continuation holds each of its owners once: the first is taken whole.
+        owners = list(self._continuations[continuations[0]][0])
+        for continuation in continuations[1:]:
             owners.extend(owner for owner in self._continuations[continuation][0] if owner not in owners)
         terms, groups, entities = routed(owners, self._routes.__getitem__)
         with_following = tuple(c for c in continuations if self._continuations[c][1])
-        return terms, groups, entities, ((with_following, {}) if with_following else None)
+        following: FollowingSource | None = None
+        if with_following:
+            seconds = frozenset(second for c in with_following for second, _ in self._continuations[c][1])
+            following = (with_following, {}, seconds)
+        return terms or None, groups or None, entities or None, following
 
     def _following(self, source: FollowingSource, word: Word) -> list[Following]:
         """The phrases of ``source`` whose second word is one of the words ``word`` is a form of,
         each once, in index order."""
-        phrases = source[1].get(word[2])
-        if phrases is None:
-            word_ids = word[1]
+        phrases = source[1].get(word[5])
+        if phrases is None and source[2].isdisjoint(word[4]):
+            # 10,879 of the 11,845 pairs of a first and a second word met in the labeled articles
+            # start no phrase, most of them because the second word is no second word of the first.
+            phrases = source[1][word[5]] = []
+        elif phrases is None:
+            word_ids = word[4]
             seen: set[int] = set()
-            phrases = source[1][word[2]] = []
+            phrases = source[1][word[5]] = []
             for continuation in source[0]:
                 seconds: Sequence[tuple[int, tuple[int, ...]]] = self._continuations[continuation][1]
                 if len(seconds) > _SCANNED_SECONDS:
@@ -275,40 +320,48 @@ class Matcher:
     def find_sorted(self, tokens: list[str]) -> Found:
         """Every phrase occurrence in ``tokens`` (folded words), sorted into terms, groups and
         entities as it is found: one pass, no list of raw matches to sort afterwards. The hot loop
-        of the classifier, so it is written out flat: an empty part of an entry is skipped by a
-        truth test, not by starting a loop over it."""
+        of the classifier, so it is written out flat: an empty part of an entry (None) is skipped
+        by a test, not by starting a loop over it."""
         terms: list[Match] = []
         groups: defaultdict[int, list[Occurrence]] = defaultdict(list)
         entities: list[Match] = []
         # Each token looked up once; most are no phrase word (None), and so end no phrase either.
         words = list(map(self._words.__getitem__, tokens))
-        last = len(tokens) - 1
-        for position in compress(range(len(tokens)), words):
-            entry = words[position][0]  # type: ignore[index]
-            if entry is None:
-                continue
-            owner_terms, owner_groups, owner_entities, following = entry
-            if owner_terms:
+        # The last token is followed by no phrase word.
+        words.append(None)
+        spans = self._spans
+        if len(spans) < len(tokens):
+            self._reach(len(tokens))
+        # The positions go on past the words; the words end (with None) first.
+        for position in compress(self._positions, words):
+            owner_terms, owner_groups, owner_entities, following, _, _ = words[position]  # type: ignore[misc]
+            if owner_terms is not None:
                 for owner in owner_terms:
                     terms.append((owner, position, position + 1))
-            if owner_groups:
-                occurrence = (position, position + 1)
+            if owner_groups is not None:
+                occurrence = spans[position]
                 for group in owner_groups:
                     groups[group].append(occurrence)
-            if owner_entities:
+            if owner_entities is not None:
                 for owner in owner_entities:
                     entities.append((owner, position, position + 1))
-            if following is None or position == last:
+            if following is None:
                 continue
             second = words[position + 1]
             if second is None:
                 continue
-            phrases = following[1].get(second[2])
+            phrases = following[1].get(second[5])
             if phrases is None:
                 phrases = self._following(following, second)
             if phrases:
                 self._extend((terms, groups, entities), phrases, words, position)
         return terms, groups, entities
+
+    def _reach(self, count: int) -> None:
+        """Make the positions and spans of a field of ``count`` words."""
+        new = range(len(self._positions), count)
+        self._positions.extend(new)
+        self._spans.extend((position, position + 1) for position in new)
 
     @staticmethod
     def _extend(found: Found, phrases: list[Following], words: list[Word | None], position: int) -> None:
@@ -332,6 +385,6 @@ def _followed_by(words: list[Word | None], start: int, rest: tuple[int, ...]) ->
     """Whether the words from ``start`` on are forms of the phrase words ``rest``, in order."""
     for offset, word_id in enumerate(rest):
         word = words[start + offset]
-        if word is None or word_id not in word[1]:
+        if word is None or word_id not in word[4]:
             return False
     return True

@@ -84,3 +84,28 @@ def test_a_long_continuation_is_looked_up_as_it_would_be_scanned(classifier: Cla
         for word_ids in asked:
             scanned = [entry for entry in seconds if entry[0] in word_ids]
             assert matcher._seconds_among(continuation, word_ids) == scanned
+
+
+def test_a_phrase_ends_at_the_last_word_and_one_past_it_is_not_found() -> None:
+    index = PhraseIndex()
+    index.add("القوة الجوية الروسية", owner=0)
+    index.add("القوة الجوية", owner=1)
+    index.add("قوة", owner=2)
+    matcher = Matcher(index.compile(lambda owner: ((owner,), (), ())))
+    # A phrase word that is no second word of the word before it (الروسيه after القوه) starts none.
+    words = ["القوه", "الروسيه", "القوه", "الجويه", "الروسيه", "القوه", "الجويه"]
+    terms, _, _ = matcher.find_sorted(words)
+    assert terms == [(2, 0, 1), (2, 2, 3), (0, 2, 5), (1, 2, 4), (2, 5, 6), (1, 5, 7)]
+    assert matcher.find_sorted(words[:1]) == ([(2, 0, 1)], {}, [])
+    assert matcher.find_sorted([]) == ([], {}, [])
+
+
+def test_group_occurrences_are_the_same_after_a_shorter_and_a_longer_field() -> None:
+    index = PhraseIndex()
+    index.add("قوة", owner=0)
+    index.add("القوة الجوية", owner=1)
+    matcher = Matcher(index.compile(lambda owner: ((), (owner,), ())))
+    assert matcher.find_sorted(["القوه"]) == ([], {0: [(0, 1)]}, [])
+    words = ["و", "القوه", "الجويه", "قوه"]
+    assert matcher.find_sorted(words) == ([], {0: [(1, 2), (3, 4)], 1: [(1, 3)]}, [])
+    assert matcher.find_sorted(words[1:]) == ([], {0: [(0, 1), (2, 3)], 1: [(0, 2)]}, [])
