@@ -55,6 +55,10 @@ MEMO_SIZE = 1 << 16
 # most frequent first: the labeled articles meet 9,382 of the first 10,000 (and 22,097 of all
 # 39,261), whose carrying over cost 3,400 instructions each.
 _MET_WORDS = 10_000
+# The most positions (and one-word spans) shared by every field: a field of up to this many words
+# (every field of the 30,443 articles of the 2018 corpus: 3,913 words at most) reads them without making
+# them; a longer one makes its own, so a field of a million words (the limit) leaves no 100 MB behind.
+_SHARED_POSITIONS = 1 << 13
 # A continuation with more second words than this is looked up by second word, not scanned, when a
 # word's phrases are first worked out: two of the packaged taxonomy's have 212 and 109 (a word and
 # the name of each country), and were most of what 11,845 first look-ups scanned (216,000 of 301,000).
@@ -135,7 +139,7 @@ class Matcher:
         # made, without working out what they start.
         self._words_by_ids: dict[tuple[int, ...], Word] = {}
         # Each position, and its one-word span ``(position, position + 1)``, made once and shared by
-        # every article (as long as the longest field read): the positions of its phrase words, and
+        # every article (up to :data:`_SHARED_POSITIONS`): the positions of its phrase words, and
         # the occurrence of a one-word group phrase there. An int past 256 and a tuple made at each
         # were 3% and 4% of :meth:`find_sorted`'s instructions.
         self._positions: list[int] = []
@@ -329,11 +333,9 @@ class Matcher:
         words = list(map(self._words.__getitem__, tokens))
         # The last token is followed by no phrase word.
         words.append(None)
-        spans = self._spans
-        if len(spans) < len(tokens):
-            self._reach(len(tokens))
-        # The positions go on past the words; the words end (with None) first.
-        for position in compress(self._positions, words):
+        positions, spans = self._positions_for(len(tokens))
+        # The positions may go on past the words; the words end (with None) first.
+        for position in compress(positions, words):
             owner_terms, owner_groups, owner_entities, following, _, _ = words[position]  # type: ignore[misc]
             if owner_terms is not None:
                 for owner in owner_terms:
@@ -357,11 +359,16 @@ class Matcher:
                 self._extend((terms, groups, entities), phrases, words, position)
         return terms, groups, entities
 
-    def _reach(self, count: int) -> None:
-        """Make the positions and spans of a field of ``count`` words."""
-        new = range(len(self._positions), count)
-        self._positions.extend(new)
-        self._spans.extend((position, position + 1) for position in new)
+    def _positions_for(self, count: int) -> tuple[Sequence[int], list[Occurrence]]:
+        """The positions of a field of ``count`` words and their one-word spans: the shared ones,
+        made longer if need be, up to :data:`_SHARED_POSITIONS`; a longer field's made for it alone."""
+        if count > len(self._spans):
+            if count > _SHARED_POSITIONS:
+                return range(count), [(position, position + 1) for position in range(count)]
+            new = range(len(self._positions), count)
+            self._positions.extend(new)
+            self._spans.extend((position, position + 1) for position in new)
+        return self._positions, self._spans
 
     @staticmethod
     def _extend(found: Found, phrases: list[Following], words: list[Word | None], position: int) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from classifier_service.classifier import Classifier
 from classifier_service.loading import load_classifier
-from classifier_service.matching import _SCANNED_SECONDS, Matcher
+from classifier_service.matching import _SCANNED_SECONDS, _SHARED_POSITIONS, Matcher
 from classifier_service.phrases import PhraseIndex
 from shared.forms import EXACT, NAME, PLAIN, key_forms, stem_forms, stem_of, word_key
 
@@ -109,3 +109,20 @@ def test_group_occurrences_are_the_same_after_a_shorter_and_a_longer_field() -> 
     words = ["و", "القوه", "الجويه", "قوه"]
     assert matcher.find_sorted(words) == ([], {0: [(1, 2), (3, 4)], 1: [(1, 3)]}, [])
     assert matcher.find_sorted(words[1:]) == ([], {0: [(0, 1), (2, 3)], 1: [(0, 2)]}, [])
+
+
+def test_a_field_longer_than_the_shared_positions_is_matched_and_leaves_them_as_they_were() -> None:
+    index = PhraseIndex()
+    index.add("قوة", owner=0)
+    index.add("القوة الجوية", owner=1)
+    matcher = Matcher(index.compile(lambda owner: ((owner,), (owner,), ())))
+    filler = ["في"] * _SHARED_POSITIONS
+    words = [*filler, "القوه", "الجويه", "قوه"]
+    end = len(filler)
+    terms, groups, _ = matcher.find_sorted(words)
+    assert terms == [(0, end, end + 1), (1, end, end + 2), (0, end + 2, end + 3)]
+    assert groups == {0: [(end, end + 1), (end + 2, end + 3)], 1: [(end, end + 2)]}
+    # The long field's positions were its own: those shared stay as short as the fields before.
+    assert len(matcher._positions) == len(matcher._spans) == 0
+    assert matcher.find_sorted(["قوه"]) == ([(0, 0, 1)], {0: [(0, 1)]}, [])
+    assert len(matcher._spans) == 1
