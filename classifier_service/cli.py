@@ -74,6 +74,7 @@ def _write_lines(
     # for colour codes in every line (a JSON line has none: json escapes them); flushed line by line
     # where a reader waits for them (a pipe, a terminal).
     write, flush = _line_output(out)
+    classification_line = _line_maker(classifier)
     refused = 0
     for article in articles:
         if isinstance(article, ArticleInputError):
@@ -81,7 +82,7 @@ def _write_lines(
             refused += 1
             continue
         try:
-            write(_classification_line(classifier, article) + b"\n")
+            write(classification_line(article) + b"\n")
         except ArticleTooLargeError as error:
             click.echo(f"{article.id}: {error}", err=True)
             refused += 1
@@ -327,24 +328,31 @@ def _articles(files: tuple[Path, ...], jsonl: IO[str] | None) -> Iterator[Articl
             yield error
 
 
-def _classification_line(classifier: Classifier, article: Article) -> bytes:
+def _line_maker(classifier: Classifier) -> Callable[[Article], bytes]:
+    """The JSON line of an article's classification, by ``classifier``. What it calls is imported
+    once, here: an import in a function called for every article took 13,500 instructions a call
+    (the package's ``_handle_fromlist``, a module's missing ``__path__`` looked for)."""
     from pydantic_core import to_json
 
     from shared.arabic import content_id_of_folded
 
-    read = classifier.read(title=article.title, text=article.text)
-    classification = classifier.classification_plain(read)
-    # The title read and the id the pipeline gives the same article, so a reader can see which line
-    # became the headline and find the article in `rasid articles list`. The fields are folded once,
-    # and a field split by ``str.split`` (nearly every one) is known to be printable: looking again
-    # took 42,000 instructions an article (48M of 4,363M for the 1,150 labeled articles).
-    title, text = read
-    article_id = content_id_of_folded(
-        title.normalized.text, text.normalized.text, printable=title.plain and text.plain
-    )
-    row = {"id": article.id, "title": article.title, "article_id": article_id, **classification}
-    # Compact, non-ASCII as is (UTF-8): 2.5 us a line against json's 7.8, bytes ready to write.
-    return to_json(row)
+    def classification_line(article: Article) -> bytes:
+        read = classifier.read(title=article.title, text=article.text)
+        classification = classifier.classification_plain(read)
+        # The title read and the id the pipeline gives the same article, so a reader can see which
+        # line became the headline and find the article in `rasid articles list`. The fields are
+        # folded once, and a field split by ``str.split`` (nearly every one) is known to be
+        # printable: looking again took 42,000 instructions an article (48M of 4,363M for the 1,150
+        # labeled articles).
+        title, text = read
+        article_id = content_id_of_folded(
+            title.normalized.text, text.normalized.text, printable=title.plain and text.plain
+        )
+        row = {"id": article.id, "title": article.title, "article_id": article_id, **classification}
+        # Compact, non-ASCII as is (UTF-8): 2.5 us a line against json's 7.8, bytes ready to write.
+        return to_json(row)
+
+    return classification_line
 
 
 def _print_evaluation(classifier: Classifier, labeled: IO[str]) -> None:
