@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from classifier_service.articles import _json_value
 from classifier_service.cli import _line_output, _read_as_written
 from classifier_service.features import feature_parts, topic_features
 from classifier_service.loading import load_classifier
@@ -187,3 +188,27 @@ def test_a_line_goes_as_text_to_a_stream_without_bytes_under_it() -> None:
     write('{"title":"غارات"}\n'.encode())
     flush()
     assert out.getvalue() == '{"title":"غارات"}\n'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": "a", "text": "نص"}\n',
+        ' {"id": "a"}\n',
+        '{"id": "a"}',
+        '{"id": "a"} \t\r\n',
+        '{"id": "a"} x\n',
+        '{"id": "a"}\u00a0\n',
+        '\ufeff{"id": "a"}\n',
+        '{"id":\n',
+        "[1]\n",
+    ],
+)
+def test_a_json_line_is_read_as_json_loads_reads_it(line: str) -> None:
+    def read(reader: Any) -> tuple[str, Any]:
+        try:
+            return "value", reader(line)
+        except ValueError as error:
+            return type(error).__name__, str(error)
+
+    assert read(_json_value) == read(json.loads)
