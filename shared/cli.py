@@ -233,8 +233,8 @@ def _own_entry_points(group: str) -> dict[str, str] | None:
 
 
 def _load_entry_point(value: str) -> object:
-    """The object an entry point's ``module:attribute`` names, as EntryPoint.load finds it."""
-    module, _, attribute = value.partition(":")
+    """The object an entry point's ``module:attribute [extras]`` names, as EntryPoint.load finds it."""
+    module, _, attribute = value.partition("[")[0].partition(":")
     loaded: object = import_module(module.strip())
     for name in filter(None, attribute.strip().split(".")):
         loaded = getattr(loaded, name)

@@ -12,12 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from shared.cli import _own_entry_points, cli
+from shared.cli import _load_entry_point, _own_entry_points, cli
 
 
 def _install_extra_commands(root: Path) -> None:
@@ -89,6 +90,11 @@ def test_rasids_own_entry_points_are_read_from_a_source_trees_egg_info(
     assert _own_entry_points("rasid.pages") == {}
     monkeypatch.setattr(sys, "path", [str(tmp_path / "missing")])
     assert _own_entry_points("rasid.commands") is None, "not installed: every distribution is read"
+
+
+@pytest.mark.parametrize("value", ["os.path:join", "os:path.join", "os.path:join [extra]"])
+def test_an_entry_point_is_loaded_as_importlib_metadata_loads_it(value: str) -> None:
+    assert _load_entry_point(value) is EntryPoint("name", value, "group").load() is os.path.join
 
 
 def test_an_unknown_command_is_refused() -> None:
