@@ -11,7 +11,6 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,10 @@ def read_cached(directory: Path, key: str) -> Any | None:
 
 def write_cached(directory: Path, key: str, state: Any) -> None:
     """Store ``state`` under ``key`` atomically; a cache that cannot be written is skipped."""
+    # Imported here: a run that reads the cache never writes it, and tempfile (with the shutil,
+    # random, bz2 and lzma modules it imports) was 11M of the 542M instructions of its start.
+    import tempfile
+
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".classifier-", delete=False) as file:

@@ -9,13 +9,18 @@ declarations (:mod:`shared.services`), also loaded only when needed; so are the 
 
 from __future__ import annotations
 
-import ctypes
+import os
 import sys
-from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from shared.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 COMMANDS_GROUP = "rasid.commands"
 # A worker's blocks of this size or more are mapped apart (see _map_large_blocks_apart); glibc's
@@ -26,26 +31,33 @@ M_MMAP_THRESHOLD = -3
 # Rasid's is): rich and pygments, 3.5 MB in every process that sends a webhook or reads a feed (the
 # alert worker and each of its pool children among them). No Rasid process runs it.
 HTTPX_COMMAND_LINE = "httpx._main"
-# The distribution that ships ``shared``. A command is looked for in its entry points first: reading
-# every installed distribution's metadata costs ``rasid classify`` about 2% of its start-up.
+# The distribution that ships ``shared``. A command is looked for in its entry points first, read
+# from its own metadata folder: reading every installed distribution's metadata costs ``rasid
+# classify`` about 2% of its start-up, and importing importlib.metadata (with the email, zipfile and
+# csv modules it imports) another 13% (79M of its 620M instructions).
 OWN_DISTRIBUTION = "rasid"
+# How the metadata folder of an installed distribution is named: ``rasid-0.1.0.dist-info`` for a
+# wheel or an editable install, ``rasid.egg-info`` in a source tree installed the older way.
+METADATA_FOLDER_SUFFIXES = (".dist-info", ".egg-info")
 
 
 class PluginGroup(click.Group):
     """A group whose service commands come from entry points, imported on first use."""
 
     def _plugins(self) -> dict[str, EntryPoint]:
+        from importlib.metadata import entry_points
+
         return {point.name: point for point in entry_points(group=COMMANDS_GROUP)}
 
-    def _plugin(self, name: str) -> EntryPoint | None:
-        """The entry point of command ``name``: Rasid's own, else one another distribution adds."""
-        try:
-            own = distribution(OWN_DISTRIBUTION).entry_points.select(group=COMMANDS_GROUP, name=name)
-        except PackageNotFoundError:
-            own = None  # run from a source tree that is not installed: every distribution is read
-        if own:
-            return next(iter(own))
-        return self._plugins().get(name)
+    def _plugin(self, name: str) -> tuple[str, object] | None:
+        """Command ``name`` loaded, with where it is (``module:attribute``): Rasid's own, else one
+        another distribution adds."""
+        own = _own_entry_points(COMMANDS_GROUP)
+        if own is not None and name in own:
+            return own[name], _load_entry_point(own[name])
+        # Not Rasid's, or run from a source tree that is not installed: every distribution is read.
+        point = self._plugins().get(name)
+        return None if point is None else (point.value, point.load())
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._plugins()})
@@ -54,12 +66,12 @@ class PluginGroup(click.Group):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
-        point = self._plugin(cmd_name)
-        if point is None:
+        plugin = self._plugin(cmd_name)
+        if plugin is None:
             return None
-        loaded = point.load()
+        value, loaded = plugin
         if not isinstance(loaded, click.Command):
-            raise click.ClickException(f"entry point {point.value} is not a click command")
+            raise click.ClickException(f"entry point {value} is not a click command")
         return loaded
 
 
@@ -196,11 +208,62 @@ def _map_large_blocks_apart() -> None:
     far (up to 32 MB): once a few batch messages (a megabyte or more each, read, decoded and handed to
     a pool child) had come and gone, the next ones came from the heap, which kept their pages. Set in
     the worker's main process, before the pool forks, so its children have it too."""
+    import ctypes  # only here: 8M instructions of every command's start
+
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except AttributeError:  # not glibc (macOS): its allocator is left as it is
         return
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+
+
+def _own_entry_points(group: str) -> dict[str, str] | None:
+    """The entry points of ``group`` in Rasid's own distribution, name to ``module:attribute``, read
+    from the first of its metadata folders on ``sys.path`` (where importlib.metadata looks first);
+    None when Rasid is not installed."""
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue  # a zip file, a path hook's placeholder or a folder gone
+        for entry in names:
+            if entry.endswith(METADATA_FOLDER_SUFFIXES) and _distribution_name(entry) == OWN_DISTRIBUTION:
+                return _entry_points_in(Path(folder, entry, "entry_points.txt"), group)
+    return None
+
+
+def _load_entry_point(value: str) -> object:
+    """The object an entry point's ``module:attribute [extras]`` names, as EntryPoint.load finds it."""
+    module, _, attribute = value.partition("[")[0].partition(":")
+    loaded: object = import_module(module.strip())
+    for name in filter(None, attribute.strip().split(".")):
+        loaded = getattr(loaded, name)
+    return loaded
+
+
+def _distribution_name(metadata_folder: str) -> str:
+    """``rasid`` of ``rasid-0.1.0.dist-info`` or ``rasid.egg-info``, compared as importlib.metadata
+    compares names (lower case, ``-`` and ``.`` as ``_``)."""
+    stem = metadata_folder.rpartition(".")[0].partition("-")[0]
+    return stem.lower().replace(".", "_")
+
+
+def _entry_points_in(path: Path, group: str) -> dict[str, str]:
+    """The entry points of ``group`` in an ``entry_points.txt`` (INI: ``[group]`` then
+    ``name = value`` lines); none when the file is missing."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    points: dict[str, str] = {}
+    section = None
+    for line in map(str.strip, lines):
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == group and "=" in line and not line.startswith(("#", ";")):
+            name, _, value = line.partition("=")
+            points[name.strip()] = value.strip()
+    return points
 
 
 def _worker_names() -> list[str]:

@@ -12,12 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from shared.cli import cli
+from shared.cli import _load_entry_point, _own_entry_points, cli
 
 
 def _install_extra_commands(root: Path) -> None:
@@ -55,6 +56,45 @@ def test_a_command_of_another_distribution_is_listed_and_runs(
     assert "hello" in listed.output and "classify" in listed.output
     assert hello.exit_code == 0 and hello.output == "hello from another distribution\n"
     assert classify.exit_code == 0 and "--jsonl" in classify.output, "Rasid's own command comes first"
+
+
+def test_rasids_own_command_is_found_without_reading_every_distribution(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from shared.cli import main\n"
+        "sys.argv = ['rasid', 'classify', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print(sorted({'importlib.metadata', 'ctypes'} & set(sys.modules)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0 and "--jsonl" in result.stdout, result.stderr
+    assert result.stderr.strip() == "[]", "read from Rasid's own entry_points.txt"
+
+
+def test_rasids_own_entry_points_are_read_from_a_source_trees_egg_info(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_extra_commands(tmp_path)
+    (tmp_path / "rasid.egg-info").mkdir()
+    (tmp_path / "rasid.egg-info" / "entry_points.txt").write_text(
+        "[console_scripts]\nrasid = shared.cli:main\n\n[rasid.commands]\nclassify = a.b:c\nbench=a.b:d\n"
+    )
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "missing"), str(tmp_path)])
+
+    assert _own_entry_points("rasid.commands") == {"classify": "a.b:c", "bench": "a.b:d"}
+    assert _own_entry_points("rasid.pages") == {}
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "missing")])
+    assert _own_entry_points("rasid.commands") is None, "not installed: every distribution is read"
+
+
+@pytest.mark.parametrize("value", ["os.path:join", "os:path.join", "os.path:join [extra]"])
+def test_an_entry_point_is_loaded_as_importlib_metadata_loads_it(value: str) -> None:
+    assert _load_entry_point(value) is EntryPoint("name", value, "group").load() is os.path.join
 
 
 def test_an_unknown_command_is_refused() -> None:

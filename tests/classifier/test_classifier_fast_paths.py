@@ -3,7 +3,8 @@
 ``rasid classify --jsonl``, run as a real process writing to a file (lines not flushed one by one)
 or to a pipe (flushed), prints for each article exactly the in-process classification; a model's
 raw score is the plain sum of the weights of the features it knows, and the same from the features in
-two parts (valued, present) as from them in one map; lines are flushed where a reader waits for them.
+two parts (valued, present) as from them in one map; lines are flushed where a reader waits for them
+and written as UTF-8 bytes under a text stream (as text where it has none).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from classifier_service.cli import _read_as_written
+from classifier_service.articles import _json_value
+from classifier_service.cli import _line_output, _read_as_written
 from classifier_service.features import feature_parts, topic_features
 from classifier_service.loading import load_classifier
 from classifier_service.model import Calibration, TopicModel
@@ -168,3 +170,45 @@ def test_lines_are_flushed_where_a_reader_waits_for_them(tmp_path: Path) -> None
     with open(os.devnull, "w") as null:
         assert not _read_as_written(null)
     assert _read_as_written(io.StringIO())
+
+
+def test_a_line_goes_as_utf8_bytes_under_a_text_stream_after_the_text_written_before() -> None:
+    written = io.BytesIO()
+    out = io.TextIOWrapper(written, encoding="utf-8", write_through=False)
+    out.write("before\n")
+    write, _ = _line_output(out)
+    write('{"title":"غارات"}\n'.encode())
+    out.flush()
+    assert written.getvalue().decode("utf-8") == 'before\n{"title":"غارات"}\n'
+
+
+def test_a_line_goes_as_text_to_a_stream_without_bytes_under_it() -> None:
+    out = io.StringIO()
+    write, flush = _line_output(out)
+    write('{"title":"غارات"}\n'.encode())
+    flush()
+    assert out.getvalue() == '{"title":"غارات"}\n'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": "a", "text": "نص"}\n',
+        ' {"id": "a"}\n',
+        '{"id": "a"}',
+        '{"id": "a"} \t\r\n',
+        '{"id": "a"} x\n',
+        '{"id": "a"}\u00a0\n',
+        '\ufeff{"id": "a"}\n',
+        '{"id":\n',
+        "[1]\n",
+    ],
+)
+def test_a_json_line_is_read_as_json_loads_reads_it(line: str) -> None:
+    def read(reader: Any) -> tuple[str, Any]:
+        try:
+            return "value", reader(line)
+        except ValueError as error:
+            return type(error).__name__, str(error)
+
+    assert read(_json_value) == read(json.loads)
