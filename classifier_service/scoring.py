@@ -11,14 +11,16 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from classifier_service.compiler import CompiledTerm
 from classifier_service.matching import Match, Occurrence
 from classifier_service.tokens import FieldWords
 
 SCORE_DIGITS = 4
-# Occurrence lists up to this long are scanned from their start, faster than bisecting them.
-_SCANNED = 64
+# Occurrence lists up to this long are scanned from their start, faster than bisecting them (the
+# verdicts of the 1,150 labeled articles: 1% fewer instructions at 16 than at 64, more at 8 or 4).
+_SCANNED = 16
 
 
 @dataclass(slots=True)
@@ -158,18 +160,31 @@ def _any_near(  # noqa: PLR0913, PLR0917 -- positional: called for every conditi
     window: int,
     longest: int,
 ) -> bool:
-    """Whether an occurrence of a group of ``needed`` is :func:`near` ``match``: :func:`near`'s
-    scan of a short list written out here, as this runs for every condition of every occurrence."""
+    """Whether an occurrence of a group of ``needed`` is :func:`near` ``match``: :func:`near` written
+    out here, as this runs for every condition of every occurrence.
+
+    Each list is sorted by start, so its scan stops at the first occurrence past the window (or the
+    sentence); a list longer than a few is entered by bisection, as :func:`_near_in_long` enters
+    it. Of the occurrences a plain scan of every list looked at (245,000 in the 1,150 labeled
+    articles), nine in ten are in another sentence, about as many before the match's as after it.
+    """
     first, last = sentence
-    before, after = (match[1] - window, match[2] + window) if window else (-1, last)
+    if window:
+        before, after = match[1] - window, match[2] + window
+        # Compared here rather than by max() and min(), whose calls cost more.
+        lowest = first if before - longest + 1 < first else before - longest + 1
+        stop = after if after < last else last
+    else:
+        before, lowest, stop = -1, first, last
     for group in needed:
-        occurrences = groups[group]
-        if len(occurrences) > _SCANNED:
-            if _near_in_long(occurrences, match, sentence, window, longest=longest):
-                return True
-            continue
+        found = groups[group]
+        occurrences: Iterable[Occurrence] = (
+            islice(found, bisect_left(found, (lowest, -1)), None) if len(found) > _SCANNED else found
+        )
         for start, end in occurrences:
-            if start >= first and end <= last and start < after and end > before:
+            if start >= stop:
+                break
+            if start >= lowest and end <= last and end > before:
                 return True
     return False
 

@@ -41,7 +41,7 @@ def random_case(rng: random.Random, size: int) -> tuple[list[Occurrence], Match,
     return occurrences, match, (first, last), rng.choice((0, 1, 3, 6, 10))
 
 
-@pytest.mark.parametrize("size", [1, 5, 64, 65, 100])
+@pytest.mark.parametrize("size", [1, 5, 16, 17, 64, 65, 100])
 def test_any_near_answers_as_the_definition_over_its_groups(size: int) -> None:
     rng = random.Random(size)
     for _ in range(1000):
@@ -53,7 +53,7 @@ def test_any_near_answers_as_the_definition_over_its_groups(size: int) -> None:
         assert _any_near(groups, frozenset(groups), match, sentence, window, LONGEST) == expected
 
 
-@pytest.mark.parametrize("size", [0, 1, 5, 64, 65, 100, 400])
+@pytest.mark.parametrize("size", [0, 1, 5, 16, 17, 64, 65, 100, 400])
 def test_near_answers_as_its_definition(size: int) -> None:
     rng = random.Random(size)
     for _ in range(2000):
