@@ -72,6 +72,8 @@ def distinct_articles(files: Iterator[bytes], count: int, *, alerting: bool) -> 
     ``alerting``: each also tagged, and naming places none of the others name, so each is a story
     of its own and alerts (a later article of a story alerts nobody again).
     """
+    if count <= 0:
+        return []
     classifier = load_classifier() if alerting else None
     chosen, seen, named = [], set(), set()
     for data in files:
@@ -433,19 +435,8 @@ def main() -> None:
             "subscribe", "webhook", receiver.url("/hook"), "--topics", ",".join(sorted(known_topics() or ()))
         )
         files = corpus_files()
-        try:
-            latencies = measure_latency(
-                stack, receiver, distinct_articles(files, options.drops, alerting=True)
-            )
-        except AssertionError:
-            print(stack.logs(tail=4000), file=sys.stderr)
-            raise
-        percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
-        print(
-            f"[{options.database}] drop-to-webhook latency over {options.drops} drops: "
-            f"median {statistics.median(latencies) * 1000:.0f} ms, p90 {percentiles[89] * 1000:.0f} ms, "
-            f"p99 {percentiles[98] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
-        )
+        if options.drops:
+            report_latency(stack, receiver, distinct_articles(files, options.drops, alerting=True), options)
         burst = distinct_articles(files, options.burst, alerting=False)
         rate = report_burst(stack, database_url, burst, database_name=name, options=options)
         alone_count = len(burst) if options.one_process is None else min(options.one_process, len(burst))
@@ -462,6 +453,21 @@ def main() -> None:
             report_one_process(
                 one_process_url, workdir, burst[:alone_count], rate=rate, tag=f"[{options.database}]"
             )
+
+
+def report_latency(stack: Stack, receiver: HttpPeer, drops: list[bytes], options: argparse.Namespace) -> None:
+    """Drop ``drops`` one by one and print the percentiles of their drop-to-webhook latency."""
+    try:
+        latencies = measure_latency(stack, receiver, drops)
+    except AssertionError:
+        print(stack.logs(tail=4000), file=sys.stderr)
+        raise
+    percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    print(
+        f"[{options.database}] drop-to-webhook latency over {options.drops} drops: "
+        f"median {statistics.median(latencies) * 1000:.0f} ms, p90 {percentiles[89] * 1000:.0f} ms, "
+        f"p99 {percentiles[98] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+    )
 
 
 def report_burst(

@@ -164,9 +164,10 @@ def embedded_stack(env: dict[str, str], workdir: Path) -> Iterator[Stack]:
     try:
         stack.start("run", ["run"])
         # ``rasid run`` upgrades the database before it starts anything; a one-shot command run
-        # before that ends finds the schema not current, as it would for a user.
+        # before that ends finds the schema not current, as it would for a user. The upgrade says so
+        # on its output whatever the log level (the pipeline benchmark logs warnings only).
         wait_for(
-            lambda: stack.alive()["run"] is False or "database.upgraded" in stack.logs(tail=None),
+            lambda: stack.alive()["run"] is False or "database upgraded:" in stack.logs(tail=None),
             timeout=120,
             what="rasid run to upgrade the database",
         )
