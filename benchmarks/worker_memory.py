@@ -12,8 +12,11 @@ left out, large blocks mapped apart, the story IDF table and place names read), 
 handed to it in turn (``alert.store_classified_batch``'s body; its messages to the broker are left
 unsent) into one freshly migrated PostgreSQL database, so each keeps the other's members in its
 window as a pool child does. Prints each child's RSS when it started, after each batch and its
-largest (VmHWM), the CPU an article it spent storing, and what its caches hold: the words of the word
-cache and how many of the words looked up it found, the profiles kept, the window's members.
+largest (VmHWM), the CPU an article it spent storing, what its caches hold (the words of the word
+cache and how many of the words looked up it found, the profiles kept, the window's members) and where
+its memory lies: grown by its start, in use or free, the C heap's, the blocks mapped apart, and Python's
+small-object arenas (pymalloc). What is free there counts in the RSS as well; the C heap's free pages
+go back to the system only at its top, and an arena only once it is wholly free.
 
 The RSS a child starts with is above a pool child's (a forked child maps the shared libraries' pages
 only as it runs them): compare what a child grows by. ``--trace`` traces allocations in the children
@@ -24,8 +27,10 @@ child keeps.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,51 @@ import psutil
 
 # How many allocating lines --trace names.
 _TOP_LINES = 25
+# The totals of sys._debugmallocstats's report on Python's small-object arenas that describe_allocators
+# reads, by the label the report gives each.
+_ARENA_TOTALS = ("# bytes in allocated blocks", "# bytes in available blocks", "Total")
+
+
+class _MallocInfo(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (<malloc.h>, glibc 2.33 on), each field in bytes or a count."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+class Allocators:
+    """Where a process's memory lies, in bytes: the C heap's and Python's arenas', in use and free."""
+
+    def __init__(self) -> None:
+        self.heap_used, self.heap_free, self.mapped_apart = _c_heap()
+        self.arenas_used, self.arenas_free, self.arenas = _python_arenas()
+
+    def describe(self, start: Allocators) -> str:
+        """This against ``start``: each figure and what it grew by, in MB."""
+        figures = [
+            ("C heap in use", self.heap_used, start.heap_used),
+            ("free", self.heap_free, start.heap_free),
+            ("mapped apart", self.mapped_apart, start.mapped_apart),
+            ("Python's arenas", self.arenas, start.arenas),
+            ("in blocks", self.arenas_used, start.arenas_used),
+            ("free", self.arenas_free, start.arenas_free),
+        ]
+        return ", ".join(
+            f"{name} {now / 1e6:.1f} MB ({(now - then) / 1e6:+.1f})" for name, now, then in figures
+        )
 
 
 def write_batches(count: int, folder: Path) -> list[Path]:
@@ -116,6 +166,7 @@ def run_child(*, trace: bool, words: int | None) -> None:
     if words:
         stories._WORDS = stories._WordCache(words)
     started = psutil.Process().memory_info().rss
+    allocators = Allocators()
     if trace:
         tracemalloc.start()
     lookups = Lookups()
@@ -128,6 +179,7 @@ def run_child(*, trace: bool, words: int | None) -> None:
     print(f"  RSS after each batch (MB): {' '.join(after_each)}")
     print(f"  {articles} articles, CPU {cpu / max(articles, 1) * 1000:.2f} ms an article")
     print(f"  {describe_caches()}; {lookups.describe()}")
+    print(f"  memory against the start: {Allocators().describe(allocators)}")
     if trace:
         _print_traced()
 
@@ -192,6 +244,37 @@ def describe_caches() -> str:
         f"word cache {len(stories._WORDS)} words, profiles kept {len(story_store._CACHE)}, "
         f"kept window members {story_store._KEPT.held}"
     )
+
+
+def _c_heap() -> tuple[int, int, int]:
+    """The C heap's bytes in use and free, and the bytes of the blocks mapped apart (0s but on glibc)."""
+    try:
+        read = ctypes.CDLL(None).mallinfo2
+    except AttributeError:  # not glibc 2.33 or later
+        return 0, 0, 0
+    read.restype = _MallocInfo
+    info = read()
+    return info.uordblks, info.fordblks, info.hblkhd
+
+
+def _python_arenas() -> tuple[int, int, int]:
+    """The bytes of Python's small-object arenas in blocks in use and free in their pools, and all
+    they take: sys._debugmallocstats writes them to the C stderr, read back from a file here."""
+    with tempfile.TemporaryFile() as report:
+        saved = os.dup(2)
+        try:
+            os.dup2(report.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        report.seek(0)
+        text = report.read().decode()
+    totals = []
+    for label in _ARENA_TOTALS:
+        found = re.search(rf"^{re.escape(label)}\s*=\s*([\d,]+)$", text, re.MULTILINE)
+        totals.append(int(found.group(1).replace(",", "")) if found else 0)
+    return totals[0], totals[1], totals[2]
 
 
 def _print_traced() -> None:
