@@ -76,6 +76,7 @@ class CompiledTaxonomy:
         """The compiled taxonomy of :meth:`to_plain`; raises ``ValueError`` (or ``TypeError``) if
         ``plain`` is not one."""
         version, topics, thresholds, terms, entities, index, vocabulary = plain
+        words, word_ids, starts = vocabulary
         compiled = cls(
             version=str(version),
             topics=tuple(topics),
@@ -83,7 +84,7 @@ class CompiledTaxonomy:
             terms=[CompiledTerm(*term) for term in terms],
             entities=[(entity_id, kind, name) for entity_id, kind, name in entities],
             index=index,
-            vocabulary=(bytes(vocabulary[0]), tuple(vocabulary[1])),
+            vocabulary=(bytes(words), tuple(word_ids), bytes(starts)),
         )
         if not isinstance(index, tuple) or set(compiled.thresholds) != set(compiled.topics):
             raise ValueError("not a compiled taxonomy")

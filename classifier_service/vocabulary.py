@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from classifier_service.loading import PACKAGED_VOCABULARY
-from classifier_service.matching import VOCABULARY_ENCODING, Matcher, ResolvedVocabulary
+from classifier_service.matching import VOCABULARY_ENCODING, Matcher, ResolvedVocabulary, split_starts
 from classifier_service.phrases import CompiledIndex
 from classifier_service.tokens import SENTENCE_ENDS, FieldWords
 
@@ -52,7 +52,8 @@ def read_vocabulary(path: Path = PACKAGED_VOCABULARY) -> list[str]:
 
 def resolve_vocabulary(index: CompiledIndex, words: Iterable[str]) -> ResolvedVocabulary:
     """What each of ``words`` resolves to in ``index``, as :data:`ResolvedVocabulary` holds it: the
-    phrase words among them and their ids, then the other words (most of them)."""
+    phrase words among them and their ids, then the other words (most of them); and the index's
+    split starts."""
     matcher = Matcher(index)
     matched: dict[str, tuple[int, ...]] = {}
     unmatched: list[str] = []
@@ -65,7 +66,9 @@ def resolve_vocabulary(index: CompiledIndex, words: Iterable[str]) -> ResolvedVo
         else:
             unmatched.append(word)
     joined = "\n".join([*matched, *unmatched]).encode(VOCABULARY_ENCODING)
-    return joined, tuple(matched.values())
+    # Sorted, so that the same index is cached as the same bytes whatever the hash seed.
+    starts = "\n".join(sorted(split_starts(index))).encode(VOCABULARY_ENCODING)
+    return joined, tuple(matched.values()), starts
 
 
 def build_vocabulary(articles: Iterable[tuple[str, str]], *, size: int = VOCABULARY_SIZE) -> Vocabulary:

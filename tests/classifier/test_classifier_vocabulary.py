@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from classifier_service import loading
+from classifier_service import loading, matching
 from classifier_service.classifier import Classifier
 from classifier_service.loading import classifier_of, compile_files, compiled_taxonomy
-from classifier_service.matching import MEMO_SIZE, VOCABULARY_ENCODING, Matcher
+from classifier_service.matching import MEMO_SIZE, VOCABULARY_ENCODING, Matcher, split_starts
 from classifier_service.vocabulary import (
     PACKAGED_VOCABULARY,
     VOCABULARY_SIZE,
@@ -20,6 +20,7 @@ from classifier_service.vocabulary import (
     read_vocabulary,
     write_vocabulary,
 )
+from shared.forms import PROCLITICS
 from shared.gazetteer import PACKAGED_GAZETTEER
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -75,9 +76,29 @@ def test_articles_match_the_same_with_the_list_and_without(classifier: Classifie
             assert listed.find_sorted(words.tokens) == unlisted.find_sorted(words.tokens)
 
 
+def test_the_split_starts_are_compiled_with_the_list(classifier: Classifier) -> None:
+    compiled = classifier.compiled
+    starts = compiled.vocabulary[2].decode(VOCABULARY_ENCODING).split("\n")
+    assert sorted(starts) == sorted(split_starts(compiled.index))
+
+
+def test_a_word_resolves_as_it_would_with_every_proclitic_before_every_start(
+    classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = classifier.compiled.index
+    fitting = Matcher(index)
+    stems = {stem for table in index[1:4] for stem in table}
+    every = frozenset(proclitic + stem[:5] for proclitic in PROCLITICS for stem in stems)
+    assert every > split_starts(index)
+    monkeypatch.setattr(matching, "split_starts", lambda _: every)
+    unfiltered = Matcher(index)
+    for word in read_vocabulary():
+        assert fitting.word_ids(word) == unfiltered.word_ids(word), word
+
+
 def test_the_list_is_resolved_against_the_users_taxonomy(tmp_path: Path) -> None:
     compiled = compile_files(_taxonomy(tmp_path, FESTIVAL), PACKAGED_GAZETTEER.resolve())
-    words, word_ids = compiled.vocabulary
+    words, word_ids, _ = compiled.vocabulary
     matched = words.decode(VOCABULARY_ENCODING).split("\n")[: len(word_ids)]
     assert FESTIVAL in matched
     text = f"افتتح {FESTIVAL} القاهرة السينمائي أمس"
