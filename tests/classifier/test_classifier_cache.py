@@ -4,6 +4,7 @@ corrupt, and a classifier restored from it classifies exactly like a freshly com
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -90,6 +91,17 @@ def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:
     rebuilt = _fresh(tmp_path)
     assert rebuilt.classify(title=TITLE, text="") == built.classify(title=TITLE, text="")
     assert len(file.read_bytes()) > 1000  # written over
+
+
+def test_a_cache_of_the_words_alone_without_the_split_starts_is_rebuilt(tmp_path: Path) -> None:
+    """Before the split starts were cached, the vocabulary was its words and their ids alone."""
+    built = _fresh(tmp_path)
+    (file,) = tmp_path.glob("classifier-*.bin")
+    *rest, (words, word_ids, _) = built.compiled.to_plain()
+    file.write_bytes(marshal.dumps((*rest, (words, word_ids))))
+    rebuilt = _fresh(tmp_path)
+    assert rebuilt.compiled.vocabulary == built.compiled.vocabulary
+    assert CompiledTaxonomy.from_plain(marshal.loads(file.read_bytes())) == built.compiled  # written over
 
 
 def test_unwritable_cache_dir_falls_back_to_building(tmp_path: Path) -> None:
