@@ -332,9 +332,16 @@ def _line_maker(classifier: Classifier) -> Callable[[Article], bytes]:
     """The JSON line of an article's classification, by ``classifier``. What it calls is imported
     once, here: an import in a function called for every article took 13,500 instructions a call
     (the package's ``_handle_fromlist``, a module's missing ``__path__`` looked for)."""
+    from json import JSONEncoder
+
     from orjson import dumps
 
     from shared.arabic import content_id_of_folded
+
+    # A file's name may hold bytes that are no UTF-8, kept as surrogate escapes (as os.fsdecode keeps
+    # them), which orjson refuses: such a line is written with every character beyond ASCII escaped,
+    # valid JSON whose id reads back to the name as the file system has it.
+    escaping = JSONEncoder(separators=(",", ":"), check_circular=False)
 
     def classification_line(article: Article) -> bytes:
         read = classifier.read(title=article.title, text=article.text)
@@ -352,7 +359,10 @@ def _line_maker(classifier: Classifier) -> Callable[[Article], bytes]:
         # Compact, non-ASCII as is (UTF-8), bytes ready to write: 2.8 us a line against json's 7.8
         # (its float formatting most of the difference), and 0.9 ms to import where pydantic-core's
         # to_json (2.3 us a line, the same bytes) took 18 ms of every start for its schema types.
-        return dumps(row)
+        try:
+            return dumps(row)
+        except TypeError:
+            return escaping.encode(row).encode("ascii")
 
     return classification_line
 

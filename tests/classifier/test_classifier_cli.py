@@ -107,6 +107,27 @@ def test_plain_files_are_read_as_dropped_files_are(tmp_path: Path) -> None:
         assert row["evidence"][0]["field"] == "title"
 
 
+def test_a_file_name_that_is_no_utf8_is_written_as_json_that_reads_back_to_it(tmp_path: Path) -> None:
+    content = "انسحاب القوات من القاعدة\nبدأت القوات الأجنبية الانسحاب من القاعدة الجوية.\n"
+    name = os.fsencode(tmp_path) + b"/" + "خبر عاجل".encode("cp1256") + b".txt"
+    Path(os.fsdecode(name)).write_text(content, encoding="utf-8")
+    other = tmp_path / "other.txt"
+    other.write_text(content, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "shared", "classify", os.fsdecode(name), str(other)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    escaped, plain = result.stdout.splitlines()
+    assert escaped.isascii()  # the name's bytes and the Arabic as \u escapes: valid UTF-8 JSON
+    row = json.loads(escaped)
+    assert os.fsencode(row["id"]) == name
+    assert (row["title"], row["tags"]) == ("انسحاب القوات من القاعدة", ["withdrawal"])
+    assert {**row, "id": ""} == {**json.loads(plain), "id": ""}
+
+
 def test_unreadable_file_is_a_clean_error_that_names_it(tmp_path: Path) -> None:
     english = tmp_path / "english.txt"
     english.write_text("Troops withdraw\nThe troops left the base this morning.\n", encoding="utf-8")
