@@ -687,26 +687,37 @@ class StoryCandidate:
     key_members: Mapping[str, Profile | tuple[Profile, ...]] | None = field(
         default=None, compare=False, repr=False
     )
+    # The centroid of the story's latest members, when whoever holds the story keeps it as members
+    # come and go (a store worker's window does, for its large stories): the candidate's own, as long
+    # as the story is unchanged.
+    live: LiveCentroid | None = field(default=None, compare=False, repr=False)
 
     @property
     def centroid(self) -> Centroid:
         """The sum of the vectors of the latest members (``CENTROID_MEMBERS``) and its length: a long
         story is what it has lately been about, and its cost stays bounded."""
-        return _CENTROIDS.of(self.members[-CENTROID_MEMBERS:], held=self._held_centroid)
+        live = self.live
+        if live is not None:
+            return live.weights(), live.length
+        held = self._held_centroid
+        return _CENTROIDS.weights_of(held), held.length
 
     @property
     def centroid_length(self) -> float:
         """The length of :attr:`centroid`."""
-        return self._held_centroid.length
+        live = self.live
+        return self._held_centroid.length if live is None else live.length
 
     @cached_property
-    def _held_centroid(self) -> _HeldCentroid:
+    def _held_centroid(self) -> HeldCentroid:
         """The centroid as the candidate keeps it: a window keeps the candidates of thousands of
         stories, and a 20-member centroid as a dict takes 80 KB (a float object and a dict entry a
         term), its terms and sums in arrays a third of that. The dict is made again from them when the
         process's cache of centroids no longer holds it."""
-        weights, length = _CENTROIDS.of(self.members[-CENTROID_MEMBERS:])
-        return _HeldCentroid(tuple(weights), array("d", weights.values()), length)
+        held = summed(self.members[-CENTROID_MEMBERS:])
+        # Its weights as a dict too, while the sums are at hand: a story bounded is often scored next.
+        _CENTROIDS.keep(held)
+        return held
 
     @cached_property
     def packed(self) -> tuple[bytes, ...] | None:
@@ -788,66 +799,156 @@ def unindex_key_terms(key_members: KeyMembers, member: Profile) -> None:
 Centroid = tuple[dict[str, float], float]
 
 
-class _HeldCentroid(NamedTuple):
-    """A centroid's terms and sums in order, and its length."""
+class HeldCentroid(NamedTuple):
+    """A centroid as a candidate keeps it: its terms and their sums in one order, and its length.
+
+    Profiles hold their weights as whole ten-thousandths (:func:`_compact`), and so are the sums of a
+    story whose every member does (``whole``, type code ``q``): whole numbers, the same whatever the
+    order they are summed in, so a centroid kept as members come and go (:class:`LiveCentroid`) is
+    the one summed afresh, to the last bit. Each weight of the centroid is its sum as a fraction (the
+    float nearest to it); its length the square root of the sums' squares summed, as a fraction. A
+    story with a member whose weights are floats (none that Rasid makes) has them summed as floats,
+    oldest member first (type code ``d``)."""
 
     terms: tuple[str, ...]
-    sums: array[float]
+    sums: array[Any]
     length: float
+    whole: bool
 
 
-# The centroids a process keeps. A store worker's kept window holds each candidate's centroid itself;
-# the cache serves the stories a batch changed (rebuilt for the next one, or extended by a member),
-# fewer than a batch's articles. A 20-member centroid takes about 80 KB: at 512, a burst of 5,000
-# files filled the cache with those of large stories long slid past (20 MiB, half the centroids
-# held), placing no faster than at 128 (8.5 MiB less held by the store path). At 32, the alert pool
-# children's largest RSS is 152-154 MB at 5,000 files against 155-157, 166 MB at 30,000 against 170,
-# CPU an article no worse in turns (2.10-2.23 ms against 2.09-2.32; 3.15-3.26 against 3.06-3.39;
-# benchmarks/worker_memory.py).
+def summed(members: Sequence[Profile]) -> HeldCentroid:
+    """The centroid of ``members`` (a story's latest, oldest first), summed afresh."""
+    if not _all_whole(members):
+        weights, length = _centroid(members)
+        return HeldCentroid(tuple(weights), array("d", weights.values()), length, whole=False)
+    sums: dict[str, int] = {}
+    earlier = sums.get
+    for member in members:
+        vector = member.vector_terms
+        added = map(operator.add, map(earlier, vector, itertools.repeat(0)), member.vector_weights)
+        sums.update(zip(vector, added, strict=True))
+    if 0 in sums.values():
+        # A term whose weight rounded to nothing in every member having it adds nothing.
+        sums = {term: total for term, total in sums.items() if total}
+    totals = sums.values()
+    length = _whole_length(sum(map(operator.mul, totals, totals)))
+    return HeldCentroid(tuple(sums), array("q", totals), length, whole=True)
+
+
+def _all_whole(members: Iterable[Profile]) -> bool:
+    """Whether every one of ``members`` holds its weights as whole ten-thousandths."""
+    return all(member.vector_weights.typecode == "H" for member in members)
+
+
+def _whole_length(squares: int) -> float:
+    """The length of a centroid whose sums of whole ten-thousandths have ``squares`` as their squares
+    summed (1 for none, as a centroid of no weight is divided by it)."""
+    return math.sqrt(squares) / _UNITS if squares else 1.0
+
+
+class LiveCentroid:
+    """The centroid of a story's latest members kept as they change, the members of whole
+    ten-thousandths each (:class:`HeldCentroid`): a member come among the latest adds its weights, one
+    gone takes them away, and the length follows from the squares changed. The same, to the last bit,
+    as the centroid of those members summed afresh (:func:`summed`).
+
+    A large story of a window full of an archive's undated files gains a member or loses its oldest
+    at every few arrivals, and summing its 20 latest afresh each time was a quarter of placing an
+    article in such a window."""
+
+    __slots__ = ("_squares", "_sums", "_weights")
+
+    def __init__(self, members: Iterable[Profile]) -> None:
+        self._sums: dict[str, int] = {}
+        self._squares = 0
+        self._weights: dict[str, float] | None = None
+        for member in members:
+            self.add(member)
+
+    @property
+    def length(self) -> float:
+        """The centroid's length."""
+        return _whole_length(self._squares)
+
+    def weights(self) -> dict[str, float]:
+        """The centroid's weights by term (made once until the members change)."""
+        weights = self._weights
+        if weights is None:
+            sums = self._sums
+            fractions = map(operator.truediv, sums.values(), itertools.repeat(_UNITS))
+            weights = self._weights = dict(zip(sums, fractions, strict=True))
+        return weights
+
+    def add(self, member: Profile) -> None:
+        """Count ``member`` (of whole ten-thousandths) among the latest members."""
+        self._weights = None
+        sums, squares = self._sums, self._squares
+        # A member's terms are distinct: each sum changes once a member.
+        for term, units in zip(member.vector_terms, member.vector_weights, strict=True):
+            if units:
+                total = sums.get(term, 0)
+                grown = sums[term] = total + units
+                squares += grown * grown - total * total
+        self._squares = squares
+
+    def remove(self, member: Profile) -> None:
+        """Count ``member``, counted before, no longer."""
+        self._weights = None
+        sums, squares = self._sums, self._squares
+        for term, units in zip(member.vector_terms, member.vector_weights, strict=True):
+            if units:
+                total = sums[term]
+                left = total - units
+                squares += left * left - total * total
+                if left:
+                    sums[term] = left
+                else:
+                    del sums[term]
+        self._squares = squares
+
+
+def live_centroid(members: Sequence[Profile]) -> LiveCentroid | None:
+    """The centroid of ``members`` to keep as they change, or None when one is not of whole
+    ten-thousandths."""
+    return LiveCentroid(members) if _all_whole(members) else None
+
+
+# The centroids a process keeps as dicts: those of the stories scored whole lately (an article is
+# scored against a few stories, often the same ones as the article before).
 _CENTROIDS_KEPT = 32
 
 
 class CentroidCache:
-    """The centroids of the latest members of stories, the most recently used kept.
-
-    A story is rebuilt as a candidate each time its members change (and, in the database, for each
-    arriving batch), while its latest members mostly stay the same: summing them afresh was most of
-    the cost of grouping. A story that gains a member extends the sum of its earlier ones when that
-    is kept, adding in the same order, so a centroid is the same to the last bit as one summed
-    afresh. An entry holds its members and serves only those very profiles (one article may have
-    profiles made with other settings, as the leave-one-day-out benchmark makes them)."""
+    """The weights of the centroids scored lately as dicts, the most recently used kept; each entry
+    serves only the very centroid it was made of."""
 
     def __init__(self, size: int = _CENTROIDS_KEPT) -> None:
         self._size = size
-        self._centroids: OrderedDict[tuple[str, ...], tuple[tuple[Profile, ...], Centroid]] = OrderedDict()
+        self._weights: OrderedDict[int, tuple[HeldCentroid, dict[str, float]]] = OrderedDict()
 
-    def of(self, members: tuple[Profile, ...], *, held: _HeldCentroid | None = None) -> Centroid:
-        """The centroid of ``members`` (a story's latest, oldest first); ``held``: the centroid as a
-        candidate keeps it, if it does."""
-        ids = tuple(member.article_id for member in members)
-        found = self._get(ids, members)
-        if found is not None:
-            return found
-        if held is not None:
-            found = (dict(zip(held.terms, held.sums, strict=True)), held.length)
-        else:
-            earlier = self._get(ids[:-1], members[:-1]) if len(ids) > 1 else None
-            found = _centroid(members) if earlier is None else _centroid(members[-1:], start=earlier[0])
-        self._centroids[ids] = (members, found)
-        while len(self._centroids) > self._size:
-            self._centroids.popitem(last=False)
-        return found
+    def weights_of(self, held: HeldCentroid) -> dict[str, float]:
+        """The weights of the centroid ``held``, by term."""
+        entry = self._weights.get(id(held))
+        if entry is not None and entry[0] is held:
+            self._weights.move_to_end(id(held))
+            return entry[1]
+        return self.keep(held)
 
-    def _get(self, ids: tuple[str, ...], members: tuple[Profile, ...]) -> Centroid | None:
-        entry = self._centroids.get(ids)
-        if entry is None or any(kept is not member for kept, member in zip(entry[0], members, strict=True)):
-            return None
-        self._centroids.move_to_end(ids)
-        return entry[1]
+    def keep(self, held: HeldCentroid) -> dict[str, float]:
+        """Make and keep the weights of the centroid ``held``."""
+        sums: Iterable[float] = held.sums
+        if held.whole:
+            sums = map(operator.truediv, held.sums, itertools.repeat(_UNITS))
+        weights = dict(zip(held.terms, sums, strict=True))
+        self._weights[id(held)] = (held, weights)
+        while len(self._weights) > self._size:
+            self._weights.popitem(last=False)
+        return weights
 
 
-def _centroid(members: Iterable[Profile], *, start: Mapping[str, float] | None = None) -> Centroid:
-    total = dict(start or {})
+def _centroid(members: Iterable[Profile]) -> Centroid:
+    """The weights of ``members`` summed as floats, oldest first, and their length."""
+    total: dict[str, float] = {}
     earlier = total.get
     for member in members:
         # A member's terms are distinct: each is added to the total as it stood before the member.

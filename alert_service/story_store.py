@@ -67,11 +67,13 @@ from alert_service.grouping import GroupingSettings
 from alert_service.models import Story, StoryMember
 from alert_service.stories import (
     AFTER_EVERY_ID,
+    CENTROID_MEMBERS,
     INDEXED_MEMBERS,
     MOST_CANDIDATES,
     IdfTable,
     InOrder,
     KeyMembers,
+    LiveCentroid,
     Profile,
     StoryArticle,
     StoryCandidate,
@@ -79,6 +81,7 @@ from alert_service.stories import (
     default_idf,
     in_order,
     index_key_terms,
+    live_centroid,
     profile,
     story_ids_sharing,
     unindex_key_terms,
@@ -217,6 +220,9 @@ class StoryWindow:
         self._by_key: dict[str, int | tuple[int, ...] | set[int]] | None = {} if indexed else None
         # Each story's candidates by the span of its members they hold, until the story changes.
         self._built: dict[int, dict[tuple[int, int], StoryCandidate]] = {}
+        # The centroid of the latest members of each large story (LiveCentroid), made when the story
+        # is first a large candidate and kept as its members come and go.
+        self._live: dict[int, LiveCentroid] = {}
         # Each story's members in order, sorted when the story is first a candidate.
         self._order: dict[int, list[tuple[datetime, str]]] = {}
         self._placed: list[tuple[int, Profile]] = []
@@ -284,6 +290,7 @@ class StoryWindow:
             position = bisect.bisect_right(order, in_order(member))
             order.insert(position, in_order(member))
             members.insert(position, member)
+            self._follow_latest(story_id, members, position, come=True)
         self._built.pop(story_id, None)
         self._remember(story_id, member)
         key_members = self._key_members.get(story_id)
@@ -305,10 +312,12 @@ class StoryWindow:
         else:
             position = bisect.bisect_left(order, in_order(member))
             del order[position]
+            self._follow_latest(story_id, members, position, come=False)
         del members[position]
         if not members:
             del self._members[story_id]
             self._order.pop(story_id, None)
+            self._live.pop(story_id, None)
         self._built.pop(story_id, None)
         key_members = self._key_members.get(story_id)
         if key_members is not None:
@@ -316,6 +325,33 @@ class StoryWindow:
             if not members:
                 del self._key_members[story_id]
         self._forget(story_id, member)
+
+    def _follow_latest(self, story_id: int, members: list[Profile], position: int, *, come: bool) -> None:
+        """Keep the story's live centroid (if it has one) the centroid of its latest members, as the
+        member at ``position`` of ``members`` (in order) has come (inserted there) or is going (still
+        there)."""
+        live = self._live.get(story_id)
+        latest = len(members) - CENTROID_MEMBERS
+        if live is None or position < latest:
+            # No live centroid, or the member is not among the latest.
+            return
+        member = members[position]
+        # The member it pushes out of the latest, or lets in among them.
+        other = members[latest - 1] if latest > 0 else None
+        if member.vector_weights.typecode != "H" or (
+            other is not None and other.vector_weights.typecode != "H"
+        ):
+            # Not of whole ten-thousandths: the story's centroids are summed afresh from now on.
+            del self._live[story_id]
+            return
+        if come:
+            live.add(member)
+            if other is not None:
+                live.remove(other)
+        else:
+            live.remove(member)
+            if other is not None:
+                live.add(other)
 
     def _remember(self, story_id: int, member: Profile) -> None:
         if self._by_key is None:
@@ -410,9 +446,25 @@ class StoryWindow:
             if len(built) >= _SPANS_KEPT:
                 built.clear()
             members = tuple(self._members[story_id][first:last])
-            candidate = StoryCandidate(story_id, members, key_members=self._key_members_of(story_id, members))
+            candidate = StoryCandidate(
+                story_id,
+                members,
+                key_members=self._key_members_of(story_id, members),
+                live=self._live_centroid(story_id, members) if last == len(order) else None,
+            )
             built[first, last] = candidate
         return candidate
+
+    def _live_centroid(self, story_id: int, members: tuple[Profile, ...]) -> LiveCentroid | None:
+        """The live centroid of a story whose latest member ``members`` ends with: kept from when the
+        story is first a candidate of more than CENTROID_MEMBERS."""
+        live = self._live.get(story_id)
+        if live is None and len(members) > CENTROID_MEMBERS:
+            latest = self._members[story_id][-CENTROID_MEMBERS:]
+            live = live_centroid(latest)
+            if live is not None:
+                self._live[story_id] = live
+        return live
 
     def _key_members_of(self, story_id: int, members: tuple[Profile, ...]) -> KeyMembers | None:
         """The story's members by key term, for a candidate of ``members`` that indexes them."""

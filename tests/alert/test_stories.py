@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from alert_service.stories import (
     INDEXED_MEMBERS,
     KEY_TERMS,
     CentroidCache,
+    HeldCentroid,
     IdfTable,
+    LiveCentroid,
     Profile,
     StoryArticle,
     StoryCandidate,
@@ -30,6 +33,7 @@ from alert_service.stories import (
     _WordCache,
     choose_story,
     default_idf,
+    live_centroid,
     places_of,
     profile,
     similarities,
@@ -37,6 +41,7 @@ from alert_service.stories import (
     skeleton,
     stem,
     stems,
+    summed,
     terms,
 )
 from alert_service.story_metrics import score_grouping
@@ -315,12 +320,29 @@ def test_rasid_stories_names_a_bad_line(tmp_path: Any) -> None:
     assert "line 1: 'published'" in result.stderr
 
 
-def _summed_afresh(members: tuple[Profile, ...]) -> tuple[dict[str, float], float]:
+def _whole_sums(members: tuple[Profile, ...]) -> tuple[dict[str, float], float]:
+    """The centroid of ``members`` worked out with fractions: each weight the sum of the members'
+    (four decimals each), each term's total and the length the floats nearest to them."""
+    totals: dict[str, Fraction] = {}
+    for member in members:
+        for term, weight in member.vector.items():
+            totals[term] = totals.get(term, Fraction(0)) + Fraction(round(weight * 10_000), 10_000)
+    kept = {term: total for term, total in totals.items() if total}
+    squares = sum(total * total for total in kept.values())
+    length = math.sqrt(squares * 10_000**2) / 10_000 if squares else 1.0
+    return {term: float(total) for term, total in kept.items()}, length
+
+
+def _floats_summed(members: tuple[Profile, ...]) -> tuple[dict[str, float], float]:
     total: dict[str, float] = {}
     for member in members:
         for term, weight in member.vector.items():
             total[term] = total.get(term, 0.0) + weight
     return total, math.sqrt(sum(weight * weight for weight in total.values())) or 1.0
+
+
+def _weights(held: HeldCentroid) -> tuple[dict[str, float], float]:
+    return CentroidCache().weights_of(held), held.length
 
 
 def _fixture_profiles(settings: GroupingSettings) -> list[Profile]:
@@ -330,34 +352,81 @@ def _fixture_profiles(settings: GroupingSettings) -> list[Profile]:
     return [profile(_article(row), idf=default_idf(), settings=settings) for row in rows]
 
 
-def test_kept_centroids_are_the_sums_made_afresh_to_the_last_bit() -> None:
-    """A story growing one member at a time past CENTROID_MEMBERS, its window sliding, served from
-    the cache or extended from the sum before: every centroid equals the one summed afresh exactly,
-    and profiles of the same articles made with other settings get their own."""
+def _story_runs(members: list[Profile], others: list[Profile]) -> list[tuple[Profile, ...]]:
+    """A story growing one member at a time past CENTROID_MEMBERS and sliding on, runs that skip
+    and overlap, and profiles of the same articles made with other settings."""
+    runs = [tuple(members[max(0, end - CENTROID_MEMBERS) : end]) for end in range(1, len(members) + 1)]
+    runs += [tuple(members[start : start + 5]) for start in range(0, len(members), 3)]
+    runs += [tuple(members[start : start + CENTROID_MEMBERS : 2]) for start in range(0, len(members), 7)]
+    return runs + [tuple(others[:end]) for end in range(1, 8)] + [tuple(members[:7]), tuple(others[:7])]
+
+
+def test_a_centroid_sums_the_members_weights_exactly() -> None:
+    """Each weight of a centroid is the exact sum of its members' weights (whole ten-thousandths),
+    as the float nearest to it; so is its length; the cache of centroids serves each its own."""
     members = _fixture_profiles(GroupingSettings())
     others = _fixture_profiles(GroupingSettings(title_weight=1.0, vector_terms=20))
     cache = CentroidCache(size=8)
-    cases = [tuple(members[max(0, end - CENTROID_MEMBERS) : end]) for end in range(1, len(members) + 1)]
-    cases += [tuple(members[start : start + 5]) for start in range(0, len(members), 3)]
-    cases += [tuple(others[:end]) for end in range(1, 8)] + [tuple(members[:7]), tuple(others[:7])]
-    for latest in cases:
-        assert cache.of(latest) == _summed_afresh(latest)
-        assert list(cache.of(latest)[0]) == list(_summed_afresh(latest)[0])
+    for run in _story_runs(members, others):
+        held = summed(run)
+        assert held.whole
+        assert _weights(held) == _whole_sums(run)
+        assert cache.weights_of(held) == _whole_sums(run)[0]
 
 
-def test_a_story_gives_its_centroid_to_the_last_bit_once_the_cache_forgot_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_live_centroid_is_the_one_summed_afresh_as_members_come_and_go() -> None:
+    """Members added and taken away in any order (a story gaining its latest, losing its oldest,
+    a placement dropped and read back): at every step the live centroid's weights and length are
+    those of its members summed afresh, to the last bit."""
+    members = _fixture_profiles(GroupingSettings())
+    live = LiveCentroid(members[:3])
+    held = list(members[:3])
+    steps = [(True, member) for member in members[3:20]] + [(False, member) for member in members[:8]]
+    steps += [(False, members[19]), (True, members[19]), (False, members[12]), (True, members[21])]
+    steps += [(True, members[0]), (False, members[21]), (True, members[22])]
+    for come, member in steps:
+        if come:
+            live.add(member)
+            held.append(member)
+        else:
+            live.remove(member)
+            held.remove(member)
+        expected = _weights(summed(tuple(held)))
+        assert (live.weights(), live.length) == expected == _whole_sums(tuple(held))
+    for member in list(held):
+        live.remove(member)
+    assert (live.weights(), live.length) == ({}, 1.0)
+
+
+def test_a_story_with_a_member_of_float_weights_sums_floats_oldest_first() -> None:
+    """A member whose weights are not whole ten-thousandths (none Rasid makes; a profile stored by
+    hand) has its story's weights summed as floats, oldest first, and no live centroid."""
+    members = tuple(_fixture_profiles(GroupingSettings())[:6])
+    odd = Profile("odd", "s", members[0].published, {"عراق": 0.123456789, "قاعدة": 0.5}, {})
+    assert odd.vector_weights.typecode == "d"
+    story = (*members[:3], odd, *members[3:])
+    expected = _floats_summed(story)
+    held = summed(story)
+    assert not held.whole
+    assert _weights(held) == expected
+    assert list(_weights(held)[0]) == list(expected[0])
+    assert live_centroid(story) is None
+    assert live_centroid(members) is not None
+
+
+def test_a_candidate_gives_its_centroid_once_the_cache_forgot_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """A candidate keeps its centroid's terms and sums, not the dict: made again from them after
-    the process's cache of centroids forgot it, the centroid is the one summed afresh exactly."""
-    members = tuple(_fixture_profiles(GroupingSettings())[:CENTROID_MEMBERS])
-    story = StoryCandidate(1, members)
-    expected = _summed_afresh(members)
+    the process's cache of centroids forgot it, the centroid is the exact sum; a candidate given a
+    live centroid gives that one's."""
+    members = tuple(_fixture_profiles(GroupingSettings())[: CENTROID_MEMBERS + 1])
+    story = StoryCandidate(1, members[:-1])
+    expected = _whole_sums(members[:-1])
     assert story.centroid_length == expected[1]
     monkeypatch.setattr(stories_module, "_CENTROIDS", CentroidCache())
-    weights, length = story.centroid
-    assert (weights, length) == expected
-    assert list(weights) == list(expected[0])
+    assert story.centroid == expected
+    live = LiveCentroid(members[1:])
+    assert StoryCandidate(1, members, live=live).centroid == _whole_sums(members[1:])
+    assert StoryCandidate(1, members).centroid == _whole_sums(members[1:])
 
 
 def test_similarity_is_symmetric_and_one_with_itself() -> None:
@@ -425,7 +494,7 @@ def _best_story_by_hand(
         penalty = settings.hourly_penalty * max(0.0, hours - settings.penalty_after_hours)
         score = closest - penalty
         if len(story.members) > 1:
-            centroid, norm = _summed_afresh(story.members[-CENTROID_MEMBERS:])
+            centroid, norm = _whole_sums(story.members[-CENTROID_MEMBERS:])
             shared = set(new.vector) & set(centroid)
             together = math.fsum(new.vector[term] * centroid[term] for term in shared)
             score = settings.link_share * closest + (1 - settings.link_share) * together / norm - penalty

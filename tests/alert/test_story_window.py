@@ -35,11 +35,12 @@ def _arrivals(settings: GroupingSettings) -> list[Profile]:
 def test_a_kept_window_places_each_article_as_a_window_read_afresh(threshold: float) -> None:
     """Articles placed one by one, the window's oldest members forgotten as time passes and each
     third article's placement dropped and stored again: at every arrival the kept window and one
-    built from the held members alone give the same candidates' members and the same choice."""
+    built from the held members alone give the same candidates' members and centroids (a large
+    story's kept live in the kept window) and the same choice."""
     settings = GroupingSettings(threshold=threshold, window=timedelta(hours=30))
     kept = StoryWindow(settings, [], indexed=True)
     held: dict[str, tuple[int, Profile]] = {}
-    large = 0
+    large = live = 0
     for number, new in enumerate(_arrivals(settings)):
         for article_id, (story_id, member) in list(held.items()):
             if member.published < new.published - 2 * settings.window:
@@ -51,6 +52,8 @@ def test_a_kept_window_places_each_article_as_a_window_read_afresh(threshold: fl
             (story.story_id, story.members) for story in expected
         ]
         for story, same in zip(offered, expected, strict=True):
+            live += story.live is not None
+            assert story.centroid == same.centroid
             sharing = {member.article_id for member in story.sharing(new.key_terms)}
             assert {member.article_id for member in same.sharing(new.key_terms)} <= sharing
             large += len(story.members) > INDEXED_MEMBERS
@@ -65,8 +68,9 @@ def test_a_kept_window_places_each_article_as_a_window_read_afresh(threshold: fl
             kept.include(story_id, new)
         held[new.article_id] = (story_id, new)
     assert kept.held == len(held)
-    # At the low threshold the copies make stories large enough to index their members by key term.
-    assert large > 0 or threshold > 0
+    # At the low threshold the copies make stories large enough to index their members by key term
+    # and to keep their centroids live.
+    assert (large > 0 and live > 0) or threshold > 0
 
 
 @pytest.mark.parametrize("few", [1, 2, 64])
