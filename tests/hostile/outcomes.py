@@ -157,7 +157,10 @@ def _run_once(
         try:
             raw = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            waiting = messages.waiting_until(budget(family))
+            # Inputs refused print no line, only a message: the command may be past this one, and is
+            # given the budget of the first input no message has named yet, the one it is reading.
+            unnamed = position + messages.named([token for _family, token, _path in inputs[position:-1]])
+            waiting = messages.waiting_until(budget(inputs[unnamed][0]))
             if waiting is not None:
                 deadline = waiting
                 continue
@@ -225,6 +228,16 @@ class _Progress:
         except psutil.Error:
             return 0.0
         return float(times.user + times.system)
+
+    def named(self, tokens: Sequence[str]) -> int:
+        """How many of ``tokens`` (of the inputs in order) the messages so far name, from the first."""
+        said = b"".join(self._read)
+        count = 0
+        for token in tokens:
+            if token.encode("ascii") not in said:
+                break
+            count += 1
+        return count
 
     def answered(self) -> None:
         """The command answered for an input: the next one's budget starts now."""

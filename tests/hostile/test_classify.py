@@ -27,8 +27,9 @@ from tests.hostile.outcomes import (
 pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile-commands")]
 
 SAMPLES = [sample for sample in file_corpus() if not sample.special]
-# Seconds one file may take; the 5 MB article gets more (a linear classifier reads it in seconds).
-BUDGETS = {"long-line": 30.0, "deep-html": 30.0}
+# Seconds of CPU one file may take; the 5 MB article gets more (a linear classifier reads it in
+# seconds: 8-10 s of CPU on this kind of machine, 28 s on its slowest day, when it ran 2.7 times slower).
+BUDGETS = {"long-line": 60.0, "deep-html": 30.0}
 DEFAULT_BUDGET = 10.0
 # Families that fail on today's code, with the finding of the issue that covers them.
 XFAIL: dict[str, str] = {}

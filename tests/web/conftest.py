@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from alert_service.settings import alert_settings
 from shared.db import session_scope
 from shared.web.app import create_app
 from shared.web.settings import WebSettings
@@ -37,9 +38,14 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def private_targets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Webhook and feed URLs in the tests name 127.0.0.1, which the outbound guard refuses unless allowed."""
+def private_targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Webhook and feed URLs in the tests name 127.0.0.1, which the outbound guard refuses unless
+    allowed. The alert settings are read once a process: read again under this setting (an earlier
+    test in the same worker may have read them without it), and again after it."""
     monkeypatch.setenv("RASID_ALLOW_PRIVATE_TARGETS", "true")
+    alert_settings.cache_clear()
+    yield
+    alert_settings.cache_clear()
 
 
 @pytest.fixture
