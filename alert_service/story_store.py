@@ -450,10 +450,18 @@ class StoryWindow:
                 story_id,
                 members,
                 key_members=self._key_members_of(story_id, members),
-                live=self._live_centroid(story_id, members) if last == len(order) else None,
+                live=self._live_centroid(story_id, members)
+                if self._holds_latest(order, first, last)
+                else None,
             )
             built[first, last] = candidate
         return candidate
+
+    @staticmethod
+    def _holds_latest(order: list[InOrder], first: int, last: int) -> bool:
+        """Whether the span from ``first`` to ``last`` of a story's members (``order``) holds its
+        latest CENTROID_MEMBERS, those its live centroid sums (all of them when it has fewer)."""
+        return last == len(order) and (first == 0 or last - first >= CENTROID_MEMBERS)
 
     def _live_centroid(self, story_id: int, members: tuple[Profile, ...]) -> LiveCentroid | None:
         """The live centroid of a story whose latest member ``members`` ends with: kept from when the

@@ -9,9 +9,9 @@ import pytest
 
 from alert_service import story_store
 from alert_service.grouping import GroupingSettings
-from alert_service.stories import INDEXED_MEMBERS, Profile, choose_story
+from alert_service.stories import CENTROID_MEMBERS, INDEXED_MEMBERS, Profile, choose_story
 from alert_service.story_store import StoryWindow
-from tests.alert.test_stories import _fixture_profiles
+from tests.alert.test_stories import _fixture_profiles, _whole_sums
 
 
 def with_copies(settings: GroupingSettings, apart: timedelta) -> list[Profile]:
@@ -116,3 +116,27 @@ def test_a_kept_windows_key_term_index_is_the_one_built_afresh(
             }
             assert found == {term: ids for term, ids in expected.items() if ids}
     assert indexed > 0
+
+
+def test_a_candidate_of_a_large_storys_later_members_sums_its_own() -> None:
+    """An article whose window begins after a large story's first members (one arriving after later
+    ones) is given a candidate of the members within it: its centroid sums those, not the story's
+    latest members that the window keeps live."""
+    settings = GroupingSettings(threshold=0.0, window=timedelta(hours=30))
+    profiles = _fixture_profiles(settings)
+    start = profiles[0].published
+    members = [
+        item.copied(article_id=f"{item.article_id}-{copy}", published=start + timedelta(hours=number))
+        for number, (copy, item) in enumerate((copy, item) for copy in range(2) for item in profiles[:13])
+    ]
+    window = StoryWindow(settings, [(1, member) for member in members], indexed=True)
+    # Published last: a candidate of every member, which makes the story's centroid live.
+    latest = members[-1].copied(article_id="latest", published=members[-1].published)
+    [whole] = window.candidates(latest)
+    assert whole.live is not None and len(whole.members) == len(members)
+    assert whole.centroid == _whole_sums(tuple(members[-CENTROID_MEMBERS:]))
+    # Published later still: its window begins 30 hours before, past the story's first members.
+    later = members[-1].copied(article_id="later", published=members[-1].published + timedelta(hours=20))
+    [part] = window.candidates(later)
+    assert 0 < len(part.members) < CENTROID_MEMBERS
+    assert part.centroid == _whole_sums(part.members)
