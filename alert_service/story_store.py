@@ -171,6 +171,10 @@ def _read_profiles(session: Session, article_ids: list[str]) -> Iterable[Profile
             yield Profile.from_json(article_id, source=source, published=published, data=data)
 
 
+# The stories having a key term (StoryWindow._by_key): the story alone, a tuple of a few, a set of more.
+KeyStories = int | tuple[int, ...] | set[int]
+
+
 class StoryWindow:
     """The story members within the window of a batch of arriving articles, each story's members in
     order of publication: an arriving article is compared with the stories that have a member sharing
@@ -217,7 +221,7 @@ class StoryWindow:
         # terms), a tuple of a few, a set of more. Not how many members of each have it: a dict of those
         # counts for each term took 18.4 MiB of a window of 30,000 members, the tuples 6.5 MiB;
         # a member removed is looked for among the others of its story instead.
-        self._by_key: dict[str, int | tuple[int, ...] | set[int]] | None = {} if indexed else None
+        self._by_key: dict[str, KeyStories] | None = {} if indexed else None
         # Each story's candidates by the span of its members they hold, until the story changes.
         self._built: dict[int, dict[tuple[int, int], StoryCandidate]] = {}
         # The centroid of the latest members of each large story (LiveCentroid), made when the story
@@ -277,6 +281,28 @@ class StoryWindow:
         """The members :meth:`add` placed since the last call, now no longer told apart."""
         placed, self._placed = self._placed, []
         return placed
+
+    def renumber(self, numbers: Mapping[int, int]) -> None:
+        """Give stories other ids (``numbers``: each old id to its new one, no new id held already):
+        the stories a batch started, numbered while placing it, get the ids they were stored under."""
+        renamed = {old: new for old, new in numbers.items() if old in self._members}
+        if not renamed:
+            return
+        self._placed = [(renamed.get(story_id, story_id), member) for story_id, member in self._placed]
+        for old, new in renamed.items():
+            members = self._members[new] = self._members.pop(old)
+            for member in members:
+                self._held[member.article_id] = (new, member)
+            if old in self._order:
+                self._order[new] = self._order.pop(old)
+            if old in self._live:
+                self._live[new] = self._live.pop(old)
+            if old in self._key_members:
+                self._key_members[new] = self._key_members.pop(old)
+            self._built.pop(old, None)
+            if self._by_key is not None:
+                for term in {term for member in members for term in member.key_terms}:
+                    self._by_key[term] = _renamed(self._by_key[term], old, new)
 
     def include(self, story_id: int, member: Profile) -> None:
         """Count ``member``, a stored member of ``story_id``."""
@@ -493,6 +519,18 @@ _FEW_STORIES = 64
 _SPANS_KEPT = 4
 
 
+def _renamed(stories: KeyStories, old: int, new: int) -> KeyStories:
+    """The stories of a key term (:attr:`StoryWindow._by_key`) with ``old`` called ``new``."""
+    if isinstance(stories, int):
+        return new if stories == old else stories
+    if isinstance(stories, tuple):
+        return tuple(new if story_id == old else story_id for story_id in stories)
+    if old in stories:
+        stories.discard(old)
+        stories.add(new)
+    return stories
+
+
 def _story_id(candidate: StoryCandidate) -> int:
     return candidate.story_id
 
@@ -649,6 +687,9 @@ class KeptWindow:
         self._overflowed = False
         # The kept members as a story window, kept with them (None until a batch needs it).
         self._stories: StoryWindow | None = None
+        # The members the last batch placed, kept as stored until the next read finds them written
+        # (its transaction committed) or not (rolled back: then they are dropped), by article id.
+        self._placed: dict[str, tuple[int, Profile]] = {}
 
     @property
     def held(self) -> int:
@@ -673,7 +714,7 @@ class KeptWindow:
             # the last window read was too large to keep.
             end = latest if self._overflowed else latest + self._window
             self._members, start = _read_window(session, first, end, settings=self._settings, cache=cache)
-            self._span, self._stories = (start, end), None
+            self._span, self._stories, self._placed = (start, end), None, {}
         else:
             self._forget_before(self._start_of(first))
         self._seen = seen
@@ -691,14 +732,18 @@ class KeptWindow:
         return self._stories
 
     def _follow_placement(self) -> None:
-        """Drop the members the last batch placed in the kept window (those stored are read back),
+        """Keep the members the last batch placed in the kept window, under the stories they were
+        stored in, until the next read tells whether they were written (:meth:`_confirm_placed`),
         and forget those the story window forgot as it was placed."""
         stories = self._stories
         if stories is None:
             return
-        for story_id, member in stories.take_placed():
-            if stories.holds(member):
-                stories.remove(story_id, member)
+        self._placed = {
+            member.article_id: (story_id, member)
+            for story_id, member in stories.take_placed()
+            if stories.holds(member)
+        }
+        self._members.update(self._placed)
         forgotten = stories.take_forgotten()
         for article_id in forgotten:
             self._members.pop(article_id, None)
@@ -722,9 +767,22 @@ class KeptWindow:
             for article_id, (story_id, member) in read.items():
                 held = self._members.get(article_id)
                 if held is not None:
+                    if held[0] == story_id and held[1] is member:
+                        # Placed by this process's last batch, and kept.
+                        continue
                     stories.remove(*held)
                 stories.include(story_id, member)
         self._members.update(read)
+
+    def _confirm_placed(self, read: Mapping[str, tuple[int, Profile]]) -> None:
+        """Drop the members the last batch placed that the read since (``read``) did not find
+        written: its transaction was rolled back."""
+        placed, self._placed = self._placed, {}
+        for article_id, held in placed.items():
+            if article_id not in read and self._members.get(article_id) == held:
+                del self._members[article_id]
+                if self._stories is not None and self._stories.holds(held[1]):
+                    self._stories.remove(*held)
 
     def _brought_up_to_date(
         self, session: Session, first: datetime, latest: datetime, *, cache: ProfileCache
@@ -756,7 +814,9 @@ class KeptWindow:
         _, _, stored, snapshot, own = next(row for row in rows if row[0] is None)
         seen = _Snapshot.parse(snapshot, own)
         new = [(article_id, story_id) for article_id, story_id, *_ in rows if article_id is not None]
-        self._keep(_with_profiles(session, new, cache=cache))
+        read = _with_profiles(session, new, cache=cache)
+        self._keep(read)
+        self._confirm_placed(read)
         if seen.precedes(self._seen) or stored != len(self._members):
             return None
         if self._start_of(first) < self._span[0]:
@@ -853,7 +913,7 @@ def assign_stories(
     if arriving:
         window = _window_of(session, arriving, settings=settings, cache=_CACHE)
         members = _place(window, arriving, settings=settings)
-        placed.update(_store_placed(session, members, stored=stored, now=now))
+        placed.update(_store_placed(session, members, stored=stored, now=now, window=window))
     return placed
 
 
@@ -880,15 +940,22 @@ def _place(
 
 
 def _store_placed(
-    session: Session, members: list[tuple[Profile, int]], *, stored: Mapping[str, str], now: datetime
+    session: Session,
+    members: list[tuple[Profile, int]],
+    *,
+    stored: Mapping[str, str],
+    now: datetime,
+    window: StoryWindow,
 ) -> dict[str, int]:
     """Insert the stories the batch started and its members (``stored``: each one's profile as
-    :func:`_stored_profile` wrote it); the story of each member, by article id."""
+    :func:`_stored_profile` wrote it), the started stories renumbered in ``window`` as stored; the
+    story of each member, by article id."""
     first_articles: dict[int, str] = {}
     for new, story_id in members:
         if story_id >= _STARTED:
             first_articles.setdefault(story_id, new.article_id)
     story_ids = _store_stories(session, list(first_articles.values()), now=now)
+    window.renumber(story_ids)
     numbered = [(new, story_ids.get(story_id, story_id)) for new, story_id in members]
     _store_members(session, numbered, stored=stored, now=now)
     for new, _ in numbered:

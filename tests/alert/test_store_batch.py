@@ -236,6 +236,37 @@ def test_workers_taking_turns_store_what_one_worker_stores(
     assert snapshot(database_url) == snapshot(other_database_url)
 
 
+def test_a_worker_keeps_the_members_it_placed_and_drops_those_of_a_batch_rolled_back(
+    database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker keeping its window keeps each batch's members under the stories they were stored in
+    (none taken out to be read back), and takes out only those of a batch rolled back, which it then
+    stores again: the same stories and alerts as each batch reading its window whole."""
+    batch = messages(undated=True)
+    subscribe_all(database_url)
+    stored_reading_every_window(other_database_url, batch, size=3, monkeypatch=monkeypatch)
+    monkeypatch.setattr(story_store, "_KEPT", story_store.KeptWindows())
+    removed: list[str] = []
+    remove = story_store.StoryWindow.remove
+
+    def counted_remove(window: story_store.StoryWindow, story_id: int, member: Any) -> None:
+        removed.append(member.article_id)
+        remove(window, story_id, member)
+
+    monkeypatch.setattr(story_store.StoryWindow, "remove", counted_remove)
+    rolled_back = batch[3:6]
+    for start in range(0, len(batch), 3):
+        if start == 3:
+            with pytest.raises(RuntimeError), session_scope(database_url) as session:
+                store_batch(session, rolled_back, now=NOW)
+                raise RuntimeError("rolled back")
+        with session_scope(database_url) as session:
+            store_batch(session, batch[start : start + 3], now=NOW)
+    assert snapshot(database_url) == snapshot(other_database_url)
+    if database_url.startswith("postgresql"):
+        assert sorted(removed) == sorted(message.article.article_id for message in rolled_back)
+
+
 def test_a_worker_keeping_its_window_sees_members_deleted_by_others(
     database_url: str, other_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
