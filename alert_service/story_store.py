@@ -199,8 +199,8 @@ class StoryWindow:
 
     Members may be added and removed; what a story's members build (its order, its candidates with
     their key-term positions) is kept until the story changes. The members :meth:`add` placed since
-    :meth:`take_placed` are told apart, so a kept window can drop them before the next batch (they
-    come back from the database once committed, under the stories they were stored in).
+    :meth:`take_placed` are told apart, so a kept window can tell them from those read (the stories
+    the batch started are given their stored ids by :meth:`renumber`).
     """
 
     def __init__(
@@ -664,9 +664,9 @@ class KeptWindow:
     the database's transaction ids went back.
 
     The kept members are held as a :class:`StoryWindow` too, which the batch places its articles
-    in: the members a batch placed are dropped from it before the next batch reads what was written
-    (they come back, under the stories they were stored in, once committed; a batch rolled back
-    leaves nothing behind). The members before the window of a batch's earliest article
+    in: the members a batch placed stay in it, under the stories they were stored in, and the next
+    batch's read of what was written confirms them (found: committed, nothing to do) or drops them
+    (not found: rolled back, nothing left behind). The members before the window of a batch's earliest article
     (:func:`window_start`) are forgotten, and so are those the story window forgot as the batch was
     placed: in an archive's burst the window keeps about ``most_in_window`` members, not the burst.
     A batch whose earliest article's window begins before the kept span reads its members whole.
