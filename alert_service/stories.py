@@ -699,25 +699,21 @@ class StoryCandidate:
         live = self.live
         if live is not None:
             return live.weights(), live.length
-        held = self._held_centroid
-        return _CENTROIDS.weights_of(held), held.length
+        return _CENTROIDS.centroid_of(self, self.members[-CENTROID_MEMBERS:])
 
     @property
     def centroid_length(self) -> float:
         """The length of :attr:`centroid`."""
         live = self.live
-        return self._held_centroid.length if live is None else live.length
+        return self._length if live is None else live.length
 
     @cached_property
-    def _held_centroid(self) -> HeldCentroid:
-        """The centroid as the candidate keeps it: a window keeps the candidates of thousands of
-        stories, and a 20-member centroid as a dict takes 80 KB (a float object and a dict entry a
-        term), its terms and sums in arrays a third of that. The dict is made again from them when the
-        process's cache of centroids no longer holds it."""
-        held = summed(self.members[-CENTROID_MEMBERS:])
-        # Its weights as a dict too, while the sums are at hand: a story bounded is often scored next.
-        _CENTROIDS.keep(held)
-        return held
+    def _length(self) -> float:
+        """The length of the centroid: all a candidate keeps of it. A window keeps the candidates of
+        thousands of stories, most of them bounded (by the length) and never scored whole: their
+        centroids' terms and sums took 2.3 MiB of a window of 5,000 undated files. The centroid is
+        summed again when scored after the process's cache of centroids forgot it."""
+        return _CENTROIDS.summed(self, self.members[-CENTROID_MEMBERS:]).length
 
     @cached_property
     def packed(self) -> tuple[bytes, ...] | None:
@@ -800,7 +796,7 @@ Centroid = tuple[dict[str, float], float]
 
 
 class HeldCentroid(NamedTuple):
-    """A centroid as a candidate keeps it: its terms and their sums in one order, and its length.
+    """A centroid summed: its terms and their sums in one order, and its length.
 
     Profiles hold their weights as whole ten-thousandths (:func:`_compact`), and so are the sums of a
     story whose every member does (``whole``, type code ``q``): whole numbers, the same whatever the
@@ -919,31 +915,50 @@ _CENTROIDS_KEPT = 32
 
 
 class CentroidCache:
-    """The weights of the centroids scored lately as dicts, the most recently used kept; each entry
-    serves only the very centroid it was made of."""
+    """The centroids summed lately, by whose they are (a story's candidate), the most recently used
+    kept: summed when bounded, a story is often scored next; its weights as a dict once scored."""
 
     def __init__(self, size: int = _CENTROIDS_KEPT) -> None:
         self._size = size
-        self._weights: OrderedDict[int, tuple[HeldCentroid, dict[str, float]]] = OrderedDict()
+        self._kept: OrderedDict[int, tuple[object, HeldCentroid, dict[str, float] | None]] = OrderedDict()
 
-    def weights_of(self, held: HeldCentroid) -> dict[str, float]:
-        """The weights of the centroid ``held``, by term."""
-        entry = self._weights.get(id(held))
-        if entry is not None and entry[0] is held:
-            self._weights.move_to_end(id(held))
+    def summed(self, owner: object, members: Sequence[Profile]) -> HeldCentroid:
+        """The centroid of ``members`` (``owner``'s), summed unless kept."""
+        entry = self._entry(owner)
+        if entry is not None:
             return entry[1]
-        return self.keep(held)
+        held = summed(members)
+        self._keep(owner, held, None)
+        return held
 
-    def keep(self, held: HeldCentroid) -> dict[str, float]:
-        """Make and keep the weights of the centroid ``held``."""
-        sums: Iterable[float] = held.sums
-        if held.whole:
-            sums = map(operator.truediv, held.sums, itertools.repeat(_UNITS))
-        weights = dict(zip(held.terms, sums, strict=True))
-        self._weights[id(held)] = (held, weights)
-        while len(self._weights) > self._size:
-            self._weights.popitem(last=False)
-        return weights
+    def centroid_of(self, owner: object, members: Sequence[Profile]) -> Centroid:
+        """The weights of the centroid of ``members`` (``owner``'s) by term, and its length."""
+        entry = self._entry(owner)
+        held, weights = (summed(members), None) if entry is None else entry[1:]
+        if weights is None:
+            weights = held_weights(held)
+            self._keep(owner, held, weights)
+        return weights, held.length
+
+    def _entry(self, owner: object) -> tuple[object, HeldCentroid, dict[str, float] | None] | None:
+        entry = self._kept.get(id(owner))
+        if entry is None or entry[0] is not owner:
+            return None
+        self._kept.move_to_end(id(owner))
+        return entry
+
+    def _keep(self, owner: object, held: HeldCentroid, weights: dict[str, float] | None) -> None:
+        self._kept[id(owner)] = (owner, held, weights)
+        while len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+
+
+def held_weights(held: HeldCentroid) -> dict[str, float]:
+    """The weights of the centroid ``held``, by term."""
+    sums: Iterable[float] = held.sums
+    if held.whole:
+        sums = map(operator.truediv, held.sums, itertools.repeat(_UNITS))
+    return dict(zip(held.terms, sums, strict=True))
 
 
 def _centroid(members: Iterable[Profile]) -> Centroid:

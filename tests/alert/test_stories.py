@@ -33,6 +33,7 @@ from alert_service.stories import (
     _WordCache,
     choose_story,
     default_idf,
+    held_weights,
     live_centroid,
     places_of,
     profile,
@@ -342,7 +343,7 @@ def _floats_summed(members: tuple[Profile, ...]) -> tuple[dict[str, float], floa
 
 
 def _weights(held: HeldCentroid) -> tuple[dict[str, float], float]:
-    return CentroidCache().weights_of(held), held.length
+    return held_weights(held), held.length
 
 
 def _fixture_profiles(settings: GroupingSettings) -> list[Profile]:
@@ -363,7 +364,7 @@ def _story_runs(members: list[Profile], others: list[Profile]) -> list[tuple[Pro
 
 def test_a_centroid_sums_the_members_weights_exactly() -> None:
     """Each weight of a centroid is the exact sum of its members' weights (whole ten-thousandths),
-    as the float nearest to it; so is its length; the cache of centroids serves each its own."""
+    as the float nearest to it; so is its length; the cache of centroids serves each story its own."""
     members = _fixture_profiles(GroupingSettings())
     others = _fixture_profiles(GroupingSettings(title_weight=1.0, vector_terms=20))
     cache = CentroidCache(size=8)
@@ -371,7 +372,9 @@ def test_a_centroid_sums_the_members_weights_exactly() -> None:
         held = summed(run)
         assert held.whole
         assert _weights(held) == _whole_sums(run)
-        assert cache.weights_of(held) == _whole_sums(run)[0]
+        assert cache.summed(run, run) == held
+        assert cache.centroid_of(run, run) == _whole_sums(run)
+    assert all(cache.centroid_of(run, run) == _whole_sums(run) for run in _story_runs(members, others))
 
 
 def test_a_live_centroid_is_the_one_summed_afresh_as_members_come_and_go() -> None:
@@ -415,9 +418,9 @@ def test_a_story_with_a_member_of_float_weights_sums_floats_oldest_first() -> No
 
 
 def test_a_candidate_gives_its_centroid_once_the_cache_forgot_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A candidate keeps its centroid's terms and sums, not the dict: made again from them after
-    the process's cache of centroids forgot it, the centroid is the exact sum; a candidate given a
-    live centroid gives that one's."""
+    """A candidate keeps its centroid's length alone: summed again after the process's cache of
+    centroids forgot it, the centroid is the exact sum; a candidate given a live centroid gives that
+    one's."""
     members = tuple(_fixture_profiles(GroupingSettings())[: CENTROID_MEMBERS + 1])
     story = StoryCandidate(1, members[:-1])
     expected = _whole_sums(members[:-1])
