@@ -655,13 +655,33 @@ class _Arrival:
             score -= self.place_penalty
         return score
 
-    def closest(self, members: Iterable[Profile]) -> float | None:
+    def closest(self, members: Sequence[Profile], bounds: Sequence[float] | None = None) -> float | None:
         """The highest similarity of the members that share a key term with the arriving article and
-        are within its window (the first of equal ones, as ``max`` picks), or None when none does."""
+        are within its window (the first of equal ones, as ``max`` picks), or None when none does.
+
+        ``bounds``: a number each member's similarity cannot exceed (:func:`_story_bounds`'s): the
+        members are then compared in order of their bounds, until no other could be closer."""
+        if bounds is not None and len(members) > 1:
+            return self._closest_bounded(members, bounds)
         keys, published, window = self.keys, self.published, self.window
         best: float | None = None
         for member in members:
             # The key terms first: a set test in C is cheaper than the difference of two datetimes.
+            if keys.isdisjoint(member.key_terms) or abs(member.published - published) > window:
+                continue
+            score = self.similarity(member)
+            if best is None or score > best:
+                best = score
+        return best
+
+    def _closest_bounded(self, members: Sequence[Profile], bounds: Sequence[float]) -> float | None:
+        keys, published, window = self.keys, self.published, self.window
+        best: float | None = None
+        for position in sorted(range(len(members)), key=bounds.__getitem__, reverse=True):
+            if best is not None and bounds[position] < best:
+                # The members left are bounded lower still: none is closer.
+                break
+            member = members[position]
             if keys.isdisjoint(member.key_terms) or abs(member.published - published) > window:
                 continue
             score = self.similarity(member)
@@ -996,24 +1016,25 @@ def choose_story(
     """
     arrival = _Arrival(new, settings)
     stories = list(candidates)
-    bounds = _story_bounds(arrival, stories) if len(stories) >= _BOUNDED_FROM else None
-    ranked: Iterable[tuple[float, StoryCandidate]]
-    if bounds is None:
-        ranked = zip(itertools.repeat(math.inf), stories)
+    bounded = _story_bounds(arrival, stories) if len(stories) >= _BOUNDED_FROM else None
+    ranked: Iterable[tuple[float, int]]
+    if bounded is None:
+        ranked = zip(itertools.repeat(math.inf), range(len(stories)))
     else:
+        bounds = bounded.bounds
         most = bounds.tolist()
-        ranked = (
-            (most[position], stories[position]) for position in np.argsort(-bounds, kind="stable").tolist()
-        )
+        ranked = ((most[position], position) for position in np.argsort(-bounds, kind="stable").tolist())
     threshold = settings.threshold
     best: tuple[float, int] | None = None
-    for bound, story in ranked:
+    for bound, position in ranked:
         # A story that cannot reach the best score so far is not scored whole (see _story_score).
         floor = threshold if best is None else max(threshold, best[0])
         if bound < floor:
             # The stories left are bounded lower still.
             break
-        score = _story_score(arrival, story, floor=floor)
+        story = stories[position]
+        near = None if bounded is None else bounded.near(position)
+        score = _story_score(arrival, story, floor=floor, near=near)
         if score is None or score < threshold:
             continue
         if best is None or (score, -story.story_id) > (best[0], -best[1]):
@@ -1072,7 +1093,22 @@ class _ArrivalWeights(threading.local):
 _ARRIVAL_WEIGHTS = _ArrivalWeights()
 
 
-def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.NDArray[np.float64] | None:
+class StoryBounds(NamedTuple):
+    """What bounding an arrival's stories found: each story's bound, and each member's compared
+    (:func:`_gathered`'s order) with the span of those the closest member of each story may be."""
+
+    bounds: npt.NDArray[np.float64]
+    members: npt.NDArray[np.float64]
+    spans: list[int]
+    near_members: list[Sequence[Profile]]
+
+    def near(self, position: int) -> tuple[Sequence[Profile], list[float]]:
+        """The members the story at ``position`` may be closest by, with their bounds."""
+        start, end = self.spans[4 * position], self.spans[4 * position + 1]
+        return self.near_members[position], self.members[start:end].tolist()
+
+
+def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> StoryBounds | None:
     """For each story, a number its score (:func:`_story_score`) cannot exceed; None when a profile
     could not be packed.
 
@@ -1086,7 +1122,7 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.N
     gathered = None if arrival_packed is None else _gathered(arrival, stories)
     if arrival_packed is None or gathered is None:
         return None
-    blobs, spans, penalties, norms, unmatched = gathered
+    blobs, spans, penalties, norms, unmatched, near_members = gathered
     entries = np.frombuffer(b"".join(blobs), dtype=np.uint32)
     # Each member's weights begin with the entry of slot 0.
     starts = np.flatnonzero(entries < (1 << _UNIT_BITS))
@@ -1123,22 +1159,23 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> npt.N
     blended = link_share * closest + (1 - link_share) * towards / norms_array
     bounds = np.where(np.isnan(norms_array), closest, blended) - np.array(penalties, dtype=np.float64)
     bounds[unmatched] = -math.inf
-    return bounds + _MARGIN
+    return StoryBounds(bounds + _MARGIN, similar + _MARGIN, spans, near_members)
 
 
 def _gathered(
     arrival: _Arrival, stories: Sequence[StoryCandidate]
-) -> tuple[list[bytes], list[int], list[float], list[float], list[int]] | None:
+) -> tuple[list[bytes], list[int], list[float], list[float], list[int], list[Sequence[Profile]]] | None:
     """The packed members that bound each story, in order; for each story the span of those the
     closest member may be and the span of those its centroid sums (by the members' positions), its
     time penalty and its centroid's length (NaN for a story of one member); the positions of the
-    large stories no member of which shares a key term (scoring them finds none). None when a member
-    could not be packed."""
+    large stories no member of which shares a key term (scoring them finds none); for each story the
+    members the closest may be, in the order of their span. None when a member could not be packed."""
     blobs: list[bytes] = []
     spans: list[int] = []
     firsts: list[datetime] = []
     norms: list[float] = []
     unmatched: list[int] = []
+    near_members: list[Sequence[Profile]] = []
     nan = math.nan
     held = 0
     for position, story in enumerate(stories):
@@ -1153,9 +1190,12 @@ def _gathered(
             held += len(members)
             spans += (start, held, start, held)
             norms.append(nan if len(members) == 1 else story.centroid_length)
+            near_members.append(members)
             continue
         held += CENTROID_MEMBERS
-        sharing = [member.packed for member in story.sharing(arrival.key_terms)]
+        having = story.sharing(arrival.key_terms)
+        near_members.append(having)
+        sharing = [member.packed for member in having]
         if None in sharing:
             return None
         blobs += cast(list[bytes], sharing)
@@ -1168,7 +1208,7 @@ def _gathered(
             held += len(sharing)
             norms.append(story.centroid_length)
     penalties = list(map(arrival.time_penalty, firsts))
-    return blobs, spans, penalties, norms, unmatched
+    return blobs, spans, penalties, norms, unmatched, near_members
 
 
 # The most a cosine of two profiles' vectors can be: each vector has unit length before its weights
@@ -1176,9 +1216,16 @@ def _gathered(
 _MOST_COSINE = 1.01
 
 
-def _story_score(arrival: _Arrival, story: StoryCandidate, *, floor: float) -> float | None:
+def _story_score(
+    arrival: _Arrival,
+    story: StoryCandidate,
+    *,
+    floor: float,
+    near: tuple[Sequence[Profile], Sequence[float]] | None = None,
+) -> float | None:
     """The story's score, or None when no member shares a key term, or when the score is sure to be
-    below ``floor``.
+    below ``floor``. ``near``: the members the closest may be and their bounds (:class:`StoryBounds`),
+    when the story was bounded.
 
     The centroid of a story of up to CENTROID_MEMBERS members sums every member's vector, and no
     weight is negative: no member's vector is closer to ``new``'s than the dot product with the
@@ -1204,7 +1251,7 @@ def _story_score(arrival: _Arrival, story: StoryCandidate, *, floor: float) -> f
         most = arrival.body_share * towards + arrival.title_share * _MOST_COSINE
         if link_share * most + (1 - link_share) * together - penalty < floor:
             return None
-    closest = arrival.closest(story.sharing(arrival.key_terms))
+    closest = arrival.closest(story.sharing(arrival.key_terms)) if near is None else arrival.closest(*near)
     if closest is None:
         return None
     return link_share * closest + (1 - link_share) * together - penalty

@@ -580,7 +580,9 @@ def _candidate_stories(new: Profile, profiles: list[Profile]) -> list[StoryCandi
 def test_no_story_scores_above_its_bound(hours_apart: float) -> None:
     """Every story's score, scored whole, is at most the bound all stories are given at once (the
     bound that lets choose_story score only the stories that could win), for stories of one member,
-    of a few, of a centroid's worth and of more, begun at the article's time or hours before it."""
+    of a few, of a centroid's worth and of more, begun at the article's time or hours before it; so
+    is each member's similarity at most its own bound, and the closest member found by those bounds
+    is the one comparing every member finds."""
     settings = GroupingSettings(threshold=0.0)
     profiles = sorted(_fixture_profiles(settings), key=lambda item: (item.published, item.article_id))
     scored = 0
@@ -594,13 +596,19 @@ def test_no_story_scores_above_its_bound(hours_apart: float) -> None:
         )
         arrival = _Arrival(later, settings)
         stories = _candidate_stories(new, profiles)
-        bounds = _story_bounds(arrival, stories)
-        assert bounds is not None and len(bounds) == len(stories)
-        for bound, story in zip(bounds.tolist(), stories, strict=True):
+        bounded = _story_bounds(arrival, stories)
+        assert bounded is not None and len(bounded.bounds) == len(stories)
+        for position, (bound, story) in enumerate(zip(bounded.bounds.tolist(), stories, strict=True)):
             score = _story_score(arrival, story, floor=-math.inf)
             if score is not None:
                 assert score <= bound
                 scored += 1
+            near, member_bounds = bounded.near(position)
+            assert {id(member) for member in story.sharing(arrival.key_terms)} <= set(map(id, near))
+            for member, member_bound in zip(near, member_bounds, strict=True):
+                assert arrival.similarity(member) <= member_bound
+            assert arrival.closest(near, member_bounds) == arrival.closest(near)
+            assert _story_score(arrival, story, floor=-math.inf, near=(near, member_bounds)) == score
     assert scored > len(profiles)
 
 
