@@ -360,6 +360,7 @@ class Profile:
         "places",
         "published",
         "source",
+        "squares",
         "title_terms",
         "title_weights",
         "vector_terms",
@@ -379,6 +380,8 @@ class Profile:
     # The KEY_TERMS heaviest terms, heaviest first: two articles are compared only when they share one.
     key_terms: tuple[str, ...]
     _packed: bytes | _NotPacked | None
+    # The vector's weights squared and summed: its length squared.
+    squares: float
 
     def __init__(  # noqa: PLR0913 -- the constructor of the dataclass it was: each field, places keyword-only
         self,
@@ -417,6 +420,7 @@ class Profile:
         self.vector_terms, self.title_terms = tuple(vector[0]), tuple(title[0])
         self.vector_weights, self.title_weights = _compact(vector[1]), _compact(title[1])
         self.key_terms = _key_terms(*vector)
+        self.squares = math.fsum(map(operator.mul, vector[1], vector[1]))
 
     def copied(self, *, article_id: str, published: datetime) -> Profile:
         """The same weights and places as another article's, published at ``published``."""
@@ -424,7 +428,7 @@ class Profile:
         made._fill(article_id, self.source, published, self.places)
         made.vector_terms, made.title_terms = self.vector_terms, self.title_terms
         made.vector_weights, made.title_weights = self.vector_weights, self.title_weights
-        made.key_terms = self.key_terms
+        made.key_terms, made.squares = self.key_terms, self.squares
         return made
 
     @property
@@ -726,6 +730,18 @@ class StoryCandidate:
         """The length of :attr:`centroid`."""
         live = self.live
         return self._length if live is None else live.length
+
+    @property
+    def least_length(self) -> float:
+        """No more than :attr:`centroid_length`: that when known, else the length the centroid would
+        have if no two of its members shared a term (no weight being negative, it is no shorter)."""
+        live = self.live
+        if live is not None:
+            return live.length
+        known = self.__dict__.get("_length")
+        if known is not None:
+            return cast(float, known)
+        return math.sqrt(math.fsum(member.squares for member in self.members[-CENTROID_MEMBERS:])) or 1.0
 
     @cached_property
     def _length(self) -> float:
@@ -1189,7 +1205,7 @@ def _gathered(
         if len(members) <= CENTROID_MEMBERS:
             held += len(members)
             spans += (start, held, start, held)
-            norms.append(nan if len(members) == 1 else story.centroid_length)
+            norms.append(nan if len(members) == 1 else story.least_length)
             near_members.append(members)
             continue
         held += CENTROID_MEMBERS
@@ -1206,7 +1222,7 @@ def _gathered(
         else:
             spans += (held, held + len(sharing), start, held)
             held += len(sharing)
-            norms.append(story.centroid_length)
+            norms.append(story.least_length)
     penalties = list(map(arrival.time_penalty, firsts))
     return blobs, spans, penalties, norms, unmatched, near_members
 
