@@ -888,12 +888,13 @@ class LiveCentroid:
     at every few arrivals, and summing its 20 latest afresh each time was a quarter of placing an
     article in such a window."""
 
-    __slots__ = ("_squares", "_sums", "_weights")
+    __slots__ = ("_packed", "_squares", "_sums", "_weights")
 
     def __init__(self, members: Iterable[Profile]) -> None:
         self._sums: dict[str, int] = {}
         self._squares = 0
         self._weights: dict[str, float] | None = None
+        self._packed: PackedCentroid | None = None
         for member in members:
             self.add(member)
 
@@ -911,9 +912,21 @@ class LiveCentroid:
             weights = self._weights = dict(zip(sums, fractions, strict=True))
         return weights
 
+    def packed(self) -> PackedCentroid:
+        """The centroid's sums by the slots of their terms (as :func:`_packed` slots a vector's), for
+        bounding the story (made once until the members change)."""
+        packed = self._packed
+        if packed is None:
+            sums = self._sums
+            count = len(sums)
+            hashes = np.fromiter(map(hash, sums), dtype=np.int64, count=count)
+            units = np.fromiter(sums.values(), dtype=np.uint32, count=count)
+            packed = self._packed = (_vector_slots(hashes), units)
+        return packed
+
     def add(self, member: Profile) -> None:
         """Count ``member`` (of whole ten-thousandths) among the latest members."""
-        self._weights = None
+        self._weights = self._packed = None
         sums, squares = self._sums, self._squares
         # A member's terms are distinct: each sum changes once a member.
         for term, units in zip(member.vector_terms, member.vector_weights, strict=True):
@@ -925,7 +938,7 @@ class LiveCentroid:
 
     def remove(self, member: Profile) -> None:
         """Count ``member``, counted before, no longer."""
-        self._weights = None
+        self._weights = self._packed = None
         sums, squares = self._sums, self._squares
         for term, units in zip(member.vector_terms, member.vector_weights, strict=True):
             if units:
@@ -1089,12 +1102,22 @@ def _packed(profile: Profile) -> bytes | None:
         return None
     hashes = np.fromiter(map(hash, itertools.chain(vector, title)), dtype=np.int64, count=count)
     slots = np.empty(count, dtype=np.int64)
-    slots[: len(vector)] = hashes[: len(vector)] % (_PART_SLOTS - 1) + 1
+    slots[: len(vector)] = _vector_slots(hashes[: len(vector)])
     slots[len(vector) :] = (hashes[len(vector) :] & (_PART_SLOTS - 1)) + _PART_SLOTS
     entries = np.empty(count + 1, dtype=np.uint32)
     entries[0] = len(vector)
     entries[1:] = (slots << _UNIT_BITS) | units.astype(np.int64)
     return entries.tobytes()
+
+
+def _vector_slots(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The slots of the vector terms of these hashes."""
+    return hashes % (_PART_SLOTS - 1) + 1
+
+
+# A centroid's sums (whole ten-thousandths, CENTROID_MEMBERS weights of 16 bits: 21 bits at most) and
+# the slots of their terms.
+PackedCentroid = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]
 
 
 class _ArrivalWeights(threading.local):
@@ -1138,7 +1161,7 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> Story
     gathered = None if arrival_packed is None else _gathered(arrival, stories)
     if arrival_packed is None or gathered is None:
         return None
-    blobs, spans, penalties, norms, unmatched, near_members = gathered
+    blobs, spans, penalties, norms, unmatched, near_members, centroids = gathered
     entries = np.frombuffer(b"".join(blobs), dtype=np.uint32)
     # Each member's weights begin with the entry of slot 0.
     starts = np.flatnonzero(entries < (1 << _UNIT_BITS))
@@ -1154,6 +1177,7 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> Story
         # Whole numbers, multiplied and summed as such: exact, whatever the order, and each sum below
         # 2**53, so the same as a float.
         np.multiply(table[entries >> _UNIT_BITS], units, out=products[:-1], dtype=np.uint64)
+        summed = _centroid_products(table, [packed for _, packed in centroids])
     finally:
         table[own_slots] = 0
     # Each member's vector, then its title, ending where the next member's begins (or at the entry
@@ -1169,7 +1193,10 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> Story
     similar, bodies = np.append(similar, 0.0), np.append(bodies, 0.0)
     spans_array = np.array(spans, dtype=np.int64).reshape(-1, 4)
     closest = np.maximum.reduceat(similar, spans_array[:, :2].ravel())[::2]
-    towards = np.add.reduceat(bodies, spans_array[:, 2:].ravel())[::2] * scale
+    towards = np.add.reduceat(bodies, spans_array[:, 2:].ravel())[::2]
+    if summed is not None:
+        towards[[position for position, _ in centroids]] = summed
+    towards *= scale
     norms_array = np.array(norms, dtype=np.float64)
     link_share = arrival.link_share
     blended = link_share * closest + (1 - link_share) * towards / norms_array
@@ -1178,53 +1205,97 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> Story
     return StoryBounds(bounds + _MARGIN, similar + _MARGIN, spans, near_members)
 
 
-def _gathered(
-    arrival: _Arrival, stories: Sequence[StoryCandidate]
-) -> tuple[list[bytes], list[int], list[float], list[float], list[int], list[Sequence[Profile]]] | None:
+def _centroid_products(
+    table: npt.NDArray[np.uint32], centroids: list[PackedCentroid]
+) -> npt.NDArray[np.float64] | None:
+    """The dot product of the arrival's packed weights (``table``) with each packed centroid, in
+    ten-thousandths squared (whole numbers, summed exactly); None for no centroid."""
+    if not centroids:
+        return None
+    lengths = np.fromiter(map(len, (units for _, units in centroids)), dtype=np.int64, count=len(centroids))
+    products = np.multiply(
+        table[np.concatenate([slots for slots, _ in centroids])],
+        np.concatenate([units for _, units in centroids]),
+        dtype=np.uint64,
+    )
+    summed = np.zeros(len(centroids), dtype=np.float64)
+    filled = lengths > 0
+    if products.size:
+        # Each centroid's products from where its own begin (those of no term's summing to 0).
+        starts = (np.cumsum(lengths) - lengths)[filled]
+        summed[filled] = np.add.reduceat(products, starts)
+    return summed
+
+
+# A story's own gathered for bounding: see _gathered.
+_Gathered = tuple[
+    list[bytes],
+    list[int],
+    list[float],
+    list[float],
+    list[int],
+    list[Sequence[Profile]],
+    list[tuple[int, PackedCentroid]],
+]
+
+
+def _gathered(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> _Gathered | None:
     """The packed members that bound each story, in order; for each story the span of those the
     closest member may be and the span of those its centroid sums (by the members' positions), its
     time penalty and its centroid's length (NaN for a story of one member); the positions of the
     large stories no member of which shares a key term (scoring them finds none); for each story the
-    members the closest may be, in the order of their span. None when a member could not be packed."""
+    members the closest may be, in the order of their span; the packed live centroids of the large
+    stories that have one, by the story's position (whose centroid's span is then empty: its own
+    sums stand for the latest members' weights). None when a member could not be packed."""
     blobs: list[bytes] = []
     spans: list[int] = []
     firsts: list[datetime] = []
     norms: list[float] = []
     unmatched: list[int] = []
     near_members: list[Sequence[Profile]] = []
+    centroids: list[tuple[int, PackedCentroid]] = []
     nan = math.nan
     held = 0
     for position, story in enumerate(stories):
         members = story.members
-        latest = story.packed
-        if latest is None:
-            return None
-        blobs += latest
         firsts.append(members[0].published)
         start = held
         if len(members) <= CENTROID_MEMBERS:
+            latest = story.packed
+            if latest is None:
+                return None
+            blobs += latest
             held += len(members)
             spans += (start, held, start, held)
             norms.append(nan if len(members) == 1 else story.least_length)
             near_members.append(members)
             continue
-        held += CENTROID_MEMBERS
         having = story.sharing(arrival.key_terms)
         near_members.append(having)
+        if not having:
+            # Any spans: the story is bounded by nothing.
+            spans += (start, start, start, start)
+            unmatched.append(position)
+            norms.append(1.0)
+            continue
         sharing = [member.packed for member in having]
         if None in sharing:
             return None
-        blobs += cast(list[bytes], sharing)
-        if not sharing:
-            spans += (start, held, start, held)
-            unmatched.append(position)
-            norms.append(1.0)
+        live = story.live
+        if live is None:
+            latest = story.packed
+            if latest is None:
+                return None
+            blobs += latest
+            held += CENTROID_MEMBERS
         else:
-            spans += (held, held + len(sharing), start, held)
-            held += len(sharing)
-            norms.append(story.least_length)
+            centroids.append((position, live.packed()))
+        blobs += cast(list[bytes], sharing)
+        spans += (held, held + len(sharing), start, held)
+        held += len(sharing)
+        norms.append(story.least_length)
     penalties = list(map(arrival.time_penalty, firsts))
-    return blobs, spans, penalties, norms, unmatched, near_members
+    return blobs, spans, penalties, norms, unmatched, near_members, centroids
 
 
 # The most a cosine of two profiles' vectors can be: each vector has unit length before its weights

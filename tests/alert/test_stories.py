@@ -565,7 +565,7 @@ def test_the_order_of_the_candidate_stories_changes_no_choice(bounding: str) -> 
 
 def _candidate_stories(new: Profile, profiles: list[Profile]) -> list[StoryCandidate]:
     """Stories of every size from the fixture profiles other than ``new``: each of one member, runs of
-    two to a centroid's, and one of all of them."""
+    two to a centroid's, and one of all of them, its centroid summed or kept live."""
     others = tuple(member for member in profiles if member is not new)
     stories = [StoryCandidate(number, (member,)) for number, member in enumerate(others)]
     for size in (2, 5, CENTROID_MEMBERS):
@@ -573,7 +573,12 @@ def _candidate_stories(new: Profile, profiles: list[Profile]) -> list[StoryCandi
             StoryCandidate(len(stories) + start, others[start : start + size])
             for start in range(0, len(others) - size + 1, size)
         ]
-    return [*stories, StoryCandidate(len(stories), others)]
+    live = LiveCentroid(others[-CENTROID_MEMBERS:])
+    return [
+        *stories,
+        StoryCandidate(len(stories), others),
+        StoryCandidate(len(stories) + 1, others, live=live),
+    ]
 
 
 @pytest.mark.parametrize("hours_apart", [0.0, 40.0])
