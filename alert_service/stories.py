@@ -665,27 +665,17 @@ class _Arrival:
 
         ``bounds``: a number each member's similarity cannot exceed (:func:`_story_bounds`'s): the
         members are then compared in order of their bounds, until no other could be closer."""
+        keys, published, window = self.keys, self.published, self.window
+        order: Iterable[int] = range(len(members))
         if bounds is not None and len(members) > 1:
-            return self._closest_bounded(members, bounds)
-        keys, published, window = self.keys, self.published, self.window
+            order = sorted(order, key=bounds.__getitem__, reverse=True)
         best: float | None = None
-        for member in members:
-            # The key terms first: a set test in C is cheaper than the difference of two datetimes.
-            if keys.isdisjoint(member.key_terms) or abs(member.published - published) > window:
-                continue
-            score = self.similarity(member)
-            if best is None or score > best:
-                best = score
-        return best
-
-    def _closest_bounded(self, members: Sequence[Profile], bounds: Sequence[float]) -> float | None:
-        keys, published, window = self.keys, self.published, self.window
-        best: float | None = None
-        for position in sorted(range(len(members)), key=bounds.__getitem__, reverse=True):
-            if best is not None and bounds[position] < best:
+        for position in order:
+            if bounds is not None and best is not None and bounds[position] < best:
                 # The members left are bounded lower still: none is closer.
                 break
             member = members[position]
+            # The key terms first: a set test in C is cheaper than the difference of two datetimes.
             if keys.isdisjoint(member.key_terms) or abs(member.published - published) > window:
                 continue
             score = self.similarity(member)
