@@ -728,6 +728,7 @@ class StoryCandidate:
         live = self.live
         if live is not None:
             return live.length
+        # The length worked out already (_length, once worked out, is kept in the instance's dict).
         known = self.__dict__.get("_length")
         if known is not None:
             return cast(float, known)
@@ -1138,15 +1139,17 @@ class StoryBounds(NamedTuple):
 
 
 def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> StoryBounds | None:
-    """For each story, a number its score (:func:`_story_score`) cannot exceed; None when a profile
-    could not be packed.
+    """For each story, a number its score (:func:`_story_score`) cannot exceed, and for each member
+    the closest may be, a number its similarity cannot exceed (:class:`StoryBounds`); None when a
+    profile could not be packed.
 
     The packed weights are the profiles' rounded up and no weight is negative, so the dot products
     summed from them (whole numbers, summed exactly) are no smaller than the exact ones, and terms
     whose hashes share a slot add to them. The closest member is bounded by the most similar member
     of those it may be (all of a story's up to CENTROID_MEMBERS, those sharing a key term of a larger
     one), the places not compared; the dot product with the centroid by the sum of the dot products
-    with the members it sums."""
+    with the members it sums (by a live centroid's own sums, the same sum), over the length the
+    centroid has at least (:attr:`StoryCandidate.least_length`)."""
     arrival_packed = arrival.new.packed
     gathered = None if arrival_packed is None else _gathered(arrival, stories)
     if arrival_packed is None or gathered is None:
@@ -1167,7 +1170,7 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> Story
         # Whole numbers, multiplied and summed as such: exact, whatever the order, and each sum below
         # 2**53, so the same as a float.
         np.multiply(table[entries >> _UNIT_BITS], units, out=products[:-1], dtype=np.uint64)
-        summed = _centroid_products(table, [packed for _, packed in centroids])
+        towards_centroids = _centroid_products(table, [packed for _, packed in centroids])
     finally:
         table[own_slots] = 0
     # Each member's vector, then its title, ending where the next member's begins (or at the entry
@@ -1184,8 +1187,8 @@ def _story_bounds(arrival: _Arrival, stories: Sequence[StoryCandidate]) -> Story
     spans_array = np.array(spans, dtype=np.int64).reshape(-1, 4)
     closest = np.maximum.reduceat(similar, spans_array[:, :2].ravel())[::2]
     towards = np.add.reduceat(bodies, spans_array[:, 2:].ravel())[::2]
-    if summed is not None:
-        towards[[position for position, _ in centroids]] = summed
+    if towards_centroids is not None:
+        towards[[position for position, _ in centroids]] = towards_centroids
     towards *= scale
     norms_array = np.array(norms, dtype=np.float64)
     link_share = arrival.link_share
@@ -1208,16 +1211,16 @@ def _centroid_products(
         np.concatenate([units for _, units in centroids]),
         dtype=np.uint64,
     )
-    summed = np.zeros(len(centroids), dtype=np.float64)
+    dots = np.zeros(len(centroids), dtype=np.float64)
     filled = lengths > 0
     if products.size:
         # Each centroid's products from where its own begin (those of no term's summing to 0).
         starts = (np.cumsum(lengths) - lengths)[filled]
-        summed[filled] = np.add.reduceat(products, starts)
-    return summed
+        dots[filled] = np.add.reduceat(products, starts)
+    return dots
 
 
-# A story's own gathered for bounding: see _gathered.
+# What _gathered gathers to bound an arrival's stories (see there).
 _Gathered = tuple[
     list[bytes],
     list[int],
