@@ -666,10 +666,11 @@ class KeptWindow:
     The kept members are held as a :class:`StoryWindow` too, which the batch places its articles
     in: the members a batch placed stay in it, under the stories they were stored in, and the next
     batch's read of what was written confirms them (found: committed, nothing to do) or drops them
-    (not found: rolled back, nothing left behind). The members before the window of a batch's earliest article
-    (:func:`window_start`) are forgotten, and so are those the story window forgot as the batch was
-    placed: in an archive's burst the window keeps about ``most_in_window`` members, not the burst.
-    A batch whose earliest article's window begins before the kept span reads its members whole.
+    (not found: rolled back, nothing left behind). The members before the window of a batch's
+    earliest article (:func:`window_start`) are forgotten, and so are those the story window forgot
+    as the batch was placed: in an archive's burst the window keeps about ``most_in_window`` members,
+    not the burst. A batch whose earliest article's window begins before the kept span reads its
+    members whole.
 
     At most ``most`` members are kept: a window holding more (a very busy few days) is forgotten once
     the batch has its members, and the next batch reads its own window whole, not the span after it,
@@ -913,7 +914,9 @@ def assign_stories(
     if arriving:
         window = _window_of(session, arriving, settings=settings, cache=_CACHE)
         members = _place(window, arriving, settings=settings)
-        placed.update(_store_placed(session, members, stored=stored, now=now, window=window))
+        story_ids = _store_started(session, members, now=now)
+        window.renumber(story_ids)
+        placed.update(_store_placed(session, members, story_ids, stored=stored, now=now))
     return placed
 
 
@@ -939,23 +942,27 @@ def _place(
     return members
 
 
-def _store_placed(
-    session: Session,
-    members: list[tuple[Profile, int]],
-    *,
-    stored: Mapping[str, str],
-    now: datetime,
-    window: StoryWindow,
-) -> dict[str, int]:
-    """Insert the stories the batch started and its members (``stored``: each one's profile as
-    :func:`_stored_profile` wrote it), the started stories renumbered in ``window`` as stored; the
-    story of each member, by article id."""
+def _store_started(session: Session, members: list[tuple[Profile, int]], *, now: datetime) -> dict[int, int]:
+    """Insert the stories the batch started (numbered from ``_STARTED`` by :func:`_place`); the id each
+    was stored under, by its number."""
     first_articles: dict[int, str] = {}
     for new, story_id in members:
         if story_id >= _STARTED:
             first_articles.setdefault(story_id, new.article_id)
-    story_ids = _store_stories(session, list(first_articles.values()), now=now)
-    window.renumber(story_ids)
+    return _store_stories(session, list(first_articles.values()), now=now)
+
+
+def _store_placed(
+    session: Session,
+    members: list[tuple[Profile, int]],
+    story_ids: Mapping[int, int],
+    *,
+    stored: Mapping[str, str],
+    now: datetime,
+) -> dict[str, int]:
+    """Insert the batch's members (``stored``: each one's profile as :func:`_stored_profile` wrote it),
+    a started story's under the id it was stored under (``story_ids``); the story of each member, by
+    article id."""
     numbered = [(new, story_ids.get(story_id, story_id)) for new, story_id in members]
     _store_members(session, numbered, stored=stored, now=now)
     for new, _ in numbered:
