@@ -220,7 +220,9 @@ class IdfTable:
     @cached_property
     def _weights(self) -> dict[str, float]:
         documents = self.documents
-        return {sys.intern(term): math.log(documents / count) for term, count in self.frequencies.items()}
+        # One float for each frequency: 20,495 terms have 1,759 (0.45 MB in each alert process).
+        weight_of = {count: math.log(documents / count) for count in set(self.frequencies.values())}
+        return {sys.intern(term): weight_of[count] for term, count in self.frequencies.items()}
 
     @cached_property
     def _rare(self) -> float:
@@ -239,9 +241,12 @@ class IdfTable:
         lines = gzip.decompress(data).decode("utf-8").splitlines()
         _, documents, min_frequency = lines[0].split("\t")
         frequencies = {}
+        # One int for each frequency, as for the weights (0.5 MB).
+        numbers: dict[int, int] = {}
         for line in lines[1:]:
             term, frequency = line.split("\t")
-            frequencies[term] = int(frequency)
+            number = int(frequency)
+            frequencies[term] = numbers.setdefault(number, number)
         return cls(int(documents), frequencies, int(min_frequency))
 
     @classmethod
@@ -413,7 +418,10 @@ class Profile:
         return made
 
     def _fill(self, article_id: str, source: str, published: datetime, places: frozenset[str]) -> None:
-        self.article_id, self.source, self.published, self.places = article_id, source, published, places
+        # The process's one copy of each outlet's name: a window's profiles read back from the
+        # database held one each (0.3 MB in each alert pool child).
+        self.article_id, self.source, self.published = article_id, sys.intern(source), published
+        self.places = places
         self._packed = _NOT_PACKED
 
     def _weigh(self, vector: _Weights, title: _Weights) -> None:

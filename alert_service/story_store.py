@@ -60,7 +60,6 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alert_service.grouping import GroupingSettings
@@ -87,7 +86,7 @@ from alert_service.stories import (
     unindex_key_terms,
     window_start,
 )
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, dialect_insert
 from shared.messages import MAX_BATCH
 
 # Any fixed 64-bit number: the advisory lock that serializes story assignment.
@@ -999,13 +998,11 @@ def _store_members(
         }
         for member, story_id in members
     ]
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     text_given = bindparam(_PROFILE_TEXT, type_=Text)
     # The text already written is sent as it is: PostgreSQL's json keeps it verbatim, as SQLite does.
-    value = text_given.cast(JSON) if dialect == "postgresql" else text_given
+    value = text_given.cast(JSON) if session.get_bind().dialect.name == "postgresql" else text_given
     statement = (
-        module.insert(STORY_MEMBERS)
+        dialect_insert(session, STORY_MEMBERS)
         .values(profile=value)
         .on_conflict_do_nothing(index_elements=["article_id"])
         .returning(STORY_MEMBERS.c.article_id)

@@ -6,19 +6,19 @@ term occurrence is weighed in its sentence and each topic scored (:mod:`~classif
 the tags come with their evidence and the entities named (:mod:`~classifier_service.evidence`).
 
 Every step is linear in the article's length (or n log n); an article over the caps of its
-:class:`ArticleLimits` is refused with :class:`~classifier_service.errors.ArticleTooLargeError`.
+:class:`~classifier_service.limits.ArticleLimits` is refused with
+:class:`~classifier_service.errors.ArticleTooLargeError`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from classifier_service.compiler import CompiledTaxonomy
-from classifier_service.errors import ArticleTooLargeError
 from classifier_service.evidence import entities_named, entity_fields, evidence_fields, evidence_of
 from classifier_service.hits import ArticleHits, TopicHits
+from classifier_service.limits import ArticleLimits
 from classifier_service.matching import Matcher
 from classifier_service.model import Model, ModelSource
 from classifier_service.scoring import Counted, FieldMatches, verdict
@@ -30,38 +30,6 @@ if TYPE_CHECKING:
 
 # What classifying an article concluded: its hits, its tags, every topic's score, the version.
 Concluded = tuple[ArticleHits, tuple[str, ...], dict[str, float], str]
-
-# A file the ingest service accepts (``RASID_MAX_FILE_BYTES``, 5 MiB by default) decodes to at most
-# this many characters, one byte or more each in every encoding it reads: so every article ingested
-# from a file fits, and classifying the largest takes seconds (``benchmarks/classifier_worst_case.py``).
-DEFAULT_MAX_ARTICLE_CHARACTERS = 5 * 1024 * 1024
-# Real Arabic prose runs five to six characters a token, so this holds any real text of the size
-# above; only floods of one-letter words or bare punctuation are refused.
-DEFAULT_MAX_ARTICLE_TOKENS = 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleLimits:
-    """The longest article classified: characters of title and text together, and their tokens."""
-
-    max_characters: int = DEFAULT_MAX_ARTICLE_CHARACTERS
-    max_tokens: int = DEFAULT_MAX_ARTICLE_TOKENS
-
-    def check_characters(self, characters: int) -> None:
-        """Refuse an article of ``characters`` characters if it is over the cap."""
-        if characters > self.max_characters:
-            raise ArticleTooLargeError(
-                f"article too long to classify: {characters:,} characters, over the cap of "
-                f"{self.max_characters:,} (RASID_MAX_ARTICLE_CHARACTERS)"
-            )
-
-    def check_tokens(self, tokens: int) -> None:
-        """Refuse an article of ``tokens`` tokens if it is over the cap."""
-        if tokens > self.max_tokens:
-            raise ArticleTooLargeError(
-                f"article too long to classify: {tokens:,} words and sentence marks, over the cap of "
-                f"{self.max_tokens:,} (RASID_MAX_ARTICLE_TOKENS)"
-            )
 
 
 class Classifier:

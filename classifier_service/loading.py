@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from classifier_service.cache import cache_key, default_cache_dir, read_cached, write_cached
-from classifier_service.classifier import ArticleLimits, Classifier
+from classifier_service.classifier import Classifier
 from classifier_service.compiler import CompiledTaxonomy
+from classifier_service.limits import ArticleLimits
 from classifier_service.model import PACKAGED_MODEL, ModelSource
 from shared.environment import configured
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 # The caps' defaults are declared beside the limits they set, which a classifier loaded while nothing
 # is configured takes without reading these settings.
-from classifier_service.classifier import DEFAULT_MAX_ARTICLE_CHARACTERS, DEFAULT_MAX_ARTICLE_TOKENS
+from classifier_service.limits import DEFAULT_MAX_ARTICLE_CHARACTERS, DEFAULT_MAX_ARTICLE_TOKENS
 from shared.settings import DataFilePath, RasidSettings, load_settings
 
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from classifier_service.articles import read_json_lines
 from classifier_service.bench import _command_run
-from classifier_service.classifier import ArticleLimits
 from classifier_service.cli import bench_group, classify_command
+from classifier_service.limits import ArticleLimits
 from classifier_service.loading import load_classifier
 from classifier_service.model import PACKAGED_MODEL
 from classifier_service.settings import ClassifierSettings

@@ -16,8 +16,9 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from click.testing import CliRunner
 
-from classifier_service.classifier import ArticleLimits, Classifier
+from classifier_service.classifier import Classifier
 from classifier_service.errors import ArticleTooLargeError
+from classifier_service.limits import ArticleLimits
 from classifier_service.loading import forget_classifiers, load_classifier
 from classifier_service.settings import classifier_settings
 from ingest_service.settings import ingest_settings
