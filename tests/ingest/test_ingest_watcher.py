@@ -333,7 +333,9 @@ def test_a_file_the_ledger_has_recorded_leaves_nothing_in_the_watcher(tmp_path: 
         time.sleep(0.2)
         for number in range(30):
             (tmp_path / f"{number}.txt").write_bytes(ARTICLE)
-        wait_until(lambda: len(submitted) >= 30)
+        # Every batch handed on (submitted and recorded, then noted by the watcher as handed): a
+        # rescan while the last batch is being submitted would find it not yet handed, and leave it.
+        wait_until(lambda: len(watcher._handed) == 30)
         watcher.rescan()
         # Read again and again by others (a backup, a person): nothing new to hand on.
         for number in range(30):
