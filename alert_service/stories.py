@@ -241,7 +241,7 @@ class IdfTable:
         lines = gzip.decompress(data).decode("utf-8").splitlines()
         _, documents, min_frequency = lines[0].split("\t")
         frequencies = {}
-        # One int for each frequency, as for the weights (0.5 MB).
+        # One int for each frequency, as for the weights (Python shares those up to 256 itself).
         numbers: dict[int, int] = {}
         for line in lines[1:]:
             term, frequency = line.split("\t")
