@@ -16,6 +16,9 @@ PACKAGES := shared ingest_service classifier_service alert_service
 # them (rasid classify over the 1,150 labeled articles: 6.6G instructions on a first run, 4.2G after).
 
 .PHONY: install run test faults lint bench clean
+# A recipe that fails leaves no target behind: an install whose check failed (the classifier not
+# built) is made again by the next `make install`, not taken for done.
+.DELETE_ON_ERROR:
 
 $(BIN)/rasid: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
